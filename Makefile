@@ -1,0 +1,70 @@
+# progallery: C core + Lua binding + pure-Lua helpers.
+#   make                 build build/progallery.so for Lua 5.4
+#   make luajit          build build-luajit/progallery.so (LuaJIT / OpenResty ABI)
+#   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
+#   make install         install into PREFIX (or LIBDIR/LUADIR, as LuaRocks passes them)
+# Override anything on the command line: make LUA_VERSION=5.4 CFLAGS=-O0 ...
+LUA_VERSION ?= 5.4
+LUA_PC      ?= lua$(LUA_VERSION)
+PKG_CONFIG  ?= pkg-config
+BUSTED      ?= busted
+
+ifdef LUA_INCDIR
+LUA_CFLAGS ?= -I$(LUA_INCDIR)
+else
+LUA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC))
+endif
+ifdef SQLITE_INCDIR
+SQLITE_CFLAGS ?= -I$(SQLITE_INCDIR)
+endif
+ifdef SQLITE_LIBDIR
+SQLITE_LIBS ?= -L$(SQLITE_LIBDIR) -lsqlite3
+else
+SQLITE_LIBS ?= -lsqlite3
+endif
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    ?= -std=c99 -Wall -Wextra -pedantic -Wshadow -Wno-overlength-strings
+PIC      = -fPIC
+LIBFLAG ?= -shared
+# Never link liblua/libluajit into the module: the host (lua, nginx) provides it.
+LIBS     = $(SQLITE_LIBS) -lm
+
+PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+
+BUILD   ?= build
+CORE     = value status ids model storage_sqlite api
+OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) lprogallery)
+HEADERS  = $(wildcard src/*.h)
+SO       = $(BUILD)/progallery.so
+
+.PHONY: all luajit check test install clean
+
+all: $(SO)
+
+$(BUILD)/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PIC) $(CFLAGS) $(WARN) -c $< -o $@
+
+$(SO): $(OBJS)
+	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+luajit:
+	$(MAKE) BUILD=build-luajit LUA_PC=luajit
+
+check:
+	sh scripts/test.sh
+
+test: $(SO)
+	$(BUSTED)
+
+install: $(SO)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LUADIR)/progallery
+	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/progallery.so
+	install -m 0644 lua/progallery/*.lua $(DESTDIR)$(LUADIR)/progallery/
+
+clean:
+	rm -rf build build-* *.so src/*.o

@@ -1,0 +1,638 @@
+#include "api.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+struct pg_db {
+    const pg_storage_ops *ops;
+    pg_storage *s;
+    pg_idgen ids;
+    pg_arena *arena;
+    int readonly;
+};
+
+#define ITEMS_PAGE_DEFAULT 50
+#define ITEMS_PAGE_MAX 100
+#define GALLERIES_PAGE_MAX 10
+#define LIST_ITEMS_DEFAULT 10
+#define MAX_OFFSET 9007199254740992.0
+
+int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st)
+{
+    pg_db *db = calloc(1, sizeof *db);
+    *out = NULL;
+    if (!db || !(db->arena = pg_arena_new())) {
+        free(db);
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    }
+    db->ops = &pg_sqlite_ops;
+    db->readonly = o->readonly;
+    pg_idgen_init(&db->ids);
+    if (db->ops->open(o, &db->ids, &db->s, st) < 0) {
+        pg_arena_free(db->arena);
+        free(db);
+        return 0;
+    }
+    *out = db;
+    return 1;
+}
+
+void pg_db_close(pg_db *db)
+{
+    if (!db)
+        return;
+    db->ops->close(db->s);
+    pg_arena_free(db->arena);
+    free(db);
+}
+
+int pg_db_readonly(const pg_db *db) { return db->readonly; }
+pg_arena *pg_db_arena(pg_db *db) { return db->arena; }
+
+/* ---- argument helpers ----------------------------------------------------- */
+
+static pg_value *oom(pg_status *st)
+{
+    pg_fail(st, PG_INTERNAL, "out of memory");
+    return NULL;
+}
+
+static int absent(const pg_value *v) { return !v || v->type == PG_NULL; }
+
+static int id_arg(const pg_value *v, const char *name, char out[PG_UUID_LEN + 1], pg_status *st)
+{
+    if (absent(v))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: required", name);
+    if (v->type != PG_STRING)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: expected a string, got %s", name,
+                       pg_type_name(v));
+    if (!pg_uuid_normalize(v->u.str.s, v->u.str.len, out))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: not a valid UUID", name);
+    return 1;
+}
+
+/* An options or identifiers table: nil/null, or a table with only known keys. */
+static int table_arg(const pg_value *v, const char *name, const char *const *keys,
+                     pg_status *st)
+{
+    size_t i, k;
+    if (absent(v))
+        return 1;
+    if (v->type != PG_OBJECT)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: expected a table, got %s", name,
+                       pg_type_name(v));
+    for (i = 0; i < v->u.obj.n; i++) {
+        const pg_member *m = &v->u.obj.m[i];
+        int known = 0;
+        for (k = 0; keys[k] && !known; k++)
+            known = strlen(keys[k]) == m->keylen && memcmp(keys[k], m->key, m->keylen) == 0;
+        if (!known)
+            return pg_fail(st, PG_INVALID_ARGUMENT, "%.*s: unknown option", (int)m->keylen, m->key);
+    }
+    return 1;
+}
+
+static pg_value *member(const pg_value *table, const char *key)
+{
+    return absent(table) ? NULL : pg_obj_get(table, key);
+}
+
+/* A paging number: an integer in [min, max], never clamped. */
+static int int_option(const pg_value *table, const char *key, double min, double max, double dflt,
+                      int64_t *out, pg_status *st)
+{
+    const pg_value *v = member(table, key);
+    if (absent(v)) {
+        *out = (int64_t)dflt;
+        return 1;
+    }
+    if (v->type != PG_NUMBER)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: expected an integer, got %s", key,
+                       pg_type_name(v));
+    if (!isfinite(v->u.n) || v->u.n != floor(v->u.n) || v->u.n < min || v->u.n > max) {
+        if (max >= MAX_OFFSET)
+            return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be an integer >= %.0f", key, min);
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be an integer between %.0f and %.0f", key,
+                       min, max);
+    }
+    *out = (int64_t)v->u.n;
+    return 1;
+}
+
+static int item_paging(const pg_value *opts, int64_t *offset, int64_t *limit, pg_status *st)
+{
+    static const char *const keys[] = { "itemOffset", "itemLimit", NULL };
+    return table_arg(opts, "options", keys, st)
+           && int_option(opts, "itemOffset", 0, MAX_OFFSET, 0, offset, st)
+           && int_option(opts, "itemLimit", 1, ITEMS_PAGE_MAX, ITEMS_PAGE_DEFAULT, limit, st);
+}
+
+/* {galleryId=, itemId=} */
+static int identifiers(const pg_value *v, char gid[PG_UUID_LEN + 1], char iid[PG_UUID_LEN + 1],
+                       pg_status *st)
+{
+    static const char *const keys[] = { "galleryId", "itemId", NULL };
+    if (absent(v))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "identifiers: required");
+    return table_arg(v, "identifiers", keys, st) && id_arg(member(v, "galleryId"), "galleryId", gid, st)
+           && id_arg(member(v, "itemId"), "itemId", iid, st);
+}
+
+/* ---- transactions and shared steps ------------------------------------------ */
+
+static int begin(pg_db *db, int write, pg_status *st)
+{
+    return db->ops->begin(db->s, write, st) > 0;
+}
+
+/* Commits when result is set, otherwise rolls back; returns result or NULL. */
+static pg_value *end(pg_db *db, pg_value *result, pg_status *st)
+{
+    if (result && db->ops->commit(db->s, st) > 0)
+        return result;
+    db->ops->rollback(db->s);
+    return NULL;
+}
+
+static double next_sort(double max, int has_max, int64_t now)
+{
+    return has_max && max + 1 > (double)now ? max + 1 : (double)now;
+}
+
+static int64_t later(int64_t previous, int64_t now)
+{
+    /* _updatedDate moves on every update, even two in one millisecond. */
+    return now > previous ? now : previous + 1;
+}
+
+static int find_gallery(pg_db *db, const char *id, const char *argname, pg_gallery_row *g,
+                        pg_status *st)
+{
+    int found = db->ops->gallery_find(db->s, id, db->arena, g, st);
+    if (found == 0)
+        pg_fail(st, PG_NOT_FOUND, "%s: no gallery with id %s", argname, id);
+    return found > 0;
+}
+
+static int find_item(pg_db *db, const pg_gallery_row *g, const char *id, pg_item_row *it,
+                     pg_status *st)
+{
+    int found = db->ops->item_find(db->s, id, db->arena, it, st);
+    if (found == 0 || (found > 0 && it->gallery_key != g->key)) {
+        pg_fail(st, PG_NOT_FOUND, "itemId: no item with id %s in gallery %s", id, g->id);
+        return 0;
+    }
+    return found > 0;
+}
+
+static pg_value *item_value(pg_db *db, const pg_item_row *it, pg_status *st)
+{
+    const char *err = NULL;
+    pg_value *doc = pg_json_decode(db->arena, it->doc, it->doclen, &err);
+    pg_value *v;
+    if (!doc || doc->type != PG_OBJECT) {
+        pg_fail(st, PG_INTERNAL, "storage error: item %s has a corrupt document", it->id);
+        return NULL;
+    }
+    v = pg_item_out(db->arena, it->id, it->type, it->sort, it->created_ms, it->updated_ms, doc);
+    return v ? v : oom(st);
+}
+
+static pg_value *items_page(pg_db *db, int64_t gallery_key, int64_t offset, int64_t limit,
+                            pg_status *st)
+{
+    pg_item_row *rows;
+    size_t n, i;
+    pg_value *arr;
+    if (db->ops->item_page(db->s, gallery_key, offset, limit, db->arena, &rows, &n, st) < 0)
+        return NULL;
+    if (!(arr = pg_new_array(db->arena, n)))
+        return oom(st);
+    for (i = 0; i < n; i++) {
+        pg_value *v = item_value(db, &rows[i], st);
+        if (!v)
+            return NULL;
+        arr->u.arr.v[arr->u.arr.n++] = v;
+    }
+    return arr;
+}
+
+static pg_value *gallery_value(pg_db *db, const pg_gallery_row *g, int64_t offset, int64_t limit,
+                               pg_status *st)
+{
+    pg_value *items = items_page(db, g->key, offset, limit, st), *v;
+    if (!items)
+        return NULL;
+    v = pg_gallery_out(db->arena, g->id, g->name, g->namelen, g->sort, g->created_ms,
+                       g->updated_ms, g->item_count, items);
+    return v ? v : oom(st);
+}
+
+/* Inserts validated items at the end of gallery g (in input order) and keeps
+ * g's count. When out is given, the created items are appended to it. */
+static int insert_items(pg_db *db, pg_gallery_row *g, const pg_item_in *items, size_t n,
+                        int64_t now, pg_value *out, pg_status *st)
+{
+    double max = 0;
+    int has_max = 0;
+    size_t i;
+    if (n == 0)
+        return 1;
+    if ((has_max = db->ops->item_max_sort(db->s, g->key, &max, st)) < 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        pg_item_row it;
+        memset(&it, 0, sizeof it);
+        it.gallery_key = g->key;
+        it.type = pg_doc_type(items[i].doc);
+        it.sort = items[i].has_sort ? items[i].sort : next_sort(max, has_max, now);
+        it.created_ms = it.updated_ms = now;
+        it.doc = pg_json_encode(db->arena, items[i].doc, &it.doclen);
+        if (!it.doc)
+            return oom(st) != NULL;
+        pg_uuid7(&db->ids, now, it.id);
+        if (db->ops->item_insert(db->s, &it, st) < 0)
+            return 0;
+        if (!has_max || it.sort > max)
+            max = it.sort;
+        has_max = 1;
+        if (out) {
+            pg_value *v = pg_item_out(db->arena, it.id, it.type, it.sort, now, now, items[i].doc);
+            if (!v || !pg_arr_push(db->arena, out, v))
+                return oom(st) != NULL;
+        }
+    }
+    g->item_count += (int64_t)n;
+    return 1;
+}
+
+/* Records a change to gallery g (its items or itself) and saves the row. */
+static int touch_gallery(pg_db *db, pg_gallery_row *g, int64_t now, pg_status *st)
+{
+    g->updated_ms = later(g->updated_ms, now);
+    return db->ops->gallery_update(db->s, g, st) > 0;
+}
+
+/* ---- galleries --------------------------------------------------------------- */
+
+static pg_value *create_gallery(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    static const char *const keys[] = { "gallery", "cloneFromGalleryId", NULL };
+    const pg_value *opts = args[0];
+    pg_gallery_in in;
+    pg_gallery_row g, src;
+    pg_path path;
+    char clone_id[PG_UUID_LEN + 1];
+    int cloning;
+    int64_t now = pg_now_ms(), copied = 0;
+    double max;
+    int has_max;
+
+    memset(&in, 0, sizeof in);
+    if (!table_arg(opts, "options", keys, st))
+        return NULL;
+    pg_path_init(&path, "gallery");
+    if (!absent(member(opts, "gallery"))
+        && !pg_validate_gallery(db->arena, member(opts, "gallery"), PG_CREATE, &path, &in, st))
+        return NULL;
+    cloning = !absent(member(opts, "cloneFromGalleryId"));
+    if (cloning && !id_arg(member(opts, "cloneFromGalleryId"), "cloneFromGalleryId", clone_id, st))
+        return NULL;
+
+    if (!begin(db, 1, st))
+        return NULL;
+    if (cloning && !find_gallery(db, clone_id, "cloneFromGalleryId", &src, st))
+        return end(db, NULL, st);
+    memset(&g, 0, sizeof g);
+    if ((has_max = db->ops->gallery_max_sort(db->s, &max, st)) < 0)
+        return end(db, NULL, st);
+    g.sort = in.has_sort ? in.sort : next_sort(max, has_max, now);
+    if (in.name_state == PG_SET) {
+        g.name = in.name;
+        g.namelen = in.namelen;
+    } else if (cloning) {
+        g.name = src.name;
+        g.namelen = src.namelen;
+    }
+    g.created_ms = g.updated_ms = now;
+    pg_uuid7(&db->ids, now, g.id);
+    if (db->ops->gallery_insert(db->s, &g, st) < 0)
+        return end(db, NULL, st);
+    if (cloning && db->ops->items_clone(db->s, src.key, g.key, (double)now, now, &copied, st) < 0)
+        return end(db, NULL, st);
+    g.item_count = copied;
+    if (!insert_items(db, &g, in.items, in.nitems, now, NULL, st)
+        || db->ops->gallery_update(db->s, &g, st) < 0)
+        return end(db, NULL, st);
+    return end(db, gallery_value(db, &g, 0, ITEMS_PAGE_DEFAULT, st), st);
+}
+
+static pg_value *get_gallery(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char id[PG_UUID_LEN + 1];
+    int64_t offset, limit;
+    pg_gallery_row g;
+    if (!id_arg(args[0], "galleryId", id, st) || !item_paging(args[1], &offset, &limit, st)
+        || !begin(db, 0, st))
+        return NULL;
+    if (!find_gallery(db, id, "galleryId", &g, st))
+        return end(db, NULL, st);
+    return end(db, gallery_value(db, &g, offset, limit, st), st);
+}
+
+static pg_value *list_galleries(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    static const char *const keys[] = { "limit", "offset", "itemLimit", NULL };
+    const pg_value *opts = args[0];
+    int64_t limit, offset, item_limit, total;
+    pg_gallery_row *rows;
+    size_t n, i;
+    pg_value *list, *out;
+    if (!table_arg(opts, "options", keys, st)
+        || !int_option(opts, "limit", 1, GALLERIES_PAGE_MAX, GALLERIES_PAGE_MAX, &limit, st)
+        || !int_option(opts, "offset", 0, MAX_OFFSET, 0, &offset, st)
+        || !int_option(opts, "itemLimit", 1, ITEMS_PAGE_MAX, LIST_ITEMS_DEFAULT, &item_limit, st)
+        || !begin(db, 0, st))
+        return NULL;
+    if (db->ops->gallery_count(db->s, &total, st) < 0
+        || db->ops->gallery_page(db->s, offset, limit, db->arena, &rows, &n, st) < 0)
+        return end(db, NULL, st);
+    if (!(list = pg_new_array(db->arena, n)) || !(out = pg_new_object(db->arena, 2)))
+        return end(db, oom(st), st);
+    for (i = 0; i < n; i++) {
+        pg_value *v = gallery_value(db, &rows[i], 0, item_limit, st);
+        if (!v)
+            return end(db, NULL, st);
+        list->u.arr.v[list->u.arr.n++] = v;
+    }
+    if (!pg_obj_add(db->arena, out, "galleries", list)
+        || !pg_obj_add(db->arena, out, "totalGalleries", pg_new_number(db->arena, (double)total)))
+        return end(db, oom(st), st);
+    return end(db, out, st);
+}
+
+static pg_value *update_gallery(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char id[PG_UUID_LEN + 1];
+    pg_gallery_in in;
+    pg_gallery_row g;
+    pg_path path;
+    int64_t now = pg_now_ms();
+    pg_path_init(&path, "gallery");
+    if (!id_arg(args[0], "galleryId", id, st))
+        return NULL;
+    if (absent(args[1]))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "gallery: required"), NULL;
+    if (!pg_validate_gallery(db->arena, args[1], PG_UPDATE, &path, &in, st) || !begin(db, 1, st))
+        return NULL;
+    if (!find_gallery(db, id, "galleryId", &g, st))
+        return end(db, NULL, st);
+    if (in.name_state == PG_SET) {
+        g.name = in.name;
+        g.namelen = in.namelen;
+    } else if (in.name_state == PG_CLEAR) {
+        g.name = NULL;
+        g.namelen = 0;
+    }
+    if (in.has_sort)
+        g.sort = in.sort;
+    if (!touch_gallery(db, &g, now, st))
+        return end(db, NULL, st);
+    return end(db, gallery_value(db, &g, 0, ITEMS_PAGE_DEFAULT, st), st);
+}
+
+static pg_value *id_result(pg_db *db, const char *key, const char *id, pg_status *st)
+{
+    pg_value *out = pg_new_object(db->arena, 1);
+    if (!out || !pg_obj_add(db->arena, out, key, pg_new_string(db->arena, id, PG_UUID_LEN)))
+        return oom(st);
+    return out;
+}
+
+static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char id[PG_UUID_LEN + 1];
+    pg_gallery_row g;
+    if (!id_arg(args[0], "galleryId", id, st) || !begin(db, 1, st))
+        return NULL;
+    if (!find_gallery(db, id, "galleryId", &g, st) || db->ops->gallery_delete(db->s, g.key, st) < 0)
+        return end(db, NULL, st);
+    return end(db, id_result(db, "galleryId", id, st), st);
+}
+
+/* ---- items ------------------------------------------------------------------- */
+
+static pg_value *create_items(pg_db *db, const char *gid, const pg_item_in *items, size_t n,
+                              pg_status *st)
+{
+    pg_gallery_row g;
+    pg_value *created = pg_new_array(db->arena, n);
+    int64_t now = pg_now_ms();
+    if (!created)
+        return oom(st);
+    if (!begin(db, 1, st))
+        return NULL;
+    if (!find_gallery(db, gid, "galleryId", &g, st)
+        || !insert_items(db, &g, items, n, now, created, st) || !touch_gallery(db, &g, now, st))
+        return end(db, NULL, st);
+    return end(db, created, st);
+}
+
+static pg_value *create_gallery_item(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char gid[PG_UUID_LEN + 1];
+    pg_item_in item;
+    pg_path path;
+    pg_value *created;
+    pg_path_init(&path, "item");
+    if (!id_arg(args[0], "galleryId", gid, st))
+        return NULL;
+    if (absent(args[1]))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "item: required"), NULL;
+    if (!pg_validate_item(db->arena, args[1], PG_CREATE, &path, &item, st))
+        return NULL;
+    created = create_items(db, gid, &item, 1, st);
+    return created ? created->u.arr.v[0] : NULL;
+}
+
+static pg_value *create_gallery_items(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char gid[PG_UUID_LEN + 1];
+    pg_item_in *items;
+    size_t n;
+    pg_path path;
+    pg_value *created, *out;
+    pg_path_init(&path, "items");
+    if (!id_arg(args[0], "galleryId", gid, st))
+        return NULL;
+    if (absent(args[1]))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "items: required"), NULL;
+    if (!pg_validate_items(db->arena, args[1], 1, &path, &items, &n, st))
+        return NULL;
+    if (!(created = create_items(db, gid, items, n, st)))
+        return NULL;
+    out = pg_new_object(db->arena, 1);
+    if (!out || !pg_obj_add(db->arena, out, "items", created))
+        return oom(st);
+    return out;
+}
+
+static pg_value *get_gallery_item(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char gid[PG_UUID_LEN + 1], iid[PG_UUID_LEN + 1];
+    pg_gallery_row g;
+    pg_item_row it;
+    if (!identifiers(args[0], gid, iid, st) || !begin(db, 0, st))
+        return NULL;
+    if (!find_gallery(db, gid, "galleryId", &g, st) || !find_item(db, &g, iid, &it, st))
+        return end(db, NULL, st);
+    return end(db, item_value(db, &it, st), st);
+}
+
+static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char gid[PG_UUID_LEN + 1], iid[PG_UUID_LEN + 1];
+    pg_gallery_row g;
+    pg_item_row it;
+    pg_item_in patch;
+    pg_path path;
+    pg_value *doc;
+    const char *err;
+    int64_t now = pg_now_ms();
+    pg_path_init(&path, "item");
+    if (!identifiers(args[0], gid, iid, st))
+        return NULL;
+    if (absent(args[1]))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "item: required"), NULL;
+    if (!pg_validate_item(db->arena, args[1], PG_UPDATE, &path, &patch, st) || !begin(db, 1, st))
+        return NULL;
+    if (!find_gallery(db, gid, "galleryId", &g, st) || !find_item(db, &g, iid, &it, st))
+        return end(db, NULL, st);
+    doc = pg_json_decode(db->arena, it.doc, it.doclen, &err);
+    if (!doc || doc->type != PG_OBJECT) {
+        pg_fail(st, PG_INTERNAL, "storage error: item %s has a corrupt document", it.id);
+        return end(db, NULL, st);
+    }
+    if (!(doc = pg_doc_apply(db->arena, doc, patch.doc)))
+        return end(db, oom(st), st);
+    it.type = pg_doc_type(doc);
+    if (patch.has_sort)
+        it.sort = patch.sort;
+    it.updated_ms = later(it.updated_ms, now);
+    if (!(it.doc = pg_json_encode(db->arena, doc, &it.doclen)))
+        return end(db, oom(st), st);
+    if (db->ops->item_update(db->s, &it, st) < 0 || !touch_gallery(db, &g, now, st))
+        return end(db, NULL, st);
+    return end(db, pg_item_out(db->arena, it.id, it.type, it.sort, it.created_ms, it.updated_ms, doc),
+               st);
+}
+
+static pg_value *delete_gallery_item(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char gid[PG_UUID_LEN + 1], iid[PG_UUID_LEN + 1];
+    pg_gallery_row g;
+    pg_item_row it;
+    if (!identifiers(args[0], gid, iid, st) || !begin(db, 1, st))
+        return NULL;
+    if (!find_gallery(db, gid, "galleryId", &g, st) || !find_item(db, &g, iid, &it, st)
+        || db->ops->item_delete(db->s, it.key, st) < 0)
+        return end(db, NULL, st);
+    g.item_count--;
+    if (!touch_gallery(db, &g, pg_now_ms(), st))
+        return end(db, NULL, st);
+    return end(db, id_result(db, "itemId", iid, st), st);
+}
+
+static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char gid[PG_UUID_LEN + 1];
+    const pg_value *list = args[1];
+    pg_gallery_row g;
+    char (*ids)[PG_UUID_LEN + 1];
+    pg_value *deleted, *out;
+    size_t n, i;
+    if (!id_arg(args[0], "galleryId", gid, st))
+        return NULL;
+    if (absent(list))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: required"), NULL;
+    if (!pg_is_array(list))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: expected an array of ids, got %s",
+                       pg_type_name(list)), NULL;
+    n = list->type == PG_ARRAY ? list->u.arr.n : 0;
+    if (n > PG_MAX_BATCH)
+        return pg_fail(st, PG_RESOURCE_EXHAUSTED, "itemIds: more than %d ids", PG_MAX_BATCH), NULL;
+    if (n == 0)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: at least 1 id required"), NULL;
+    ids = pg_arena_alloc(db->arena, n * sizeof *ids);
+    deleted = pg_new_array(db->arena, n);
+    if (!ids || !deleted)
+        return oom(st);
+    for (i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "itemIds[%zu]", i + 1);
+        if (!id_arg(list->u.arr.v[i], name, ids[i], st))
+            return NULL;
+    }
+    if (!begin(db, 1, st))
+        return NULL;
+    if (!find_gallery(db, gid, "galleryId", &g, st))
+        return end(db, NULL, st);
+    for (i = 0; i < n; i++) {
+        pg_item_row it;
+        int found = db->ops->item_find(db->s, ids[i], db->arena, &it, st);
+        if (found < 0)
+            return end(db, NULL, st);
+        if (!found || it.gallery_key != g.key)
+            continue;
+        if (db->ops->item_delete(db->s, it.key, st) < 0)
+            return end(db, NULL, st);
+        g.item_count--;
+        deleted->u.arr.v[deleted->u.arr.n++] = pg_new_string(db->arena, ids[i], PG_UUID_LEN);
+        if (!deleted->u.arr.v[deleted->u.arr.n - 1])
+            return end(db, oom(st), st);
+    }
+    if (deleted->u.arr.n && !touch_gallery(db, &g, pg_now_ms(), st))
+        return end(db, NULL, st);
+    out = pg_new_object(db->arena, 1);
+    if (!out || !pg_obj_add(db->arena, out, "itemIds", deleted))
+        return end(db, oom(st), st);
+    return end(db, out, st);
+}
+
+static pg_value *list_gallery_items(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char id[PG_UUID_LEN + 1];
+    int64_t offset, limit;
+    pg_gallery_row g;
+    pg_value *items, *out;
+    if (!id_arg(args[0], "galleryId", id, st) || !item_paging(args[1], &offset, &limit, st)
+        || !begin(db, 0, st))
+        return NULL;
+    if (!find_gallery(db, id, "galleryId", &g, st)
+        || !(items = items_page(db, g.key, offset, limit, st)))
+        return end(db, NULL, st);
+    out = pg_new_object(db->arena, 1);
+    if (!out || !pg_obj_add(db->arena, out, "items", items))
+        return end(db, oom(st), st);
+    return end(db, out, st);
+}
+
+const pg_api_entry pg_api[] = {
+    { "createGallery", create_gallery, 1, 1 },
+    { "getGallery", get_gallery, 2, 0 },
+    { "listGalleries", list_galleries, 1, 0 },
+    { "updateGallery", update_gallery, 2, 1 },
+    { "deleteGallery", delete_gallery, 1, 1 },
+    { "createGalleryItem", create_gallery_item, 2, 1 },
+    { "createGalleryItems", create_gallery_items, 2, 1 },
+    { "getGalleryItem", get_gallery_item, 1, 0 },
+    { "updateGalleryItem", update_gallery_item, 2, 1 },
+    { "deleteGalleryItem", delete_gallery_item, 1, 1 },
+    { "bulkDeleteGalleryItems", bulk_delete_gallery_items, 2, 1 },
+    { "listGalleryItems", list_gallery_items, 2, 0 },
+};
+const int pg_api_count = (int)(sizeof pg_api / sizeof pg_api[0]);

@@ -1,0 +1,32 @@
+/* The gallery API of spec section 3, independent of Lua: arguments arrive as
+ * value trees, results leave as value trees, failures as a pg_status. Each
+ * call is one transaction; a failed call changes nothing. */
+#ifndef PG_API_H
+#define PG_API_H
+
+#include "status.h"
+#include "storage.h"
+#include "value.h"
+
+typedef struct pg_db pg_db;
+
+int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st);
+void pg_db_close(pg_db *db);
+int pg_db_readonly(const pg_db *db);
+/* Scratch memory for one call: arguments and results. Reset between calls. */
+pg_arena *pg_db_arena(pg_db *db);
+
+/* args[i] is NULL when the caller passed nothing (nil) in that position. */
+typedef pg_value *(*pg_api_fn)(pg_db *db, pg_value *const *args, pg_status *st);
+
+typedef struct {
+    const char *name;
+    pg_api_fn fn;
+    int nargs;  /* documented arguments; extra ones are ignored */
+    int writes; /* needs the right to write */
+} pg_api_entry;
+
+extern const pg_api_entry pg_api[];
+extern const int pg_api_count;
+
+#endif

@@ -1,0 +1,626 @@
+/* Lua binding of progallery: marshalling only. Lua values become value trees
+ * for the core (api.c), results come back as Lua tables, failures as
+ * nil, message, code. It also owns what only Lua can know: who is calling
+ * (the store's identity) and whether the running coroutine is elevated. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "compat.h"
+
+#define PG_VERSION "0.1.0"
+#define STORE_MT "progallery.store"
+#define REG_ELEVATION "progallery.elevation"
+#define REG_DEFAULT "progallery.default"
+#define REG_ARRAY_MT "progallery.array_mt"
+
+/* Conversion guards: a cycle shows up as depth; a huge table as budget. */
+#define MAX_DEPTH 40
+#define MAX_NODES 5000000
+
+typedef enum { ROLE_VISITOR, ROLE_MEMBER, ROLE_ADMIN } role;
+
+typedef struct handle {
+    pg_db *db;              /* the store's own connection; NULL in a view or once closed */
+    struct handle *parent;  /* a view's store (kept alive through the view's user value) */
+    int closed;
+    role caller;
+} handle;
+
+/* ---- failures ------------------------------------------------------------- */
+
+static int push_fail(lua_State *L, pg_code code, const char *msg)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, msg);
+    lua_pushstring(L, pg_code_name(code));
+    return 3;
+}
+
+static int push_status(lua_State *L, const pg_status *st)
+{
+    return push_fail(L, st->code, st->msg);
+}
+
+/* ---- Lua -> value tree ------------------------------------------------------ */
+
+typedef struct {
+    lua_State *L;
+    pg_arena *a;
+    size_t budget;
+} reader;
+
+static pg_value *read_value(reader *r, int idx, int depth);
+
+/* Classifies a table: 1..n integer keys (array), string keys (object), or neither. */
+static pg_value *read_table(reader *r, int idx, int depth)
+{
+    lua_State *L = r->L;
+    size_t nint = 0, nstr = 0, other = 0, i;
+    lua_Number maxkey = 0;
+    pg_value *v;
+    if (depth > MAX_DEPTH || !lua_checkstack(L, 6))
+        return pg_new_invalid(r->a, "table nested too deeply (or a cycle)");
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            nstr++;
+        } else if (lua_type(L, -2) == LUA_TNUMBER) {
+            lua_Number k = lua_tonumber(L, -2);
+            if (k >= 1 && k == (lua_Number)(size_t)k) {
+                nint++;
+                if (k > maxkey)
+                    maxkey = k;
+            } else {
+                other++;
+            }
+        } else {
+            other++;
+        }
+        lua_pop(L, 1);
+        if (nint + nstr + other > r->budget)
+            return pg_new_invalid(r->a, "table too large");
+    }
+    if (other || (nint && nstr))
+        return pg_new_invalid(r->a, "table with keys that are neither all names nor 1..n");
+    if (nint && maxkey != (lua_Number)nint)
+        return pg_new_invalid(r->a, "array with holes");
+    r->budget -= nint + nstr;
+    if (nint) {
+        if (!(v = pg_new_array(r->a, nint)))
+            return NULL;
+        for (i = 1; i <= nint; i++) {
+            pg_value *e;
+            lua_rawgeti(L, idx, (int)i);
+            e = read_value(r, lua_gettop(L), depth + 1);
+            lua_pop(L, 1);
+            if (!e)
+                return NULL;
+            v->u.arr.v[v->u.arr.n++] = e;
+        }
+        return v;
+    }
+    if (!(v = pg_new_object(r->a, nstr)))
+        return NULL;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        size_t klen;
+        const char *k = lua_tolstring(L, -2, &klen); /* a string already: no conversion */
+        pg_value *e = read_value(r, lua_gettop(L), depth + 1);
+        lua_pop(L, 1);
+        if (!e) {
+            lua_pop(L, 1);
+            return NULL;
+        }
+        v->u.obj.m[v->u.obj.n].key = k;
+        v->u.obj.m[v->u.obj.n].keylen = klen;
+        v->u.obj.m[v->u.obj.n++].val = e;
+    }
+    return v;
+}
+
+/* Every Lua value becomes a node; values with no place in the model become
+ * PG_INVALID nodes, so the core reports them with their field path. Tables
+ * are read raw: no metamethod runs, so none can raise. NULL means OOM. */
+static pg_value *read_value(reader *r, int idx, int depth)
+{
+    lua_State *L = r->L;
+    switch (lua_type(L, idx)) {
+    case LUA_TBOOLEAN: return pg_new_bool(r->a, lua_toboolean(L, idx));
+    case LUA_TNUMBER: return pg_new_number(r->a, (double)lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+        size_t len;
+        /* No copy: the string is reachable from the arguments for the whole call. */
+        const char *s = lua_tolstring(L, idx, &len);
+        return pg_new_string_ref(r->a, s, len);
+    }
+    case LUA_TTABLE: return read_table(r, idx, depth);
+    case LUA_TLIGHTUSERDATA:
+        return lua_touserdata(L, idx) == NULL ? pg_new_null(r->a)
+                                              : pg_new_invalid(r->a, "lightuserdata");
+    case LUA_TFUNCTION: return pg_new_invalid(r->a, "function");
+    case LUA_TTHREAD: return pg_new_invalid(r->a, "coroutine");
+    case LUA_TUSERDATA: return pg_new_invalid(r->a, "userdata");
+    default: return pg_new_invalid(r->a, "nil");
+    }
+}
+
+/* ---- value tree -> Lua -------------------------------------------------------- */
+
+static void push_value(lua_State *L, const pg_value *v)
+{
+    size_t i;
+    luaL_checkstack(L, 4, "progallery: result nested too deeply");
+    switch (v->type) {
+    case PG_BOOL: lua_pushboolean(L, v->u.b); break;
+    case PG_NUMBER:
+        /* One rule on both VMs: integral values within 2^53 are integers. */
+        if (pg_number_is_int(v->u.n))
+            lua_pushinteger(L, (lua_Integer)v->u.n);
+        else
+            lua_pushnumber(L, (lua_Number)v->u.n);
+        break;
+    case PG_STRING: lua_pushlstring(L, v->u.str.s, v->u.str.len); break;
+    case PG_ARRAY:
+        lua_createtable(L, (int)v->u.arr.n, 0);
+        for (i = 0; i < v->u.arr.n; i++) {
+            push_value(L, v->u.arr.v[i]);
+            lua_rawseti(L, -2, (int)i + 1);
+        }
+        /* cjson's array metatable, when the cjson in use has one: [] not {} */
+        lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
+        if (lua_istable(L, -1))
+            lua_setmetatable(L, -2);
+        else
+            lua_pop(L, 1);
+        break;
+    case PG_OBJECT:
+        lua_createtable(L, 0, (int)v->u.obj.n);
+        for (i = 0; i < v->u.obj.n; i++) {
+            lua_pushlstring(L, v->u.obj.m[i].key, v->u.obj.m[i].keylen);
+            push_value(L, v->u.obj.m[i].val);
+            lua_rawset(L, -3);
+        }
+        break;
+    default: lua_pushlightuserdata(L, NULL); break;
+    }
+}
+
+/* ---- identities and elevation -------------------------------------------------- */
+
+/* "admin" | "member" | "visitor" | { role = ..., id = ... } */
+static int read_identity(lua_State *L, int idx, role *out, pg_status *st)
+{
+    static const char *const names[] = { "visitor", "member", "admin" };
+    const char *s = NULL;
+    int i, t = lua_type(L, idx);
+    if (t == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            int bad_id = k && strcmp(k, "id") == 0 && lua_type(L, -1) != LUA_TSTRING
+                         && lua_type(L, -1) != LUA_TNUMBER;
+            lua_pop(L, 1);
+            if (!k || (strcmp(k, "role") != 0 && strcmp(k, "id") != 0) || bad_id) {
+                lua_pop(L, 1);
+                return pg_fail(st, PG_INVALID_ARGUMENT,
+                               bad_id ? "caller.id: expected a string"
+                                      : "caller: only the keys role and id are allowed");
+            }
+        }
+        lua_getfield(L, idx, "role");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            s = lua_tostring(L, -1);
+        lua_pop(L, 1); /* the string stays alive in the table */
+    } else if (t == LUA_TSTRING) {
+        s = lua_tostring(L, idx);
+    }
+    for (i = 0; s && i < 3; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (role)i;
+            return 1;
+        }
+    }
+    return pg_fail(st, PG_INVALID_ARGUMENT,
+                   "caller: expected \"admin\", \"member\", \"visitor\" or {role=..., id=...}");
+}
+
+/* Elevation depth of the running coroutine (weak-keyed registry table). */
+static lua_Integer elevation(lua_State *L)
+{
+    lua_Integer depth;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ELEVATION);
+    lua_pushthread(L);
+    lua_rawget(L, -2);
+    depth = lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    return depth;
+}
+
+static void set_elevation(lua_State *L, lua_Integer depth)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ELEVATION);
+    lua_pushthread(L);
+    if (depth > 0)
+        lua_pushinteger(L, depth);
+    else
+        lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+}
+
+static int elevate_enter(lua_State *L)
+{
+    set_elevation(L, elevation(L) + 1);
+    return 0;
+}
+
+/* leave(ok, ...): ends one level of elevation, then returns or rethrows. */
+static int elevate_leave(lua_State *L)
+{
+    set_elevation(L, elevation(L) - 1);
+    if (!lua_toboolean(L, 1)) {
+        lua_settop(L, 2);
+        return lua_error(L); /* the error value, unchanged */
+    }
+    return lua_gettop(L) - 1;
+}
+
+/* Written in Lua so that the elevated function may yield (OpenResty). */
+static const char elevate_src[] =
+    "local enter, leave, pcall, type, getmetatable = ...\n"
+    "local function callable(f)\n"
+    "  if type(f) == 'function' then return true end\n"
+    "  local mt = (type(f) == 'table' or type(f) == 'userdata') and getmetatable(f)\n"
+    "  return type(mt) == 'table' and mt.__call ~= nil\n"
+    "end\n"
+    "return function(fn)\n"
+    "  if not callable(fn) then\n"
+    "    return nil, 'fn: expected a function, got ' .. type(fn), 'INVALID_ARGUMENT'\n"
+    "  end\n"
+    "  return function(...)\n"
+    "    enter()\n"
+    "    return leave(pcall(fn, ...))\n"
+    "  end\n"
+    "end\n";
+
+static void push_elevate(lua_State *L)
+{
+    if (luaL_loadbuffer(L, elevate_src, sizeof elevate_src - 1, "=progallery.elevate") != 0)
+        lua_error(L);
+    lua_pushcfunction(L, elevate_enter);
+    lua_pushcfunction(L, elevate_leave);
+    lua_getglobal(L, "pcall");
+    lua_getglobal(L, "type");
+    lua_getglobal(L, "getmetatable");
+    lua_call(L, 5, 1);
+}
+
+/* ---- stores ------------------------------------------------------------------ */
+
+static pg_db *handle_db(handle *h)
+{
+    if (h->closed)
+        return NULL;
+    return h->parent ? h->parent->db : h->db;
+}
+
+static handle *new_handle(lua_State *L)
+{
+    handle *h = lua_newuserdatauv(L, sizeof *h, 1);
+    memset(h, 0, sizeof *h); /* closed until the connection exists */
+    h->closed = 1;
+    luaL_getmetatable(L, STORE_MT);
+    lua_setmetatable(L, -2);
+    return h;
+}
+
+static void close_handle(handle *h)
+{
+    if (!h->parent && h->db) {
+        pg_db_close(h->db);
+        h->db = NULL;
+    }
+    h->closed = 1;
+}
+
+static int opt_field(lua_State *L, int idx, const char *key)
+{
+    lua_getfield(L, idx, key);
+    return !lua_isnil(L, -1) && !(lua_islightuserdata(L, -1) && !lua_touserdata(L, -1));
+}
+
+/* Reads open()'s options into o and *caller; leaves the path string on the stack. */
+static int read_open_options(lua_State *L, int idx, pg_open_opts *o, role *caller, pg_status *st)
+{
+    static const char *const known[] = { "path", "caller", "busyTimeout", "synchronous",
+                                         "readonly", NULL };
+    const char *env = getenv("PROGALLERY_DB");
+    o->path = env && *env ? env : "progallery.db";
+    o->busy_timeout_ms = 5000;
+    o->synchronous_full = 1;
+    o->readonly = 0;
+    *caller = ROLE_VISITOR;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        o->path = lua_tostring(L, idx);
+    } else if (lua_type(L, idx) == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            int i, ok = 0;
+            for (i = 0; k && known[i] && !ok; i++)
+                ok = strcmp(k, known[i]) == 0;
+            lua_pop(L, 1);
+            if (!ok) {
+                lua_pop(L, 1);
+                return pg_fail(st, PG_INVALID_ARGUMENT, "%s: unknown option",
+                               k ? k : "(a key that is not a string)");
+            }
+        }
+        if (opt_field(L, idx, "path")) {
+            size_t len;
+            const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+            if (!p || len == 0 || strlen(p) != len)
+                return pg_fail(st, PG_INVALID_ARGUMENT, "path: expected a non-empty file name");
+            o->path = p; /* anchored by the options table */
+        }
+        lua_pop(L, 1);
+        if (opt_field(L, idx, "caller") && !read_identity(L, lua_gettop(L), caller, st))
+            return 0;
+        lua_pop(L, 1);
+        if (opt_field(L, idx, "busyTimeout")) {
+            lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+            if (!(n >= 0 && n <= INT_MAX && n == (lua_Number)(int)n))
+                return pg_fail(st, PG_INVALID_ARGUMENT,
+                               "busyTimeout: expected an integer number of ms >= 0");
+            o->busy_timeout_ms = (int)n;
+        }
+        lua_pop(L, 1);
+        if (opt_field(L, idx, "synchronous")) {
+            const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+            if (strcmp(s, "full") != 0 && strcmp(s, "normal") != 0)
+                return pg_fail(st, PG_INVALID_ARGUMENT, "synchronous: expected \"full\" or \"normal\"");
+            o->synchronous_full = strcmp(s, "full") == 0;
+        }
+        lua_pop(L, 1);
+        if (opt_field(L, idx, "readonly")) {
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                return pg_fail(st, PG_INVALID_ARGUMENT, "readonly: expected a boolean");
+            o->readonly = lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
+    } else if (!lua_isnoneornil(L, idx)) {
+        return pg_fail(st, PG_INVALID_ARGUMENT, "options: expected a table or a path string");
+    }
+    return 1;
+}
+
+static int l_open(lua_State *L)
+{
+    pg_open_opts o;
+    pg_status st;
+    role caller;
+    handle *h;
+    lua_settop(L, 1);
+    if (!read_open_options(L, 1, &o, &caller, &st))
+        return push_status(L, &st);
+    h = new_handle(L);
+    if (!pg_db_open(&o, &h->db, &st))
+        return push_status(L, &st);
+    h->closed = 0;
+    h->caller = caller;
+    return 1;
+}
+
+static handle *to_handle(lua_State *L, int idx)
+{
+    return (handle *)luaL_testudata(L, idx, STORE_MT);
+}
+
+static int l_close(lua_State *L)
+{
+    handle *h = to_handle(L, 1);
+    if (!h)
+        return push_fail(L, PG_INVALID_ARGUMENT, "self: expected a progallery store");
+    close_handle(h);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_gc(lua_State *L)
+{
+    handle *h = to_handle(L, 1);
+    if (h)
+        close_handle(h);
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    static const char *const names[] = { "visitor", "member", "admin" };
+    handle *h = to_handle(L, 1);
+    if (!h || !handle_db(h))
+        lua_pushstring(L, "progallery.store (closed)");
+    else
+        lua_pushfstring(L, "progallery.store%s (%s): %p", h->parent ? " view" : "",
+                        names[h->caller], (void *)h);
+    return 1;
+}
+
+static int l_as(lua_State *L)
+{
+    handle *h = to_handle(L, 1), *v;
+    pg_status st;
+    role caller;
+    if (!h)
+        return push_fail(L, PG_INVALID_ARGUMENT, "self: expected a progallery store");
+    if (!handle_db(h))
+        return push_fail(L, PG_FAILED_PRECONDITION, "store is closed");
+    lua_settop(L, 2);
+    if (!read_identity(L, 2, &caller, &st))
+        return push_status(L, &st);
+    v = new_handle(L);
+    v->parent = h->parent ? h->parent : h;
+    v->caller = caller;
+    v->closed = 0;
+    /* The view keeps self alive, and self (a store, or a view holding its
+     * store) keeps the connection's owner alive. */
+    pg_setparent(L, lua_gettop(L), 1);
+    return 1;
+}
+
+/* ---- the API dispatcher ---------------------------------------------------------- */
+
+static int call_api(lua_State *L, handle *h, int first_arg)
+{
+    const pg_api_entry *e = &pg_api[lua_tointeger(L, lua_upvalueindex(1))];
+    pg_value *args[4] = { NULL, NULL, NULL, NULL }, *result;
+    reader r;
+    pg_status st;
+    pg_db *db = handle_db(h);
+    int i;
+    if (!db)
+        return push_fail(L, PG_FAILED_PRECONDITION, "store is closed");
+    if (e->writes && h->caller != ROLE_ADMIN && elevation(L) <= 0)
+        return push_fail(L, PG_PERMISSION_DENIED,
+                         "permission denied: writes need the admin identity or elevate()");
+    if (e->writes && pg_db_readonly(db))
+        return push_fail(L, PG_FAILED_PRECONDITION, "store is read-only");
+    r.L = L;
+    r.a = pg_db_arena(db);
+    r.budget = MAX_NODES;
+    pg_arena_reset(r.a);
+    lua_settop(L, first_arg + e->nargs - 1); /* trailing extra arguments are ignored */
+    for (i = 0; i < e->nargs; i++) {
+        int idx = first_arg + i;
+        if (!lua_isnil(L, idx) && !(args[i] = read_value(&r, idx, 1)))
+            return push_fail(L, PG_INTERNAL, "out of memory");
+    }
+    st.code = PG_OK;
+    st.msg[0] = '\0';
+    result = e->fn(db, args, &st);
+    if (!result)
+        return push_status(L, &st);
+    push_value(L, result);
+    pg_arena_reset(r.a);
+    return 1;
+}
+
+static int l_method(lua_State *L)
+{
+    handle *h = to_handle(L, 1);
+    if (!h)
+        return push_fail(L, PG_INVALID_ARGUMENT, "self: expected a progallery store");
+    return call_api(L, h, 2);
+}
+
+/* Module-level functions act on a default store, opened on first use. */
+static int l_module_fn(lua_State *L)
+{
+    handle *h;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_DEFAULT);
+    h = to_handle(L, -1);
+    lua_pop(L, 1); /* the registry keeps it alive */
+    if (!h || !handle_db(h)) {
+        pg_open_opts o;
+        pg_status st;
+        role caller;
+        lua_pushnil(L);
+        read_open_options(L, lua_gettop(L), &o, &caller, &st);
+        lua_pop(L, 1);
+        h = new_handle(L);
+        if (!pg_db_open(&o, &h->db, &st))
+            return push_status(L, &st);
+        h->closed = 0;
+        h->caller = caller;
+        lua_setfield(L, LUA_REGISTRYINDEX, REG_DEFAULT);
+    }
+    return call_api(L, h, 1);
+}
+
+/* ---- module ------------------------------------------------------------------ */
+
+static void set_api_functions(lua_State *L, lua_CFunction f)
+{
+    int i;
+    for (i = 0; i < pg_api_count; i++) {
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, f, 1);
+        lua_setfield(L, -2, pg_api[i].name);
+    }
+}
+
+/* Uses cjson's array metatable when the cjson present has one (OpenResty's). */
+static void find_array_mt(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+        lua_getfield(L, -1, "array_mt");
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "empty_array_mt");
+        }
+        if (lua_istable(L, -1))
+            lua_setfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
+        else
+            lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+static const luaL_Reg store_meta[] = {
+    { "__gc", l_gc },
+#if LUA_VERSION_NUM >= 504
+    { "__close", l_gc },
+#endif
+    { "__tostring", l_tostring },
+    { NULL, NULL },
+};
+
+static const luaL_Reg store_methods[] = {
+    { "close", l_close },
+    { "as", l_as },
+    { NULL, NULL },
+};
+
+int luaopen_progallery(lua_State *L)
+{
+    if (luaL_newmetatable(L, STORE_MT)) {
+        luaL_setfuncs(L, store_meta, 0);
+        lua_pushliteral(L, STORE_MT);
+        lua_setfield(L, -2, "__name"); /* LuaJIT does not set it */
+        lua_createtable(L, 0, pg_api_count + 2);
+        luaL_setfuncs(L, store_methods, 0);
+        set_api_functions(L, l_method);
+        lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, "progallery.store is locked");
+        lua_setfield(L, -2, "__metatable");
+    }
+    lua_pop(L, 1);
+
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ELEVATION);
+    if (!lua_istable(L, -1)) {
+        lua_newtable(L); /* thread -> depth, weak keys: dead coroutines drop out */
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, LUA_REGISTRYINDEX, REG_ELEVATION);
+    }
+    lua_pop(L, 1);
+    find_array_mt(L);
+
+    lua_createtable(L, 0, pg_api_count + 4);
+    set_api_functions(L, l_module_fn);
+    lua_pushcfunction(L, l_open);
+    lua_setfield(L, -2, "open");
+    push_elevate(L);
+    lua_setfield(L, -2, "elevate");
+    lua_pushlightuserdata(L, NULL); /* == cjson.null == ngx.null */
+    lua_setfield(L, -2, "null");
+    lua_pushliteral(L, PG_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    return 1;
+}

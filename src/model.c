@@ -1,0 +1,676 @@
+#include "model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ids.h"
+
+/* Byte bounds of spec section 4. */
+#define MAX_SHORT 1024
+#define MAX_DESCRIPTION 16384
+#define MAX_URL 4096
+#define MAX_HTML (1024 * 1024)
+#define MAX_TAGS 100
+#define MAX_TAG 256
+#define MAX_FREE_DEPTH 4
+#define MAX_FREE_BYTES (64 * 1024)
+
+typedef struct {
+    pg_arena *a;
+    pg_path *path;
+    pg_status *st;
+} ctx;
+
+static int oom(ctx *c) { return pg_fail(c->st, PG_INTERNAL, "out of memory"); }
+
+int pg_is_null(const pg_value *v) { return v && v->type == PG_NULL; }
+
+int pg_is_array(const pg_value *v)
+{
+    return v && (v->type == PG_ARRAY || (v->type == PG_OBJECT && v->u.obj.n == 0));
+}
+
+#define type_name pg_type_name
+
+static int bad(ctx *c, const char *fmt, const char *arg)
+{
+    return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, fmt, arg);
+}
+
+/* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF) and no NUL byte. */
+static const char *utf8_problem(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p;
+        size_t len;
+        unsigned cp, min;
+        if (c == 0)
+            return "must not contain a NUL byte";
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; min = 0x80; }
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; min = 0x800; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; min = 0x10000; }
+        else return "must be valid UTF-8";
+        if ((size_t)(end - p) < len)
+            return "must be valid UTF-8";
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return "must be valid UTF-8";
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return "must be valid UTF-8";
+        p += len;
+    }
+    return NULL;
+}
+
+static int check_string(ctx *c, const pg_value *v, size_t minlen, size_t maxlen)
+{
+    const char *why;
+    if (v->type != PG_STRING)
+        return bad(c, "expected a string, got %s", type_name(v));
+    if ((why = utf8_problem(v->u.str.s, v->u.str.len)))
+        return bad(c, "%s", why);
+    if (v->u.str.len > maxlen)
+        return pg_fail_at(c->st, PG_RESOURCE_EXHAUSTED, c->path, "longer than %zu bytes", maxlen);
+    if (v->u.str.len < minlen)
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must not be empty");
+    return 1;
+}
+
+static int check_number(ctx *c, const pg_value *v, double min, double max, int integer)
+{
+    double n;
+    if (v->type != PG_NUMBER)
+        return bad(c, "expected a number, got %s", type_name(v));
+    n = v->u.n;
+    if (!isfinite(n))
+        return bad(c, "%s", "must be a finite number");
+    if (integer && n != floor(n))
+        return bad(c, "%s", "must be an integer");
+    if (n < min || n > max) {
+        if (max == HUGE_VAL)
+            return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must be >= %g", min);
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must be between %g and %g", min, max);
+    }
+    return 1;
+}
+
+static int check_object(ctx *c, const pg_value *v)
+{
+    if (v->type == PG_OBJECT)
+        return 1;
+    if (v->type == PG_ARRAY)
+        return bad(c, "%s", "expected a table with named fields, got an array");
+    return bad(c, "expected a table, got %s", type_name(v));
+}
+
+static int check_url(ctx *c, const pg_value *v, const char *wix_prefix)
+{
+    const char *s = v->u.str.s;
+    size_t n = v->u.str.len, plen = strlen(wix_prefix), i;
+    int ok = (n > plen && memcmp(s, wix_prefix, plen) == 0 && s[plen] != '/')
+             || (n > 8 && memcmp(s, "https://", 8) == 0)
+             || (n > 7 && memcmp(s, "http://", 7) == 0);
+    for (i = 0; ok && i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7F)
+            ok = 0;
+    if (!ok)
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path,
+                          "must be a %s... URI or an http(s):// URL", wix_prefix);
+    return 1;
+}
+
+static int key_is(const pg_member *m, const char *k)
+{
+    return m->keylen == strlen(k) && memcmp(m->key, k, m->keylen) == 0;
+}
+
+static int unknown(ctx *c)
+{
+    return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "unknown field");
+}
+
+static int add(ctx *c, pg_value *obj, const pg_member *m, pg_value *v)
+{
+    return pg_obj_addl(c->a, obj, m->key, m->keylen, v) ? 1 : oom(c);
+}
+
+/* ---- free-form tables (image.exif, text.css) --------------------------- */
+
+static int check_free(ctx *c, const pg_value *v, int depth)
+{
+    size_t i, old;
+    int ok = 1;
+    switch (v->type) {
+    case PG_BOOL:
+        return 1;
+    case PG_NUMBER:
+        return isfinite(v->u.n) ? 1 : bad(c, "%s", "must be a finite number");
+    case PG_STRING:
+        return check_string(c, v, 0, MAX_FREE_BYTES);
+    case PG_NULL:
+        return bad(c, "%s", "null is not allowed here");
+    case PG_INVALID:
+        return bad(c, "unsupported value: %s", v->u.str.s);
+    case PG_ARRAY:
+    case PG_OBJECT:
+        if (depth > MAX_FREE_DEPTH)
+            return bad(c, "nested deeper than %s levels", "4");
+        if (v->type == PG_ARRAY) {
+            for (i = 0; ok && i < v->u.arr.n; i++) {
+                old = pg_path_index(c->path, i + 1);
+                ok = check_free(c, v->u.arr.v[i], depth + 1);
+                if (ok)
+                    pg_path_pop(c->path, old);
+            }
+            return ok;
+        }
+        for (i = 0; ok && i < v->u.obj.n; i++) {
+            const pg_member *m = &v->u.obj.m[i];
+            const char *why = utf8_problem(m->key, m->keylen);
+            old = pg_path_key(c->path, m->key, m->keylen);
+            if (why)
+                return bad(c, "key %s", why);
+            ok = check_free(c, m->val, depth + 1);
+            if (ok)
+                pg_path_pop(c->path, old);
+        }
+        return ok;
+    }
+    return 0;
+}
+
+static int free_table(ctx *c, const pg_value *v)
+{
+    size_t len = 0;
+    if (!check_object(c, v) || !check_free(c, v, 1))
+        return 0;
+    if (!pg_json_encode(c->a, v, &len))
+        return oom(c);
+    if (len > MAX_FREE_BYTES)
+        return pg_fail_at(c->st, PG_RESOURCE_EXHAUSTED, c->path, "larger than %d bytes once encoded",
+                          MAX_FREE_BYTES);
+    return 1;
+}
+
+/* ---- nested objects ----------------------------------------------------- */
+
+/* One field of a nested object: rules for a member, by key. */
+typedef enum { F_STRING, F_NUMBER, F_INT, F_URL, F_ENUM, F_FREE, F_IGNORE, F_POINT, F_UNSHARP,
+               F_DURATION } field_kind;
+
+typedef struct {
+    const char *key;
+    field_kind kind;
+    double min, max;      /* bytes for strings, range for numbers */
+    const char *extra;    /* URL prefix or "|"-separated enum */
+    int required;
+} field;
+
+static int check_enum(ctx *c, const pg_value *v, const char *allowed)
+{
+    const char *p = allowed;
+    if (v->type != PG_STRING)
+        return bad(c, "expected a string, got %s", type_name(v));
+    while (*p) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == v->u.str.len && memcmp(p, v->u.str.s, n) == 0)
+            return 1;
+        p += n + (bar ? 1 : 0);
+    }
+    return bad(c, "must be one of %s", allowed);
+}
+
+static pg_value *nested(ctx *c, const pg_value *in, const field *fields, size_t nfields,
+                        const char *what);
+
+static const field point_fields[] = {
+    { "x", F_NUMBER, 0, 1, NULL, 0 },
+    { "y", F_NUMBER, 0, 1, NULL, 0 },
+};
+static const field unsharp_fields[] = {
+    { "amount", F_NUMBER, 0, 5, NULL, 0 },
+    { "radius", F_NUMBER, 0, HUGE_VAL, NULL, 0 },
+    { "threshold", F_NUMBER, 0, 1, NULL, 0 },
+};
+
+/* Legacy video.duration: an integer >= 0, or a string of digits. */
+static pg_value *duration(ctx *c, const pg_value *v)
+{
+    if (v->type == PG_STRING) {
+        double n = 0;
+        size_t i;
+        if (v->u.str.len == 0 || v->u.str.len > 15)
+            return bad(c, "%s", "must be an integer >= 0"), NULL;
+        for (i = 0; i < v->u.str.len; i++) {
+            if (v->u.str.s[i] < '0' || v->u.str.s[i] > '9')
+                return bad(c, "%s", "must be an integer >= 0"), NULL;
+            n = n * 10 + (v->u.str.s[i] - '0');
+        }
+        return pg_new_number(c->a, n);
+    }
+    return check_number(c, v, 0, 9007199254740992.0, 1) ? (pg_value *)v : NULL;
+}
+
+/* Validates one member; returns the value to store, or NULL with *ok = 0. */
+static pg_value *field_value(ctx *c, const field *f, const pg_value *v, int *ok)
+{
+    *ok = 1;
+    switch (f->kind) {
+    case F_STRING: *ok = check_string(c, v, (size_t)f->min, (size_t)f->max); return (pg_value *)v;
+    case F_NUMBER: *ok = check_number(c, v, f->min, f->max, 0); return (pg_value *)v;
+    case F_INT: *ok = check_number(c, v, f->min, f->max, 1); return (pg_value *)v;
+    case F_URL:
+        *ok = check_string(c, v, 1, (size_t)f->max) && check_url(c, v, f->extra);
+        return (pg_value *)v;
+    case F_ENUM: *ok = check_enum(c, v, f->extra); return (pg_value *)v;
+    case F_FREE: *ok = free_table(c, v); return (pg_value *)v;
+    case F_IGNORE: return NULL;
+    case F_DURATION: {
+        pg_value *d = duration(c, v);
+        *ok = d != NULL;
+        return d;
+    }
+    case F_POINT:
+    case F_UNSHARP: {
+        pg_value *out = f->kind == F_POINT ? nested(c, v, point_fields, 2, f->key)
+                                           : nested(c, v, unsharp_fields, 3, f->key);
+        *ok = out != NULL;
+        if (out && f->kind == F_POINT) {
+            /* A missing coordinate is 0, as Wix's SDK reports it. */
+            if (!pg_obj_get(out, "x") && !pg_obj_add(c->a, out, "x", pg_new_number(c->a, 0)))
+                return *ok = oom(c), NULL;
+            if (!pg_obj_get(out, "y") && !pg_obj_add(c->a, out, "y", pg_new_number(c->a, 0)))
+                return *ok = oom(c), NULL;
+        }
+        return out;
+    }
+    }
+    return NULL;
+}
+
+/* A nested object replaced whole: null members are simply absent. */
+static pg_value *nested(ctx *c, const pg_value *in, const field *fields, size_t nfields,
+                        const char *what)
+{
+    pg_value *out;
+    size_t i, j;
+    if (!check_object(c, in))
+        return NULL;
+    out = pg_new_object(c->a, in->u.obj.n);
+    if (!out)
+        return oom(c), NULL;
+    for (i = 0; i < in->u.obj.n; i++) {
+        const pg_member *m = &in->u.obj.m[i];
+        size_t old = pg_path_key(c->path, m->key, m->keylen);
+        const field *f = NULL;
+        pg_value *v;
+        int ok;
+        for (j = 0; j < nfields && !f; j++)
+            if (key_is(m, fields[j].key))
+                f = &fields[j];
+        if (!f)
+            return unknown(c), NULL;
+        if (!pg_is_null(m->val)) {
+            v = field_value(c, f, m->val, &ok);
+            if (!ok)
+                return NULL;
+            if (v && !add(c, out, m, v))
+                return NULL;
+        }
+        pg_path_pop(c->path, old);
+    }
+    for (j = 0; j < nfields; j++) {
+        if (fields[j].required && !pg_obj_get(out, fields[j].key)) {
+            pg_path_key(c->path, fields[j].key, strlen(fields[j].key));
+            return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "required when %s is present",
+                              what), NULL;
+        }
+    }
+    return out;
+}
+
+static const field link_fields[] = {
+    { "text", F_STRING, 0, MAX_SHORT, NULL, 0 },
+    { "url", F_STRING, 0, MAX_URL, NULL, 0 },
+    { "target", F_ENUM, 0, 0, "_blank|_self", 0 },
+};
+static const field image_fields[] = {
+    { "imageInfo", F_URL, 0, MAX_URL, "wix:image://v1/", 1 },
+    { "focalPoint", F_POINT, 0, 0, NULL, 0 },
+    { "exif", F_FREE, 0, 0, NULL, 0 },
+    { "quality", F_INT, 30, 100, NULL, 0 },
+    { "unsharpMasking", F_UNSHARP, 0, 0, NULL, 0 },
+    { "type", F_IGNORE, 0, 0, NULL, 0 }, /* legacy, seen in Wix's examples */
+};
+static const field video_fields[] = {
+    { "type", F_ENUM, 0, 0, "UNDEFINED|WIX_MEDIA|YOUTUBE|VIMEO", 0 },
+    { "videoInfo", F_URL, 0, MAX_URL, "wix:video://v1/", 1 },
+    { "durationInMillis", F_INT, 0, 9007199254740992.0, NULL, 0 },
+    { "duration", F_DURATION, 0, 0, NULL, 0 }, /* legacy: folded into durationInMillis */
+};
+static const field text_fields[] = {
+    { "html", F_STRING, 0, MAX_HTML, NULL, 1 },
+    { "css", F_FREE, 0, 0, NULL, 0 },
+    { "editorHtml", F_STRING, 0, MAX_HTML, NULL, 0 },
+    { "editorFontId", F_STRING, 0, MAX_SHORT, NULL, 0 },
+};
+
+/* video: `duration` only fills `durationInMillis` when that is absent. */
+static pg_value *fold_duration(ctx *c, pg_value *video)
+{
+    pg_value *out;
+    pg_value *legacy = pg_obj_get(video, "duration");
+    size_t i;
+    if (!legacy)
+        return video;
+    out = pg_new_object(c->a, video->u.obj.n);
+    if (!out)
+        return oom(c), NULL;
+    for (i = 0; i < video->u.obj.n; i++) {
+        pg_member *m = &video->u.obj.m[i];
+        if (key_is(m, "duration"))
+            continue;
+        if (!add(c, out, m, m->val))
+            return NULL;
+    }
+    if (!pg_obj_get(out, "durationInMillis") && !pg_obj_add(c->a, out, "durationInMillis", legacy))
+        return oom(c), NULL;
+    return out;
+}
+
+static pg_value *tags(ctx *c, const pg_value *in)
+{
+    pg_value *out, *values, *list = NULL;
+    size_t i, count, old;
+    if (!check_object(c, in))
+        return NULL;
+    for (i = 0; i < in->u.obj.n; i++) {
+        const pg_member *m = &in->u.obj.m[i];
+        if (!key_is(m, "values")) {
+            pg_path_key(c->path, m->key, m->keylen);
+            return unknown(c), NULL;
+        }
+        if (!pg_is_null(m->val))
+            list = m->val;
+    }
+    old = pg_path_key(c->path, "values", 6);
+    if (list && !pg_is_array(list))
+        return bad(c, "expected an array of strings, got %s", type_name(list)), NULL;
+    count = list && list->type == PG_ARRAY ? list->u.arr.n : 0;
+    if (count > MAX_TAGS)
+        return pg_fail_at(c->st, PG_RESOURCE_EXHAUSTED, c->path, "more than %d tags", MAX_TAGS), NULL;
+    for (i = 0; i < count; i++) {
+        size_t o = pg_path_index(c->path, i + 1);
+        if (!check_string(c, list->u.arr.v[i], 1, MAX_TAG))
+            return NULL;
+        pg_path_pop(c->path, o);
+    }
+    pg_path_pop(c->path, old);
+    values = pg_new_array(c->a, count);
+    out = pg_new_object(c->a, 1);
+    if (!values || !out || !pg_obj_add(c->a, out, "values", values))
+        return oom(c), NULL;
+    for (i = 0; i < count; i++)
+        values->u.arr.v[values->u.arr.n++] = list->u.arr.v[i];
+    return out;
+}
+
+/* ---- items -------------------------------------------------------------- */
+
+static int is_media_key(const pg_member *m)
+{
+    return key_is(m, "image") || key_is(m, "video") || key_is(m, "text");
+}
+
+static int is_item_key(const pg_member *m)
+{
+    return key_is(m, "title") || key_is(m, "description") || key_is(m, "link")
+           || key_is(m, "tags") || is_media_key(m);
+}
+
+static pg_value *item_member(ctx *c, const pg_member *m, int *ok)
+{
+    *ok = 1;
+    if (key_is(m, "title"))
+        return (*ok = check_string(c, m->val, 0, MAX_SHORT)) ? m->val : NULL;
+    if (key_is(m, "description"))
+        return (*ok = check_string(c, m->val, 0, MAX_DESCRIPTION)) ? m->val : NULL;
+    if (key_is(m, "link")) {
+        pg_value *l = nested(c, m->val, link_fields, 3, "link");
+        *ok = l != NULL;
+        return l;
+    }
+    if (key_is(m, "tags")) {
+        pg_value *t = tags(c, m->val);
+        *ok = t != NULL;
+        return t;
+    }
+    if (key_is(m, "image") || key_is(m, "video") || key_is(m, "text")) {
+        pg_value *v = key_is(m, "image") ? nested(c, m->val, image_fields, 6, "image")
+                    : key_is(m, "video") ? nested(c, m->val, video_fields, 4, "video")
+                                         : nested(c, m->val, text_fields, 4, "text");
+        if (v && key_is(m, "video"))
+            v = fold_duration(c, v);
+        *ok = v != NULL;
+        return v;
+    }
+    *ok = unknown(c);
+    return NULL;
+}
+
+int pg_validate_item(pg_arena *a, const pg_value *in, pg_mode mode, pg_path *path,
+                     pg_item_in *out, pg_status *st)
+{
+    ctx c = { a, path, st };
+    size_t i, media = 0;
+    memset(out, 0, sizeof *out);
+    if (!check_object(&c, in))
+        return 0;
+    out->doc = pg_new_object(a, in->u.obj.n);
+    if (!out->doc)
+        return oom(&c);
+    for (i = 0; i < in->u.obj.n; i++) {
+        const pg_member *m = &in->u.obj.m[i];
+        size_t old = pg_path_key(path, m->key, m->keylen);
+        pg_value *v;
+        int ok;
+        if (key_is(m, "_id") || key_is(m, "type") || key_is(m, "_createdDate")
+            || key_is(m, "_updatedDate")) {
+            pg_path_pop(path, old);
+            continue; /* read-only: a fetched item can be sent back */
+        }
+        if (key_is(m, "sortOrder")) {
+            if (pg_is_null(m->val) && mode == PG_UPDATE)
+                return bad(&c, "%s", "cannot be cleared");
+            if (!pg_is_null(m->val)) {
+                if (!check_number(&c, m->val, -HUGE_VAL, HUGE_VAL, 0))
+                    return 0;
+                out->has_sort = 1;
+                out->sort = m->val->u.n;
+            }
+            pg_path_pop(path, old);
+            continue;
+        }
+        if (pg_is_null(m->val)) {
+            if (!is_item_key(m))
+                return unknown(&c);
+            if (mode == PG_UPDATE && !add(&c, out->doc, m, m->val))
+                return 0;
+            pg_path_pop(path, old);
+            continue;
+        }
+        v = item_member(&c, m, &ok);
+        if (!ok)
+            return 0;
+        if (is_media_key(m))
+            media++;
+        /* An empty link says nothing: stored as no link (or clears one). */
+        if (key_is(m, "link") && v->u.obj.n == 0) {
+            if (mode == PG_UPDATE && !add(&c, out->doc, m, pg_new_null(a)))
+                return 0;
+            pg_path_pop(path, old);
+            continue;
+        }
+        if (!add(&c, out->doc, m, v))
+            return 0;
+        pg_path_pop(path, old);
+    }
+    if (media > 1)
+        return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "only one of image, video, text may be set");
+    return 1;
+}
+
+int pg_validate_items(pg_arena *a, const pg_value *in, size_t min_items, pg_path *path,
+                      pg_item_in **out, size_t *n, pg_status *st)
+{
+    ctx c = { a, path, st };
+    size_t i, count;
+    if (!pg_is_array(in))
+        return bad(&c, "expected an array of items, got %s", type_name(in));
+    count = in->type == PG_ARRAY ? in->u.arr.n : 0;
+    if (count > PG_MAX_BATCH)
+        return pg_fail_at(st, PG_RESOURCE_EXHAUSTED, path, "more than %d items", PG_MAX_BATCH);
+    if (count < min_items)
+        return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "at least %zu item required", min_items);
+    *n = count;
+    *out = count ? pg_arena_alloc(a, count * sizeof(pg_item_in)) : NULL;
+    if (count && !*out)
+        return oom(&c);
+    for (i = 0; i < count; i++) {
+        size_t old = pg_path_index(path, i + 1);
+        if (!pg_validate_item(a, in->u.arr.v[i], PG_CREATE, path, &(*out)[i], st))
+            return 0;
+        pg_path_pop(path, old);
+    }
+    return 1;
+}
+
+int pg_validate_gallery(pg_arena *a, const pg_value *in, pg_mode mode, pg_path *path,
+                        pg_gallery_in *out, pg_status *st)
+{
+    ctx c = { a, path, st };
+    size_t i;
+    memset(out, 0, sizeof *out);
+    if (!check_object(&c, in))
+        return 0;
+    for (i = 0; i < in->u.obj.n; i++) {
+        const pg_member *m = &in->u.obj.m[i];
+        size_t old = pg_path_key(path, m->key, m->keylen);
+        int null = pg_is_null(m->val);
+        if (key_is(m, "_id") || key_is(m, "totalItems") || key_is(m, "_createdDate")
+            || key_is(m, "_updatedDate") || (key_is(m, "items") && mode == PG_UPDATE)) {
+            /* read-only: ignored so a fetched gallery can be sent back */
+        } else if (key_is(m, "name")) {
+            if (null) {
+                out->name_state = mode == PG_UPDATE ? PG_CLEAR : PG_ABSENT;
+            } else {
+                if (!check_string(&c, m->val, 0, MAX_SHORT))
+                    return 0;
+                out->name_state = PG_SET;
+                out->name = m->val->u.str.s;
+                out->namelen = m->val->u.str.len;
+            }
+        } else if (key_is(m, "sortOrder")) {
+            if (null && mode == PG_UPDATE)
+                return bad(&c, "%s", "cannot be cleared");
+            if (!null) {
+                if (!check_number(&c, m->val, -HUGE_VAL, HUGE_VAL, 0))
+                    return 0;
+                out->has_sort = 1;
+                out->sort = m->val->u.n;
+            }
+        } else if (key_is(m, "items")) {
+            if (!null && !pg_validate_items(a, m->val, 0, path, &out->items, &out->nitems, st))
+                return 0;
+        } else {
+            return unknown(&c);
+        }
+        pg_path_pop(path, old);
+    }
+    return 1;
+}
+
+/* ---- documents ---------------------------------------------------------- */
+
+pg_value *pg_doc_apply(pg_arena *a, const pg_value *stored, const pg_value *patch)
+{
+    pg_value *out = pg_new_object(a, stored->u.obj.n + patch->u.obj.n);
+    int switches_media = 0;
+    size_t i, j;
+    if (!out)
+        return NULL;
+    for (j = 0; j < patch->u.obj.n; j++)
+        if (is_media_key(&patch->u.obj.m[j]) && !pg_is_null(patch->u.obj.m[j].val))
+            switches_media = 1;
+    for (i = 0; i < stored->u.obj.n; i++) {
+        const pg_member *m = &stored->u.obj.m[i];
+        int replaced = switches_media && is_media_key(m);
+        for (j = 0; j < patch->u.obj.n && !replaced; j++)
+            replaced = patch->u.obj.m[j].keylen == m->keylen
+                       && memcmp(patch->u.obj.m[j].key, m->key, m->keylen) == 0;
+        if (!replaced)
+            out->u.obj.m[out->u.obj.n++] = *m;
+    }
+    for (j = 0; j < patch->u.obj.n; j++)
+        if (!pg_is_null(patch->u.obj.m[j].val))
+            out->u.obj.m[out->u.obj.n++] = patch->u.obj.m[j];
+    return out;
+}
+
+const char *pg_doc_type(const pg_value *doc)
+{
+    if (pg_obj_get(doc, "image"))
+        return "IMAGE";
+    if (pg_obj_get(doc, "video"))
+        return "VIDEO";
+    if (pg_obj_get(doc, "text"))
+        return "TEXT";
+    return "UNDEFINED";
+}
+
+static pg_value *date(pg_arena *a, int64_t ms)
+{
+    char buf[48];
+    pg_iso8601(ms, buf);
+    return pg_new_string(a, buf, strlen(buf));
+}
+
+pg_value *pg_item_out(pg_arena *a, const char *id, const char *type, double sort,
+                      int64_t created_ms, int64_t updated_ms, pg_value *doc)
+{
+    size_t i, n = doc ? doc->u.obj.n : 0;
+    pg_value *o = pg_new_object(a, 5 + n);
+    if (!o || !pg_obj_add(a, o, "_id", pg_new_string(a, id, strlen(id)))
+        || !pg_obj_add(a, o, "type", pg_new_string_ref(a, type, strlen(type)))
+        || !pg_obj_add(a, o, "sortOrder", pg_new_number(a, sort))
+        || !pg_obj_add(a, o, "_createdDate", date(a, created_ms))
+        || !pg_obj_add(a, o, "_updatedDate", date(a, updated_ms)))
+        return NULL;
+    for (i = 0; i < n; i++)
+        o->u.obj.m[o->u.obj.n++] = doc->u.obj.m[i];
+    return o;
+}
+
+pg_value *pg_gallery_out(pg_arena *a, const char *id, const char *name, size_t namelen,
+                         double sort, int64_t created_ms, int64_t updated_ms,
+                         int64_t total_items, pg_value *items)
+{
+    pg_value *o = pg_new_object(a, 7);
+    if (!o || !pg_obj_add(a, o, "_id", pg_new_string(a, id, strlen(id)))
+        || (name && !pg_obj_add(a, o, "name", pg_new_string(a, name, namelen)))
+        || !pg_obj_add(a, o, "sortOrder", pg_new_number(a, sort))
+        || !pg_obj_add(a, o, "totalItems", pg_new_number(a, (double)total_items))
+        || !pg_obj_add(a, o, "items", items ? items : pg_new_array(a, 0))
+        || !pg_obj_add(a, o, "_createdDate", date(a, created_ms))
+        || !pg_obj_add(a, o, "_updatedDate", date(a, updated_ms)))
+        return NULL;
+    return o;
+}

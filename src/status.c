@@ -1,0 +1,85 @@
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *pg_code_name(pg_code code)
+{
+    switch (code) {
+    case PG_OK: return "OK";
+    case PG_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case PG_PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case PG_NOT_FOUND: return "NOT_FOUND";
+    case PG_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case PG_FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case PG_UNAVAILABLE: return "UNAVAILABLE";
+    case PG_INTERNAL: return "INTERNAL";
+    }
+    return "INTERNAL";
+}
+
+int pg_fail(pg_status *st, pg_code code, const char *fmt, ...)
+{
+    va_list ap;
+    st->code = code;
+    va_start(ap, fmt);
+    vsnprintf(st->msg, sizeof st->msg, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+int pg_fail_at(pg_status *st, pg_code code, const pg_path *p, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    st->code = code;
+    n = snprintf(st->msg, sizeof st->msg, "%s: ", p->buf);
+    if (n < 0 || (size_t)n >= sizeof st->msg)
+        return 0;
+    va_start(ap, fmt);
+    vsnprintf(st->msg + n, sizeof st->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+static void append(pg_path *p, const char *s, size_t n)
+{
+    size_t room = sizeof p->buf - 1 - p->len;
+    if (n > room)
+        n = room; /* deep user keys (exif) may be cut; the prefix still points the way */
+    memcpy(p->buf + p->len, s, n);
+    p->len += n;
+    p->buf[p->len] = '\0';
+}
+
+void pg_path_init(pg_path *p, const char *root)
+{
+    p->len = 0;
+    p->buf[0] = '\0';
+    append(p, root, strlen(root));
+}
+
+size_t pg_path_key(pg_path *p, const char *key, size_t keylen)
+{
+    size_t old = p->len;
+    if (p->len)
+        append(p, ".", 1);
+    append(p, key, keylen);
+    return old;
+}
+
+size_t pg_path_index(pg_path *p, size_t index1)
+{
+    char tmp[32];
+    size_t old = p->len;
+    int n = snprintf(tmp, sizeof tmp, "[%zu]", index1);
+    append(p, tmp, (size_t)n);
+    return old;
+}
+
+void pg_path_pop(pg_path *p, size_t oldlen)
+{
+    p->len = oldlen;
+    p->buf[oldlen] = '\0';
+}

@@ -1,0 +1,644 @@
+#include "value.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arena ------------------------------------------------------------ */
+
+typedef struct block {
+    struct block *next;
+    size_t size, used;
+    /* payload follows, max-aligned */
+} block;
+
+struct pg_arena {
+    block *head;
+};
+
+#define ALIGN 16
+#define HEADER ((sizeof(block) + ALIGN - 1) & ~(size_t)(ALIGN - 1))
+#define FIRST_BLOCK 16384
+#define KEEP_BLOCK (256 * 1024)
+
+pg_arena *pg_arena_new(void)
+{
+    return calloc(1, sizeof(pg_arena));
+}
+
+static void free_chain(block *b)
+{
+    while (b) {
+        block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+void pg_arena_free(pg_arena *a)
+{
+    if (!a)
+        return;
+    free_chain(a->head);
+    free(a);
+}
+
+void pg_arena_reset(pg_arena *a)
+{
+    block *keep = NULL, *b = a->head;
+    /* Keep one reasonably sized block so steady-state calls do not malloc,
+     * but give large ones back so memory does not stay at a call's peak. */
+    while (b) {
+        block *next = b->next;
+        if (!keep && b->size <= KEEP_BLOCK) {
+            keep = b;
+            keep->next = NULL;
+            keep->used = 0;
+        } else {
+            free(b);
+        }
+        b = next;
+    }
+    a->head = keep;
+}
+
+void *pg_arena_alloc(pg_arena *a, size_t n)
+{
+    block *b = a->head;
+    n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (n == 0)
+        n = ALIGN;
+    if (!b || b->size - b->used < n) {
+        size_t size = b ? b->size * 2 : FIRST_BLOCK;
+        block *nb;
+        if (size < n)
+            size = n;
+        if (size > SIZE_MAX - HEADER)
+            return NULL;
+        nb = malloc(HEADER + size);
+        if (!nb)
+            return NULL;
+        nb->size = size;
+        nb->used = 0;
+        if (b && b->size - b->used >= 4096 && n > b->size / 2) {
+            /* A big one-off allocation: put it behind the current block so
+             * the current block keeps serving small requests. */
+            nb->next = b->next;
+            b->next = nb;
+            nb->used = n;
+            return (char *)nb + HEADER;
+        }
+        nb->next = b;
+        a->head = b = nb;
+    }
+    {
+        void *p = (char *)b + HEADER + b->used;
+        b->used += n;
+        return p;
+    }
+}
+
+char *pg_arena_strdup(pg_arena *a, const char *s, size_t n)
+{
+    char *p = pg_arena_alloc(a, n + 1);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+/* ---- constructors ----------------------------------------------------- */
+
+static pg_value *new_value(pg_arena *a, pg_type t)
+{
+    pg_value *v = pg_arena_alloc(a, sizeof *v);
+    if (v) {
+        memset(v, 0, sizeof *v);
+        v->type = t;
+    }
+    return v;
+}
+
+pg_value *pg_new_null(pg_arena *a) { return new_value(a, PG_NULL); }
+
+pg_value *pg_new_bool(pg_arena *a, int b)
+{
+    pg_value *v = new_value(a, PG_BOOL);
+    if (v)
+        v->u.b = b != 0;
+    return v;
+}
+
+pg_value *pg_new_number(pg_arena *a, double n)
+{
+    pg_value *v = new_value(a, PG_NUMBER);
+    if (v)
+        v->u.n = n;
+    return v;
+}
+
+pg_value *pg_new_string_ref(pg_arena *a, const char *s, size_t len)
+{
+    pg_value *v = new_value(a, PG_STRING);
+    if (v) {
+        v->u.str.s = s;
+        v->u.str.len = len;
+    }
+    return v;
+}
+
+pg_value *pg_new_string(pg_arena *a, const char *s, size_t len)
+{
+    char *copy = pg_arena_strdup(a, s, len);
+    return copy ? pg_new_string_ref(a, copy, len) : NULL;
+}
+
+pg_value *pg_new_invalid(pg_arena *a, const char *what)
+{
+    pg_value *v = pg_new_string_ref(a, what, strlen(what));
+    if (v)
+        v->type = PG_INVALID;
+    return v;
+}
+
+pg_value *pg_new_array(pg_arena *a, size_t cap)
+{
+    pg_value *v = new_value(a, PG_ARRAY);
+    if (v && cap) {
+        v->u.arr.v = pg_arena_alloc(a, cap * sizeof(pg_value *));
+        if (!v->u.arr.v)
+            return NULL;
+        v->u.arr.cap = cap;
+    }
+    return v;
+}
+
+pg_value *pg_new_object(pg_arena *a, size_t cap)
+{
+    pg_value *v = new_value(a, PG_OBJECT);
+    if (v && cap) {
+        v->u.obj.m = pg_arena_alloc(a, cap * sizeof(pg_member));
+        if (!v->u.obj.m)
+            return NULL;
+        v->u.obj.cap = cap;
+    }
+    return v;
+}
+
+static void *grow(pg_arena *a, void *old, size_t n, size_t *cap, size_t elem)
+{
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *p;
+    if (n < *cap)
+        return old;
+    if (ncap > SIZE_MAX / elem)
+        return NULL;
+    p = pg_arena_alloc(a, ncap * elem);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, old, n * elem);
+    *cap = ncap;
+    return p;
+}
+
+int pg_arr_push(pg_arena *a, pg_value *arr, pg_value *val)
+{
+    pg_value **v;
+    if (!val)
+        return 1;
+    v = grow(a, arr->u.arr.v, arr->u.arr.n, &arr->u.arr.cap, sizeof(pg_value *));
+    if (!v)
+        return 0;
+    arr->u.arr.v = v;
+    v[arr->u.arr.n++] = val;
+    return 1;
+}
+
+int pg_obj_addl(pg_arena *a, pg_value *obj, const char *key, size_t keylen, pg_value *val)
+{
+    pg_member *m;
+    if (!val)
+        return 1;
+    m = grow(a, obj->u.obj.m, obj->u.obj.n, &obj->u.obj.cap, sizeof(pg_member));
+    if (!m)
+        return 0;
+    obj->u.obj.m = m;
+    m[obj->u.obj.n].key = key;
+    m[obj->u.obj.n].keylen = keylen;
+    m[obj->u.obj.n].val = val;
+    obj->u.obj.n++;
+    return 1;
+}
+
+int pg_obj_add(pg_arena *a, pg_value *obj, const char *key, pg_value *val)
+{
+    return pg_obj_addl(a, obj, key, strlen(key), val);
+}
+
+pg_value *pg_obj_get(const pg_value *obj, const char *key)
+{
+    size_t i, klen;
+    if (!obj || obj->type != PG_OBJECT)
+        return NULL;
+    klen = strlen(key);
+    for (i = 0; i < obj->u.obj.n; i++) {
+        const pg_member *m = &obj->u.obj.m[i];
+        if (m->keylen == klen && memcmp(m->key, key, klen) == 0)
+            return m->val;
+    }
+    return NULL;
+}
+
+const char *pg_type_name(const pg_value *v)
+{
+    switch (v->type) {
+    case PG_NULL: return "null";
+    case PG_BOOL: return "boolean";
+    case PG_NUMBER: return "number";
+    case PG_STRING: return "string";
+    case PG_ARRAY: return "array";
+    case PG_OBJECT: return "table";
+    case PG_INVALID: return v->u.str.s;
+    }
+    return "?";
+}
+
+int pg_number_is_int(double n)
+{
+    return n >= -9007199254740992.0 && n <= 9007199254740992.0 && n == floor(n);
+}
+
+/* ---- JSON encoding ---------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_reserve(sbuf *b, size_t extra)
+{
+    size_t need, ncap;
+    char *p;
+    if (b->oom)
+        return;
+    need = b->len + extra;
+    if (need <= b->cap)
+        return;
+    ncap = b->cap ? b->cap : 256;
+    while (ncap < need)
+        ncap *= 2;
+    p = realloc(b->buf, ncap);
+    if (!p) {
+        b->oom = 1;
+        return;
+    }
+    b->buf = p;
+    b->cap = ncap;
+}
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    sb_reserve(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+}
+
+static void sb_addc(sbuf *b, char c) { sb_add(b, &c, 1); }
+
+static void encode_string(sbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, run = 0;
+    sb_addc(b, '"');
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sb_add(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': sb_add(b, "\\\"", 2); break;
+        case '\\': sb_add(b, "\\\\", 2); break;
+        case '\n': sb_add(b, "\\n", 2); break;
+        case '\r': sb_add(b, "\\r", 2); break;
+        case '\t': sb_add(b, "\\t", 2); break;
+        default: {
+            char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            sb_add(b, esc, 6);
+        }
+        }
+    }
+    sb_add(b, s + run, n - run);
+    sb_addc(b, '"');
+}
+
+static void encode_number(sbuf *b, double n)
+{
+    char tmp[32];
+    int len;
+    if (!isfinite(n))
+        len = snprintf(tmp, sizeof tmp, "null");
+    else if (pg_number_is_int(n))
+        len = snprintf(tmp, sizeof tmp, "%.0f", n);
+    else
+        len = snprintf(tmp, sizeof tmp, "%.17g", n);
+    sb_add(b, tmp, (size_t)len);
+}
+
+static void encode(sbuf *b, const pg_value *v)
+{
+    size_t i;
+    switch (v->type) {
+    case PG_NULL:
+    case PG_INVALID: sb_add(b, "null", 4); break;
+    case PG_BOOL: v->u.b ? sb_add(b, "true", 4) : sb_add(b, "false", 5); break;
+    case PG_NUMBER: encode_number(b, v->u.n); break;
+    case PG_STRING: encode_string(b, v->u.str.s, v->u.str.len); break;
+    case PG_ARRAY:
+        sb_addc(b, '[');
+        for (i = 0; i < v->u.arr.n; i++) {
+            if (i)
+                sb_addc(b, ',');
+            encode(b, v->u.arr.v[i]);
+        }
+        sb_addc(b, ']');
+        break;
+    case PG_OBJECT:
+        sb_addc(b, '{');
+        for (i = 0; i < v->u.obj.n; i++) {
+            if (i)
+                sb_addc(b, ',');
+            encode_string(b, v->u.obj.m[i].key, v->u.obj.m[i].keylen);
+            sb_addc(b, ':');
+            encode(b, v->u.obj.m[i].val);
+        }
+        sb_addc(b, '}');
+        break;
+    }
+}
+
+char *pg_json_encode(pg_arena *a, const pg_value *v, size_t *len)
+{
+    sbuf b = { NULL, 0, 0, 0 };
+    char *out = NULL;
+    encode(&b, v);
+    if (!b.oom) {
+        out = pg_arena_strdup(a, b.buf ? b.buf : "", b.len);
+        if (out && len)
+            *len = b.len;
+    }
+    free(b.buf);
+    return out;
+}
+
+/* ---- JSON decoding ---------------------------------------------------- */
+
+#define MAX_DEPTH 64
+
+typedef struct {
+    const char *p, *end;
+    pg_arena *a;
+    const char *err;
+} parser;
+
+static pg_value *parse_value(parser *ps, int depth);
+
+static void skip_ws(parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+        ps->p++;
+}
+
+static pg_value *fail(parser *ps, const char *msg)
+{
+    if (!ps->err)
+        ps->err = msg;
+    return NULL;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+    for (i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F)); return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Parses a string token; *out points into the arena (or into the input when
+ * there are no escapes, which is the common case for stored documents). */
+static int parse_string_raw(parser *ps, const char **out, size_t *outlen)
+{
+    const char *start = ++ps->p, *q;
+    char *buf, *o;
+    for (q = start; q < ps->end && *q != '"' && *q != '\\'; q++)
+        if ((unsigned char)*q < 0x20)
+            return fail(ps, "control character in string"), 0;
+    if (q < ps->end && *q == '"') {
+        *out = start;
+        *outlen = (size_t)(q - start);
+        ps->p = q + 1;
+        return 1;
+    }
+    /* Escapes: decoded text is never longer than the source. */
+    buf = pg_arena_alloc(ps->a, (size_t)(ps->end - start) + 1);
+    if (!buf)
+        return fail(ps, "out of memory"), 0;
+    o = buf;
+    q = start;
+    while (q < ps->end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c < 0x20)
+            return fail(ps, "control character in string"), 0;
+        if (c != '\\') {
+            *o++ = (char)c;
+            q++;
+            continue;
+        }
+        if (++q >= ps->end)
+            break;
+        switch (*q) {
+        case '"': *o++ = '"'; q++; break;
+        case '\\': *o++ = '\\'; q++; break;
+        case '/': *o++ = '/'; q++; break;
+        case 'b': *o++ = '\b'; q++; break;
+        case 'f': *o++ = '\f'; q++; break;
+        case 'n': *o++ = '\n'; q++; break;
+        case 'r': *o++ = '\r'; q++; break;
+        case 't': *o++ = '\t'; q++; break;
+        case 'u': {
+            unsigned cp, lo;
+            if (ps->end - q < 5 || !hex4(q + 1, &cp))
+                return fail(ps, "bad \\u escape"), 0;
+            q += 5;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (ps->end - q < 6 || q[0] != '\\' || q[1] != 'u' || !hex4(q + 2, &lo)
+                    || lo < 0xDC00 || lo > 0xDFFF)
+                    return fail(ps, "bad surrogate pair"), 0;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                q += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                return fail(ps, "bad surrogate pair"), 0;
+            }
+            o += put_utf8(o, cp);
+            break;
+        }
+        default:
+            return fail(ps, "bad escape"), 0;
+        }
+    }
+    if (q >= ps->end)
+        return fail(ps, "unterminated string"), 0;
+    *o = '\0';
+    *out = buf;
+    *outlen = (size_t)(o - buf);
+    ps->p = q + 1;
+    return 1;
+}
+
+static pg_value *parse_number(parser *ps)
+{
+    const char *s = ps->p;
+    char tmp[64], *endp;
+    size_t n;
+    double d;
+    if (ps->p < ps->end && *ps->p == '-')
+        ps->p++;
+    if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9')
+        return fail(ps, "bad number");
+    while (ps->p < ps->end && ((*ps->p >= '0' && *ps->p <= '9') || *ps->p == '.' || *ps->p == 'e'
+                               || *ps->p == 'E' || *ps->p == '+' || *ps->p == '-'))
+        ps->p++;
+    n = (size_t)(ps->p - s);
+    if (n >= sizeof tmp)
+        return fail(ps, "bad number");
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    d = strtod(tmp, &endp);
+    if (endp != tmp + n || !isfinite(d))
+        return fail(ps, "bad number");
+    return pg_new_number(ps->a, d);
+}
+
+static int literal(parser *ps, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
+        return 0;
+    ps->p += n;
+    return 1;
+}
+
+static pg_value *parse_container(parser *ps, int depth, int is_obj)
+{
+    pg_value *v = is_obj ? pg_new_object(ps->a, 0) : pg_new_array(ps->a, 0);
+    char close = is_obj ? '}' : ']';
+    if (!v)
+        return fail(ps, "out of memory");
+    ps->p++;
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        return v;
+    }
+    for (;;) {
+        pg_value *item;
+        const char *key = NULL;
+        size_t keylen = 0;
+        skip_ws(ps);
+        if (is_obj) {
+            if (ps->p >= ps->end || *ps->p != '"')
+                return fail(ps, "expected key");
+            if (!parse_string_raw(ps, &key, &keylen))
+                return NULL;
+            skip_ws(ps);
+            if (ps->p >= ps->end || *ps->p != ':')
+                return fail(ps, "expected ':'");
+            ps->p++;
+        }
+        item = parse_value(ps, depth + 1);
+        if (!item)
+            return NULL;
+        if (!(is_obj ? pg_obj_addl(ps->a, v, key, keylen, item) : pg_arr_push(ps->a, v, item)))
+            return fail(ps, "out of memory");
+        skip_ws(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == close) {
+            ps->p++;
+            return v;
+        }
+        return fail(ps, "expected ',' or close");
+    }
+}
+
+static pg_value *parse_value(parser *ps, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return fail(ps, "nesting too deep");
+    skip_ws(ps);
+    if (ps->p >= ps->end)
+        return fail(ps, "unexpected end");
+    switch (*ps->p) {
+    case '{': return parse_container(ps, depth, 1);
+    case '[': return parse_container(ps, depth, 0);
+    case '"': {
+        const char *s;
+        size_t n;
+        return parse_string_raw(ps, &s, &n) ? pg_new_string_ref(ps->a, s, n) : NULL;
+    }
+    case 't': return literal(ps, "true") ? pg_new_bool(ps->a, 1) : fail(ps, "bad literal");
+    case 'f': return literal(ps, "false") ? pg_new_bool(ps->a, 0) : fail(ps, "bad literal");
+    case 'n': return literal(ps, "null") ? pg_new_null(ps->a) : fail(ps, "bad literal");
+    default: return parse_number(ps);
+    }
+}
+
+pg_value *pg_json_decode(pg_arena *a, const char *s, size_t len, const char **err)
+{
+    parser ps;
+    pg_value *v;
+    ps.p = s;
+    ps.end = s + len;
+    ps.a = a;
+    ps.err = NULL;
+    v = parse_value(&ps, 0);
+    if (v) {
+        skip_ws(&ps);
+        if (ps.p != ps.end)
+            v = fail(&ps, "trailing characters");
+    }
+    if (!v && err)
+        *err = ps.err ? ps.err : "out of memory";
+    return v;
+}

@@ -1,0 +1,81 @@
+/* A small tagged value tree (null, bool, number, string, array, object) that
+ * carries every argument into the core and every result out of it, so the core
+ * never sees lua.h. All nodes and strings live in an arena owned by the caller:
+ * one arena per API call, reset afterwards, so nothing is freed node by node. */
+#ifndef PG_VALUE_H
+#define PG_VALUE_H
+
+#include <stddef.h>
+
+typedef struct pg_arena pg_arena;
+
+typedef enum {
+    PG_NULL = 0, /* the explicit null (progallery.null / JSON null) */
+    PG_BOOL,
+    PG_NUMBER,
+    PG_STRING,
+    PG_ARRAY,
+    PG_OBJECT,
+    PG_INVALID /* a caller value with no place in the model (a function, a cycle,
+                  ...): u.str describes it, so validation can name the field */
+} pg_type;
+
+typedef struct pg_value pg_value;
+
+typedef struct {
+    const char *key;
+    size_t keylen;
+    pg_value *val;
+} pg_member;
+
+struct pg_value {
+    pg_type type;
+    union {
+        int b;
+        double n;
+        struct { const char *s; size_t len; } str;
+        struct { pg_value **v; size_t n, cap; } arr;
+        struct { pg_member *m; size_t n, cap; } obj;
+    } u;
+};
+
+/* Arena: bump allocator over a chain of blocks. Returns NULL when out of memory. */
+pg_arena *pg_arena_new(void);
+void pg_arena_free(pg_arena *a);
+/* Drop everything allocated so far; keeps at most one modest block for reuse. */
+void pg_arena_reset(pg_arena *a);
+void *pg_arena_alloc(pg_arena *a, size_t n);
+char *pg_arena_strdup(pg_arena *a, const char *s, size_t n);
+
+pg_value *pg_new_null(pg_arena *a);
+pg_value *pg_new_bool(pg_arena *a, int b);
+pg_value *pg_new_number(pg_arena *a, double n);
+/* Copies s into the arena. */
+pg_value *pg_new_string(pg_arena *a, const char *s, size_t len);
+/* Points at s without copying: s must outlive the arena's current use. */
+pg_value *pg_new_string_ref(pg_arena *a, const char *s, size_t len);
+/* Empty containers with room for cap elements; they grow as needed. */
+pg_value *pg_new_invalid(pg_arena *a, const char *what);
+pg_value *pg_new_array(pg_arena *a, size_t cap);
+pg_value *pg_new_object(pg_arena *a, size_t cap);
+
+/* Append; return 0 on out of memory. Keys are not copied. A NULL val is
+ * ignored (and succeeds), which lets builders skip absent fields. */
+int pg_arr_push(pg_arena *a, pg_value *arr, pg_value *val);
+int pg_obj_add(pg_arena *a, pg_value *obj, const char *key, pg_value *val);
+int pg_obj_addl(pg_arena *a, pg_value *obj, const char *key, size_t keylen, pg_value *val);
+/* Member lookup by key; NULL when absent. */
+pg_value *pg_obj_get(const pg_value *obj, const char *key);
+
+/* "string", "table", ... or the description of a PG_INVALID value. */
+const char *pg_type_name(const pg_value *v);
+
+/* Integral and within +-2^53: shown as an integer everywhere (JSON and Lua). */
+int pg_number_is_int(double n);
+
+/* JSON. Encoding writes into the arena; returns NULL on out of memory.
+ * Decoding returns NULL and fills err (static text) on malformed input. */
+char *pg_json_encode(pg_arena *a, const pg_value *v, size_t *len);
+pg_value *pg_json_decode(pg_arena *a, const char *s, size_t len, const char **err);
+
+#endif
