@@ -1,0 +1,73 @@
+#!/bin/sh
+# The whole test suite, from a fresh Debian 12 machine: installs what it needs,
+# builds every variant, runs the busted specs on Lua 5.4, on LuaJIT and on a
+# build with AddressSanitizer + UBSan, runs a smoke script under valgrind, and
+# ends with one line "N passed, N failed" summed over every run.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+sh scripts/deps.sh luajit || { echo "deps: install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+PASSED=0
+FAILED=0
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Counts a TAP stream (busted -o TAP): prints failures, adds to the totals.
+count_tap() {
+  name=$1 file=$2 status=$3
+  p=$(grep -c '^ok ' "$file")
+  f=$(grep -c '^not ok ' "$file")
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] || { [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+    # the runner died before reporting (crash, sanitizer abort, load error)
+    f=$((f + 1))
+    echo "$name: runner exited with status $status"; tail -n 30 "$file"
+  fi
+  grep -A 12 '^not ok ' "$file" | head -n 200
+  echo "$name: $p passed, $f failed"
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+}
+
+# Adds one pass or one failure for a non-busted check.
+record() {
+  name=$1 status=$2 log=$3
+  if [ "$status" -eq 0 ]; then PASSED=$((PASSED + 1)); echo "$name: ok"
+  else FAILED=$((FAILED + 1)); echo "$name: FAILED"; tail -n 40 "$log"; fi
+}
+
+step "build (Lua 5.4, LuaJIT)"
+make -s all >"$OUT/build.log" 2>&1 && make -s luajit >>"$OUT/build.log" 2>&1
+record build $? "$OUT/build.log"
+
+step "busted on Lua 5.4"
+busted -o TAP >"$OUT/lua54.tap" 2>"$OUT/lua54.err"; s=$?
+count_tap "lua5.4" "$OUT/lua54.tap" $s
+
+step "busted on LuaJIT"
+busted --run=luajit -o TAP >"$OUT/luajit.tap" 2>"$OUT/luajit.err"; s=$?
+count_tap "luajit" "$OUT/luajit.tap" $s
+
+step "busted on Lua 5.4 with AddressSanitizer + UBSan"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+make -s BUILD=build-asan CFLAGS="-O1 -g $SAN" LDFLAGS="$SAN" >"$OUT/asan-build.log" 2>&1
+record asan-build $? "$OUT/asan-build.log"
+LIBASAN=$(gcc -print-file-name=libasan.so)
+LD_PRELOAD="$LIBASAN" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  busted --cpath="./build-asan/?.so" -o TAP >"$OUT/asan.tap" 2>"$OUT/asan.err"; s=$?
+grep -E 'ERROR: AddressSanitizer|runtime error' "$OUT/asan.err" && s=1
+count_tap "asan+ubsan" "$OUT/asan.tap" $s
+
+step "valgrind memcheck (examples/quickstart.lua and spec/smoke.lua)"
+for script in examples/quickstart.lua spec/smoke.lua; do
+  [ -f "$script" ] || continue
+  LUA_PATH="./lua/?.lua;;" LUA_CPATH="./build/?.so;;" PROGALLERY_DB="$OUT/vg.db" \
+    valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    lua5.4 "$script" "$OUT/vg-$(basename "$script").db" >"$OUT/vg.log" 2>&1
+  record "valgrind $script" $? "$OUT/vg.log"
+done
+
+echo
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
