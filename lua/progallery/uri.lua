@@ -1,0 +1,400 @@
+-- The one place that reads and writes Wix media URIs:
+--   wix:image://v1/<id>/<filename>#originWidth=<w>&originHeight=<h>
+--   wix:video://v1/<id>/<filename>#posterUri=<poster>&posterWidth=<w>&posterHeight=<h>
+-- and converts them to and from the REST v2 objects (CommonImage / VideoV2) with the
+-- algorithm of the Wix SDK runtime (reference section 2.11), so progallery.frontend and
+-- progallery.rest agree byte for byte. Pure Lua; runs on Lua 5.1 (LuaJIT) through 5.4.
+--
+-- Deliberate differences from the JavaScript original, all on input JS would turn into
+-- garbage: a numeric fragment value that is not a finite number is an error (JS: NaN,
+-- which JSON cannot carry); REST objects without width/height, or with an id that would
+-- not survive a round trip (contains "/", "#" or "?"), are errors (JS: "undefined").
+-- Every function returns nil, message on bad input and never raises.
+
+local type, tostring, tonumber, pairs, pcall = type, tostring, tonumber, pairs, pcall
+local byte, char, sub, find, gsub, gmatch, format, lower, match =
+    string.byte, string.char, string.sub, string.find, string.gsub, string.gmatch, string.format,
+    string.lower, string.match
+local floor, huge = math.floor, math.huge
+local tointeger = math.tointeger -- nil on LuaJIT / 5.1
+
+local _M = { _VERSION = "0.1.0" }
+
+local IMAGE_PREFIX = "wix:image://v1/"
+local VIDEO_PREFIX = "wix:video://v1/"
+local INT32_MAX = 2147483647
+
+-- Valid UTF-8 (RFC 3629: no overlongs, no surrogates, max U+10FFFF). JS strings cannot
+-- hold anything else, so decodeURIComponent throws where this returns false.
+local function valid_utf8(s)
+    local i, n = 1, #s
+    while i <= n do
+        local c = byte(s, i)
+        if c < 0x80 then
+            i = i + 1
+        elseif c >= 0xC2 and c <= 0xDF then
+            local c2 = byte(s, i + 1)
+            if not c2 or c2 < 0x80 or c2 > 0xBF then return false end
+            i = i + 2
+        elseif c >= 0xE0 and c <= 0xEF then
+            local c2, c3 = byte(s, i + 1, i + 2)
+            if not c3 then return false end
+            local lo, hi = 0x80, 0xBF
+            if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+            if c2 < lo or c2 > hi or c3 < 0x80 or c3 > 0xBF then return false end
+            i = i + 3
+        elseif c >= 0xF0 and c <= 0xF4 then
+            local c2, c3, c4 = byte(s, i + 1, i + 3)
+            if not c4 then return false end
+            local lo, hi = 0x80, 0xBF
+            if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+            if c2 < lo or c2 > hi or c3 < 0x80 or c3 > 0xBF or c4 < 0x80 or c4 > 0xBF then
+                return false
+            end
+            i = i + 4
+        else
+            return false
+        end
+    end
+    return true
+end
+_M.validUTF8 = valid_utf8
+
+local function hex_to_char(h)
+    return char(tonumber(h, 16))
+end
+
+local function encode_byte(c)
+    return format("%%%02X", byte(c))
+end
+
+-- JS encodeURIComponent: everything but A-Z a-z 0-9 - _ . ! ~ * ' ( ) is %XX (upper case).
+function _M.encodeURIComponent(s)
+    if type(s) ~= "string" then return nil, "expected a string" end
+    if not valid_utf8(s) then return nil, "not valid UTF-8" end
+    return (gsub(s, "[^A-Za-z0-9%-_%.!~%*'%(%)]", encode_byte))
+end
+
+-- JS decodeURIComponent: every %XX decoded (also %2F and %23); a malformed escape or a
+-- result that is not UTF-8 is an error, as JS throws URIError there.
+function _M.decodeURIComponent(s)
+    if type(s) ~= "string" then return nil, "expected a string" end
+    local i = 1
+    while true do
+        local p = find(s, "%", i, true)
+        if not p then break end
+        if not find(sub(s, p + 1, p + 2), "^%x%x$") then
+            return nil, "malformed percent-encoding"
+        end
+        i = p + 3
+    end
+    local out = gsub(s, "%%(%x%x)", hex_to_char)
+    if not valid_utf8(out) then return nil, "not valid UTF-8 once decoded" end
+    return out
+end
+
+-- URLSearchParams decoding of one name or value: "+" is a space, bad escapes stay as
+-- they are (it never throws).
+local function form_decode(s)
+    s = gsub(s, "+", " ")
+    return (gsub(s, "%%(%x%x)", hex_to_char))
+end
+
+-- The fragment as URLSearchParams sees it; the first occurrence of a name wins (get()).
+local function fragment_params(frag)
+    local params = {}
+    if not frag or frag == "" then return params end
+    for pair in gmatch(frag, "[^&]+") do
+        local eq = find(pair, "=", 1, true)
+        local name, value
+        if eq then
+            name, value = sub(pair, 1, eq - 1), sub(pair, eq + 1)
+        else
+            name, value = pair, ""
+        end
+        name = form_decode(name)
+        if params[name] == nil then params[name] = form_decode(value) end
+    end
+    return params
+end
+
+local function as_integer(n)
+    if tointeger then
+        local i = tointeger(n)
+        if i then return i end
+    end
+    return n
+end
+
+-- JS Number() of a URLSearchParams.get() result: absent or blank is 0.
+local function fragment_number(params, name)
+    local v = params[name]
+    if v == nil or match(v, "^%s*$") then return 0 end
+    local n = tonumber(v)
+    if not n or n ~= n or n == huge or n == -huge then
+        return nil, name .. " is not a number"
+    end
+    return as_integer(n)
+end
+
+function _M.isHttp(s)
+    if type(s) ~= "string" then return false end
+    local scheme = match(s, "^(%a+)://")
+    scheme = scheme and lower(scheme)
+    return scheme == "http" or scheme == "https"
+end
+
+-- Common part of parseImage/parseVideo. kind is "image" or "video".
+local function parse_wix(s, kind, prefix)
+    if type(s) ~= "string" then
+        return nil, "expected a string, got " .. type(s)
+    end
+    if _M.isHttp(s) then
+        return { kind = kind, scheme = "http", url = s }
+    end
+    -- Legacy form without the scheme ("image://v1/..."): the SDK prefixes "wix:".
+    if sub(s, 1, #kind + 1) == kind .. ":" then s = "wix:" .. s end
+    if sub(s, 1, #prefix) ~= prefix then
+        return nil, "expected a " .. prefix .. " URI or an http(s) URL"
+    end
+    local hash = find(s, "#", 1, true)
+    local path = hash and sub(s, #prefix + 1, hash - 1) or sub(s, #prefix + 1)
+    local frag = hash and sub(s, hash + 1) or nil
+    -- A "?" ends the path for a URL parser; its query plays no part in the conversion.
+    local q = find(path, "?", 1, true)
+    if q then path = sub(path, 1, q - 1) end
+    local slash = find(path, "/", 1, true)
+    local id = slash and sub(path, 1, slash - 1) or path
+    local rawname = slash and match(path, "^[^/]*", slash + 1) or nil
+    if id == "" then return nil, "missing media id" end
+    local parts = { kind = kind, scheme = "wix", uri = s, id = id,
+                    params = fragment_params(frag) }
+    if rawname and rawname ~= "" then
+        local name, err = _M.decodeURIComponent(rawname)
+        if not name then return nil, "filename: " .. err end
+        parts.filename = name
+    end
+    return parts
+end
+
+-- Returns { kind="image", scheme="wix", uri, id, filename?, width, height, params }
+-- or { kind="image", scheme="http", url }, or nil, message.
+function _M.parseImage(s)
+    local p, err = parse_wix(s, "image", IMAGE_PREFIX)
+    if not p or p.scheme ~= "wix" then return p, err end
+    p.width, err = fragment_number(p.params, "originWidth")
+    if not p.width then return nil, err end
+    p.height, err = fragment_number(p.params, "originHeight")
+    if not p.height then return nil, err end
+    return p
+end
+
+-- Returns { kind="video", scheme="wix", uri, id, filename?, posterUri?, posterWidth,
+-- posterHeight, params } or { kind="video", scheme="http", url }, or nil, message.
+function _M.parseVideo(s)
+    local p, err = parse_wix(s, "video", VIDEO_PREFIX)
+    if not p or p.scheme ~= "wix" then return p, err end
+    local poster = p.params.posterUri
+    if poster and poster ~= "" then p.posterUri = poster end
+    p.posterWidth, err = fragment_number(p.params, "posterWidth")
+    if not p.posterWidth then return nil, err end
+    p.posterHeight, err = fragment_number(p.params, "posterHeight")
+    if not p.posterHeight then return nil, err end
+    return p
+end
+
+-- imageInfo string -> REST CommonImage. The url of a wix: image is the URI itself (with
+-- "wix:" added to a legacy one), as in the SDK.
+function _M.imageToRest(s)
+    local p, err = _M.parseImage(s)
+    if not p then return nil, err end
+    if p.scheme == "http" then return { url = p.url } end
+    local obj = { id = p.id, height = p.height, width = p.width }
+    if p.filename then
+        obj.altText = p.filename
+        obj.filename = p.filename
+        obj.url = p.uri
+    end
+    return obj
+end
+
+-- videoInfo string -> REST VideoV2.
+function _M.videoToRest(s)
+    local p, err = _M.parseVideo(s)
+    if not p then return nil, err end
+    if p.scheme == "http" then return { url = p.url } end
+    local obj = { id = p.id }
+    if p.filename then obj.filename = p.filename end
+    if p.posterUri then
+        obj.posters = { { id = p.posterUri, height = p.posterHeight, width = p.posterWidth } }
+    end
+    return obj
+end
+
+-- progallery.null, cjson.null and ngx.null are all the light userdata NULL; cjson is the
+-- cheap way to get hold of it, the C module the fallback. Treated as absent.
+local NULL
+do
+    local ok, mod = pcall(require, "cjson")
+    if ok and type(mod) == "table" then NULL = mod.null end
+    if NULL == nil then
+        ok, mod = pcall(require, "progallery")
+        if ok and type(mod) == "table" then NULL = mod.null end
+    end
+end
+_M.null = NULL
+
+local function is_null(v)
+    return v == nil or (NULL ~= nil and v == NULL)
+end
+_M.isNull = is_null
+
+-- Strings that are "set" in the JS sense (truthy): non-empty.
+local function opt_string(obj, key)
+    local v = obj[key]
+    if is_null(v) then return nil end
+    if type(v) ~= "string" then return nil, key .. ": expected a string" end
+    if v == "" then return nil end
+    return v
+end
+
+local function dimension(obj, key)
+    local v = obj[key]
+    if is_null(v) then return nil, key .. ": required" end
+    if type(v) ~= "number" or v ~= v or v < 0 or v > INT32_MAX or v ~= floor(v) then
+        return nil, key .. ": expected an integer from 0 to " .. INT32_MAX
+    end
+    return format("%d", v)
+end
+
+-- An id goes into the URI path unescaped (as in the SDK), so it must not carry the
+-- characters that would end it.
+local function media_id(obj)
+    local id, err = opt_string(obj, "id")
+    if err then return nil, err end
+    if id and find(id, "[/#?]") then
+        return nil, "id: must not contain '/', '#' or '?'"
+    end
+    return id
+end
+
+local function url_only(obj, what)
+    local url, err = opt_string(obj, "url")
+    if err then return nil, err end
+    if not url then return nil, what .. ": id or url required" end
+    return url
+end
+
+-- Builds a wix:image URI from its parts; the form every other module uses.
+local function build_image(id, name, width, height)
+    local out = IMAGE_PREFIX .. id
+    if name then
+        local enc, err = _M.encodeURIComponent(name)
+        if not enc then return nil, "filename: " .. err end
+        out = out .. "/" .. enc
+    end
+    return out .. "#originWidth=" .. width .. "&originHeight=" .. height
+end
+
+-- REST CommonImage -> imageInfo string.
+function _M.imageFromRest(obj)
+    if type(obj) ~= "table" then return nil, "expected an object, got " .. type(obj) end
+    local id, err = media_id(obj)
+    if err then return nil, err end
+    if not id then return url_only(obj, "image") end
+    local filename, alt, width, height
+    filename, err = opt_string(obj, "filename")
+    if err then return nil, err end
+    alt, err = opt_string(obj, "altText")
+    if err then return nil, err end
+    width, err = dimension(obj, "width")
+    if not width then return nil, err end
+    height, err = dimension(obj, "height")
+    if not height then return nil, err end
+    return build_image(id, filename or alt, width, height)
+end
+
+-- Last path segment of a URL, without query or fragment.
+local function last_segment(url)
+    url = match(url, "^[^?#]*")
+    return match(url, "([^/]*)$")
+end
+
+local function poster_fragment(posters)
+    if is_null(posters) then return "" end
+    if type(posters) ~= "table" then return nil, "posters: expected an array" end
+    -- The SDK prefers the second poster when there is one.
+    local index = posters[2] ~= nil and 2 or 1
+    local poster = posters[index]
+    if is_null(poster) then return "" end
+    local path = "posters[" .. index .. "]"
+    if type(poster) ~= "table" then return nil, path .. ": expected an object" end
+    local pid, err = opt_string(poster, "id")
+    if err then return nil, path .. "." .. err end
+    if not pid then
+        local url
+        url, err = opt_string(poster, "url")
+        if err then return nil, path .. "." .. err end
+        pid = url and last_segment(url)
+        if not pid or pid == "" then return nil, path .. ": id or url required" end
+    end
+    local width, height
+    width, err = dimension(poster, "width")
+    if not width then return nil, path .. "." .. err end
+    height, err = dimension(poster, "height")
+    if not height then return nil, path .. "." .. err end
+    return "#posterUri=" .. pid .. "&posterWidth=" .. width .. "&posterHeight=" .. height
+end
+
+-- REST VideoV2 -> videoInfo string.
+function _M.videoFromRest(obj)
+    if type(obj) ~= "table" then return nil, "expected an object, got " .. type(obj) end
+    local id, err = media_id(obj)
+    if err then return nil, err end
+    if not id then return url_only(obj, "video") end
+    local filename
+    filename, err = opt_string(obj, "filename")
+    if err then return nil, err end
+    local out = VIDEO_PREFIX .. id
+    if filename then
+        local enc
+        enc, err = _M.encodeURIComponent(filename)
+        if not enc then return nil, "filename: " .. err end
+        out = out .. "/" .. enc
+    end
+    local frag
+    frag, err = poster_fragment(obj.posters)
+    if not frag then return nil, err end
+    return out .. frag
+end
+
+-- { id=, filename=?, width=, height= } -> wix:image URI (same rules as imageFromRest).
+function _M.buildImage(parts)
+    return _M.imageFromRest(parts)
+end
+
+-- The poster of a wix:video URI as a wix:image URI, or nil when it has none:
+--   wix:image://v1/<posterUri>/<posterUri>#originWidth=<posterWidth>&originHeight=<posterHeight>
+-- i.e. the poster treated as a Wix Media image whose filename is its media id; that is
+-- the same string imageFromRest makes for the REST poster object, so a $w.Gallery
+-- thumbnail, a REST poster and an image item all name the poster the same way.
+function _M.posterImage(videoInfo)
+    local p = _M.parseVideo(videoInfo)
+    if not p or p.scheme ~= "wix" or not p.posterUri then return nil end
+    return (_M.imageFromRest{ id = p.posterUri, filename = p.posterUri,
+                              width = p.posterWidth, height = p.posterHeight })
+end
+
+-- Callers get nil, message instead of a raise even from hostile tables (metamethods
+-- that raise): every exported function runs under pcall.
+for name, fn in pairs(_M) do
+    if type(fn) == "function" and name ~= "isNull" and name ~= "isHttp" then
+        _M[name] = function(...)
+            local ok, a, b = pcall(fn, ...)
+            if ok then return a, b end
+            return nil, "invalid argument: " .. tostring(a)
+        end
+    end
+end
+
+return _M
