@@ -1,0 +1,67 @@
+-- A compact run through every function, valid and invalid calls alike, for
+-- the memory checkers (valgrind in scripts/test.sh). Exits non-zero on a
+-- wrong result; the checkers add their own verdict on memory.
+--   lua5.4 spec/smoke.lua [path.db]
+local progallery = require "progallery"
+local path = arg[1] or os.tmpname()
+local store = assert(progallery.open{ path = path, caller = "admin", synchronous = "normal" })
+
+local IMG = "wix:image://v1/abc.jpg/abc.jpg#originWidth=10&originHeight=20"
+local function item(i)
+  return { title = "item " .. i, description = ("d"):rep(i), tags = { values = { "a", "b" } },
+           link = { url = "https://example.com/" .. i, target = "_blank" },
+           image = { imageInfo = IMG, focalPoint = { x = 0.25, y = 0.75 }, quality = 80,
+                     exif = { Artist = "x", nested = { list = { 1, 2.5, true, "s" } } } } }
+end
+local function expect_fail(code, ...)
+  local r, msg, c = ...
+  assert(r == nil and c == code, ("expected %s, got %s %s %s"):format(code, tostring(r),
+    tostring(msg), tostring(c)))
+end
+
+local items = {}
+for i = 1, 50 do items[i] = item(i) end
+local g = assert(store:createGallery{ gallery = { name = "smoke", items = items } })
+assert(g.totalItems == 50 and #g.items == 50)
+local clone = assert(store:createGallery{ cloneFromGalleryId = g._id, gallery = { items = { item(51) } } })
+assert(clone.totalItems == 51 and clone.items[51] == nil and clone.items[1].title == "item 1")
+assert(#store:listGalleries{ itemLimit = 100 }.galleries >= 2)
+local more = assert(store:createGalleryItems(g._id, { item(60), { text = { html = "<p/>", css = { a = 1 } } } }))
+assert(#more.items == 2 and more.items[2].type == "TEXT")
+local one = assert(store:createGalleryItem(g._id, { video = { videoInfo = "https://vimeo.com/1", duration = "42" } }))
+assert(one.video.durationInMillis == 42)
+local ids = { galleryId = g._id, itemId = one._id }
+assert(store:getGalleryItem(ids)._id == one._id)
+local up = assert(store:updateGalleryItem(ids, { title = "t", video = progallery.null, image = { imageInfo = IMG } }))
+assert(up.type == "IMAGE" and up.title == "t")
+assert(store:updateGallery(g._id, { name = progallery.null, sortOrder = 1.5 }).name == nil)
+assert(#store:listGalleryItems(g._id, { itemOffset = 10, itemLimit = 5 }).items == 5)
+assert(store:deleteGalleryItem(ids).itemId == one._id)
+local del = assert(store:bulkDeleteGalleryItems(g._id, { g.items[1]._id, g.items[2]._id, clone.items[1]._id }))
+assert(#del.itemIds == 2)
+
+-- Failures of every kind, each leaving nothing behind.
+local cycle = {} cycle.self = cycle
+local raising = setmetatable({ title = 1 }, { __index = function() error("boom") end, __pairs = function() error("boom") end })
+expect_fail("INVALID_ARGUMENT", store:createGalleryItem(g._id, { title = "\0" }))
+expect_fail("INVALID_ARGUMENT", store:createGalleryItem(g._id, { title = "\255" }))
+expect_fail("INVALID_ARGUMENT", store:createGalleryItem(g._id, { title = 0 / 0 }))
+expect_fail("INVALID_ARGUMENT", store:createGalleryItem(g._id, cycle))
+expect_fail("INVALID_ARGUMENT", store:createGalleryItem(g._id, raising))
+expect_fail("INVALID_ARGUMENT", store:createGalleryItem(g._id, { image = { imageInfo = IMG, exif = cycle } }))
+expect_fail("INVALID_ARGUMENT", store:createGalleryItems(g._id, { item(1), { bogus = true } }))
+expect_fail("RESOURCE_EXHAUSTED", store:createGalleryItem(g._id, { title = ("x"):rep(1025) }))
+expect_fail("INVALID_ARGUMENT", store:getGallery("not-a-uuid"))
+expect_fail("NOT_FOUND", store:getGallery("00000000-0000-7000-8000-000000000000"))
+expect_fail("INVALID_ARGUMENT", store:listGalleries{ limit = 11 })
+expect_fail("PERMISSION_DENIED", store:as("visitor"):deleteGallery(g._id))
+assert(store:getGallery(g._id).totalItems == 50)
+
+assert(store:deleteGallery(clone._id).galleryId == clone._id)
+store:close()
+expect_fail("FAILED_PRECONDITION", store:getGallery(g._id))
+local again = assert(progallery.open(path))
+assert(again:getGallery(g._id).totalItems == 50)
+again:close()
+if not arg[1] then os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") end
+print("smoke: ok")
