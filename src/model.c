@@ -110,19 +110,78 @@ static int check_object(ctx *c, const pg_value *v)
     return bad(c, "expected a table, got %s", type_name(v));
 }
 
+/* The value of `key` in a "#k=v&k=v" fragment; NULL when absent. */
+static const char *fragment_param(const char *frag, const char *end, const char *key, size_t *len)
+{
+    size_t klen = strlen(key);
+    const char *p = frag;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == '=') {
+            *len = (size_t)(stop - p) - klen - 1;
+            return p + klen + 1;
+        }
+        p = stop + 1;
+    }
+    return NULL;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    size_t i;
+    if (n == 0 || n > 9)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* wix:image://v1/<id>[/<filename>]#originWidth=<w>&originHeight=<h>[&...] and
+ * wix:video://v1/<id>[/<filename>][#posterUri=..&posterWidth=<w>&posterHeight=<h>].
+ * The filename and the video's poster are optional because Wix's SDK builds
+ * these strings without them when the REST object has none. */
+static int wix_uri_ok(const char *s, size_t n, int image)
+{
+    const char *end = s + n, *hash = memchr(s, '#', n), *path_end = hash ? hash : end;
+    const char *slash = memchr(s, '/', (size_t)(path_end - s));
+    static const char *const dims[2][2] = { { "posterWidth", "posterHeight" },
+                                            { "originWidth", "originHeight" } };
+    int i;
+    if (slash == s || (slash && (slash + 1 == path_end || memchr(slash + 1, '/',
+                                                                 (size_t)(path_end - slash - 1)))))
+        return 0; /* empty id, empty filename, or extra path segments */
+    if (path_end == s)
+        return 0;
+    if (!hash)
+        return !image;
+    for (i = 0; i < 2; i++) {
+        size_t len;
+        const char *v = fragment_param(hash + 1, end, dims[image][i], &len);
+        if (v ? !all_digits(v, len) : image)
+            return 0;
+    }
+    return 1;
+}
+
 static int check_url(ctx *c, const pg_value *v, const char *wix_prefix)
 {
     const char *s = v->u.str.s;
     size_t n = v->u.str.len, plen = strlen(wix_prefix), i;
-    int ok = (n > plen && memcmp(s, wix_prefix, plen) == 0 && s[plen] != '/')
-             || (n > 8 && memcmp(s, "https://", 8) == 0)
-             || (n > 7 && memcmp(s, "http://", 7) == 0);
+    int ok;
+    if (n > plen && memcmp(s, wix_prefix, plen) == 0)
+        ok = wix_uri_ok(s + plen, n - plen, strstr(wix_prefix, "image") != NULL);
+    else
+        ok = (n > 8 && memcmp(s, "https://", 8) == 0) || (n > 7 && memcmp(s, "http://", 7) == 0);
     for (i = 0; ok && i < n; i++)
         if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7F)
             ok = 0;
     if (!ok)
-        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path,
-                          "must be a %s... URI or an http(s):// URL", wix_prefix);
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must be a %s URI or an http(s):// URL",
+                          strstr(wix_prefix, "image")
+                              ? "wix:image://v1/<id>/<filename>#originWidth=<w>&originHeight=<h>"
+                              : "wix:video://v1/<id>/<filename>#posterUri=..");
     return 1;
 }
 
