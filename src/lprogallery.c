@@ -68,7 +68,7 @@ static pg_value *read_table(reader *r, int idx, int depth)
             nstr++;
         } else if (lua_type(L, -2) == LUA_TNUMBER) {
             lua_Number k = lua_tonumber(L, -2);
-            if (k >= 1 && k == (lua_Number)(size_t)k) {
+            if (k >= 1 && k <= 4294967295.0 && k == (lua_Number)(size_t)k) {
                 nint++;
                 if (k > maxkey)
                     maxkey = k;
