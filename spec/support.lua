@@ -1,0 +1,323 @@
+-- Shared fixtures and utilities for the progallery specs (Lua 5.4 and LuaJIT).
+local progallery = require "progallery"
+local assert = require "luassert"
+
+local S = {}
+
+S.progallery = progallery
+S.null = progallery.null
+S.unpack = table.unpack or unpack
+S.is_luajit = type(jit) == "table"
+S.lua_bin = S.is_luajit and "luajit" or "lua5.4"
+
+S.UUID_PATTERN = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-[47]%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+S.DATE_PATTERN = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"
+
+-- well-formed ids that the store never made
+S.MISSING_ID = "00000000-0000-4000-8000-000000000000"
+S.MISSING_ID2 = "0190f5c2-1111-7abc-8def-0123456789ab"
+
+S.IMG = "wix:image://v1/38939f9568z222d6avc6285c9ac1e9129.jpg/38939f9568z222d6avc6285c9ac1e9129.jpg#originWidth=200&originHeight=199"
+S.IMG2 = "wix:image://v1/25139f9568b74d8aac6286c9ac1e8186.jpg/25139f9568b74d8aac6286c9ac1e8186.jpg#originWidth=4000&originHeight=2667"
+S.VID = "wix:video://v1/8b7eef_9c5e3490bc9e4edbbc4ba917d17dad8c/BigBuckBunny.mp4#posterUri=8b7eef_9c5e3490bc9e4edbbc4ba917d17dad8cf002.jpg&posterWidth=1280&posterHeight=720"
+S.HTML = "\n      <div class=\"te-pro-gallery-text-item\">\n<p style=\"text-align:center\"><span style=\"font-size:11px\">Hi!</span></p>\n      </div>"
+
+function S.is_uuid(s)
+  return type(s) == "string" and s:match(S.UUID_PATTERN) ~= nil and s == s:lower()
+end
+
+function S.is_date(s)
+  return type(s) == "string" and s:match(S.DATE_PATTERN) ~= nil
+end
+
+-- epoch milliseconds of an ISO date "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC)
+function S.date_ms(s)
+  local y, mo, d, h, mi, se, ms = s:match("^(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)%.(%d+)Z$")
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  -- days from civil (Howard Hinnant), integer arithmetic via math.floor
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (mo + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60000 + tonumber(se) * 1000 + tonumber(ms)
+end
+
+function S.now_ms()
+  return os.time() * 1000
+end
+
+-- a fresh private admin store
+function S.admin()
+  local store, err, code = progallery.open { path = ":memory:", caller = "admin" }
+  assert(store, "cannot open an in-memory store: " .. tostring(err) .. " " .. tostring(code))
+  return store
+end
+
+-- temp file path (the file itself is removed so the store creates it)
+local tmp_paths = {}
+function S.tmppath(suffix)
+  local p = os.tmpname()
+  os.remove(p)
+  p = p .. (suffix or ".db")
+  tmp_paths[#tmp_paths + 1] = p
+  return p
+end
+
+function S.rmdb(p)
+  os.remove(p)
+  os.remove(p .. "-wal")
+  os.remove(p .. "-shm")
+  os.remove(p .. "-journal")
+end
+
+function S.cleanup()
+  for i = #tmp_paths, 1, -1 do
+    S.rmdb(tmp_paths[i])
+    tmp_paths[i] = nil
+  end
+end
+
+function S.tmpdir()
+  local f = io.popen("mktemp -d")
+  local d = f:read("*l")
+  f:close()
+  return d
+end
+
+function S.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- run a shell command, return its stdout (trimmed) and success flag
+function S.sh(cmd)
+  local f = io.popen(cmd .. " 2>&1")
+  local out = f:read("*a")
+  local ok = f:close()
+  return (out:gsub("%s+$", "")), ok
+end
+
+function S.sqlite(path, sql)
+  return S.sh("sqlite3 " .. S.shell_quote(path) .. " " .. S.shell_quote(sql))
+end
+
+function S.cwd()
+  return (S.sh("pwd"))
+end
+
+-- package paths with ./ made absolute, for subprocesses
+function S.abs_paths()
+  local cwd = S.cwd()
+  local function fix(p)
+    return (p:gsub("%./", cwd .. "/"))
+  end
+  return fix(package.path), fix(package.cpath)
+end
+
+-- pcall that asserts "no error raised"; returns the packed results
+local function pack(...)
+  return { n = select("#", ...), ... }
+end
+S.pack = pack
+
+function S.call(fn, ...)
+  local r = pack(pcall(fn, ...))
+  if not r[1] then
+    error("call raised: " .. tostring(r[2]), 2)
+  end
+  return { n = r.n - 1, S.unpack(r, 2, r.n) }
+end
+
+local function esc(s)
+  return (s:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"))
+end
+S.esc = esc
+
+-- asserts r is nil, code is exactly `code`, and (when path is given) the
+-- message starts with exactly that path (not a longer one).
+function S.assert_err(code, path, r, msg, got)
+  assert.is_nil(r, "expected a failure, got a result")
+  assert.equal("string", type(msg), "message must be a string")
+  assert.equal(code, got, "code; message was: " .. tostring(msg))
+  if path then
+    assert.matches("^" .. esc(path) .. "[^%w_%.%[]", msg .. " ", nil, false,
+      "message should start with path '" .. path .. "'")
+  end
+end
+
+-- calls fn(...) under pcall, asserts it did not raise and failed with code/path
+function S.expect_err(code, path, fn, ...)
+  local res = S.call(fn, ...)
+  S.assert_err(code, path, res[1], res[2], res[3])
+  return res[2]
+end
+
+-- calls fn(...) under pcall, asserts it did not raise and succeeded
+function S.expect_ok(fn, ...)
+  local res = S.call(fn, ...)
+  assert(res[1] ~= nil, "expected success, got: " .. tostring(res[2]) .. " (" .. tostring(res[3]) .. ")")
+  return res[1]
+end
+
+-- like assert(x, err) but reports code too; for store calls
+function S.ok(r, msg, code)
+  if r == nil then
+    error("expected success, got: " .. tostring(msg) .. " (" .. tostring(code) .. ")", 2)
+  end
+  return r
+end
+
+function S.deepcopy(t, seen)
+  if type(t) ~= "table" then return t end
+  seen = seen or {}
+  if seen[t] then return seen[t] end
+  local c = {}
+  seen[t] = c
+  for k, v in pairs(t) do c[S.deepcopy(k, seen)] = S.deepcopy(v, seen) end
+  return c
+end
+
+-- sample items (fresh tables every call) -------------------------------------
+
+function S.image_item()
+  return {
+    title = "Item 1",
+    description = "This is the first item in my gallery.",
+    tags = { values = { "voice", "bees", "wind" } },
+    link = { text = "Click here for more info.", url = "https://www.wix.com/about/us" },
+    image = {
+      exif = { Artist = "Bob Dylan", Copyright = "Bob Dylan MGT CO", ExposureTime = "0.005" },
+      focalPoint = { x = 0.900576923076923, y = 0.0972887222382463 },
+      imageInfo = S.IMG,
+      quality = 100,
+      unsharpMasking = { amount = 2.41, radius = 28.6, threshold = 0.4745098 },
+    },
+  }
+end
+
+function S.video_item()
+  return {
+    title = "Item 2",
+    description = "This is the second item in my gallery.",
+    video = { type = "WIX_MEDIA", videoInfo = S.VID, durationInMillis = 5000 },
+  }
+end
+
+function S.text_item()
+  return {
+    title = "Item 3",
+    description = "This is the third item in my gallery.",
+    text = {
+      css = { backgroundColor = "rgba(205, 14, 205, 0.3)", height = 420, ratio = -50 },
+      html = S.HTML,
+    },
+  }
+end
+
+function S.simple_item(title, sortOrder)
+  return { title = title, sortOrder = sortOrder, image = { imageInfo = S.IMG2 } }
+end
+
+-- the Velo createGallery example (reference 12.1), syntax normalised; keeps
+-- the example's read-only `type`, legacy `video.duration`
+function S.velo_gallery()
+  local a, b, c = S.image_item(), S.video_item(), S.text_item()
+  a.type = "IMAGE"
+  b.type = "VIDEO"
+  b.video = { type = "WIX_MEDIA", videoInfo = S.VID, duration = 5000 }
+  c.type = "TEXT"
+  return { name = "My New Gallery", items = { a, b, c } }
+end
+
+-- make a gallery with n simple items; returns gallery, items (in order)
+function S.gallery_with(store, n, name)
+  local g = S.ok(store:createGallery { gallery = { name = name or "G" } })
+  local items = {}
+  if n > 0 then
+    local list = {}
+    for i = 1, n do list[i] = S.simple_item("t" .. i) end
+    local r = S.ok(store:createGalleryItems(g._id, list))
+    items = r.items
+  end
+  return g, items
+end
+
+function S.ids(list)
+  local out = {}
+  for i, x in ipairs(list) do out[i] = x._id end
+  return out
+end
+
+-- an identity's view on a store
+function S.view(store, who)
+  local v, err, code = store:as(who)
+  assert(v, "store:as failed: " .. tostring(err) .. " " .. tostring(code))
+  return v
+end
+
+-- a well-formed UUID v4 from the Lua RNG (for ids the store never made)
+function S.random_uuid()
+  local function hex(n)
+    local t = {}
+    for i = 1, n do t[i] = ("%x"):format(math.random(0, 15)) end
+    return table.concat(t)
+  end
+  local k = math.random(1, 4)
+  return hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-" .. ("89ab"):sub(k, k) .. hex(3) .. "-" .. hex(12)
+end
+
+-- hostile argument values: none may make a function raise
+function S.hostile_values()
+  local cyc = {}
+  cyc.self = cyc
+  local arr_cyc = {}
+  arr_cyc[1] = arr_cyc
+  local deep = {}
+  local cur = deep
+  for _ = 1, 100000 do
+    local nxt = {}
+    cur.a = nxt
+    cur = nxt
+  end
+  local deep_arr = {}
+  cur = deep_arr
+  for _ = 1, 100000 do
+    local nxt = {}
+    cur[1] = nxt
+    cur = nxt
+  end
+  local function boom() error("boom from metamethod", 0) end
+  return {
+    { "nil", nil },
+    { "number", 42 },
+    { "float", 1.5 },
+    { "nan", 0 / 0 },
+    { "inf", math.huge },
+    { "true", true },
+    { "false", false },
+    { "function", function() end },
+    { "coroutine", coroutine.create(function() end) },
+    { "userdata io.stdout", io.stdout },
+    { "empty string", "" },
+    { "string", "hello" },
+    { "string with NUL", "a\0b" },
+    { "bad utf8", "\255\254" },
+    { "cyclic table", cyc },
+    { "cyclic array", arr_cyc },
+    { "deeply nested table", deep },
+    { "deeply nested array", deep_arr },
+    -- raw contents are invalid everywhere (unknown key), so the call must fail
+    -- whether or not the implementation honours metamethods
+    { "table with raising __index", setmetatable({ bogus = 1 }, { __index = boom }) },
+    { "table with raising __pairs", setmetatable({ bogus = 1 }, { __pairs = boom }) },
+    { "table with raising __len", setmetatable({ bogus = 1 }, { __len = boom, __index = boom }) },
+    { "table with raising __newindex/__index/__pairs", setmetatable({ bogus = 1 }, { __newindex = boom, __index = boom, __pairs = boom }) },
+    { "table with raising __eq/__tostring", setmetatable({ bogus = 1 }, { __eq = boom, __tostring = boom, __concat = boom }) },
+    { "array of functions", { function() end } },
+    { "null", progallery.null },
+  }
+end
+
+return S
