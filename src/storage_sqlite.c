@@ -417,44 +417,50 @@ static int sq_item_max_sort(pg_storage *s, int64_t gallery_key, double *max, pg_
     return scalar(s, Q_ITEM_MAX_SORT, gallery_key, max, &has, st) < 0 ? -1 : has;
 }
 
-/* Collects rows of a page query into an arena array, growing by doubling. */
-static void *grow_rows(pg_arena *a, void *rows, size_t n, size_t *cap, size_t size)
+/* Reads a row of a page query into *row; returns 0 when out of memory. */
+typedef int (*row_reader)(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx);
+
+/* Steps a bound page query, reading at most `limit` rows of `size` bytes. */
+static int collect(pg_storage *s, sqlite3_stmt *q, pg_arena *a, int64_t limit, size_t size,
+                   row_reader read, void *ctx, void **rows, size_t *n, pg_status *st)
 {
-    void *p;
-    if (n < *cap)
-        return rows;
-    *cap = *cap ? *cap * 2 : 16;
-    p = pg_arena_alloc(a, *cap * size);
-    if (p && n)
-        memcpy(p, rows, n * size);
-    return p;
+    char *buf = limit > 0 ? pg_arena_alloc(a, (size_t)limit * size) : NULL;
+    int rc = SQLITE_DONE;
+    *rows = buf;
+    *n = 0;
+    while (buf && (int64_t)*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (!read(a, q, buf + *n * size, ctx))
+            break;
+        (*n)++;
+    }
+    if (buf && rc != SQLITE_ROW)
+        return finish(s, q, rc, st);
+    finish(s, q, SQLITE_DONE, st);
+    if (buf && (int64_t)*n == limit)
+        return 1; /* a full page: no need to step to the end */
+    pg_fail(st, PG_INTERNAL, "out of memory");
+    return -1;
+}
+
+static int read_gallery_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
+{
+    pg_gallery_row *g = row;
+    (void)ctx;
+    g->key = sqlite3_column_int64(q, 0);
+    copy_id(g->id, q, 1);
+    read_gallery(a, q, 2, g);
+    return 1;
 }
 
 static int sq_gallery_page(pg_storage *s, int64_t offset, int64_t limit, pg_arena *a,
                            pg_gallery_row **rows, size_t *n, pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, Q_GALLERY_PAGE, st);
-    size_t cap = 0;
-    int rc;
-    *rows = NULL;
-    *n = 0;
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, limit);
     sqlite3_bind_int64(q, 2, offset);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        pg_gallery_row *g;
-        *rows = grow_rows(a, *rows, *n, &cap, sizeof **rows);
-        if (!*rows) {
-            finish(s, q, SQLITE_DONE, st);
-            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
-        }
-        g = &(*rows)[(*n)++];
-        g->key = sqlite3_column_int64(q, 0);
-        copy_id(g->id, q, 1);
-        read_gallery(a, q, 2, g);
-    }
-    return finish(s, q, rc, st);
+    return collect(s, q, a, limit, sizeof **rows, read_gallery_row, NULL, (void **)rows, n, st);
 }
 
 /* ---- items -------------------------------------------------------------- */
@@ -541,37 +547,26 @@ static int sq_item_delete(pg_storage *s, int64_t key, pg_status *st)
     return sqlite3_changes(s->db) > 0;
 }
 
+static int read_item_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
+{
+    pg_item_row *it = row;
+    it->key = sqlite3_column_int64(q, 0);
+    it->gallery_key = *(const int64_t *)ctx;
+    copy_id(it->id, q, 1);
+    read_item(a, q, 2, it);
+    return it->doc != NULL;
+}
+
 static int sq_item_page(pg_storage *s, int64_t gallery_key, int64_t offset, int64_t limit,
                         pg_arena *a, pg_item_row **rows, size_t *n, pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, Q_ITEM_PAGE, st);
-    size_t cap = 0;
-    int rc;
-    *rows = NULL;
-    *n = 0;
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, gallery_key);
     sqlite3_bind_int64(q, 2, limit);
     sqlite3_bind_int64(q, 3, offset);
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        pg_item_row *it;
-        *rows = grow_rows(a, *rows, *n, &cap, sizeof **rows);
-        if (!*rows) {
-            finish(s, q, SQLITE_DONE, st);
-            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
-        }
-        it = &(*rows)[(*n)++];
-        it->key = sqlite3_column_int64(q, 0);
-        it->gallery_key = gallery_key;
-        copy_id(it->id, q, 1);
-        read_item(a, q, 2, it);
-        if (!it->doc) {
-            finish(s, q, SQLITE_DONE, st);
-            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
-        }
-    }
-    return finish(s, q, rc, st);
+    return collect(s, q, a, limit, sizeof **rows, read_item_row, &gallery_key, (void **)rows, n, st);
 }
 
 static int sq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, double first_sort,
