@@ -405,12 +405,18 @@ static pg_value *update_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     return end(db, gallery_value(db, &g, 0, ITEMS_PAGE_DEFAULT, st), st);
 }
 
-static pg_value *id_result(pg_db *db, const char *key, const char *id, pg_status *st)
+/* { key = v }: the envelope of list and delete results. */
+static pg_value *wrap(pg_db *db, const char *key, pg_value *v, pg_status *st)
 {
-    pg_value *out = pg_new_object(db->arena, 1);
-    if (!out || !pg_obj_add(db->arena, out, key, pg_new_string(db->arena, id, PG_UUID_LEN)))
+    pg_value *out = v ? pg_new_object(db->arena, 1) : NULL;
+    if (!out || !pg_obj_add(db->arena, out, key, v))
         return oom(st);
     return out;
+}
+
+static pg_value *id_result(pg_db *db, const char *key, const char *id, pg_status *st)
+{
+    return wrap(db, key, pg_new_string(db->arena, id, PG_UUID_LEN), st);
 }
 
 static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
@@ -465,7 +471,7 @@ static pg_value *create_gallery_items(pg_db *db, pg_value *const *args, pg_statu
     pg_item_in *items;
     size_t n;
     pg_path path;
-    pg_value *created, *out;
+    pg_value *created;
     pg_path_init(&path, "items");
     if (!id_arg(args[0], "galleryId", gid, st))
         return NULL;
@@ -475,10 +481,7 @@ static pg_value *create_gallery_items(pg_db *db, pg_value *const *args, pg_statu
         return NULL;
     if (!(created = create_items(db, gid, items, n, st)))
         return NULL;
-    out = pg_new_object(db->arena, 1);
-    if (!out || !pg_obj_add(db->arena, out, "items", created))
-        return oom(st);
-    return out;
+    return wrap(db, "items", created, st);
 }
 
 static pg_value *get_gallery_item(pg_db *db, pg_value *const *args, pg_status *st)
@@ -553,7 +556,7 @@ static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_
     const pg_value *list = args[1];
     pg_gallery_row g;
     char (*ids)[PG_UUID_LEN + 1];
-    pg_value *deleted, *out;
+    pg_value *deleted;
     size_t n, i;
     if (!id_arg(args[0], "galleryId", gid, st))
         return NULL;
@@ -597,10 +600,7 @@ static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_
     }
     if (deleted->u.arr.n && !touch_gallery(db, &g, pg_now_ms(), st))
         return end(db, NULL, st);
-    out = pg_new_object(db->arena, 1);
-    if (!out || !pg_obj_add(db->arena, out, "itemIds", deleted))
-        return end(db, oom(st), st);
-    return end(db, out, st);
+    return end(db, wrap(db, "itemIds", deleted, st), st);
 }
 
 static pg_value *list_gallery_items(pg_db *db, pg_value *const *args, pg_status *st)
@@ -608,17 +608,14 @@ static pg_value *list_gallery_items(pg_db *db, pg_value *const *args, pg_status 
     char id[PG_UUID_LEN + 1];
     int64_t offset, limit;
     pg_gallery_row g;
-    pg_value *items, *out;
+    pg_value *items;
     if (!id_arg(args[0], "galleryId", id, st) || !item_paging(args[1], &offset, &limit, st)
         || !begin(db, 0, st))
         return NULL;
     if (!find_gallery(db, id, "galleryId", &g, st)
         || !(items = items_page(db, g.key, offset, limit, st)))
         return end(db, NULL, st);
-    out = pg_new_object(db->arena, 1);
-    if (!out || !pg_obj_add(db->arena, out, "items", items))
-        return end(db, oom(st), st);
-    return end(db, out, st);
+    return end(db, wrap(db, "items", items, st), st);
 }
 
 const pg_api_entry pg_api[] = {
