@@ -2,6 +2,7 @@
 #   make                 build build/progallery.so for Lua 5.4
 #   make luajit          build build-luajit/progallery.so (LuaJIT / OpenResty ABI)
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
+#   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
 #   make install         install into PREFIX (or LIBDIR/LUADIR, as LuaRocks passes them)
 # Override anything on the command line: make LUA_VERSION=5.4 CFLAGS=-O0 ...
 LUA_VERSION ?= 5.4
@@ -41,7 +42,7 @@ OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) lprogallery)
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: all luajit check test install clean
+.PHONY: all luajit check test install clean bench
 
 all: $(SO)
 
@@ -60,6 +61,9 @@ check:
 
 test: $(SO)
 	$(BUSTED)
+
+bench:
+	sh bench/run.sh
 
 install: $(SO)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LUADIR)/progallery

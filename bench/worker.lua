@@ -1,0 +1,70 @@
+-- Runs one measurement of one case for progallery ("pg") or the LuaSQL peer
+-- ("peer") in a fresh process, and prints "<seconds> <calls>" (wall time of
+-- the calls only; opening the store is outside the timing).
+--   worker.lua IMPL CASE DB N ARGS...   (cases and arguments as in raw.c, plus
+--   createG: N x createGallery{gallery={name=...}})
+local common = require "common"
+local clock = require "benchclock"
+
+local impl, case, db, n = arg[1], arg[2], arg[3], tonumber(arg[4])
+local a5, a6 = arg[5], arg[6]
+local sync = (case == "create1" and a5 == "full") and "full" or "normal"
+local s = common.open(impl, db, sync)
+
+local function check(r, msg, code)
+  if not r then error(("%s %s: %s %s"):format(impl, case, tostring(msg), tostring(code))) end
+  return r
+end
+
+local t0, t1
+if case == "create1" then
+  local gid, item = a6, common.item
+  t0 = clock.now()
+  for _ = 1, n do check(s:createGalleryItem(gid, item)) end
+  t1 = clock.now()
+elseif case == "createN" then
+  local gid, items = a6, common.items(1000)
+  t0 = clock.now()
+  for _ = 1, n do check(s:createGalleryItems(gid, items)) end
+  t1 = clock.now()
+elseif case == "get" then
+  local gid, opts = a5, { itemLimit = tonumber(a6) }
+  local r = check(s:getGallery(gid, opts))
+  assert(#r.items == math.min(opts.itemLimit, r.totalItems), "short page")
+  t0 = clock.now()
+  for _ = 1, n do check(s:getGallery(gid, opts)) end
+  t1 = clock.now()
+elseif case == "list" then
+  local opts = { limit = 10, offset = tonumber(a5), itemLimit = tonumber(a6) }
+  t0 = clock.now()
+  for _ = 1, n do check(s:listGalleries(opts)) end
+  t1 = clock.now()
+  local r = check(s:listGalleries(opts))
+  assert(#r.galleries == 10 and #r.galleries[10].items == 10, "short list page")
+elseif case == "clone" then
+  local opts = { cloneFromGalleryId = a5 }
+  t0 = clock.now()
+  for _ = 1, n do check(s:createGallery(opts)) end
+  t1 = clock.now()
+elseif case == "delete" then
+  local ids = {}
+  for id in a5:gmatch("[^,]+") do ids[#ids + 1] = id end
+  t0 = clock.now()
+  for i = 1, n do check(s:deleteGallery(ids[i])) end
+  t1 = clock.now()
+elseif case == "update" then
+  local ids, patches = { galleryId = a5, itemId = a6 }, {}
+  for i = 1, n do patches[i] = { title = "Beach at sunset, take " .. i } end
+  t0 = clock.now()
+  for i = 1, n do check(s:updateGalleryItem(ids, patches[i])) end
+  t1 = clock.now()
+elseif case == "createG" then
+  local opts = { gallery = { name = "another gallery" } }
+  t0 = clock.now()
+  for _ = 1, n do check(s:createGallery(opts)) end
+  t1 = clock.now()
+else
+  error("unknown case " .. tostring(case))
+end
+s:close()
+io.write(("%.9f %d\n"):format(t1 - t0, n))
