@@ -96,12 +96,49 @@ int64_t pg_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm):
+ * formatting by hand is several times cheaper than gmtime_r + snprintf,
+ * and every item of every result carries two dates. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    int64_t era, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    yoe = z - era * 146097;
+    yoe = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
+    doy = (z - era * 146097) - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static char *digits(char *p, unsigned v, int width)
+{
+    int i;
+    for (i = width - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + width;
+}
+
 void pg_iso8601(int64_t ms, char out[48])
 {
-    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int milli = (int)(ms - (int64_t)secs * 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, 48, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, milli);
+    int64_t days = (ms >= 0 ? ms : ms - 86399999) / 86400000, y;
+    int64_t rest = ms - days * 86400000;
+    unsigned m, d, secs = (unsigned)(rest / 1000);
+    char *p = out;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999) { /* outside ISO-8601's four digits: not reachable from the clock */
+        snprintf(out, 48, "%lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, m, d, secs / 3600,
+                 secs / 60 % 60, secs % 60, (unsigned)(rest % 1000));
+        return;
+    }
+    p = digits(p, (unsigned)y, 4); *p++ = '-';
+    p = digits(p, m, 2); *p++ = '-';
+    p = digits(p, d, 2); *p++ = 'T';
+    p = digits(p, secs / 3600, 2); *p++ = ':';
+    p = digits(p, secs / 60 % 60, 2); *p++ = ':';
+    p = digits(p, secs % 60, 2); *p++ = '.';
+    p = digits(p, (unsigned)(rest % 1000), 3); *p++ = 'Z';
+    *p = '\0';
 }

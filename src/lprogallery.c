@@ -148,10 +148,10 @@ static pg_value *read_value(reader *r, int idx, int depth)
 
 /* ---- value tree -> Lua -------------------------------------------------------- */
 
-static void push_value(lua_State *L, const pg_value *v)
+/* Pushes v; array_mt is the stack index of cjson's array metatable, or 0. */
+static void push_tree(lua_State *L, const pg_value *v, int array_mt)
 {
     size_t i;
-    luaL_checkstack(L, 4, "progallery: result nested too deeply");
     switch (v->type) {
     case PG_BOOL: lua_pushboolean(L, v->u.b); break;
     case PG_NUMBER:
@@ -163,28 +163,39 @@ static void push_value(lua_State *L, const pg_value *v)
         break;
     case PG_STRING: lua_pushlstring(L, v->u.str.s, v->u.str.len); break;
     case PG_ARRAY:
+        luaL_checkstack(L, 3, "progallery: result nested too deeply");
         lua_createtable(L, (int)v->u.arr.n, 0);
         for (i = 0; i < v->u.arr.n; i++) {
-            push_value(L, v->u.arr.v[i]);
+            push_tree(L, v->u.arr.v[i], array_mt);
             lua_rawseti(L, -2, (int)i + 1);
         }
-        /* cjson's array metatable, when the cjson in use has one: [] not {} */
-        lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
-        if (lua_istable(L, -1))
+        if (array_mt) {
+            lua_pushvalue(L, array_mt);
             lua_setmetatable(L, -2);
-        else
-            lua_pop(L, 1);
+        }
         break;
     case PG_OBJECT:
+        luaL_checkstack(L, 3, "progallery: result nested too deeply");
         lua_createtable(L, 0, (int)v->u.obj.n);
         for (i = 0; i < v->u.obj.n; i++) {
             lua_pushlstring(L, v->u.obj.m[i].key, v->u.obj.m[i].keylen);
-            push_value(L, v->u.obj.m[i].val);
+            push_tree(L, v->u.obj.m[i].val, array_mt);
             lua_rawset(L, -3);
         }
         break;
     default: lua_pushlightuserdata(L, NULL); break;
     }
+}
+
+/* Pushes a result. Arrays get cjson's array metatable when the cjson in use
+ * has one, so an empty array encodes as [] rather than {}. */
+static void push_value(lua_State *L, const pg_value *v)
+{
+    int mt;
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
+    mt = lua_istable(L, -1) ? lua_gettop(L) : 0;
+    push_tree(L, v, mt);
+    lua_remove(L, -2);
 }
 
 /* ---- identities and elevation -------------------------------------------------- */

@@ -71,10 +71,16 @@ size_t pg_path_key(pg_path *p, const char *key, size_t keylen)
 
 size_t pg_path_index(pg_path *p, size_t index1)
 {
-    char tmp[32];
+    char tmp[32], *q = tmp + sizeof tmp;
     size_t old = p->len;
-    int n = snprintf(tmp, sizeof tmp, "[%zu]", index1);
-    append(p, tmp, (size_t)n);
+    /* by hand: this runs for every item of a batch, error or not */
+    *--q = ']';
+    do {
+        *--q = (char)('0' + index1 % 10);
+        index1 /= 10;
+    } while (index1);
+    *--q = '[';
+    append(p, q, (size_t)(tmp + sizeof tmp - q));
     return old;
 }
 

@@ -278,7 +278,7 @@ int pg_number_is_int(double n)
 typedef struct {
     char *buf;
     size_t len, cap;
-    int oom;
+    int oom, heap; /* heap: buf was malloc'ed (it starts on the caller's stack) */
 } sbuf;
 
 static void sb_reserve(sbuf *b, size_t extra)
@@ -293,11 +293,14 @@ static void sb_reserve(sbuf *b, size_t extra)
     ncap = b->cap ? b->cap : 256;
     while (ncap < need)
         ncap *= 2;
-    p = realloc(b->buf, ncap);
+    p = b->heap ? realloc(b->buf, ncap) : malloc(ncap);
     if (!p) {
         b->oom = 1;
         return;
     }
+    if (!b->heap && b->len)
+        memcpy(p, b->buf, b->len);
+    b->heap = 1;
     b->buf = p;
     b->cap = ncap;
 }
@@ -342,15 +345,28 @@ static void encode_string(sbuf *b, const char *s, size_t n)
 
 static void encode_number(sbuf *b, double n)
 {
-    char tmp[32];
+    char tmp[40], *p = tmp + sizeof tmp;
     int len;
-    if (!isfinite(n))
-        len = snprintf(tmp, sizeof tmp, "null");
-    else if (pg_number_is_int(n))
-        len = snprintf(tmp, sizeof tmp, "%.0f", n);
-    else
-        len = snprintf(tmp, sizeof tmp, "%.17g", n);
-    sb_add(b, tmp, (size_t)len);
+    if (!isfinite(n)) {
+        sb_add(b, "null", 4);
+    } else if (pg_number_is_int(n)) {
+        /* integers within 2^53: digits by hand, no printf */
+        int64_t v = (int64_t)n;
+        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        do {
+            *--p = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0)
+            *--p = '-';
+        sb_add(b, p, (size_t)(tmp + sizeof tmp - p));
+    } else {
+        /* the shortest of %.15g and %.17g that reads back exactly: 0.4, not 0.40000000000000002 */
+        len = snprintf(tmp, sizeof tmp, "%.15g", n);
+        if (strtod(tmp, NULL) != n)
+            len = snprintf(tmp, sizeof tmp, "%.17g", n);
+        sb_add(b, tmp, (size_t)len);
+    }
 }
 
 static void encode(sbuf *b, const pg_value *v)
@@ -387,15 +403,17 @@ static void encode(sbuf *b, const pg_value *v)
 
 char *pg_json_encode(pg_arena *a, const pg_value *v, size_t *len)
 {
-    sbuf b = { NULL, 0, 0, 0 };
+    char stack[2048];
+    sbuf b = { stack, 0, sizeof stack, 0, 0 };
     char *out = NULL;
     encode(&b, v);
     if (!b.oom) {
-        out = pg_arena_strdup(a, b.buf ? b.buf : "", b.len);
+        out = pg_arena_strdup(a, b.buf, b.len);
         if (out && len)
             *len = b.len;
     }
-    free(b.buf);
+    if (b.heap)
+        free(b.buf);
     return out;
 }
 
@@ -538,6 +556,15 @@ static pg_value *parse_number(parser *ps)
                                || *ps->p == 'E' || *ps->p == '+' || *ps->p == '-'))
         ps->p++;
     n = (size_t)(ps->p - s);
+    if (n <= 16) {
+        /* plain integers (most stored numbers) without strtod */
+        size_t i = s[0] == '-', digits = n - i;
+        int64_t v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            v = v * 10 + (s[i++] - '0');
+        if (i == n && digits > 0 && digits <= 15)
+            return pg_new_number(ps->a, (double)(s[0] == '-' ? -v : v));
+    }
     if (n >= sizeof tmp)
         return fail(ps, "bad number");
     memcpy(tmp, s, n);
