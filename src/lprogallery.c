@@ -49,6 +49,7 @@ typedef struct {
     lua_State *L;
     pg_arena *a;
     size_t budget;
+    const void *path[MAX_DEPTH + 2]; /* the tables being read, outermost first */
 } reader;
 
 static pg_value *read_value(reader *r, int idx, int depth);
@@ -60,8 +61,14 @@ static pg_value *read_table(reader *r, int idx, int depth)
     size_t nint = 0, nstr = 0, other = 0, i;
     lua_Number maxkey = 0;
     pg_value *v;
+    const void *self = lua_topointer(L, idx);
+    int d;
     if (depth > MAX_DEPTH || !lua_checkstack(L, 6))
-        return pg_new_invalid(r->a, "table nested too deeply (or a cycle)");
+        return pg_new_invalid(r->a, "table nested too deeply");
+    for (d = 1; d < depth; d++)
+        if (r->path[d] == self)
+            return pg_new_invalid(r->a, "table that contains itself (a cycle)");
+    r->path[depth] = self;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) == LUA_TSTRING) {
@@ -79,8 +86,10 @@ static pg_value *read_table(reader *r, int idx, int depth)
             other++;
         }
         lua_pop(L, 1);
-        if (nint + nstr + other > r->budget)
+        if (nint + nstr + other > r->budget) {
+            lua_pop(L, 1); /* the key of this traversal */
             return pg_new_invalid(r->a, "table too large");
+        }
     }
     if (other || (nint && nstr))
         return pg_new_invalid(r->a, "table with keys that are neither all names nor 1..n");

@@ -91,6 +91,8 @@ static int fail_db(pg_storage *s, int rc, pg_status *st)
         pg_fail(st, PG_FAILED_PRECONDITION, "database is read-only: %s", msg);
     else if (prim == SQLITE_NOMEM)
         pg_fail(st, PG_INTERNAL, "out of memory");
+    else if (s && s->db && sqlite3_system_errno(s->db))
+        pg_fail(st, PG_INTERNAL, "storage error: %s (%s)", msg, strerror(sqlite3_system_errno(s->db)));
     else
         pg_fail(st, PG_INTERNAL, "storage error: %s", msg);
     return -1;
@@ -196,35 +198,35 @@ static int user_version(pg_storage *s, int *v, pg_status *st)
     return rc == SQLITE_ROW ? 1 : fail_db(s, rc, st);
 }
 
-/* Creates or upgrades the schema, once, under the write lock so that two
- * processes opening a new file at once do not both create it. */
+/* Creates or upgrades the schema. The common case (already current) takes no
+ * lock, so opening a store never waits for another connection's writes; a
+ * new file is set up under the write lock, so that two processes opening it
+ * at once do not both create the schema. */
 static int migrate(pg_storage *s, int readonly, pg_status *st)
 {
     int v = 0;
-    if (readonly) {
-        if (user_version(s, &v, st) < 0)
-            return -1;
-        if (v == 0)
-            return pg_fail(st, PG_FAILED_PRECONDITION,
-                           "path: no progallery data in this file (open it read-write once)"), -1;
-    } else {
+    if (user_version(s, &v, st) < 0)
+        return -1;
+    if (v == 0 && readonly)
+        return pg_fail(st, PG_FAILED_PRECONDITION,
+                       "path: no progallery data in this file (open it read-write once)"), -1;
+    if (v == 0) {
         if (exec(s, "BEGIN IMMEDIATE", st) < 0)
             return -1;
         if (user_version(s, &v, st) < 0)
             goto fail;
-        if (v == 0) {
-            if (exec(s, schema_v1, st) < 0 || exec(s, "PRAGMA user_version = 1", st) < 0)
-                goto fail;
-            v = SCHEMA_VERSION;
-        }
-        if (v <= SCHEMA_VERSION && exec(s, "COMMIT", st) < 0)
+        if (v == 0 && (exec(s, schema_v1, st) < 0 || exec(s, "PRAGMA user_version = 1", st) < 0))
             goto fail;
+        if (exec(s, "COMMIT", st) < 0)
+            goto fail;
+        if (v == 0)
+            v = SCHEMA_VERSION;
     }
     if (v > SCHEMA_VERSION) {
         pg_fail(st, PG_FAILED_PRECONDITION,
                 "path: file has schema version %d, newer than this progallery (%d)", v,
                 SCHEMA_VERSION);
-        goto fail;
+        return -1;
     }
     return 1;
 fail:
