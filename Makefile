@@ -3,6 +3,8 @@
 #   make luajit          build build-luajit/progallery.so (LuaJIT / OpenResty ABI)
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
 #   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
+#   make serve           nginx + progallery.http on 127.0.0.1:8080 (make serve-stop)
+#   make fuzz            the reliability harnesses and fuzzers for FUZZ_SECONDS (default 1800)
 #   make install         install into PREFIX (or LIBDIR/LUADIR, as LuaRocks passes them)
 # Override anything on the command line: make LUA_VERSION=5.4 CFLAGS=-O0 ...
 LUA_VERSION ?= 5.4
@@ -42,7 +44,7 @@ OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) lprogallery)
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: all luajit check test install clean bench
+.PHONY: all luajit check test install clean bench serve serve-stop fuzz
 
 all: $(SO)
 
@@ -64,6 +66,16 @@ test: $(SO)
 
 bench:
 	sh bench/run.sh
+
+serve: luajit
+	sh scripts/serve.sh start
+
+serve-stop:
+	sh scripts/serve.sh stop
+
+FUZZ_SECONDS ?= 1800
+fuzz: all
+	bash reliability/run.sh long $(FUZZ_SECONDS)
 
 install: $(SO)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LUADIR)/progallery

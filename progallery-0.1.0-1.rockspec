@@ -34,6 +34,7 @@ build = {
       ["progallery.uri"] = "lua/progallery/uri.lua",
       ["progallery.frontend"] = "lua/progallery/frontend.lua",
       ["progallery.rest"] = "lua/progallery/rest.lua",
+      ["progallery.http"] = "lua/progallery/http.lua",
    },
 }
 -- Debian's lua-busted is not a rock, so the tests run through make.

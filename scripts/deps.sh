@@ -1,15 +1,16 @@
 #!/bin/sh
 # Installs what progallery needs on Debian 12. Idempotent: installs only what is missing.
-# Usage: scripts/deps.sh [core|luajit|all]   (default: core)
+#   scripts/deps.sh core     build + run on Lua 5.4 (the demo)
+#   scripts/deps.sh all      everything the test suite uses: LuaJIT, nginx + lua module,
+#                            clang/libFuzzer, valgrind, curl, Node.js for the SDK test
 set -e
 want="${1:-core}"
-pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 lua-busted luarocks valgrind"
-case "$want" in
-  luajit|all) pkgs="$pkgs luajit2 libluajit2-5.1-dev" ;;
-esac
-case "$want" in
-  all) pkgs="$pkgs nginx-light libnginx-mod-http-lua curl" ;;
-esac
+pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3"
+if [ "$want" = all ]; then
+  pkgs="$pkgs lua-busted luarocks valgrind luajit2 libluajit2-5.1-dev clang libclang-rt-14-dev \
+nginx-light libnginx-mod-http-lua curl procps"
+  command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+fi
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -18,5 +19,13 @@ done
 echo "deps: installing:$missing" >&2
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# Installing nginx must not start a system nginx on port 80: the tests run their own.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && made_policy=1
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ "$made_policy" = 1 ] && $SUDO rm -f "$policy"
+exit 0

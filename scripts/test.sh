@@ -1,12 +1,14 @@
 #!/bin/sh
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs,
-# builds every variant, runs the busted specs on Lua 5.4, on LuaJIT and on a
-# build with AddressSanitizer + UBSan, runs a smoke script under valgrind, and
-# ends with one line "N passed, N failed" summed over every run.
+# builds every variant, runs the busted specs on Lua 5.4 (with the nginx/HTTP
+# and official-SDK specs), on LuaJIT and on a build with AddressSanitizer +
+# UBSan, smoke scripts under valgrind, a short round of every reliability
+# harness (many writers, crashes, full disk, fuzzers), and ends with one line
+# "N passed, N failed" summed over every run.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-sh scripts/deps.sh luajit || { echo "deps: install failed"; echo "0 passed, 1 failed"; exit 1; }
+sh scripts/deps.sh all || { echo "deps: install failed"; echo "0 passed, 1 failed"; exit 1; }
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -41,12 +43,12 @@ step "build (Lua 5.4, LuaJIT)"
 make -s all >"$OUT/build.log" 2>&1 && make -s luajit >>"$OUT/build.log" 2>&1
 record build $? "$OUT/build.log"
 
-step "busted on Lua 5.4"
+step "busted on Lua 5.4 (with the nginx and Wix SDK specs)"
 busted -o TAP >"$OUT/lua54.tap" 2>"$OUT/lua54.err"; s=$?
 count_tap "lua5.4" "$OUT/lua54.tap" $s
 
 step "busted on LuaJIT"
-busted --run=luajit -o TAP >"$OUT/luajit.tap" 2>"$OUT/luajit.err"; s=$?
+busted --run=luajit --exclude-tags=nginx -o TAP >"$OUT/luajit.tap" 2>"$OUT/luajit.err"; s=$?
 count_tap "luajit" "$OUT/luajit.tap" $s
 
 step "busted on Lua 5.4 with AddressSanitizer + UBSan"
@@ -55,7 +57,7 @@ make -s BUILD=build-asan CFLAGS="-O1 -g $SAN" LDFLAGS="$SAN" >"$OUT/asan-build.l
 record asan-build $? "$OUT/asan-build.log"
 LIBASAN=$(gcc -print-file-name=libasan.so)
 LD_PRELOAD="$LIBASAN" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  busted --cpath="./build-asan/?.so" -o TAP >"$OUT/asan.tap" 2>"$OUT/asan.err"; s=$?
+  busted --cpath="./build-asan/?.so" --exclude-tags=nginx -o TAP >"$OUT/asan.tap" 2>"$OUT/asan.err"; s=$?
 grep -E 'ERROR: AddressSanitizer|runtime error' "$OUT/asan.err" && s=1
 count_tap "asan+ubsan" "$OUT/asan.tap" $s
 
@@ -67,6 +69,20 @@ for script in examples/quickstart.lua spec/smoke.lua; do
     lua5.4 "$script" "$OUT/vg-$(basename "$script").db" >"$OUT/vg.log" 2>&1
   record "valgrind $script" $? "$OUT/vg.log"
 done
+
+step "reliability harnesses (quick round: reliability/run.sh quick)"
+bash reliability/run.sh quick >"$OUT/rel.log" 2>&1; s=$?
+cat "$OUT/rel.log" | grep -vE '^reliability: [0-9]+ passed'
+line=$(grep -E '^reliability: [0-9]+ passed, [0-9]+ failed' "$OUT/rel.log" | tail -n 1)
+if [ -n "$line" ]; then
+  p=$(echo "$line" | sed -E 's/^reliability: ([0-9]+) passed.*/\1/')
+  f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  [ "$s" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  echo "reliability: $p passed, $f failed"
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+else
+  record reliability 1 "$OUT/rel.log"
+fi
 
 echo
 echo "$PASSED passed, $FAILED failed"

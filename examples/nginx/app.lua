@@ -1,0 +1,45 @@
+-- The tiny app of examples/nginx/nginx.conf: the progallery REST v2 API, configured from
+-- the environment (nginx passes these through its `env` directives):
+--   PROGALLERY_ADMIN_KEY    the admin key; requests with "Authorization: <key>" may write
+--   PROGALLERY_DB           the SQLite file (default: <nginx prefix>/data/progallery.db)
+--   PROGALLERY_PREFIX       URL prefix (default /pro-gallery/v2; /progallery/v2 answers too)
+--   PROGALLERY_MAX_BODY     largest request body in bytes (default 1048576)
+--   PROGALLERY_THREAD_POOL  nginx thread_pool for the SQLite work (default "progallery";
+--                           "off" calls the store directly in the worker)
+--   PROGALLERY_BUSY_TIMEOUT ms a write waits for another connection's lock (default 5000)
+--   PROGALLERY_SYNCHRONOUS  "full" or "normal" (default "normal": durable on process crash)
+-- Loaded by init_by_lua (code only, before fork); each worker opens its store in
+-- init_worker_by_lua.
+local http = require "progallery.http"
+
+local _M = {}
+
+local function env(name, default)
+    local v = os.getenv(name)
+    if v == nil or v == "" then return default end
+    return v
+end
+
+local pool = env("PROGALLERY_THREAD_POOL", "progallery")
+if pool == "off" then pool = nil end
+
+local handler, err = http.new{
+    db = env("PROGALLERY_DB", ngx.config.prefix() .. "data/progallery.db"),
+    adminKey = env("PROGALLERY_ADMIN_KEY"),
+    prefix = env("PROGALLERY_PREFIX", "/pro-gallery/v2"),
+    maxBody = tonumber(env("PROGALLERY_MAX_BODY", "1048576")),
+    threadPool = pool,
+    busyTimeout = tonumber(env("PROGALLERY_BUSY_TIMEOUT", "5000")),
+    synchronous = env("PROGALLERY_SYNCHRONOUS", "normal"),
+}
+if not handler then error("progallery: bad configuration: " .. tostring(err)) end
+if not handler.adminKey then
+    ngx.log(ngx.WARN, "progallery: PROGALLERY_ADMIN_KEY is not set: every request is a visitor")
+end
+_M.handler = handler
+
+function _M.init_worker() handler:init_worker() end
+function _M.handle() return handler:handle() end
+function _M.reject(status) return handler:reject(status) end
+
+return _M

@@ -1,0 +1,754 @@
+-- progallery.http: the REST v2 API (API.md section 9) as an OpenResty content handler.
+--
+--   -- nginx.conf: init_by_lua_block { app = require "app" }   (loads code only)
+--   local handler = require("progallery.http").new{
+--       db = "/srv/site/progallery.db",   -- required
+--       adminKey = os.getenv("PROGALLERY_ADMIN_KEY"),
+--       prefix = "/pro-gallery/v2",       -- default; "/progallery/v2" always answers too
+--       maxBody = 1048576,                -- bytes; a larger body is a 413
+--       threadPool = "progallery",        -- nginx thread_pool name, or nil: direct calls
+--       busyTimeout = 5000, synchronous = "full",   -- passed to progallery.open
+--   }
+--   init_worker_by_lua_block { app.handler:init_worker() }   -- opens this worker's store
+--   location / { content_by_lua_block { app.handler:handle() } }
+--   error_page 413 = @too_large;  location @too_large { content_by_lua_block { app.handler:reject(413) } }
+--
+-- Worker model: a store is opened per worker in init_worker (never before fork). With a
+-- thread pool, every API call runs through ngx.run_worker_thread in an nginx thread: the
+-- thread's Lua VM decodes the body, calls its own store (kept in a module-level table of
+-- that VM), converts and encodes the result, and hands back only a status and a JSON
+-- string, so SQLite work (and its busy waits) never stalls the event loop. Without a pool,
+-- or where ngx.run_worker_thread is missing, the worker's own store is called directly.
+-- Each store call is one transaction, so none is held across a yield.
+--
+-- Every client-visible failure is a JSON body
+--   { message, details = { applicationError = { code, description },
+--                          validationError = { fieldViolations = {{field, description}} }? } }
+-- and no Lua error text reaches a client: the handler runs under xpcall, and anything
+-- unexpected is logged with ngx.log and answered with a generic 500.
+--
+-- execute(store, op, params) is the pure part (no ngx): routing results in, status and
+-- JSON text out. It runs on Lua 5.4 too.
+
+local progallery = require "progallery"
+local rest = require "progallery.rest"
+
+local type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable =
+    type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable
+local byte, sub, find, gsub, gmatch, format, lower, match =
+    string.byte, string.sub, string.find, string.gsub, string.gmatch, string.format,
+    string.lower, string.match
+local concat = table.concat
+local floor, huge = math.floor, math.huge
+
+local _M = { _VERSION = "0.1.0" }
+local mt = { __index = _M }
+
+local NULL = progallery.null
+
+-- ---------------------------------------------------------------------------------
+-- JSON: lua-cjson (a private instance) decodes; a small encoder writes, because the
+-- cjson in Debian's nginx (stock 2.1.0) cannot mark empty arrays and rounds numbers
+-- to 14 digits. Arrays: tables carrying cjson's array metatable (OpenResty's cjson),
+-- tables under a key of rest.ARRAY_KEYS, and non-empty 1..n tables.
+
+local cjson
+do
+    local base = require "cjson"
+    cjson = base.new and base.new() or base
+    if cjson.decode_invalid_numbers then pcall(cjson.decode_invalid_numbers, false) end
+    if cjson.decode_max_depth then pcall(cjson.decode_max_depth, 64) end
+    _M.array_mt = base.array_mt
+    _M.empty_array_mt = base.empty_array_mt
+end
+local ARRAY_KEYS = rest.ARRAY_KEYS
+
+local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
+                  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+local function escape_char(c)
+    return ESCAPES[c] or format("\\u%04x", byte(c))
+end
+
+local function encode_string(s)
+    return '"' .. gsub(s, '[%c"\\]', escape_char) .. '"'
+end
+
+local TWO53 = 2 ^ 53
+local function encode_number(n)
+    if n ~= n or n == huge or n == -huge then return "null" end
+    if n == floor(n) and n >= -TWO53 and n <= TWO53 then return format("%d", n) end
+    local s
+    for p = 15, 17 do -- the shortest text that reads back as the same double
+        s = format("%." .. p .. "g", n)
+        if tonumber(s) == n then return s end
+    end
+    return s
+end
+
+local OPAQUE = { exif = true, css = true } -- free-form user data: no key-based guessing
+
+local function is_array(t, key, opaque)
+    local m = getmetatable(t)
+    if m ~= nil and (m == _M.array_mt or m == _M.empty_array_mt) then return true end
+    if next(t) == nil then return not opaque and ARRAY_KEYS[key] == true end
+    local n = #t
+    if n == 0 then return false end
+    local count = 0
+    for k in pairs(t) do
+        if type(k) ~= "number" or k < 1 or k > n or k ~= floor(k) then return false end
+        count = count + 1
+    end
+    return count == n
+end
+
+local encode_value
+local function encode_table(t, key, buf, depth, opaque)
+    if depth > 64 then error("json: nested too deeply", 0) end
+    if is_array(t, key, opaque) then
+        buf[#buf + 1] = "["
+        for i = 1, #t do
+            if i > 1 then buf[#buf + 1] = "," end
+            encode_value(t[i], key, buf, depth + 1, opaque)
+        end
+        buf[#buf + 1] = "]"
+        return
+    end
+    buf[#buf + 1] = "{"
+    local first = true
+    for k, v in pairs(t) do
+        if type(k) == "number" then k = encode_number(k) end
+        if type(k) ~= "string" then error("json: key of type " .. type(k), 0) end
+        if not first then buf[#buf + 1] = "," end
+        first = false
+        buf[#buf + 1] = encode_string(k)
+        buf[#buf + 1] = ":"
+        encode_value(v, k, buf, depth + 1, opaque or OPAQUE[k])
+    end
+    buf[#buf + 1] = "}"
+end
+
+function encode_value(v, key, buf, depth, opaque)
+    local t = type(v)
+    if t == "string" then buf[#buf + 1] = encode_string(v)
+    elseif t == "number" then buf[#buf + 1] = encode_number(v)
+    elseif t == "boolean" then buf[#buf + 1] = v and "true" or "false"
+    elseif t == "table" then encode_table(v, key, buf, depth, opaque)
+    elseif v == nil or v == NULL then buf[#buf + 1] = "null"
+    else error("json: cannot encode a " .. t, 0) end
+end
+
+-- Value -> JSON text; raises (with a short message) only on values no result carries.
+function _M.encode(v)
+    local buf = {}
+    encode_value(v, nil, buf, 0)
+    return concat(buf)
+end
+
+-- Request body text -> table, or nil, message. Only a JSON object is a body.
+function _M.decode_body(raw)
+    if raw == nil or find(raw, "^%s*$") then return {} end
+    if not find(raw, "^%s*{") then return nil, "body: expected a JSON object" end
+    local ok, v = pcall(cjson.decode, raw)
+    if not ok or type(v) ~= "table" then return nil, "body: malformed JSON" end
+    return v
+end
+
+-- ---------------------------------------------------------------------------------
+-- Errors
+
+local STATUS = {
+    INVALID_ARGUMENT = 400, RESOURCE_EXHAUSTED = 400, UNAUTHENTICATED = 401,
+    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405,
+    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, INTERNAL = 500, UNAVAILABLE = 503,
+}
+_M.STATUS = STATUS
+
+-- First segment of a message's field path -> it is a field (REST names; the store's
+-- Velo roots are the same words).
+local FIELD_ROOTS = {
+    gallery = true, item = true, items = true, galleryId = true, itemId = true, itemIds = true,
+    itemsIds = true, cloneFromGalleryId = true, limit = true, offset = true, itemLimit = true,
+    itemOffset = true, body = true,
+}
+local VELO_TO_REST = { _id = "id", _createdDate = "createdDate", _updatedDate = "updatedDate" }
+
+-- "items[2].image._id" (1-based, Velo names) -> "items[1].image.id" (0-based, REST names).
+function _M.restField(path)
+    path = gsub(path, "%[(%d+)%]", function(n) return "[" .. (tonumber(n) - 1) .. "]" end)
+    path = gsub(path, "[^%.%[%]]+", function(seg) return VELO_TO_REST[seg] or seg end)
+    return path
+end
+
+-- A message that names a field: "<path>: <description>" -> REST path, description.
+function _M.splitField(msg)
+    local field, desc = match(msg, "^(.-): (.*)$")
+    if not field then return nil end
+    local root = match(field, "^[%a_][%w_]*")
+    if not root or not FIELD_ROOTS[root] then return nil end
+    return _M.restField(field), desc
+end
+
+local function looks_like_lua_error(msg)
+    return find(msg, "%.lua:%d+:") ~= nil or find(msg, "stack traceback", 1, true) ~= nil
+end
+
+-- code, message[, field] -> status, JSON body, log line (nil when nothing to log).
+-- A message naming a field is rewritten with the REST path (0-based indexes).
+function _M.errorResponse(code, msg, field)
+    local status = STATUS[code] or 500
+    local log
+    msg = type(msg) == "string" and msg or tostring(msg)
+    if status == 500 or looks_like_lua_error(msg) then
+        log = code .. ": " .. msg
+        msg = status == 500 and "internal error" or "invalid request"
+    end
+    local violation
+    if code == "INVALID_ARGUMENT" or code == "RESOURCE_EXHAUSTED" then
+        local desc
+        if field then
+            desc = match(msg, "^.-: (.*)$") or msg
+        else
+            field, desc = _M.splitField(msg)
+        end
+        if field then
+            msg = field .. ": " .. desc
+            violation = { fieldViolations = { { field = field, description = desc } } }
+        end
+    end
+    local body = { message = msg,
+                   details = { applicationError = { code = code, description = msg },
+                               validationError = violation } }
+    return status, _M.encode(body), log
+end
+
+-- ---------------------------------------------------------------------------------
+-- Routing (pure)
+
+local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local function is_uuid(s) return type(s) == "string" and find(s, UUID) ~= nil end
+_M.isUUID = is_uuid
+
+local ALLOW = {
+    galleries = "GET, POST", gallery = "GET, PATCH, DELETE",
+    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST",
+}
+
+-- path (after the prefix, "" or "/..."), method -> op, ids or nil, code, message, allow.
+function _M.route(path, method)
+    local segs = {}
+    if path ~= "" then
+        if sub(path, 1, 1) ~= "/" then return nil, "NOT_FOUND", "no such route" end
+        for s in gmatch(sub(path, 2) .. "/", "([^/]*)/") do segs[#segs + 1] = s end
+    end
+    local n = #segs
+    if n == 0 or segs[1] ~= "galleries" then return nil, "NOT_FOUND", "no such route" end
+    if n == 1 then
+        if method == "GET" then return "listGalleries", {} end
+        if method == "POST" then return "createGallery", {} end
+        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.galleries
+    end
+    local gid = segs[2]
+    if not is_uuid(gid) then
+        return nil, "INVALID_ARGUMENT", "galleryId: not a valid UUID"
+    end
+    local ids = { galleryId = gid }
+    if n == 2 then
+        if method == "GET" then return "getGallery", ids end
+        if method == "PATCH" then return "updateGallery", ids end
+        if method == "DELETE" then return "deleteGallery", ids end
+        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.gallery
+    end
+    if segs[3] ~= "items" then return nil, "NOT_FOUND", "no such route" end
+    if n == 3 then
+        if method == "GET" then return "listGalleryItems", ids end
+        if method == "POST" then return "createGalleryItem", ids end
+        if method == "DELETE" then return "deleteGalleryItems", ids end
+        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.items
+    end
+    local iid = segs[4]
+    if iid == "delete" and n == 4 then
+        if method == "POST" then return "bulkDeleteGalleryItems", ids end
+        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.delete
+    end
+    if not is_uuid(iid) then return nil, "INVALID_ARGUMENT", "itemId: not a valid UUID" end
+    if n > 4 then return nil, "NOT_FOUND", "no such route" end
+    ids.itemId = iid
+    if method == "GET" then return "getGalleryItem", ids end
+    if method == "PATCH" then return "updateGalleryItem", ids end
+    if method == "DELETE" then return "deleteGalleryItem", ids end
+    return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.item
+end
+
+-- ---------------------------------------------------------------------------------
+-- Execution (pure): op + params -> store call -> status, JSON text, log line
+
+local WRITES = {
+    createGallery = true, updateGallery = true, deleteGallery = true, createGalleryItem = true,
+    updateGalleryItem = true, deleteGalleryItem = true, bulkDeleteGalleryItems = true,
+    deleteGalleryItems = true,
+}
+_M.WRITES = WRITES
+
+-- Body keys each op takes; path ids may be repeated there.
+local BODY_KEYS = {
+    createGallery = { gallery = true, cloneFromGalleryId = true },
+    updateGallery = { gallery = true, galleryId = true },
+    createGalleryItem = { item = true, galleryId = true },
+    updateGalleryItem = { item = true, galleryId = true, itemId = true },
+    bulkDeleteGalleryItems = { itemIds = true, galleryId = true },
+}
+
+local Fail = {}
+local function fail(code, msg, field)
+    error(setmetatable({ code = code, msg = msg, field = field }, Fail), 0)
+end
+
+local function check(res, err, code)
+    if res == nil then fail(code or "INTERNAL", err or "unknown failure") end
+    return res
+end
+
+local function absent(v) return v == nil or v == NULL end
+
+-- Query value -> what the store judges: integer-looking text becomes a number.
+local function query_number(v)
+    if type(v) == "string" and find(v, "^%-?%d+%.?%d*$") then return tonumber(v) end
+    return v
+end
+
+local function paging(query, names)
+    local opts
+    for _, name in ipairs(names) do
+        local v = query[name]
+        if v ~= nil then
+            opts = opts or {}
+            opts[name] = query_number(v)
+        end
+    end
+    return opts
+end
+
+-- A repeated id (query or body) must agree with the path.
+local function same_id(name, copy, truth)
+    if absent(copy) or truth == nil then return end
+    if type(copy) ~= "string" or lower(copy) ~= lower(truth) then
+        fail("INVALID_ARGUMENT", name .. ": does not match the path")
+    end
+end
+
+local function body_of(op, params)
+    local body, err = _M.decode_body(params.body)
+    if not body then fail("INVALID_ARGUMENT", err) end
+    local allowed = BODY_KEYS[op]
+    for k in pairs(body) do
+        if not allowed[k] then
+            fail("INVALID_ARGUMENT", tostring(k) .. ": unknown field", tostring(k))
+        end
+    end
+    same_id("galleryId", body.galleryId, params.galleryId)
+    same_id("itemId", body.itemId, params.itemId)
+    return body
+end
+
+local function entity(body, key, id)
+    local v = body[key]
+    if absent(v) then return nil end
+    if type(v) ~= "table" then fail("INVALID_ARGUMENT", key .. ": expected an object") end
+    if id then same_id(key .. ".id", v.id, id) end
+    local out, err, code = rest.fromRest(v, key)
+    return check(out, err, code)
+end
+
+local OPS = {}
+
+function OPS.listGalleries(store, p)
+    return store:listGalleries(paging(p.query, { "limit", "offset", "itemLimit" }))
+end
+
+function OPS.getGallery(store, p)
+    return store:getGallery(p.galleryId, paging(p.query, { "itemOffset", "itemLimit" }))
+end
+
+function OPS.listGalleryItems(store, p)
+    return store:listGalleryItems(p.galleryId, paging(p.query, { "itemOffset", "itemLimit" }))
+end
+
+function OPS.getGalleryItem(store, p)
+    return store:getGalleryItem{ galleryId = p.galleryId, itemId = p.itemId }
+end
+
+function OPS.deleteGallery(store, p)
+    return store:deleteGallery(p.galleryId)
+end
+
+function OPS.deleteGalleryItem(store, p)
+    return store:deleteGalleryItem{ galleryId = p.galleryId, itemId = p.itemId }
+end
+
+function OPS.createGallery(store, p)
+    local body = body_of("createGallery", p)
+    local opts = {}
+    opts.gallery = entity(body, "gallery")
+    if not absent(body.cloneFromGalleryId) then opts.cloneFromGalleryId = body.cloneFromGalleryId end
+    return store:createGallery(opts)
+end
+
+function OPS.updateGallery(store, p)
+    local body = body_of("updateGallery", p)
+    local gallery = entity(body, "gallery", p.galleryId)
+    if not gallery then fail("INVALID_ARGUMENT", "gallery: required") end
+    return store:updateGallery(p.galleryId, gallery)
+end
+
+function OPS.createGalleryItem(store, p)
+    local body = body_of("createGalleryItem", p)
+    local item = entity(body, "item")
+    if not item then fail("INVALID_ARGUMENT", "item: required") end
+    return store:createGalleryItem(p.galleryId, item)
+end
+
+function OPS.updateGalleryItem(store, p)
+    local body = body_of("updateGalleryItem", p)
+    local item = entity(body, "item", p.itemId)
+    if not item then fail("INVALID_ARGUMENT", "item: required") end
+    return store:updateGalleryItem({ galleryId = p.galleryId, itemId = p.itemId }, item)
+end
+
+function OPS.bulkDeleteGalleryItems(store, p)
+    local body = body_of("bulkDeleteGalleryItems", p)
+    local ids = body.itemIds
+    if absent(ids) then fail("INVALID_ARGUMENT", "itemIds: required") end
+    return store:bulkDeleteGalleryItems(p.galleryId, ids)
+end
+
+-- Deprecated DELETE /galleries/{id}/items?itemsIds=..&itemsIds=..: the SDK's
+-- deleteGalleryItems. Deletes, then answers {gallery} (two transactions).
+function OPS.deleteGalleryItems(store, p)
+    local ids = p.query.itemsIds
+    if ids == nil then fail("INVALID_ARGUMENT", "itemsIds: required") end
+    if type(ids) ~= "table" then ids = { ids } end
+    local _, err, code = store:bulkDeleteGalleryItems(p.galleryId, ids)
+    if err then
+        fail(code, (gsub(err, "^itemIds", "itemsIds")))
+    end
+    return store:getGallery(p.galleryId)
+end
+
+local RESULT_NAME = { deleteGalleryItems = "getGallery" }
+
+local function run_op(store, op, params)
+    local fn = OPS[op]
+    if not fn then fail("NOT_FOUND", "no such route") end
+    params.query = type(params.query) == "table" and params.query or {}
+    same_id("galleryId", params.query.galleryId, params.galleryId)
+    same_id("itemId", params.query.itemId, params.itemId)
+    local result, err, code = fn(store, params)
+    check(result, err, code)
+    local body
+    body, err, code = rest.response(RESULT_NAME[op] or op, result)
+    if not body then fail("INTERNAL", "response conversion: " .. tostring(err)) end
+    return _M.encode(body)
+end
+
+-- store: a progallery store (or view) with the caller's identity.
+-- op: a name from route(); params: { galleryId?, itemId?, query = {...}, body = "json"? }.
+-- Returns status, JSON text, log line (nil when there is nothing to log). Never raises.
+function _M.execute(store, op, params)
+    local ok, res = pcall(run_op, store, op, type(params) == "table" and params or {})
+    if ok then return 200, res end
+    if type(res) == "table" and getmetatable(res) == Fail then
+        return _M.errorResponse(res.code, res.msg, res.field)
+    end
+    local status, body = _M.errorResponse("INTERNAL", "internal error")
+    return status, body, "execute " .. tostring(op) .. ": " .. tostring(res)
+end
+
+-- ---------------------------------------------------------------------------------
+-- Thread side: runs inside an nginx worker thread's own Lua VM
+
+local thread_stores = {} -- this VM's stores, by open options
+
+local function open_pair(conf)
+    local store, err, code = progallery.open{
+        path = conf.path, caller = "visitor",
+        busyTimeout = conf.busyTimeout, synchronous = conf.synchronous,
+    }
+    if not store then return nil, err, code end
+    local admin
+    admin, err, code = store:as("admin")
+    if not admin then store:close(); return nil, err, code end
+    return { visitor = store, admin = admin }
+end
+
+local function conf_key(conf)
+    return concat({ tostring(conf.path), tostring(conf.busyTimeout), tostring(conf.synchronous) }, "\0")
+end
+
+-- ngx.run_worker_thread(pool, "progallery.http", "thread_execute", conf, role, op, params)
+-- conf = { path, busyTimeout?, synchronous? }; everything in and out is plain data.
+function _M.thread_execute(conf, role, op, params)
+    local ok, status, body, log = pcall(function()
+        local key = conf_key(conf)
+        local pair = thread_stores[key]
+        if not pair then
+            local err, code
+            pair, err, code = open_pair(conf)
+            if not pair then
+                local s, b
+                if code == "UNAVAILABLE" then
+                    s, b = _M.errorResponse(code, "database is busy, try again")
+                else
+                    s, b = _M.errorResponse("INTERNAL", "internal error")
+                end
+                return s, b, "thread store open failed: " .. tostring(err) .. " (" .. tostring(code) .. ")"
+            end
+            thread_stores[key] = pair
+        end
+        return _M.execute(role == "admin" and pair.admin or pair.visitor, op, params)
+    end)
+    if ok then return status, body, log end
+    local s, b = _M.errorResponse("INTERNAL", "internal error")
+    return s, b, "thread_execute: " .. tostring(status)
+end
+
+-- ---------------------------------------------------------------------------------
+-- nginx side
+
+local DEFAULT_PREFIX = "/pro-gallery/v2"
+local SDK_PREFIX = "/progallery/v2"
+
+local function normalize_prefix(p)
+    p = gsub(p, "/+$", "")
+    if sub(p, 1, 1) ~= "/" then p = "/" .. p end
+    return p
+end
+
+-- conf -> handler, or nil, message. Opens nothing (call init_worker in each worker).
+function _M.new(conf)
+    if type(conf) ~= "table" then return nil, "conf: expected a table" end
+    if type(conf.db) ~= "string" or conf.db == "" then return nil, "db: expected a path" end
+    if conf.adminKey ~= nil and type(conf.adminKey) ~= "string" then
+        return nil, "adminKey: expected a string"
+    end
+    local prefix = conf.prefix or DEFAULT_PREFIX
+    if type(prefix) ~= "string" then return nil, "prefix: expected a string" end
+    prefix = normalize_prefix(prefix)
+    local maxBody = conf.maxBody or 1048576
+    if type(maxBody) ~= "number" or maxBody < 0 then return nil, "maxBody: expected bytes" end
+    if conf.threadPool ~= nil and type(conf.threadPool) ~= "string" then
+        return nil, "threadPool: expected a thread_pool name"
+    end
+    local prefixes = { prefix }
+    if prefix ~= SDK_PREFIX then prefixes[2] = SDK_PREFIX end
+    local key = conf.adminKey
+    if key == "" then key = nil end
+    return setmetatable({
+        prefixes = prefixes,
+        maxBody = maxBody,
+        threadPool = conf.threadPool,
+        adminKey = key,
+        storeConf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
+        stores = nil, -- this worker's, from init_worker
+    }, mt)
+end
+
+local function ngx_log(level, ...)
+    if ngx and ngx.log then ngx.log(level, ...) end
+end
+
+-- Per worker (init_worker_by_lua): opens this worker's store. Returns true or nil, message.
+function _M:init_worker()
+    local sha1 = ngx and ngx.sha1_bin
+    if self.adminKey and sha1 then self.adminDigest = sha1(self.adminKey) end
+    local pair, err, code = open_pair(self.storeConf)
+    if not pair then
+        ngx_log(ngx.ERR, "progallery: cannot open ", self.storeConf.path, ": ", err, " (", code, ")")
+        return nil, err
+    end
+    self.stores = pair
+    if self.threadPool and not (ngx and ngx.run_worker_thread) then
+        ngx_log(ngx.WARN, "progallery: ngx.run_worker_thread is missing; calling the store directly")
+    end
+    return true
+end
+
+-- Constant-time comparison of fixed-size digests (the lengths never leak).
+local bxor, bor
+do
+    local ok, bit = pcall(require, "bit")
+    if ok then bxor, bor = bit.bxor, bit.bor end
+end
+local function digest_equal(a, b)
+    if #a ~= #b then return false end
+    local diff = 0
+    if bxor then
+        for i = 1, #a do diff = bor(diff, bxor(byte(a, i), byte(b, i))) end
+    else
+        for i = 1, #a do
+            local x, y = byte(a, i), byte(b, i)
+            diff = diff + (x - y) * (x - y)
+        end
+    end
+    return diff == 0
+end
+
+-- "admin", "visitor", or nil (wrong key).
+function _M:caller()
+    local h = ngx.req.get_headers(100)["authorization"]
+    if h == nil then return "visitor" end
+    if type(h) == "table" then return nil end
+    h = match(h, "^%s*(.-)%s*$")
+    if h == "" then return "visitor" end
+    if not self.adminKey then return nil end
+    if not self.adminDigest then self.adminDigest = ngx.sha1_bin(self.adminKey) end
+    if digest_equal(ngx.sha1_bin(h), self.adminDigest) then return "admin" end
+    return nil
+end
+
+local function send(status, body, allow)
+    ngx.status = status
+    ngx.header["Content-Type"] = "application/json; charset=utf-8"
+    ngx.header["Cache-Control"] = "no-store"
+    if allow then ngx.header["Allow"] = allow end
+    ngx.header["Content-Length"] = #body
+    local rid = ngx.var.request_id
+    if rid then ngx.header["X-Wix-Request-Id"] = rid end
+    ngx.print(body)
+    return ngx.exit(ngx.HTTP_OK)
+end
+
+local function send_error(code, msg, allow)
+    local status, body, log = _M.errorResponse(code, msg)
+    if log then ngx_log(ngx.ERR, "progallery: ", log) end
+    return send(status, body, allow)
+end
+
+-- Reads the body up to maxBody bytes: text, or nil when it is too large.
+function _M:read_body()
+    local cl = ngx.req.get_headers(100)["content-length"]
+    if type(cl) == "string" and tonumber(cl) and tonumber(cl) > self.maxBody then return nil end
+    ngx.req.read_body()
+    local data = ngx.req.get_body_data()
+    if not data then
+        local file = ngx.req.get_body_file()
+        if file then
+            local f = io.open(file, "rb")
+            if not f then error("cannot read the buffered body", 0) end
+            local size = f:seek("end")
+            if size > self.maxBody then f:close(); return nil end
+            f:seek("set")
+            data = f:read("*a")
+            f:close()
+        end
+    end
+    data = data or ""
+    if #data > self.maxBody then return nil end
+    return data
+end
+
+local function query_args()
+    local args = ngx.req.get_uri_args(200)
+    local out = {}
+    for k, v in pairs(args) do
+        if type(k) == "string" then out[k] = v end -- booleans (?flag) and arrays pass as they are
+    end
+    return out
+end
+
+function _M:call(role, op, params)
+    local run = ngx.run_worker_thread
+    if self.threadPool and run then
+        local ok, status, body, log = run(self.threadPool, "progallery.http", "thread_execute",
+                                           self.storeConf, role, op, params)
+        if not ok then
+            ngx_log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
+            local s, b = _M.errorResponse("INTERNAL", "internal error")
+            return s, b
+        end
+        return status, body, log
+    end
+    if not self.stores then
+        local ok = self:init_worker()
+        if not ok then
+            return _M.errorResponse("INTERNAL", "internal error")
+        end
+    end
+    return _M.execute(role == "admin" and self.stores.admin or self.stores.visitor, op, params)
+end
+
+function _M:_handle()
+    local uri = ngx.var.uri
+    local rest_path
+    for _, p in ipairs(self.prefixes) do
+        if uri == p or sub(uri, 1, #p + 1) == p .. "/" then
+            rest_path = sub(uri, #p + 1)
+            break
+        end
+    end
+    if not rest_path then return send_error("NOT_FOUND", "no such route") end
+    local method = ngx.req.get_method()
+    local op, ids, msg, allow = _M.route(rest_path, method)
+    if not op and ids ~= "INVALID_ARGUMENT" then
+        ngx.req.discard_body()
+        return send_error(ids, msg, allow)
+    end
+    local role = self:caller()
+    if not role then
+        ngx.req.discard_body()
+        return send_error("UNAUTHENTICATED", "invalid credentials in the Authorization header")
+    end
+    if not op then -- a path id that is not a UUID
+        ngx.req.discard_body()
+        return send_error(ids, msg)
+    end
+    local params = { galleryId = ids.galleryId, itemId = ids.itemId, query = query_args() }
+    if method == "POST" or method == "PATCH" then
+        local body = self:read_body()
+        if not body then
+            return send_error("PAYLOAD_TOO_LARGE", "request body larger than " .. self.maxBody .. " bytes")
+        end
+        params.body = body
+    else
+        ngx.req.discard_body()
+    end
+    local status, body, log = self:call(role, op, params)
+    if log then ngx_log(ngx.ERR, "progallery: ", log) end
+    return send(status, body)
+end
+
+local function traceback(e)
+    return debug.traceback(tostring(e), 2)
+end
+
+-- content_by_lua entry point.
+function _M:handle()
+    local ok, err = xpcall(self._handle, traceback, self)
+    if not ok then
+        ngx_log(ngx.ERR, "progallery: request failed: ", err)
+        if not ngx.headers_sent then
+            local status, body = _M.errorResponse("INTERNAL", "internal error")
+            ngx.status = status
+            ngx.header["Content-Type"] = "application/json; charset=utf-8"
+            ngx.print(body)
+        end
+        return ngx.exit(ngx.HTTP_OK)
+    end
+end
+
+-- For error_page locations (e.g. nginx's own 413 for client_max_body_size): the same
+-- JSON error body as the handler's.
+local REJECT = {
+    [400] = { "INVALID_ARGUMENT", "bad request" },
+    [404] = { "NOT_FOUND", "no such route" },
+    [405] = { "METHOD_NOT_ALLOWED", "method not allowed" },
+    [413] = { "PAYLOAD_TOO_LARGE", "request body too large" },
+    [500] = { "INTERNAL", "internal error" },
+}
+function _M:reject(status)
+    local r = REJECT[status] or REJECT[500]
+    local msg = r[2]
+    if status == 413 then msg = "request body larger than " .. self.maxBody .. " bytes" end
+    return send_error(r[1], msg)
+end
+
+return _M

@@ -1,0 +1,260 @@
+/* libFuzzer target: the C code that turns input into the data model.
+ * JSON input -> pg_json_decode -> pg_validate_item / pg_validate_items /
+ * pg_validate_gallery (create and update), then pg_doc_apply and the
+ * pg_json_encode/decode round trip. Checked on every input:
+ *   - the JSON codec round-trips: encode(decode(encode(v))) == encode(v);
+ *   - a failure has a known code, a non-empty message that starts with the
+ *     argument's path, and is NUL-terminated within pg_status.msg;
+ *   - a validated item document is a fixed point: validating its encoding
+ *     again succeeds and encodes to the same bytes (what the store saves is
+ *     what it would accept);
+ *   - [stored, patch]: pg_doc_apply of a valid patch to a valid document is
+ *     again a valid document, with at most one media member, no nulls, the
+ *     patch's fields and the stored fields the patch leaves alone;
+ *   - out of memory: the same input is run again with the Nth allocation of
+ *     value.c failing, for every N the normal run used (up to 64): no crash,
+ *     and a failure is either the normal one or INTERNAL "out of memory".
+ * Built by reliability/fuzz.sh with value.c compiled with
+ * -Dmalloc=pgf_malloc -Drealloc=pgf_realloc -Dcalloc=pgf_calloc. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "status.h"
+#include "value.h"
+
+/* ---- allocation failure injection --------------------------------------- */
+
+static long alloc_count, fail_at; /* fail_at 0: never */
+
+static int should_fail(void) { return ++alloc_count == fail_at; }
+void *pgf_malloc(size_t n) { return should_fail() ? NULL : malloc(n); }
+void *pgf_calloc(size_t a, size_t b) { return should_fail() ? NULL : calloc(a, b); }
+void *pgf_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n); }
+
+#define CHECK(cond, ...)                                                      \
+    do {                                                                      \
+        if (!(cond)) {                                                        \
+            fprintf(stderr, "fuzz_model: check failed: %s: ", #cond);         \
+            fprintf(stderr, __VA_ARGS__);                                     \
+            fputc('\n', stderr);                                              \
+            abort();                                                          \
+        }                                                                     \
+    } while (0)
+
+static int oom_mode;
+
+static void check_status(const pg_status *st, const char *root)
+{
+    size_t n = strnlen(st->msg, sizeof st->msg);
+    CHECK(n < sizeof st->msg, "message not terminated");
+    CHECK(n > 0, "empty message, code %d", st->code);
+    if (st->code == PG_INTERNAL) {
+        CHECK(oom_mode && strcmp(st->msg, "out of memory") == 0, "INTERNAL outside OOM: %s", st->msg);
+        return;
+    }
+    CHECK(st->code == PG_INVALID_ARGUMENT || st->code == PG_RESOURCE_EXHAUSTED,
+          "unexpected code %d: %s", st->code, st->msg);
+    CHECK(strncmp(st->msg, root, strlen(root)) == 0, "message without its path (%s): %s", root, st->msg);
+}
+
+static int same(const char *a, size_t an, const char *b, size_t bn)
+{
+    return an == bn && memcmp(a, b, an) == 0;
+}
+
+/* An item document must survive encode -> decode -> validate -> encode. */
+static void check_fixed_point(pg_arena *a, const pg_value *doc)
+{
+    size_t n1, n2;
+    char *e1 = pg_json_encode(a, doc, &n1), *e2;
+    const char *err = NULL;
+    pg_value *back;
+    pg_item_in again;
+    pg_status st;
+    pg_path path;
+    if (!e1)
+        return; /* OOM */
+    back = pg_json_decode(a, e1, n1, &err);
+    if (!back) {
+        CHECK(oom_mode, "a document's encoding does not decode: %s: %.*s", err, (int)n1, e1);
+        return;
+    }
+    pg_path_init(&path, "item");
+    if (!pg_validate_item(a, back, PG_CREATE, &path, &again, &st)) {
+        CHECK(oom_mode, "a validated document does not validate again: %s: %.*s", st.msg, (int)n1, e1);
+        return;
+    }
+    e2 = pg_json_encode(a, again.doc, &n2);
+    if (e2)
+        CHECK(same(e1, n1, e2, n2), "normalisation is not idempotent:\n%.*s\n%.*s", (int)n1, e1,
+              (int)n2, e2);
+}
+
+static int is_media(const pg_member *m)
+{
+    return (m->keylen == 5 && (!memcmp(m->key, "image", 5) || !memcmp(m->key, "video", 5)))
+           || (m->keylen == 4 && !memcmp(m->key, "text", 4));
+}
+
+static const pg_value *get_l(const pg_value *o, const char *k, size_t n)
+{
+    size_t i;
+    for (i = 0; i < o->u.obj.n; i++)
+        if (o->u.obj.m[i].keylen == n && memcmp(o->u.obj.m[i].key, k, n) == 0)
+            return o->u.obj.m[i].val;
+    return NULL;
+}
+
+static size_t count_l(const pg_value *o, const char *k, size_t n)
+{
+    size_t i, c = 0;
+    for (i = 0; i < o->u.obj.n; i++)
+        c += o->u.obj.m[i].keylen == n && memcmp(o->u.obj.m[i].key, k, n) == 0;
+    return c;
+}
+
+static void check_apply(pg_arena *a, const pg_value *stored, const pg_value *patch)
+{
+    pg_value *merged = pg_doc_apply(a, stored, patch);
+    size_t i, media = 0;
+    int patch_media = 0;
+    if (!merged)
+        return; /* OOM */
+    for (i = 0; i < patch->u.obj.n; i++)
+        if (is_media(&patch->u.obj.m[i]) && patch->u.obj.m[i].val->type != PG_NULL)
+            patch_media = 1;
+    for (i = 0; i < merged->u.obj.n; i++) {
+        const pg_member *m = &merged->u.obj.m[i];
+        CHECK(m->val->type != PG_NULL, "null member %.*s after apply", (int)m->keylen, m->key);
+        if (is_media(m))
+            media++;
+    }
+    CHECK(media <= 1, "%zu media members after apply", media);
+    for (i = 0; i < patch->u.obj.n; i++) {
+        const pg_member *m = &patch->u.obj.m[i];
+        const pg_value *got = get_l(merged, m->key, m->keylen);
+        if (count_l(patch, m->key, m->keylen) > 1)
+            continue; /* a duplicate key: JSON only, Lua tables cannot have one */
+        if (m->val->type == PG_NULL)
+            CHECK(!got, "cleared field %.*s still there", (int)m->keylen, m->key);
+        else
+            CHECK(got == m->val || get_l(patch, m->key, m->keylen) != m->val,
+                  "patch field %.*s not applied", (int)m->keylen, m->key);
+    }
+    for (i = 0; i < stored->u.obj.n; i++) {
+        const pg_member *m = &stored->u.obj.m[i];
+        if (get_l(patch, m->key, m->keylen) || (patch_media && is_media(m))
+            || get_l(stored, m->key, m->keylen) != m->val) /* a duplicate key (JSON only) */
+            continue;
+        CHECK(get_l(merged, m->key, m->keylen) == m->val, "untouched field %.*s lost",
+              (int)m->keylen, m->key);
+    }
+    check_fixed_point(a, merged);
+}
+
+/* One pass over an input; returns a signature of the outcomes (bit per check). */
+static unsigned run(const uint8_t *data, size_t size)
+{
+    pg_arena *a = pg_arena_new();
+    const char *err = NULL;
+    pg_value *v;
+    pg_status st;
+    pg_path path;
+    pg_item_in item, patch, *items;
+    pg_gallery_in gal;
+    size_t n, n1, n2;
+    unsigned sig = 0;
+    char *e1, *e2;
+    if (!a)
+        return 0;
+    v = pg_json_decode(a, (const char *)data, size, &err);
+    if (!v) {
+        CHECK(err && *err, "decode failed without a reason");
+        pg_arena_free(a);
+        return 1u << 31;
+    }
+    /* codec round trip */
+    e1 = pg_json_encode(a, v, &n1);
+    if (e1) {
+        pg_value *v2 = pg_json_decode(a, e1, n1, &err);
+        if (v2 && (e2 = pg_json_encode(a, v2, &n2)))
+            CHECK(same(e1, n1, e2, n2), "codec round trip differs:\n%.*s\n%.*s", (int)n1, e1, (int)n2, e2);
+        else
+            CHECK(oom_mode || v2, "re-decoding an encoding failed: %s", err);
+    }
+
+    pg_path_init(&path, "item");
+    if (pg_validate_item(a, v, PG_CREATE, &path, &item, &st)) {
+        sig |= 1;
+        check_fixed_point(a, item.doc);
+    } else {
+        check_status(&st, "item");
+    }
+    pg_path_init(&path, "item");
+    if (pg_validate_item(a, v, PG_UPDATE, &path, &patch, &st))
+        sig |= 2;
+    else
+        check_status(&st, "item");
+    pg_path_init(&path, "items");
+    if (pg_validate_items(a, v, 1, &path, &items, &n, &st))
+        sig |= 4;
+    else
+        check_status(&st, "items");
+    pg_path_init(&path, "gallery");
+    if (pg_validate_gallery(a, v, PG_CREATE, &path, &gal, &st)) {
+        sig |= 8;
+        for (n1 = 0; n1 < gal.nitems; n1++)
+            check_fixed_point(a, gal.items[n1].doc);
+    } else {
+        check_status(&st, "gallery");
+    }
+    pg_path_init(&path, "gallery");
+    if (pg_validate_gallery(a, v, PG_UPDATE, &path, &gal, &st))
+        sig |= 16;
+    else
+        check_status(&st, "gallery");
+
+    /* [stored, patch] */
+    if (v->type == PG_ARRAY && v->u.arr.n >= 2) {
+        pg_item_in stored;
+        pg_path_init(&path, "item");
+        if (pg_validate_item(a, v->u.arr.v[0], PG_CREATE, &path, &stored, &st)) {
+            pg_path_init(&path, "item");
+            if (pg_validate_item(a, v->u.arr.v[1], PG_UPDATE, &path, &patch, &st)) {
+                sig |= 32;
+                check_apply(a, stored.doc, patch.doc);
+            }
+        }
+    }
+    pg_arena_reset(a);
+    pg_arena_free(a);
+    return sig;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    unsigned normal;
+    long used, k;
+    if (size > 256 * 1024)
+        return 0;
+    oom_mode = 0;
+    fail_at = 0;
+    alloc_count = 0;
+    normal = run(data, size);
+    used = alloc_count;
+    oom_mode = 1;
+    for (k = 1; k <= used && k <= 64; k++) {
+        unsigned sig;
+        alloc_count = 0;
+        fail_at = k;
+        sig = run(data, size);
+        /* a check that succeeded under OOM must also succeed normally */
+        CHECK((sig & ~normal & 0x3f) == 0, "OOM at allocation %ld made a check succeed (%x vs %x)", k, sig, normal);
+    }
+    oom_mode = 0;
+    fail_at = 0;
+    return 0;
+}

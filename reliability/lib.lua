@@ -1,0 +1,126 @@
+-- Shared helpers of the reliability harnesses (Lua 5.4; no C modules besides progallery).
+-- Usage: local R = dofile(ROOT .. "/reliability/lib.lua")
+-- Environment: PG_ROOT (repository root), PG_CPATH (directory with progallery.so;
+-- default $PG_ROOT/build).
+local R = {}
+
+R.root = os.getenv("PG_ROOT") or "."
+local cdir = os.getenv("PG_CPATH") or (R.root .. "/build")
+package.path = R.root .. "/lua/?.lua;" .. package.path
+package.cpath = cdir .. "/?.so;" .. package.cpath
+
+function R.pg()
+  return require "progallery"
+end
+
+-- Wall-clock milliseconds with 10 ms resolution (no luaposix here): /proc/uptime.
+function R.now_ms()
+  local f = io.open("/proc/uptime")
+  local s = f:read("l")
+  f:close()
+  local a, b = s:match("^(%d+)%.(%d+)")
+  return tonumber(a) * 1000 + tonumber(b) * (b:len() == 2 and 10 or 1)
+end
+
+function R.q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Runs a shell command; returns its output (trailing white space removed) and success.
+function R.sh(cmd)
+  local f = io.popen(cmd .. " 2>&1")
+  local out = f:read("a")
+  local ok = f:close()
+  return (out:gsub("%s+$", "")), ok
+end
+
+function R.sqlite(path, sql)
+  return R.sh("sqlite3 " .. R.q(path) .. " " .. R.q(sql))
+end
+
+function R.split(line, sep)
+  local t = {}
+  for w in line:gmatch(sep and ("[^" .. sep .. "]+") or "%S+") do t[#t + 1] = w end
+  return t
+end
+
+function R.rmdb(p)
+  for _, s in ipairs { "", "-wal", "-shm", "-journal" } do os.remove(p .. s) end
+end
+
+-- Integrity and bookkeeping checks done with the sqlite3 CLI (not through the
+-- library): returns nil or a list of problems.
+function R.raw_checks(path)
+  local problems = {}
+  local out, ok = R.sqlite(path, "PRAGMA integrity_check;")
+  if not ok or out ~= "ok" then problems[#problems + 1] = "integrity_check: " .. out end
+  if R.sqlite(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('items', 'galleries');") == "0" then
+    return #problems > 0 and problems or nil -- a file killed before its schema was made
+  end
+  out = R.sqlite(path, "SELECT count(*) FROM items WHERE gid NOT IN (SELECT gid FROM galleries);")
+  if out ~= "0" then problems[#problems + 1] = "orphan items: " .. out end
+  out = R.sqlite(path, "SELECT count(*) FROM galleries g WHERE item_count <> "
+    .. "(SELECT count(*) FROM items i WHERE i.gid = g.gid);")
+  if out ~= "0" then problems[#problems + 1] = "galleries whose item_count is wrong: " .. out end
+  return #problems > 0 and problems or nil
+end
+
+function R.raw_counts(path)
+  if R.sqlite(path, "SELECT count(*) FROM sqlite_master WHERE name = 'galleries';") == "0" then return 0, 0 end
+  local g = R.sqlite(path, "SELECT count(*) FROM galleries;")
+  local i = R.sqlite(path, "SELECT count(*) FROM items;")
+  return tonumber(g), tonumber(i)
+end
+
+-- Reads the whole store through the API: { order = {gid...}, g = { [gid] = {
+-- name, totalItems, items = { {id, title, doc...}... } } } }. Raises on error.
+function R.dump(store)
+  local st = { order = {}, g = {} }
+  local offset = 0
+  while true do
+    local page, err, code = store:listGalleries { limit = 10, offset = offset, itemLimit = 1 }
+    assert(page, "listGalleries: " .. tostring(err) .. " " .. tostring(code))
+    for _, gal in ipairs(page.galleries) do
+      local rec = { name = gal.name, totalItems = gal.totalItems, items = {}, raw = gal }
+      local io_ = 0
+      while true do
+        local p, e2, c2 = store:listGalleryItems(gal._id, { itemOffset = io_, itemLimit = 100 })
+        assert(p, "listGalleryItems: " .. tostring(e2) .. " " .. tostring(c2))
+        for _, it in ipairs(p.items) do rec.items[#rec.items + 1] = it end
+        if #p.items < 100 then break end
+        io_ = io_ + 100
+      end
+      st.order[#st.order + 1] = gal._id
+      st.g[gal._id] = rec
+    end
+    if #page.galleries < 10 then break end
+    offset = offset + 10
+  end
+  return st
+end
+
+-- Writes a line and flushes it: an acknowledgement is on disk (in the page
+-- cache, which survives SIGKILL) before the next call starts.
+function R.logger(path)
+  local f = assert(io.open(path, "a"))
+  f:setvbuf("full", 1048576)
+  return function(line)
+    f:write(line, "\n")
+    f:flush()
+  end, f
+end
+
+-- Complete lines of a log; a last line without its newline is not returned.
+function R.read_lines(path)
+  local f = io.open(path, "rb")
+  if not f then return {} end
+  local data = f:read("a")
+  f:close()
+  local lines = {}
+  for l in data:gmatch("([^\n]*)\n") do lines[#lines + 1] = l end
+  return lines
+end
+
+R.IMG = "wix:image://v1/38939f9568z222d6avc6285c9ac1e9129.jpg/a.jpg#originWidth=200&originHeight=199"
+
+return R

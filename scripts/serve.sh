@@ -1,0 +1,157 @@
+#!/bin/sh
+# Runs the example server (examples/nginx: nginx + lua-nginx-module + progallery.http) on
+# 127.0.0.1 with a private nginx prefix inside the project.
+#
+#   sh scripts/serve.sh          start (installs what is missing, builds the LuaJIT module)
+#   sh scripts/serve.sh stop     stop it (graceful; TERM after 10 s, KILL after 15 s)
+#   sh scripts/serve.sh status
+#
+# Environment (all optional):
+#   PORT                      listen port on 127.0.0.1 (8080)
+#   PROGALLERY_ADMIN_KEY      admin key; unset: the key saved in <dir>/admin-key, else a new one
+#   PROGALLERY_SERVE_DIR      nginx prefix: conf/, logs/, data/, tmp/ (./.serve)
+#   PROGALLERY_DB             SQLite file (<dir>/data/progallery.db)
+#   PROGALLERY_PREFIX         URL prefix (/pro-gallery/v2; /progallery/v2 answers too)
+#   PROGALLERY_MAX_BODY       largest request body in bytes (1048576)
+#   PROGALLERY_WORKERS        worker processes (2)
+#   PROGALLERY_THREADS        threads of the SQLite thread pool, per worker (4)
+#   PROGALLERY_THREAD_POOL    "off": call SQLite directly in the workers (for comparison)
+#   PROGALLERY_BUSY_TIMEOUT   ms a write waits for a lock (5000); PROGALLERY_SYNCHRONOUS (normal)
+#   PROGALLERY_LOG_LEVEL      error_log level (warn); PROGALLERY_ACCESS_LOG: "on" for logs/access.log
+#   PROGALLERY_NO_DEPS        set: do not run scripts/deps.sh / make
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DIR=${PROGALLERY_SERVE_DIR:-$ROOT/.serve}
+case "$DIR" in /*) ;; *) DIR=$ROOT/$DIR ;; esac
+PORT=${PORT:-8080}
+cmd=${1:-start}
+
+find_nginx() {
+  NGINX=$(command -v nginx 2>/dev/null || true)
+  [ -n "$NGINX" ] || { [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx; } || true
+}
+
+running_pid() {
+  [ -f "$DIR/logs/nginx.pid" ] || return 1
+  pid=$(cat "$DIR/logs/nginx.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+stop() {
+  if ! pid=$(running_pid); then
+    echo "serve: not running ($DIR)"
+    rm -f "$DIR/logs/nginx.pid"
+    return 0
+  fi
+  kill -QUIT "$pid" 2>/dev/null || true          # graceful: workers finish their requests
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true       # fast shutdown
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
+  fi
+  if kill -0 "$pid" 2>/dev/null; then
+    workers=$(pgrep -P "$pid" 2>/dev/null || true)
+    kill -KILL "$pid" $workers 2>/dev/null || true
+    echo "serve: nginx (pid $pid) did not exit; killed it"
+  fi
+  rm -f "$DIR/logs/nginx.pid"
+  echo "serve: stopped nginx (pid $pid)"
+}
+
+start() {
+  if pid=$(running_pid); then
+    echo "serve: already running (pid $pid, prefix $DIR); 'sh scripts/serve.sh stop' first"
+    return 0
+  fi
+  if [ -z "${PROGALLERY_NO_DEPS:-}" ]; then
+    sh scripts/deps.sh all || { echo "serve: installing dependencies failed" >&2; exit 1; }
+    make -s luajit >/dev/null || { echo "serve: 'make luajit' failed" >&2; exit 1; }
+  fi
+  find_nginx
+  [ -n "$NGINX" ] || { echo "serve: nginx not found (sh scripts/deps.sh all)" >&2; exit 1; }
+  for m in ndk_http_module ngx_http_lua_module; do
+    [ -f "/usr/lib/nginx/modules/$m.so" ] || { echo "serve: /usr/lib/nginx/modules/$m.so missing (apt-get install libnginx-mod-http-lua)" >&2; exit 1; }
+  done
+  [ -f build-luajit/progallery.so ] || { echo "serve: build-luajit/progallery.so missing (make luajit)" >&2; exit 1; }
+
+  mkdir -p "$DIR/conf" "$DIR/logs" "$DIR/data" "$DIR/tmp"
+  if [ -z "${PROGALLERY_ADMIN_KEY:-}" ]; then
+    if [ -s "$DIR/admin-key" ]; then
+      PROGALLERY_ADMIN_KEY=$(cat "$DIR/admin-key")
+    else
+      PROGALLERY_ADMIN_KEY=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+      (umask 077; printf '%s\n' "$PROGALLERY_ADMIN_KEY" >"$DIR/admin-key")
+      echo "serve: generated an admin key (saved in $DIR/admin-key)"
+    fi
+  fi
+  PROGALLERY_DB=${PROGALLERY_DB:-$DIR/data/progallery.db}
+  PROGALLERY_MAX_BODY=${PROGALLERY_MAX_BODY:-1048576}
+  export PROGALLERY_ADMIN_KEY PROGALLERY_DB PROGALLERY_MAX_BODY
+  export PROGALLERY_PREFIX="${PROGALLERY_PREFIX:-/pro-gallery/v2}"
+  export PROGALLERY_THREAD_POOL="${PROGALLERY_THREAD_POOL:-progallery}"
+
+  # A root master drops its workers to nobody: they must reach the code and own the data.
+  user_line="# (not root: workers run as $(id -un))"
+  if [ "$(id -u)" -eq 0 ]; then
+    if runuser -u nobody -- sh -c "test -r '$ROOT/lua/progallery/http.lua' && test -r '$ROOT/build-luajit/progallery.so' && test -x '$DIR/data'" 2>/dev/null; then
+      user_line="user nobody nogroup;"
+      chown -R nobody:nogroup "$DIR/data" "$DIR/tmp"
+      dbdir=$(dirname "$PROGALLERY_DB")
+      [ "$dbdir" = "$DIR/data" ] || chown nobody:nogroup "$dbdir" 2>/dev/null || true
+    else
+      echo "serve: warning: user nobody cannot read $ROOT; workers run as root" >&2
+      user_line="user root root;"
+    fi
+  fi
+  access_log=off
+  [ "${PROGALLERY_ACCESS_LOG:-}" = on ] && access_log=logs/access.log
+
+  sed -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" -e "s|@USER_LINE@|$user_line|g" \
+      -e "s|@WORKERS@|${PROGALLERY_WORKERS:-2}|g" -e "s|@THREADS@|${PROGALLERY_THREADS:-4}|g" \
+      -e "s|@MAX_BODY@|$PROGALLERY_MAX_BODY|g" -e "s|@LOG_LEVEL@|${PROGALLERY_LOG_LEVEL:-warn}|g" \
+      -e "s|@ACCESS_LOG@|$access_log|g" \
+      examples/nginx/nginx.conf >"$DIR/conf/nginx.conf"
+
+  if ! "$NGINX" -p "$DIR/" -c conf/nginx.conf -e logs/error.log; then
+    echo "serve: nginx did not start; $DIR/logs/error.log says:" >&2
+    tail -n 20 "$DIR/logs/error.log" >&2 || true
+    exit 1
+  fi
+  base="http://127.0.0.1:$PORT$PROGALLERY_PREFIX"
+  i=0
+  until curl -s -o /dev/null "$base/galleries" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -ge 50 ]; then
+      echo "serve: nginx started but does not answer on 127.0.0.1:$PORT; $DIR/logs/error.log:" >&2
+      tail -n 20 "$DIR/logs/error.log" >&2 || true
+      stop >/dev/null
+      exit 1
+    fi
+    sleep 0.1
+  done
+  cat <<EOF
+serve: progallery REST v2 on $base (also http://127.0.0.1:$PORT/progallery/v2)
+  pid $(cat "$DIR/logs/nginx.pid"), prefix $DIR, database $PROGALLERY_DB
+  admin key: $PROGALLERY_ADMIN_KEY
+
+Try it:
+  K=$PROGALLERY_ADMIN_KEY
+  curl -s $base/galleries
+  curl -s -X POST -H "Authorization: \$K" -H 'Content-Type: application/json' \\
+       -d '{"gallery":{"name":"Summer","items":[{"title":"Beach","image":{"imageInfo":{"id":"abc.jpg","filename":"beach.jpg","width":400,"height":300}}}]}}' \\
+       $base/galleries
+  curl -s "$base/galleries/<galleryId>?itemLimit=10"
+  curl -s -X DELETE -H "Authorization: \$K" $base/galleries/<galleryId>
+Stop: sh scripts/serve.sh stop   (logs: $DIR/logs/error.log)
+EOF
+}
+
+case "$cmd" in
+  start) start ;;
+  stop) stop ;;
+  status) if pid=$(running_pid); then echo "serve: running (pid $pid, prefix $DIR)"; else echo "serve: not running"; exit 1; fi ;;
+  *) echo "usage: sh scripts/serve.sh [start|stop|status]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,646 @@
+-- progallery.http under a real nginx (lua-nginx-module loads build-luajit/progallery.so),
+-- driven with curl. Tagged #nginx: run it once with `busted --tags=nginx` (it needs nginx,
+-- libnginx-mod-http-lua and curl; the SDK test also needs node and npm). Every server runs
+-- on 127.0.0.1 with a temporary prefix and is stopped in teardown, failures or not.
+local cjson = require "cjson"
+-- stock lua-cjson writes 14 significant digits; progallery.http's encoder is exact
+local encode = require("progallery.http").encode
+
+local ROOT = (function()
+  local f = assert(io.popen("pwd"))
+  local d = f:read("*l")
+  f:close()
+  return d
+end)()
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function sh(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1; echo \"__exit=$?\""))
+  local out = f:read("*a")
+  f:close()
+  local status = tonumber(out:match("__exit=(%d+)%s*$"))
+  return out:gsub("__exit=%d+%s*$", ""), status
+end
+
+local function read_file(p)
+  local f = io.open(p, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write_file(p, s)
+  local f = assert(io.open(p, "wb"))
+  f:write(s)
+  f:close()
+end
+
+-- world-traversable, so that a root master's workers (nobody) reach their data dir
+local function mktemp_dir()
+  local out = sh("mktemp -d /tmp/progallery-http.XXXXXX")
+  local dir = out:gsub("%s+$", "")
+  sh("chmod 755 " .. q(dir))
+  return dir
+end
+
+-- a port nothing listens on (curl gets "connection refused")
+local function free_port()
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
+  for _ = 1, 50 do
+    local port = math.random(20000, 60000)
+    local _, st = sh("curl -s -o /dev/null --max-time 1 http://127.0.0.1:" .. port .. "/")
+    if st == 7 then return port end
+  end
+  error("no free loopback port found")
+end
+
+local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+local DATE = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"
+local MISSING = "00000000-0000-4000-8000-000000000000"
+
+-- Starts the example server through scripts/serve.sh; returns a server table.
+local function start_server(env)
+  local dir = mktemp_dir()
+  local port = free_port()
+  local key = "test-admin-key-" .. tostring(os.time())
+  local vars = {
+    PORT = port, PROGALLERY_SERVE_DIR = dir, PROGALLERY_ADMIN_KEY = key,
+    PROGALLERY_NO_DEPS = "1", PROGALLERY_WORKERS = "4", PROGALLERY_THREADS = "4",
+    PROGALLERY_MAX_BODY = "65536", PROGALLERY_BUSY_TIMEOUT = "1000", PROGALLERY_LOG_LEVEL = "info",
+  }
+  for k, v in pairs(env or {}) do vars[k] = v end
+  local assigns = {}
+  for k, v in pairs(vars) do assigns[#assigns + 1] = k .. "=" .. q(v) end
+  local srv = { dir = dir, port = port, key = key, env = table.concat(assigns, " "),
+                base = "http://127.0.0.1:" .. port, db = dir .. "/data/progallery.db" }
+  local out, st = sh(srv.env .. " sh scripts/serve.sh start")
+  srv.started = st == 0
+  srv.start_output = out
+  return srv
+end
+
+local function stop_server(srv)
+  if not srv then return end
+  local out = sh(srv.env .. " sh scripts/serve.sh stop")
+  if not out:find("stopped nginx", 1, true) then io.stderr:write("[http_spec] " .. out) end
+  -- belt and braces: the master pid, if still there
+  local pid = read_file(srv.dir .. "/logs/nginx.pid")
+  if pid and pid:match("^%d+") then sh("kill -TERM " .. pid:match("^%d+")) end
+end
+
+local function remove_dir(dir)
+  if dir and dir:match("^/tmp/progallery%-http%.") then sh("rm -rf " .. q(dir)) end
+end
+
+-- One HTTP request with curl. opts: headers = {...}, body = string | table (JSON-encoded),
+-- auth = "admin" | "none" | "empty" | <key>, chunked = bool.
+-- Returns status, body text, decoded JSON (or nil), response headers (lower-case names).
+local seen_bodies = {}
+local function request(srv, method, path, opts)
+  opts = opts or {}
+  local tmp = srv.dir .. "/req"
+  local args = { "curl -s -S --max-time 30 -X " .. method, "-o " .. q(tmp .. ".out"),
+                 "-D " .. q(tmp .. ".hdr"), "-w '%{http_code}'" }
+  local auth = opts.auth or "admin"
+  if auth == "admin" then args[#args + 1] = "-H " .. q("Authorization: " .. srv.key)
+  elseif auth == "empty" then args[#args + 1] = "-H 'Authorization;'"
+  elseif auth ~= "none" then args[#args + 1] = "-H " .. q("Authorization: " .. auth) end
+  for _, h in ipairs(opts.headers or {}) do args[#args + 1] = "-H " .. q(h) end
+  if opts.body ~= nil then
+    local body = type(opts.body) == "table" and encode(opts.body) or opts.body
+    write_file(tmp .. ".in", body)
+    args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. q(tmp .. ".in")
+    if opts.chunked then args[#args + 1] = "-H 'Transfer-Encoding: chunked'" end
+  end
+  args[#args + 1] = q(srv.base .. path)
+  local out, st = sh(table.concat(args, " "))
+  assert(st == 0, "curl failed: " .. out)
+  local status = tonumber(out:match("(%d%d%d)%s*$"))
+  local text = read_file(tmp .. ".out") or ""
+  local headers = {}
+  for line in (read_file(tmp .. ".hdr") or ""):gmatch("[^\r\n]+") do
+    local k, v = line:match("^([^:]+):%s*(.*)$")
+    if k then headers[k:lower()] = v end
+  end
+  seen_bodies[#seen_bodies + 1] = text
+  local ok, json = pcall(cjson.decode, text)
+  return status, text, ok and json or nil, headers
+end
+
+local function assert_error(status, json, want_status, code, srvtext)
+  assert.are.equal(want_status, status, srvtext)
+  assert.is_table(json, srvtext)
+  assert.is_string(json.message)
+  assert.are.equal(code, json.details.applicationError.code)
+  assert.is_string(json.details.applicationError.description)
+end
+
+local function violation(json)
+  local v = json.details and json.details.validationError and json.details.validationError.fieldViolations
+  return v and v[1] and v[1].field, v and v[1] and v[1].description
+end
+
+-- REST fixture (reference 12.5)
+local function fixture_gallery()
+  return {
+    gallery = {
+      name = "My New Gallery",
+      items = {
+        {
+          title = "Item 1", description = "This is the first item in my gallery.",
+          tags = { values = { "voice", "bees", "wind" } },
+          link = { text = "Click here for more info.", url = "https://www.wix.com/about/us" },
+          image = {
+            imageInfo = { id = "38939f9568z222d6avc6285c9ac1e9129.jpg", height = 199, width = 200,
+                          filename = "38939f9568z222d6avc6285c9ac1e9129.jpg" },
+            focalPoint = { x = 0.900576923076923, y = 0.0972887222382463 },
+            exif = { Artist = "Bob Dylan", ExposureTime = "0.005" },
+            quality = 100,
+            unsharpMasking = { amount = 2.41, radius = 28.6, threshold = 0.4745098 },
+          },
+        },
+        {
+          title = "Item 2",
+          video = { type = "WIX_MEDIA", durationInMillis = 5000, videoInfo = {
+            id = "8b7eef_9c5e3490bc9e4edbbc4ba917d17dad8c", filename = "BigBuckBunny.mp4",
+            posters = { { id = "8b7eef_9c5e3490bc9e4edbbc4ba917d17dad8cf002.jpg", height = 720, width = 1280 } },
+          } },
+        },
+        { title = "Item 3", text = { html = "<p>Hi!</p>", css = { backgroundColor = "rgba(205, 14, 205, 0.3)" } } },
+      },
+    },
+  }
+end
+
+describe("progallery.http under nginx #nginx", function()
+  local srv
+
+  setup(function()
+    if not read_file(ROOT .. "/build-luajit/progallery.so") then
+      local out, st = sh("make -s luajit")
+      assert(st == 0, "make luajit failed:\n" .. out)
+    end
+    srv = start_server()
+    assert(srv.started, "nginx did not start:\n" .. srv.start_output)
+  end)
+
+  teardown(function()
+    stop_server(srv)
+    if srv then
+      local log = read_file(srv.dir .. "/logs/error.log") or ""
+      -- keep the prefix when something crashed, for a look
+      if not log:find("signal 11", 1, true) then remove_dir(srv.dir) end
+    end
+  end)
+
+  it("runs 4 worker processes", function()
+    local pid = assert(read_file(srv.dir .. "/logs/nginx.pid")):match("%d+")
+    local out = sh("pgrep -P " .. pid .. " | wc -l")
+    assert.are.equal(4, tonumber(out:match("%d+")))
+  end)
+
+  it("lists an empty store with [] on both prefixes", function()
+    for _, prefix in ipairs { "/pro-gallery/v2", "/progallery/v2" } do
+      local status, text, json, headers = request(srv, "GET", prefix .. "/galleries", { auth = "none" })
+      assert.are.equal(200, status)
+      assert.truthy(text:find('"galleries":[]', 1, true), text)
+      assert.are.equal(0, json.totalGalleries)
+      assert.truthy(headers["content-type"]:find("application/json", 1, true))
+    end
+  end)
+
+  describe("every route", function()
+    local gid, items
+
+    it("POST /galleries creates (REST fixture) and answers {gallery} with REST media objects", function()
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+        { body = fixture_gallery(), headers = { "wix-site-id: 6f6a1f3e-0000-4000-8000-000000000001" } })
+      assert.are.equal(200, status, text)
+      local g = json.gallery
+      assert.truthy(g.id:match(UUID))
+      assert.truthy(g.createdDate:match(DATE))
+      assert.is_nil(g._id)
+      assert.are.equal("My New Gallery", g.name)
+      assert.are.equal(3, g.totalItems)
+      items = g.items
+      assert.are.equal(3, #items)
+      local img = items[1].image.imageInfo
+      assert.are.same({ id = "38939f9568z222d6avc6285c9ac1e9129.jpg", height = 199, width = 200,
+        filename = "38939f9568z222d6avc6285c9ac1e9129.jpg", altText = "38939f9568z222d6avc6285c9ac1e9129.jpg",
+        url = "wix:image://v1/38939f9568z222d6avc6285c9ac1e9129.jpg/38939f9568z222d6avc6285c9ac1e9129.jpg#originWidth=200&originHeight=199" }, img)
+      assert.are.equal(0.900576923076923, items[1].image.focalPoint.x)
+      assert.are.equal(0.4745098, items[1].image.unsharpMasking.threshold)
+      assert.are.same({ "voice", "bees", "wind" }, items[1].tags.values)
+      assert.are.equal("IMAGE", items[1].type)
+      assert.are.equal("VIDEO", items[2].type)
+      assert.are.same({ { id = "8b7eef_9c5e3490bc9e4edbbc4ba917d17dad8cf002.jpg", height = 720, width = 1280 } },
+        items[2].video.videoInfo.posters)
+      assert.are.equal("BigBuckBunny.mp4", items[2].video.videoInfo.filename)
+      assert.are.equal("TEXT", items[3].type)
+      assert.are.equal("rgba(205, 14, 205, 0.3)", items[3].text.css.backgroundColor)
+      assert.truthy(items[1].updatedDate:match(DATE))
+      gid = g.id
+    end)
+
+    it("GET /galleries lists with paging, ids repeated in the query are accepted", function()
+      local status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries?limit=10&offset=0&itemLimit=1")
+      assert.are.equal(200, status, text)
+      assert.are.equal(1, json.totalGalleries)
+      assert.are.equal(gid, json.galleries[1].id)
+      assert.are.equal(1, #json.galleries[1].items)
+      assert.are.equal(3, json.galleries[1].totalItems)
+    end)
+
+    it("GET /galleries/{id} with itemOffset/itemLimit (and galleryId repeated)", function()
+      local status, text, json = request(srv, "GET",
+        "/progallery/v2/galleries/" .. gid .. "?galleryId=" .. gid .. "&itemOffset=1&itemLimit=1", { auth = "empty" })
+      assert.are.equal(200, status, text)
+      assert.are.equal(gid, json.gallery.id)
+      assert.are.equal(1, #json.gallery.items)
+      assert.are.equal("Item 2", json.gallery.items[1].title)
+    end)
+
+    it("GET /galleries/{id}/items and /items/{itemId}", function()
+      local status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items?itemLimit=100")
+      assert.are.equal(200, status, text)
+      assert.are.same({ "Item 1", "Item 2", "Item 3" }, { json.items[1].title, json.items[2].title, json.items[3].title })
+      status, text, json = request(srv, "GET", ("/progallery/v2/galleries/%s/items/%s?galleryId=%s&itemId=%s")
+        :format(gid, items[2].id, gid, items[2].id), { auth = "none" })
+      assert.are.equal(200, status, text)
+      assert.are.equal(items[2].id, json.item.id)
+      assert.are.equal(5000, json.item.video.durationInMillis)
+    end)
+
+    it("PATCH /galleries/{id} takes a fetched gallery back (read-only keys ignored)", function()
+      local _, _, fetched = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid)
+      local g = fetched.gallery
+      g.name = "Renamed"
+      g.sortOrder = 420
+      g._id = g.id
+      local status, text, json = request(srv, "PATCH", "/progallery/v2/galleries/" .. gid, { body = { gallery = g } })
+      assert.are.equal(200, status, text)
+      assert.are.equal("Renamed", json.gallery.name)
+      assert.are.equal(420, json.gallery.sortOrder)
+      assert.are.equal(3, json.gallery.totalItems)
+    end)
+
+    it("POST /galleries/{id}/items (galleryId repeated in the body)", function()
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items", { body = {
+        galleryId = gid, item = { title = "Vimeo", video = { type = "VIMEO", videoInfo = { url = "https://vimeo.com/322240916" } } } } })
+      assert.are.equal(200, status, text)
+      assert.are.equal("VIDEO", json.item.type)
+      assert.are.same({ url = "https://vimeo.com/322240916" }, json.item.video.videoInfo)
+      items[4] = json.item
+    end)
+
+    it("PATCH /galleries/{id}/items/{itemId} takes a fetched item back", function()
+      local it = items[1]
+      local body = { galleryId = gid, item = { id = it.id, _id = it.id, type = "IMAGE", title = "New title",
+        createdDate = it.createdDate, updatedDate = it.updatedDate, sortOrder = it.sortOrder } }
+      local status, text, json = request(srv, "PATCH", ("/progallery/v2/galleries/%s/items/%s"):format(gid, it.id), { body = body })
+      assert.are.equal(200, status, text)
+      assert.are.equal("New title", json.item.title)
+      assert.are.same(it.image, json.item.image)
+      assert.are_not.equal(it.updatedDate, json.item.updatedDate)
+    end)
+
+    it("POST /galleries clones, then POST .../items/delete bulk-deletes", function()
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { cloneFromGalleryId = gid } })
+      assert.are.equal(200, status, text)
+      local clone = json.gallery
+      assert.are_not.equal(gid, clone.id)
+      assert.are.equal(4, clone.totalItems)
+      assert.are.equal("Renamed", clone.name)
+      local ids = { clone.items[1].id, clone.items[3].id, MISSING }
+      status, text, json = request(srv, "POST", "/progallery/v2/galleries/" .. clone.id .. "/items/delete",
+        { body = { galleryId = clone.id, itemIds = ids } })
+      assert.are.equal(200, status, text)
+      assert.are.same({ clone.items[1].id, clone.items[3].id }, json.itemIds)
+      -- deprecated DELETE /items?itemsIds=... answers {gallery}
+      status, text, json = request(srv, "DELETE", ("/progallery/v2/galleries/%s/items?galleryId=%s&itemsIds=%s&itemsIds=%s")
+        :format(clone.id, clone.id, clone.items[2].id, clone.items[4].id))
+      assert.are.equal(200, status, text)
+      assert.are.equal(0, json.gallery.totalItems)
+      assert.truthy(text:find('"items":[]', 1, true), text)
+      status, text, json = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. clone.id)
+      assert.are.equal(200, status, text)
+      assert.are.same({ galleryId = clone.id }, json)
+    end)
+
+    it("DELETE /galleries/{id}/items/{itemId}, then it is 404", function()
+      local path = ("/pro-gallery/v2/galleries/%s/items/%s"):format(gid, items[4].id)
+      local status, text, json = request(srv, "DELETE", path .. "?galleryId=" .. gid .. "&itemId=" .. items[4].id)
+      assert.are.equal(200, status, text)
+      assert.are.same({ itemId = items[4].id }, json)
+      status, text, json = request(srv, "GET", path)
+      assert_error(status, json, 404, "NOT_FOUND", text)
+      status, text, json = request(srv, "DELETE", path)
+      assert_error(status, json, 404, "NOT_FOUND", text)
+    end)
+
+    it("DELETE /galleries/{id}, then reads are 404", function()
+      local _, _, created = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { gallery = { name = "tmp" } } })
+      local id = created.gallery.id
+      assert.truthy(request(srv, "GET", "/pro-gallery/v2/galleries/" .. id) == 200)
+      local status, text, json = request(srv, "DELETE", "/progallery/v2/galleries/" .. id .. "?galleryId=" .. id)
+      assert.are.equal(200, status, text)
+      assert.are.same({ galleryId = id }, json)
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. id)
+      assert_error(status, json, 404, "NOT_FOUND", text)
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. id .. "/items")
+      assert_error(status, json, 404, "NOT_FOUND", text)
+    end)
+
+    it("auth: visitor writes are 403, a wrong key 401, reads open to all", function()
+      local body = { gallery = { name = "x" } }
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { auth = "none", body = body })
+      assert_error(status, json, 403, "PERMISSION_DENIED", text)
+      status, text, json = request(srv, "POST", "/progallery/v2/galleries", { auth = "empty", body = body })
+      assert_error(status, json, 403, "PERMISSION_DENIED", text)
+      status, text, json = request(srv, "PATCH", "/pro-gallery/v2/galleries/" .. gid, { auth = "none", body = body })
+      assert_error(status, json, 403, "PERMISSION_DENIED", text)
+      status, text, json = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. gid, { auth = "none" })
+      assert_error(status, json, 403, "PERMISSION_DENIED", text)
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { auth = srv.key .. "x", body = body })
+      assert_error(status, json, 401, "UNAUTHENTICATED", text)
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = "wrong" })
+      assert_error(status, json, 401, "UNAUTHENTICATED", text)
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = srv.key:sub(1, -2) })
+      assert_error(status, json, 401, "UNAUTHENTICATED", text)
+      -- nothing was written
+      local _, _, list = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = "none" })
+      assert.are.equal(1, list.totalGalleries)
+      assert.are.equal("Renamed", list.galleries[1].name)
+    end)
+
+    it("non-UUID path segments (also 'undefined') are 400 with a field violation", function()
+      local cases = {
+        { "GET", "/progallery/v2/galleries/undefined", "galleryId" },
+        { "GET", "/pro-gallery/v2/galleries/not-a-uuid/items", "galleryId" },
+        { "PATCH", "/progallery/v2/galleries/" .. gid .. "/items/undefined", "itemId" },
+        { "DELETE", "/progallery/v2/galleries/" .. gid .. "/items/xyz", "itemId" },
+        { "GET", "/progallery/v2/galleries/a/b", "galleryId" },
+        { "GET", "/progallery/v2/galleries/", "galleryId" },
+      }
+      for _, c in ipairs(cases) do
+        local status, text, json = request(srv, c[1], c[2], { body = c[1] == "PATCH" and { item = { title = "t" } } or nil })
+        assert_error(status, json, 400, "INVALID_ARGUMENT", c[2] .. " " .. text)
+        assert.are.equal(c[3], (violation(json)))
+      end
+      -- a path id repeated differently in the query or body is refused
+      local status, text, json = request(srv, "GET", "/progallery/v2/galleries/" .. gid .. "?galleryId=" .. MISSING)
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      status, text, json = request(srv, "POST", "/progallery/v2/galleries/" .. gid .. "/items",
+        { body = { galleryId = MISSING, item = { title = "t" } } })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("galleryId", (violation(json)))
+    end)
+
+    it("validation errors carry REST field names with 0-based indexes", function()
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = { item = { image = { imageInfo = { id = "a.jpg", width = 1, height = 1 }, quality = 5 } } } })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("item.image.quality", (violation(json)))
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { gallery = { items = {
+        { title = "fine" }, { image = { imageInfo = "ftp://nope" } } } } } })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("gallery.items[1].image.imageInfo", (violation(json)))
+      assert.truthy(json.message:find("^gallery%.items%[1%]%.image%.imageInfo: "), json.message)
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { gallery = { items = {
+        { title = "fine" }, { title = "x" }, { image = { imageInfo = { id = "a.jpg" } } } } } } })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("gallery.items[2].image.imageInfo", (violation(json)))
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = '{"item":{"sortOrder":"NaN"}}' })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("item.sortOrder", (violation(json)))
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = { item = { title = "t", bogus = 1 } } })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("item.bogus", (violation(json)))
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = { item = { title = "t" }, extra = true } })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("extra", (violation(json)))
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = '{"item":{"title":"\255\254"}}' })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries?limit=11")
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("limit", (violation(json)))
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items?itemLimit=abc")
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("itemLimit", (violation(json)))
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items/delete",
+        { body = { itemIds = { items[1].id, "nope" } } })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("itemIds[1]", (violation(json)))
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items/delete",
+        { body = { itemIds = {} } })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      -- RESOURCE_EXHAUSTED is a 400 too
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = { item = { title = string.rep("x", 2000) } } })
+      assert_error(status, json, 400, "RESOURCE_EXHAUSTED", text)
+      assert.are.equal("item.title", (violation(json)))
+      status, text, json = request(srv, "PATCH", "/pro-gallery/v2/galleries/" .. gid, { body = {} })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("gallery", (violation(json)))
+    end)
+
+    it("malformed JSON and non-object bodies are 400", function()
+      for _, body in ipairs { '{"gallery":', "[]", '"x"', "{'a':1}", '{"gallery":{"sortOrder":NaN}}',
+                              string.rep("[", 200) } do
+        local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = body })
+        assert_error(status, json, 400, "INVALID_ARGUMENT", body .. " -> " .. text)
+      end
+    end)
+
+    it("unknown routes are 404, wrong methods 405 with Allow", function()
+      for _, path in ipairs { "/", "/pro-gallery/v2", "/pro-gallery/v2/", "/pro-gallery/v2/gallery",
+                              "/pro-gallery/v3/galleries", "/pro-gallery/v2/galleries/" .. gid .. "/things",
+                              "/progallery/v2/galleries/" .. gid .. "/items/" .. MISSING .. "/more" } do
+        local status, text, json = request(srv, "GET", path)
+        assert_error(status, json, 404, "NOT_FOUND", path .. " " .. text)
+      end
+      local cases = {
+        { "PUT", "/pro-gallery/v2/galleries", "GET, POST" },
+        { "DELETE", "/pro-gallery/v2/galleries", "GET, POST" },
+        { "POST", "/progallery/v2/galleries/" .. gid, "GET, PATCH, DELETE" },
+        { "PATCH", "/progallery/v2/galleries/" .. gid .. "/items", "GET, POST, DELETE" },
+        { "GET", "/progallery/v2/galleries/" .. gid .. "/items/delete", "POST" },
+        { "POST", "/progallery/v2/galleries/" .. gid .. "/items/" .. MISSING, "GET, PATCH, DELETE" },
+      }
+      for _, c in ipairs(cases) do
+        local status, text, json, headers = request(srv, c[1], c[2])
+        assert_error(status, json, 405, "METHOD_NOT_ALLOWED", c[1] .. " " .. c[2] .. " " .. text)
+        assert.are.equal(c[3], headers["allow"])
+      end
+    end)
+
+    it("bodies over maxBody are 413 (with a length and chunked)", function()
+      local big = '{"gallery":{"name":"' .. string.rep("a", 70000) .. '"}}'
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = big })
+      assert_error(status, json, 413, "PAYLOAD_TOO_LARGE", text)
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = big, chunked = true })
+      assert_error(status, json, 413, "PAYLOAD_TOO_LARGE", text)
+      -- just under the limit is read (and judged by the store)
+      local fits = '{"gallery":{"name":"' .. string.rep("a", 60000) .. '"}}'
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = fits })
+      assert_error(status, json, 400, "RESOURCE_EXHAUSTED", text)
+      assert.are.equal("gallery.name", (violation(json)))
+    end)
+
+    it("a locked database is 503 UNAVAILABLE after busyTimeout, and nothing is written", function()
+      -- another connection holds the write lock for 3 s (busyTimeout is 1 s here)
+      local locker = "(echo 'BEGIN IMMEDIATE;'; sleep 3; echo 'ROLLBACK;') | sqlite3 " .. q(srv.db) .. " >/dev/null 2>&1 &"
+      os.execute(locker)
+      os.execute("sleep 0.5")
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = { item = { title = "while locked" } } })
+      assert_error(status, json, 503, "UNAVAILABLE", text)
+      -- reads go on (WAL)
+      local st2 = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid)
+      assert.are.equal(200, st2)
+      os.execute("sleep 3")
+      local _, _, list = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items?itemLimit=100")
+      for _, it in ipairs(list.items) do assert.are_not.equal("while locked", it.title) end
+      status = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items", { body = { item = { title = "after" } } })
+      assert.are.equal(200, status)
+    end)
+
+    it("no response ever carried Lua error text or a stack trace", function()
+      assert.is_true(#seen_bodies > 50)
+      for _, b in ipairs(seen_bodies) do
+        assert.falsy(b:find("%.lua:%d+") or b:find("traceback", 1, true) or b:find("<html", 1, true), b)
+      end
+    end)
+  end)
+
+  it("keeps every acknowledged write under concurrent load (2,400 POSTs, 4 workers, concurrency 32)", function()
+    local gids = {}
+    for i = 1, 4 do
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { gallery = { name = "load " .. i } } })
+      assert.are.equal(200, status, text)
+      gids[i] = json.gallery.id
+    end
+    local N = 2400
+    local cfg = {}
+    for n = 1, N do
+      local g = gids[(n % 4) + 1]
+      if n > 1 then cfg[#cfg + 1] = "next" end -- each block is its own transfer
+      -- the query string only tags the request in the write-out; the handler ignores it
+      cfg[#cfg + 1] = ('url = "%s/pro-gallery/v2/galleries/%s/items?w=%d"'):format(srv.base, g, n)
+      cfg[#cfg + 1] = 'request = "POST"'
+      cfg[#cfg + 1] = ('header = "Authorization: %s"'):format(srv.key)
+      cfg[#cfg + 1] = 'header = "Content-Type: application/json"'
+      cfg[#cfg + 1] = ('data = "{\\"item\\":{\\"title\\":\\"w-%d\\"}}"'):format(n)
+      cfg[#cfg + 1] = 'output = "/dev/null"'
+      cfg[#cfg + 1] = "silent" -- per block: options do not carry over a "next"
+      cfg[#cfg + 1] = 'write-out = "%{http_code} %{url_effective}\\n"'
+    end
+    write_file(srv.dir .. "/load.cfg", table.concat(cfg, "\n") .. "\n")
+    local t0 = os.time()
+    local res = srv.dir .. "/load.out"
+    local msg, st = sh("(curl -s --parallel --parallel-max 32 --config " .. q(srv.dir .. "/load.cfg") .. " >" .. q(res) .. " 2>" .. q(res .. ".err") .. ")")
+    assert.are.equal(0, st, msg)
+    local out = read_file(res)
+    local acked, statuses, lines = {}, {}, 0
+    local odd = {}
+    for line in out:gmatch("[^\n]+") do
+      local code, n = line:match("^(%d%d%d) %S-%?w=(%d+)$")
+      if not code then odd[#odd + 1] = line end
+      lines = lines + 1
+      statuses[code or "?"] = (statuses[code or "?"] or 0) + 1
+      if code == "200" then acked[tonumber(n)] = true end
+    end
+    assert.are.equal(N, lines, table.concat(odd, "\n"))
+    assert.are.equal(0, #odd, table.concat(odd, "\n"))
+    assert.are.same({ ["200"] = N }, statuses)
+    io.stderr:write(("[http_spec] %d writes in ~%d s\n"):format(N, os.time() - t0))
+    -- every acknowledged write is there, exactly once; counts are exact
+    local found = {}
+    for i, g in ipairs(gids) do
+      local expect = 0
+      for n in pairs(acked) do if (n % 4) + 1 == i then expect = expect + 1 end end
+      local seen = 0
+      local offset = 0
+      while true do
+        local status, text, json = request(srv, "GET", ("/pro-gallery/v2/galleries/%s/items?itemOffset=%d&itemLimit=100"):format(g, offset))
+        assert.are.equal(200, status, text)
+        for _, it in ipairs(json.items) do
+          local n = tonumber(it.title:match("^w%-(%d+)$"))
+          assert.is_number(n)
+          assert.is_nil(found[n], "duplicate write " .. n)
+          assert.are.equal(i, (n % 4) + 1)
+          found[n] = true
+          seen = seen + 1
+        end
+        if #json.items < 100 then break end
+        offset = offset + 100
+      end
+      assert.are.equal(expect, seen)
+      local _, _, gj = request(srv, "GET", "/pro-gallery/v2/galleries/" .. g .. "?itemLimit=1")
+      assert.are.equal(expect, gj.gallery.totalItems)
+    end
+    for n in pairs(acked) do assert.is_true(found[n], "acknowledged write " .. n .. " missing") end
+    local c = 0
+    for _ in pairs(found) do c = c + 1 end
+    assert.are.equal(N, c)
+  end)
+
+  it("the official Wix SDK (@wix/sdk 1.21.16, @wix/pro-gallery 1.0.117) drives every function", function()
+    local _, has_node = sh("command -v node && command -v npm")
+    assert(has_node == 0, "node and npm are required for the SDK test (apt-get install nodejs npm)")
+    local dir = ROOT .. "/spec/sdk"
+    local need = not read_file(dir .. "/node_modules/@wix/sdk/package.json")
+      or not (read_file(dir .. "/node_modules/@wix/sdk/package.json") or ""):find('"version": "1.21.16"', 1, true)
+      or not (read_file(dir .. "/node_modules/@wix/pro-gallery/package.json") or ""):find('"version": "1.0.117"', 1, true)
+    if need then
+      local out, st = sh("cd " .. q(dir) .. " && npm ci --no-audit --no-fund --loglevel=error")
+      assert(st == 0, "npm could not install @wix/sdk and @wix/pro-gallery into spec/sdk/node_modules "
+        .. "(is the npm registry reachable?):\n" .. out)
+    end
+    local out, st = sh(("cd %s && BASE_URL=%s ADMIN_KEY=%s node sdk_test.mjs"):format(q(dir), q(srv.base), q(srv.key)))
+    assert.are.equal(0, st, out)
+    local passed, failed = out:match("(%d+) passed, (%d+) failed")
+    assert.are.equal("0", failed, out)
+    assert.is_true(tonumber(passed) >= 20, out)
+  end)
+
+  it("logged no Lua errors in the workers", function()
+    local log = read_file(srv.dir .. "/logs/error.log") or ""
+    assert.falsy(log:find("lua entry thread aborted", 1, true), log)
+    assert.falsy(log:find("progallery: request failed", 1, true), log)
+    assert.falsy(log:find("[alert]", 1, true), log)
+  end)
+end)
+
+describe("progallery.http without a thread pool #nginx", function()
+  local srv
+  setup(function()
+    srv = start_server { PROGALLERY_THREAD_POOL = "off", PROGALLERY_WORKERS = "2" }
+    assert(srv.started, "nginx did not start:\n" .. srv.start_output)
+  end)
+  teardown(function()
+    stop_server(srv)
+    if srv then remove_dir(srv.dir) end
+  end)
+
+  it("serves the same API with direct store calls", function()
+    local status, text, json = request(srv, "POST", "/progallery/v2/galleries", { body = fixture_gallery() })
+    assert.are.equal(200, status, text)
+    local gid = json.gallery.id
+    status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items", { auth = "none" })
+    assert.are.equal(200, status, text)
+    assert.are.equal(3, #json.items)
+    status, text, json = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. gid, { auth = "none" })
+    assert_error(status, json, 403, "PERMISSION_DENIED", text)
+    status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/undefined")
+    assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+    local log = read_file(srv.dir .. "/logs/error.log") or ""
+    assert.falsy(log:find("lua entry thread aborted", 1, true), log)
+  end)
+end)
