@@ -54,14 +54,16 @@ typedef struct {
 
 static pg_value *read_value(reader *r, int idx, int depth);
 
-/* Classifies a table: 1..n integer keys (array), string keys (object), or neither. */
+/* One pass over a table: string keys make an object, keys 1..n an array;
+ * anything else (other keys, a mix, holes) is a PG_INVALID node. */
 static pg_value *read_table(reader *r, int idx, int depth)
 {
     lua_State *L = r->L;
-    size_t nint = 0, nstr = 0, other = 0, i;
-    lua_Number maxkey = 0;
-    pg_value *v;
     const void *self = lua_topointer(L, idx);
+    pg_value *obj, *arr = NULL;
+    lua_Number maxkey = 0;
+    const char *problem = NULL;
+    size_t i;
     int d;
     if (depth > MAX_DEPTH || !lua_checkstack(L, 6))
         return pg_new_invalid(r->a, "table nested too deeply");
@@ -69,64 +71,61 @@ static pg_value *read_table(reader *r, int idx, int depth)
         if (r->path[d] == self)
             return pg_new_invalid(r->a, "table that contains itself (a cycle)");
     r->path[depth] = self;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            nstr++;
-        } else if (lua_type(L, -2) == LUA_TNUMBER) {
-            lua_Number k = lua_tonumber(L, -2);
-            if (k >= 1 && k <= 4294967295.0 && k == (lua_Number)(size_t)k) {
-                nint++;
-                if (k > maxkey)
-                    maxkey = k;
-            } else {
-                other++;
-            }
-        } else {
-            other++;
-        }
-        lua_pop(L, 1);
-        if (nint + nstr + other > r->budget) {
-            lua_pop(L, 1); /* the key of this traversal */
-            return pg_new_invalid(r->a, "table too large");
-        }
-    }
-    if (other || (nint && nstr))
-        return pg_new_invalid(r->a, "table with keys that are neither all names nor 1..n");
-    if (nint && maxkey != (lua_Number)nint)
-        return pg_new_invalid(r->a, "array with holes");
-    r->budget -= nint + nstr;
-    if (nint) {
-        if (!(v = pg_new_array(r->a, nint)))
-            return NULL;
-        for (i = 1; i <= nint; i++) {
-            pg_value *e;
-            lua_rawgeti(L, idx, (int)i);
-            e = read_value(r, lua_gettop(L), depth + 1);
-            lua_pop(L, 1);
-            if (!e)
-                return NULL;
-            v->u.arr.v[v->u.arr.n++] = e;
-        }
-        return v;
-    }
-    if (!(v = pg_new_object(r->a, nstr)))
+    if (!(obj = pg_new_object(r->a, 0)))
         return NULL;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        size_t klen;
-        const char *k = lua_tolstring(L, -2, &klen); /* a string already: no conversion */
-        pg_value *e = read_value(r, lua_gettop(L), depth + 1);
-        lua_pop(L, 1);
-        if (!e) {
-            lua_pop(L, 1);
+        int kt = lua_type(L, -2);
+        lua_Number k = kt == LUA_TNUMBER ? lua_tonumber(L, -2) : 0;
+        pg_value *e;
+        if (r->budget == 0)
+            problem = "table too large";
+        else if (kt != LUA_TSTRING && !(k >= 1 && k <= 4294967295.0 && k == (lua_Number)(size_t)k))
+            problem = "table with keys that are neither all names nor 1..n";
+        if (problem) {
+            lua_pop(L, 2); /* value and key: this traversal ends here */
+            return pg_new_invalid(r->a, problem);
+        }
+        r->budget--;
+        if (!(e = read_value(r, lua_gettop(L), depth + 1))) {
+            lua_pop(L, 2);
             return NULL;
         }
-        v->u.obj.m[v->u.obj.n].key = k;
-        v->u.obj.m[v->u.obj.n].keylen = klen;
-        v->u.obj.m[v->u.obj.n++].val = e;
+        lua_pop(L, 1);
+        if (kt == LUA_TSTRING) {
+            size_t klen;
+            const char *key = lua_tolstring(L, -1, &klen); /* a string already: no conversion */
+            if (!pg_obj_addl(r->a, obj, key, klen, e)) {
+                lua_pop(L, 1);
+                return NULL;
+            }
+        } else {
+            /* array entries in any order: keep the key in keylen for now */
+            if (!arr && !(arr = pg_new_object(r->a, 0))) {
+                lua_pop(L, 1);
+                return NULL;
+            }
+            if (!pg_obj_addl(r->a, arr, NULL, (size_t)k, e)) {
+                lua_pop(L, 1);
+                return NULL;
+            }
+            if (k > maxkey)
+                maxkey = k;
+        }
     }
-    return v;
+    if (!arr)
+        return obj;
+    if (obj->u.obj.n)
+        return pg_new_invalid(r->a, "table with keys that are neither all names nor 1..n");
+    if (maxkey != (lua_Number)arr->u.obj.n)
+        return pg_new_invalid(r->a, "array with holes");
+    obj = pg_new_array(r->a, arr->u.obj.n);
+    if (!obj)
+        return NULL;
+    for (i = 0; i < arr->u.obj.n; i++)
+        obj->u.arr.v[arr->u.obj.m[i].keylen - 1] = arr->u.obj.m[i].val;
+    obj->u.arr.n = arr->u.obj.n;
+    return obj;
 }
 
 /* Every Lua value becomes a node; values with no place in the model become

@@ -1,6 +1,7 @@
 #include "model.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ids.h"
@@ -42,6 +43,16 @@ static const char *utf8_problem(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     while (p < end) {
+        /* ASCII runs eight bytes at a time: no high bit and no zero byte */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if ((w & 0x8080808080808080ull) || ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull))
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
         unsigned c = *p;
         size_t len;
         unsigned cp, min;

@@ -275,6 +275,27 @@ int pg_number_is_int(double n)
 
 /* ---- JSON encoding ---------------------------------------------------- */
 
+/* Length of the prefix of s that JSON strings carry as is: no '"', no '\\'
+ * and no control character. Eight bytes at a time, since documents are
+ * mostly such text. */
+static size_t plain_run(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, q, b;
+        memcpy(&w, s + i, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        /* a zero byte in q or b, or a byte below 0x20 in w (ASCII bytes only: high ones are fine) */
+        if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs)
+            break;
+    }
+    while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
 typedef struct {
     char *buf;
     size_t len, cap;
@@ -307,9 +328,11 @@ static void sb_reserve(sbuf *b, size_t extra)
 
 static void sb_add(sbuf *b, const char *s, size_t n)
 {
-    sb_reserve(b, n);
-    if (b->oom)
-        return;
+    if (b->cap - b->len < n) {
+        sb_reserve(b, n);
+        if (b->oom)
+            return;
+    }
     memcpy(b->buf + b->len, s, n);
     b->len += n;
 }
@@ -321,7 +344,7 @@ static void encode_string(sbuf *b, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     size_t i, run = 0;
     sb_addc(b, '"');
-    for (i = 0; i < n; i++) {
+    for (i = plain_run(s, n); i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
@@ -343,6 +366,34 @@ static void encode_string(sbuf *b, const char *s, size_t n)
     sb_addc(b, '"');
 }
 
+/* Numbers with at most 9 decimals (0.25, 28.6, 0.4745098) without printf:
+ * m = n * 10^k integral and m / 10^k == n means the text "m with k decimals"
+ * reads back as exactly n (both sides are correctly rounded). */
+static int short_decimal(sbuf *b, double n)
+{
+    static const double pow10[] = { 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+    char tmp[40], *p = tmp + sizeof tmp;
+    int k;
+    for (k = 0; k < 9; k++) {
+        double m = n * pow10[k];
+        if (m == floor(m) && fabs(m) < 9007199254740992.0 && m / pow10[k] == n) {
+            uint64_t u = (uint64_t)fabs(m);
+            int d;
+            for (d = 0; d <= k + 1 || u; d++) {
+                if (d == k + 1)
+                    *--p = '.';
+                *--p = (char)('0' + u % 10);
+                u /= 10;
+            }
+            if (n < 0)
+                *--p = '-';
+            sb_add(b, p, (size_t)(tmp + sizeof tmp - p));
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void encode_number(sbuf *b, double n)
 {
     char tmp[40], *p = tmp + sizeof tmp;
@@ -360,7 +411,7 @@ static void encode_number(sbuf *b, double n)
         if (v < 0)
             *--p = '-';
         sb_add(b, p, (size_t)(tmp + sizeof tmp - p));
-    } else {
+    } else if (!short_decimal(b, n)) {
         /* the shortest of %.15g and %.17g that reads back exactly: 0.4, not 0.40000000000000002 */
         len = snprintf(tmp, sizeof tmp, "%.15g", n);
         if (strtod(tmp, NULL) != n)
@@ -475,11 +526,10 @@ static size_t put_utf8(char *o, unsigned cp)
  * there are no escapes, which is the common case for stored documents). */
 static int parse_string_raw(parser *ps, const char **out, size_t *outlen)
 {
-    const char *start = ++ps->p, *q;
+    const char *start = ++ps->p, *q = start + plain_run(start, (size_t)(ps->end - start));
     char *buf, *o;
-    for (q = start; q < ps->end && *q != '"' && *q != '\\'; q++)
-        if ((unsigned char)*q < 0x20)
-            return fail(ps, "control character in string"), 0;
+    if (q < ps->end && (unsigned char)*q < 0x20)
+        return fail(ps, "control character in string"), 0;
     if (q < ps->end && *q == '"') {
         *out = start;
         *outlen = (size_t)(q - start);
