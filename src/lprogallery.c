@@ -206,6 +206,13 @@ static void push_value(lua_State *L, const pg_value *v)
     lua_remove(L, -2);
 }
 
+/* Raw: a caller's metatable never runs (and so never raises) here. */
+static void raw_field(lua_State *L, int idx, const char *key)
+{
+    lua_pushstring(L, key);
+    lua_rawget(L, idx);
+}
+
 /* ---- identities and elevation -------------------------------------------------- */
 
 /* "admin" | "member" | "visitor" | { role = ..., id = ... } */
@@ -228,7 +235,7 @@ static int read_identity(lua_State *L, int idx, role *out, pg_status *st)
                                       : "caller: only the keys role and id are allowed");
             }
         }
-        lua_getfield(L, idx, "role");
+        raw_field(L, idx, "role");
         if (lua_type(L, -1) == LUA_TSTRING)
             s = lua_tostring(L, -1);
         lua_pop(L, 1); /* the string stays alive in the table */
@@ -346,7 +353,7 @@ static void close_handle(handle *h)
 
 static int opt_field(lua_State *L, int idx, const char *key)
 {
-    lua_getfield(L, idx, key);
+    raw_field(L, idx, key);
     return !lua_isnil(L, -1) && !(lua_islightuserdata(L, -1) && !lua_touserdata(L, -1));
 }
 

@@ -1,0 +1,77 @@
+-- The Lua binding's own promises: no caller value makes open(), as() or an
+-- API call raise, whatever metatables, cycles or sizes it carries.
+local progallery = require "progallery"
+
+local raising = { __index = function() error("boom") end, __newindex = function() error("boom") end,
+                  __pairs = function() error("boom") end, __len = function() error("boom") end }
+
+local function no_raise(f, ...)
+  local r = table.pack and table.pack(pcall(f, ...)) or { n = select("#", ...), pcall(f, ...) }
+  assert.is_true(r[1], "raised: " .. tostring(r[2]))
+  return r[2], r[3], r[4]
+end
+
+describe("binding", function()
+  it("reads open() options raw: a raising __index does not run", function()
+    local s, err = no_raise(progallery.open, setmetatable({ path = ":memory:" }, raising))
+    assert.is_nil(err)
+    assert.matches("^progallery%.store ", tostring(s))
+    s:close()
+  end)
+
+  it("reads identities raw: as() with a raising metatable", function()
+    local s = assert(progallery.open{ path = ":memory:" })
+    local v, _, code = no_raise(s.as, s, setmetatable({ id = "x" }, raising))
+    assert.is_nil(v)
+    assert.equal("INVALID_ARGUMENT", code)
+    local admin = no_raise(s.as, s, setmetatable({ role = "admin" }, raising))
+    assert.is_table(assert(admin:createGallery{}))
+    s:close()
+  end)
+
+  it("reports a cycle at its path without walking it", function()
+    local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+    local g = assert(s:createGallery{})
+    local t = {}
+    for i = 1, 20 do t[i] = t end
+    local r, msg, code = no_raise(s.createGalleryItem, s, g._id,
+      { image = { imageInfo = "https://a.example/b.jpg", exif = { a = t } } })
+    assert.is_nil(r)
+    assert.equal("INVALID_ARGUMENT", code)
+    assert.matches("^item%.image%.exif%.a%[1%]: .*cycle", msg)
+    assert.equal(0, s:getGallery(g._id).totalItems)
+    s:close()
+  end)
+
+  it("refuses an argument of more than 5 million values without raising", function()
+    local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+    local g = assert(s:createGallery{})
+    local leaf = {}
+    for i = 1, 100 do leaf[i] = i end
+    local wide = {}
+    for i = 1, 100 do wide[i] = {} for j = 1, 100 do wide[i][j] = leaf end end
+    local items = {}
+    for i = 1, 6 do items[i] = { image = { imageInfo = "https://a.example/b.jpg", exif = { a = wide } } } end
+    local r, msg, code = no_raise(s.createGalleryItems, s, g._id, items)
+    assert.is_nil(r)
+    assert.equal("INVALID_ARGUMENT", code)
+    assert.matches("too large", msg)
+    -- the store is still usable and unchanged
+    assert.equal(0, s:getGallery(g._id).totalItems)
+    assert(s:createGalleryItem(g._id, { title = "after" }))
+    s:close()
+  end)
+
+  it("a table that is both an array and a record is refused with its path", function()
+    local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+    local g = assert(s:createGallery{})
+    local r, msg, code = no_raise(s.createGalleryItem, s, g._id, { tags = { values = { "a", x = "b" } } })
+    assert.is_nil(r)
+    assert.equal("INVALID_ARGUMENT", code)
+    assert.matches("^item%.tags%.values: ", msg)
+    r, msg, code = no_raise(s.createGalleryItem, s, g._id, { tags = { values = { [1] = "a", [3] = "c" } } })
+    assert.is_nil(r)
+    assert.matches("^item%.tags%.values: .*holes", msg)
+    s:close()
+  end)
+end)
