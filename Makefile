@@ -3,6 +3,7 @@
 #   make luajit          build build-luajit/progallery.so (LuaJIT / OpenResty ABI)
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
 #   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
+#   make bench-http      GET through nginx + progallery.http against the same body as a static file
 #   make serve           nginx + progallery.http on 127.0.0.1:8080 (make serve-stop)
 #   make fuzz            the reliability harnesses and fuzzers for FUZZ_SECONDS (default 1800)
 #   make install         install into PREFIX (or LIBDIR/LUADIR, as LuaRocks passes them)
@@ -44,7 +45,7 @@ OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) lprogallery)
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: all luajit check test install clean bench serve serve-stop fuzz
+.PHONY: all luajit check test install clean bench bench-http serve serve-stop fuzz
 
 all: $(SO)
 
@@ -66,6 +67,9 @@ test: $(SO)
 
 bench:
 	sh bench/run.sh
+
+bench-http:
+	sh bench/http.sh
 
 serve: luajit
 	sh scripts/serve.sh start

@@ -16,6 +16,7 @@
 #   PROGALLERY_WORKERS        worker processes (2)
 #   PROGALLERY_THREADS        threads of the SQLite thread pool, per worker (4)
 #   PROGALLERY_THREAD_POOL    "off": call SQLite directly in the workers (for comparison)
+#   PROGALLERY_CACHE          "off": no per-worker cache of GET responses (for comparison)
 #   PROGALLERY_BUSY_TIMEOUT   ms a write waits for a lock (5000); PROGALLERY_SYNCHRONOUS (normal)
 #   PROGALLERY_LOG_LEVEL      error_log level (warn); PROGALLERY_ACCESS_LOG: "on" for logs/access.log
 #   PROGALLERY_NO_DEPS        set: do not run scripts/deps.sh / make

@@ -286,6 +286,30 @@ describe("progallery.http under nginx #nginx", function()
       assert.are.equal(3, json.gallery.totalItems)
     end)
 
+    it("cached GETs see every write: through the API and by another process", function()
+      local path = "/pro-gallery/v2/galleries/" .. gid
+      for _ = 1, 8 do -- warm the cache of every worker
+        local status, _, json = request(srv, "GET", path, { auth = "none" })
+        assert.are.equal(200, status)
+        assert.are.equal("Renamed", json.gallery.name)
+      end
+      local status = request(srv, "PATCH", path, { body = { gallery = { name = "Via API" } } })
+      assert.are.equal(200, status)
+      for _ = 1, 8 do
+        local _, _, json = request(srv, "GET", path, { auth = "none" })
+        assert.are.equal("Via API", json.gallery.name)
+      end
+      local out, st = sh("LUA_PATH='" .. ROOT .. "/lua/?.lua;;' LUA_CPATH='" .. ROOT .. "/build/?.so;;' lua5.4 -e "
+        .. q("local s = assert(require('progallery').open{ path = " .. string.format("%q", srv.db)
+          .. ", caller = 'admin' }); assert(s:updateGallery(" .. string.format("%q", gid)
+          .. ", { name = 'Renamed' })); s:close()"))
+      assert.are.equal(0, st, out)
+      for _ = 1, 8 do
+        local _, _, json = request(srv, "GET", path, { auth = "none" })
+        assert.are.equal("Renamed", json.gallery.name)
+      end
+    end)
+
     it("POST /galleries/{id}/items (galleryId repeated in the body)", function()
       local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items", { body = {
         galleryId = gid, item = { title = "Vimeo", video = { type = "VIMEO", videoInfo = { url = "https://vimeo.com/322240916" } } } } })

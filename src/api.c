@@ -51,6 +51,11 @@ void pg_db_close(pg_db *db)
 }
 
 int pg_db_readonly(const pg_db *db) { return db->readonly; }
+
+int pg_db_data_version(pg_db *db, int64_t *v, pg_status *st)
+{
+    return db->ops->data_version(db->s, v, st) > 0;
+}
 pg_arena *pg_db_arena(pg_db *db) { return db->arena; }
 
 /* ---- argument helpers ----------------------------------------------------- */

@@ -13,6 +13,8 @@ typedef struct pg_db pg_db;
 int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st);
 void pg_db_close(pg_db *db);
 int pg_db_readonly(const pg_db *db);
+/* Moves whenever the data may have changed (any connection): for caches. */
+int pg_db_data_version(pg_db *db, int64_t *v, pg_status *st);
 /* Scratch memory for one call: arguments and results. Reset between calls. */
 pg_arena *pg_db_arena(pg_db *db);
 

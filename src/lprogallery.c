@@ -496,6 +496,24 @@ static int l_as(lua_State *L)
     return 1;
 }
 
+/* store:dataVersion() -> a number that changes whenever a commit (by this
+ * store or any other connection to the file) may have changed the data. */
+static int l_data_version(lua_State *L)
+{
+    handle *h = to_handle(L, 1);
+    pg_db *db = h ? handle_db(h) : NULL;
+    pg_status st;
+    int64_t v;
+    if (!h)
+        return push_fail(L, PG_INVALID_ARGUMENT, "self: expected a progallery store");
+    if (!db)
+        return push_fail(L, PG_FAILED_PRECONDITION, "store is closed");
+    if (!pg_db_data_version(db, &v, &st))
+        return push_status(L, &st);
+    lua_pushinteger(L, (lua_Integer)v);
+    return 1;
+}
+
 /* ---- the API dispatcher ---------------------------------------------------------- */
 
 static int call_api(lua_State *L, handle *h, int first_arg)
@@ -608,6 +626,7 @@ static const luaL_Reg store_meta[] = {
 static const luaL_Reg store_methods[] = {
     { "close", l_close },
     { "as", l_as },
+    { "dataVersion", l_data_version },
     { NULL, NULL },
 };
 

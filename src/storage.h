@@ -47,6 +47,9 @@ typedef struct {
     void (*close)(pg_storage *s);
 
     int (*begin)(pg_storage *s, int write, pg_status *st);
+    /* A number that moves whenever a commit (of this connection or another)
+     * may have changed the data: for caches. */
+    int (*data_version)(pg_storage *s, int64_t *v, pg_status *st);
     int (*commit)(pg_storage *s, pg_status *st);
     void (*rollback)(pg_storage *s);
 

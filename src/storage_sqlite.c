@@ -32,7 +32,7 @@ static const char *const schema_v1 =
     "CREATE INDEX items_by_order ON items(gid, sort_order);";
 
 enum {
-    Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK,
+    Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
     Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
@@ -45,6 +45,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_GALLERY_FIND] = "SELECT gid, name, sort_order, created_ms, updated_ms, item_count"
                        " FROM galleries WHERE id = ?1",
     [Q_GALLERY_INSERT] = "INSERT INTO galleries(id, name, sort_order, created_ms, updated_ms,"
@@ -78,6 +79,8 @@ struct pg_storage {
     sqlite3_stmt *stmt[Q_COUNT];
     pg_idgen *ids;
     int busy_timeout_ms;
+    int writing;         /* inside a write transaction */
+    int64_t own_commits; /* PRAGMA data_version only counts other connections' commits */
 };
 
 static int fail_db(pg_storage *s, int rc, pg_status *st)
@@ -286,13 +289,28 @@ static int sq_open(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_st
 static int sq_begin(pg_storage *s, int write, pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, write ? Q_BEGIN_WRITE : Q_BEGIN_READ, st);
+    s->writing = write;
     return q ? run(s, q, st) : -1;
 }
 
 static int sq_commit(pg_storage *s, pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, Q_COMMIT, st);
-    return q ? run(s, q, st) : -1;
+    if (!q || run(s, q, st) < 0)
+        return -1;
+    s->own_commits += s->writing;
+    return 1;
+}
+
+static int sq_data_version(pg_storage *s, int64_t *v, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_DATA_VERSION, st);
+    int rc;
+    if (!q)
+        return -1;
+    rc = sqlite3_step(q);
+    *v = (rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0) + s->own_commits;
+    return finish(s, q, rc, st);
 }
 
 static void sq_rollback(pg_storage *s)
@@ -588,7 +606,7 @@ static int sq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, doubl
 }
 
 const pg_storage_ops pg_sqlite_ops = {
-    sq_open, sq_close, sq_begin, sq_commit, sq_rollback,
+    sq_open, sq_close, sq_begin, sq_data_version, sq_commit, sq_rollback,
     sq_gallery_find, sq_gallery_insert, sq_gallery_update, sq_gallery_delete,
     sq_gallery_count, sq_gallery_max_sort, sq_gallery_page,
     sq_item_find, sq_item_insert, sq_item_update, sq_item_delete, sq_item_max_sort,

@@ -8,6 +8,7 @@
 --                           "off" calls the store directly in the worker)
 --   PROGALLERY_BUSY_TIMEOUT ms a write waits for another connection's lock (default 5000)
 --   PROGALLERY_SYNCHRONOUS  "full" or "normal" (default "normal": durable on process crash)
+--   PROGALLERY_CACHE        "off": no per-worker cache of GET responses (default on)
 -- Loaded by init_by_lua (code only, before fork); each worker opens its store in
 -- init_worker_by_lua.
 local http = require "progallery.http"
@@ -31,6 +32,7 @@ local handler, err = http.new{
     threadPool = pool,
     busyTimeout = tonumber(env("PROGALLERY_BUSY_TIMEOUT", "5000")),
     synchronous = env("PROGALLERY_SYNCHRONOUS", "normal"),
+    cache = env("PROGALLERY_CACHE", "on") ~= "off",
 }
 if not handler then error("progallery: bad configuration: " .. tostring(err)) end
 if not handler.adminKey then

@@ -70,6 +70,7 @@ local function escape_char(c)
 end
 
 local function encode_string(s)
+    if not find(s, '[%c"\\]') then return '"' .. s .. '"' end -- most strings need no escape
     return '"' .. gsub(s, '[%c"\\]', escape_char) .. '"'
 end
 
@@ -549,6 +550,7 @@ function _M.new(conf)
         adminKey = key,
         storeConf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
         stores = nil, -- this worker's, from init_worker
+        cache = conf.cache ~= false and {} or nil, -- GET responses, see cache_key
     }, mt)
 end
 
@@ -711,9 +713,45 @@ function _M:_handle()
     else
         ngx.req.discard_body()
     end
+    local key = method == "GET" and self:cache_key(role)
+    if key then
+        local hit = self:cached(key)
+        if hit then return send(200, hit) end
+    end
     local status, body, log = self:call(role, op, params)
     if log then ngx_log(ngx.ERR, "progallery: ", log) end
+    if key and status == 200 then self:remember(key, body) end
     return send(status, body)
+end
+
+-- Response cache of GETs, per worker. Entries are valid while the store's
+-- dataVersion() stays the same: it moves on every commit, by this worker, a
+-- thread of its pool, or any other process. The version is read before the
+-- call, so a cached body is never older than the version it is filed under.
+local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
+
+function _M:cache_key(role)
+    if not self.cache or not self.stores then return nil end
+    local v = self.stores.visitor:dataVersion()
+    if not v then return nil end
+    local c = self.cache
+    if c.version ~= v then
+        c.version, c.entries, c.count, c.bytes = v, {}, 0, 0
+    end
+    return role .. " " .. ngx.var.request_uri
+end
+
+function _M:cached(key)
+    return self.cache.entries[key]
+end
+
+function _M:remember(key, body)
+    local c = self.cache
+    if c.count >= CACHE_MAX_ENTRIES or c.bytes + #body > CACHE_MAX_BYTES then
+        c.entries, c.count, c.bytes = {}, 0, 0
+    end
+    c.entries[key] = body
+    c.count, c.bytes = c.count + 1, c.bytes + #body
 end
 
 local function traceback(e)
