@@ -7,11 +7,12 @@
 # items is created through the API (admin key); its GET response (visitor) is saved as the static
 # file and checked byte for byte against what nginx serves there. Then wrk runs on both URLs
 # alternately (the order flips every round), with the same threads/connections/duration, first
-# with the SQLite thread pool on, then with PROGALLERY_THREAD_POOL=off (nginx restarted).
+# with the SQLite thread pool on, then with PROGALLERY_THREAD_POOL=off, then (for reference)
+# with the response cache off (PROGALLERY_CACHE=off), nginx restarted between modes.
 # Rates are medians of the rounds; the ratio is the median of the per-round ratios.
 #
 # Environment (all optional): BENCH_HTTP_ROUNDS (3), BENCH_HTTP_SECS (5), BENCH_HTTP_THREADS (2),
-#   BENCH_HTTP_CONNS (32), BENCH_HTTP_MODES ("pool off"), PROGALLERY_WORKERS (2),
+#   BENCH_HTTP_CONNS (32), BENCH_HTTP_MODES ("pool off nocache"), PROGALLERY_WORKERS (2),
 #   PROGALLERY_THREADS (4), BENCH_HTTP_PORT (default: a free port).
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ ROUNDS=${BENCH_HTTP_ROUNDS:-3}
 SECS=${BENCH_HTTP_SECS:-5}
 THREADS=${BENCH_HTTP_THREADS:-2}
 CONNS=${BENCH_HTTP_CONNS:-32}
-MODES=${BENCH_HTTP_MODES:-pool off}
+MODES=${BENCH_HTTP_MODES:-pool off nocache}
 WORKERS=${PROGALLERY_WORKERS:-2}
 POOL_THREADS=${PROGALLERY_THREADS:-4}
 PREFIX=/pro-gallery/v2
@@ -108,8 +109,9 @@ write_conf() {
     { echo "bench-http: could not add the static location to the nginx.conf template" >&2; exit 1; }
 }
 
-start_nginx() {   # $1: thread pool setting ("progallery" or "off")
+start_nginx() {   # $1: thread pool setting ("progallery" or "off"); $2: response cache (on/off)
   export PROGALLERY_THREAD_POOL=$1
+  export PROGALLERY_CACHE=${2:-on}
   write_conf
   if ! "$NGINX" -p "$work/" -c conf/nginx.conf -e logs/error.log; then
     echo "bench-http: nginx did not start:" >&2; tail -n 20 "$work/logs/error.log" >&2 || true; exit 1
@@ -200,11 +202,12 @@ rows=""
 misses=0
 for mode in $MODES; do
   case "$mode" in
-    pool) pool=progallery; label="thread pool ($POOL_THREADS threads/worker)" ;;
-    off) pool=off; label="thread pool off (direct calls)" ;;
-    *) echo "bench-http: unknown mode $mode (pool, off)" >&2; exit 2 ;;
+    pool) pool=progallery; cache=on; label="thread pool ($POOL_THREADS threads/worker)" ;;
+    off) pool=off; cache=on; label="thread pool off (direct calls)" ;;
+    nocache) pool=progallery; cache=off; label="thread pool, response cache off" ;;
+    *) echo "bench-http: unknown mode $mode (pool, off, nocache)" >&2; exit 2 ;;
   esac
-  if [ "$mode" != "$first_mode" ]; then stop_nginx; start_nginx "$pool"; check_same; fi
+  if [ "$mode" != "$first_mode" ]; then stop_nginx; start_nginx "$pool" "$cache"; check_same; fi
   run_wrk "$API_URL" 2 >/dev/null; run_wrk "$STATIC_URL" 2 >/dev/null   # warm-up
   api_rates=""; static_rates=""; ratios=""
   r=1
@@ -217,6 +220,8 @@ for mode in $MODES; do
   done
   a=$(echo "$api_rates" | median); s=$(echo "$static_rates" | median); q=$(echo "$ratios" | median)
   verdict=$(awk -v q="$q" -v t="$TARGET" 'BEGIN { printf "%.2fx >= %.1fx: %s", q, t, (q >= t ? "PASS" : "MISS") }')
+  # without the cache every request converts and encodes the gallery: shown for reference
+  [ "$cache" = off ] && verdict="reference (no target)"
   case "$verdict" in *MISS) misses=$((misses + 1)) ;; esac
   rows="$rows$(printf '| %-36s | %15s | %11s | %5.2fx | %-19s |' "$label" "$(fmt_rate "$a")" "$(fmt_rate "$s")" "$q" "$verdict")
 "

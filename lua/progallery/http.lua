@@ -77,7 +77,10 @@ end
 local TWO53 = 2 ^ 53
 local function encode_number(n)
     if n ~= n or n == huge or n == -huge then return "null" end
-    if n == floor(n) and n >= -TWO53 and n <= TWO53 then return format("%d", n) end
+    if n == floor(n) and n >= -TWO53 and n <= TWO53 then
+        if n > -1e14 and n < 1e14 then return tostring(n - n % 1) end -- exact and cheap here
+        return format("%d", n)
+    end
     local s
     for p = 15, 17 do -- the shortest text that reads back as the same double
         s = format("%." .. p .. "g", n)
@@ -102,47 +105,55 @@ local function is_array(t, key, opaque)
     return count == n
 end
 
+-- The output of the encode() in progress: pieces and their count (encode never
+-- yields and never runs inside itself, so one buffer serves every call).
+local out, n = {}, 0
+
 local encode_value
-local function encode_table(t, key, buf, depth, opaque)
+local function encode_table(t, key, depth, opaque)
     if depth > 64 then error("json: nested too deeply", 0) end
     if is_array(t, key, opaque) then
-        buf[#buf + 1] = "["
+        n = n + 1; out[n] = "["
         for i = 1, #t do
-            if i > 1 then buf[#buf + 1] = "," end
-            encode_value(t[i], key, buf, depth + 1, opaque)
+            if i > 1 then n = n + 1; out[n] = "," end
+            encode_value(t[i], key, depth + 1, opaque)
         end
-        buf[#buf + 1] = "]"
+        n = n + 1; out[n] = "]"
         return
     end
-    buf[#buf + 1] = "{"
+    n = n + 1; out[n] = "{"
     local first = true
     for k, v in pairs(t) do
         if type(k) == "number" then k = encode_number(k) end
         if type(k) ~= "string" then error("json: key of type " .. type(k), 0) end
-        if not first then buf[#buf + 1] = "," end
+        if not first then n = n + 1; out[n] = "," end
         first = false
-        buf[#buf + 1] = encode_string(k)
-        buf[#buf + 1] = ":"
-        encode_value(v, k, buf, depth + 1, opaque or OPAQUE[k])
+        n = n + 1; out[n] = encode_string(k)
+        n = n + 1; out[n] = ":"
+        encode_value(v, k, depth + 1, opaque or OPAQUE[k])
     end
-    buf[#buf + 1] = "}"
+    n = n + 1; out[n] = "}"
 end
 
-function encode_value(v, key, buf, depth, opaque)
+function encode_value(v, key, depth, opaque)
     local t = type(v)
-    if t == "string" then buf[#buf + 1] = encode_string(v)
-    elseif t == "number" then buf[#buf + 1] = encode_number(v)
-    elseif t == "boolean" then buf[#buf + 1] = v and "true" or "false"
-    elseif t == "table" then encode_table(v, key, buf, depth, opaque)
-    elseif v == nil or v == NULL then buf[#buf + 1] = "null"
+    if t == "string" then n = n + 1; out[n] = encode_string(v)
+    elseif t == "number" then n = n + 1; out[n] = encode_number(v)
+    elseif t == "boolean" then n = n + 1; out[n] = v and "true" or "false"
+    elseif t == "table" then encode_table(v, key, depth, opaque)
+    elseif v == nil or v == NULL then n = n + 1; out[n] = "null"
     else error("json: cannot encode a " .. t, 0) end
 end
 
 -- Value -> JSON text; raises (with a short message) only on values no result carries.
 function _M.encode(v)
-    local buf = {}
-    encode_value(v, nil, buf, 0)
-    return concat(buf)
+    n = 0
+    local ok, err = pcall(encode_value, v, nil, 0)
+    local text = ok and concat(out, "", 1, n) or nil
+    for i = n, 1, -1 do out[i] = nil end -- drop the pieces, keep the table
+    n = 0
+    if not ok then error(err, 0) end
+    return text
 end
 
 -- Request body text -> table, or nil, message. Only a JSON object is a body.
