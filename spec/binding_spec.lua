@@ -99,4 +99,32 @@ describe("binding", function()
     b:close()
     os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
   end)
+
+  it("eight processes opening one new file at once all get a working store", function()
+    local path = os.tmpname()
+    os.remove(path)
+    local lua = (_VERSION == "Lua 5.4" and not jit) and "lua5.4" or "luajit"
+    local cpath = package.searchpath("progallery", package.cpath)
+    -- every process loads the module, then waits for the same "go" file, so the opens collide
+    local script = ("package.cpath = %q; local pg = require('progallery'); "
+      .. "while not io.open(%q) do end; "
+      .. "local s, e, c = pg.open{ path = %q, caller = 'admin' }; "
+      .. "if not s then print('FAIL', e, c) os.exit(1) end; assert(s:createGallery{}); print('ok')")
+      :format(cpath, path .. ".go", path)
+    local cmd = {}
+    for i = 1, 8 do cmd[i] = ("%s -e %q > %s.%d 2>&1 &"):format(lua, script, path, i) end
+    assert(os.execute(table.concat(cmd, " ") .. " sleep 0.3; touch " .. path .. ".go; wait"))
+    os.remove(path .. ".go")
+    for i = 1, 8 do
+      local f = assert(io.open(path .. "." .. i))
+      local out = f:read("*a")
+      f:close()
+      os.remove(path .. "." .. i)
+      assert.equal("ok\n", out)
+    end
+    local s = assert(progallery.open{ path = path })
+    assert.equal(8, s:listGalleries().totalGalleries)
+    s:close()
+    os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
+  end)
 end)

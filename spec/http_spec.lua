@@ -482,6 +482,48 @@ describe("progallery.http under nginx #nginx", function()
       end
     end)
 
+    it("hostile input: deep nesting, NUL and bad UTF-8, path tricks, SQL-looking text", function()
+      -- 60,000 levels of nesting, just under the 64 KiB body limit
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+        { body = '{"gallery":' .. string.rep("[", 60000) })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = '{"item":{"title":"a\\u0000b"}}' })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("item.title", (violation(json)))
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = '{"item":{"title":"\255\254"}}' })
+      assert.are.equal(400, status, text)
+      -- path tricks: nginx normalises dot segments; whatever arrives is routed or refused, as JSON
+      for _, path in ipairs { "/pro-gallery/v2/x/../galleries", "/pro-gallery/v2//galleries",
+                              "/pro-gallery/v2/galleries/%2e%2e", "/pro-gallery/v2/galleries/" .. gid .. "%00",
+                              "/pro-gallery/v2/galleries/" .. gid .. "/items/" .. gid,
+                              "/pro-gallery/v2/galleries/" .. gid:upper() } do
+        status, text, json = request(srv, "GET", path, { auth = "none" })
+        assert.is_table(json, path .. " " .. text)
+        assert.truthy(status == 200 or status == 400 or status == 404, path .. " " .. status)
+        if status ~= 200 then assert.is_string(json.details.applicationError.code) end
+      end
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid:upper(), { auth = "none" })
+      assert.are.equal(200, status, text)
+      assert.are.equal(gid, json.gallery.id)
+      -- SQL-looking strings are data: stored and returned literally, nothing else happens
+      local evil = "Robert'); DROP TABLE galleries; --"
+      status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+        { body = { item = { title = evil, description = "1 OR 1=1; SELECT * FROM items" } } })
+      assert.are.equal(200, status, text)
+      local id = json.item.id
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items/" .. id, { auth = "none" })
+      assert.are.equal(200, status, text)
+      assert.are.equal(evil, json.item.title)
+      assert.are.equal("1 OR 1=1; SELECT * FROM items", json.item.description)
+      status = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. gid .. "/items/" .. id)
+      assert.are.equal(200, status)
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = "none" })
+      assert.are.equal(200, status, text)
+      assert.is_true(json.totalGalleries >= 1)
+    end)
+
     it("unknown routes are 404, wrong methods 405 with Allow", function()
       for _, path in ipairs { "/", "/pro-gallery/v2", "/pro-gallery/v2/", "/pro-gallery/v2/gallery",
                               "/pro-gallery/v3/galleries", "/pro-gallery/v2/galleries/" .. gid .. "/things",

@@ -238,6 +238,33 @@ fail:
     return -1;
 }
 
+static int setup_once(pg_storage *s, const pg_open_opts *o, pg_status *st)
+{
+    if (!o->readonly && exec(s, "PRAGMA journal_mode = WAL", st) < 0)
+        return -1;
+    if (exec(s, o->synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+             st) < 0)
+        return -1;
+    return migrate(s, o->readonly, st);
+}
+
+/* Sets a connection up. When several processes open a new file at once, the
+ * switch to WAL and the schema creation can meet in a lock cycle that SQLite
+ * resolves by failing one side at once, without its busy handler: so retry
+ * here, for as long as busyTimeout allows. */
+static int setup(pg_storage *s, const pg_open_opts *o, pg_status *st)
+{
+    int waited = 0;
+    for (;;) {
+        if (setup_once(s, o, st) > 0)
+            return 1;
+        if (st->code != PG_UNAVAILABLE || waited >= o->busy_timeout_ms)
+            return -1;
+        sqlite3_sleep(10);
+        waited += 10;
+    }
+}
+
 static void sq_close(pg_storage *s)
 {
     int i;
@@ -269,10 +296,7 @@ static int sq_open(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_st
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, o->busy_timeout_ms);
-    if ((!o->readonly && exec(s, "PRAGMA journal_mode = WAL", st) < 0)
-        || exec(s, o->synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-                st) < 0
-        || migrate(s, o->readonly, st) < 0) {
+    if (setup(s, o, st) < 0) {
         sq_close(s);
         return -1;
     }
