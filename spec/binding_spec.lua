@@ -127,4 +127,45 @@ describe("binding", function()
     s:close()
     os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
   end)
+
+  describe("encodeJSON", function()
+    local cjson = require "cjson"
+
+    it("writes exact numbers and reads back equal", function()
+      local v = { 0.1, 1 / 3, 0.900576923076923, 2 ^ 53, -1e300, 5e-324, 12, -0.5 }
+      local text = assert(progallery.encodeJSON(v))
+      local back = cjson.decode(text)
+      for i = 1, #v do assert.equal(v[i], back[i]) end
+      assert.truthy(text:find("0.900576923076923", 1, true))
+    end)
+
+    it("makes empty tables [] under array keys, except inside opaque members", function()
+      local text = assert(progallery.encodeJSON(
+        { items = {}, name = "x", exif = { items = {} }, nested = { { items = {} } } },
+        { items = true }, { exif = true }))
+      local back = cjson.decode(text)
+      assert.truthy(text:find('"items":[]', 1, true))
+      assert.truthy(text:find('"exif":{"items":{}}', 1, true))
+      assert.equal("x", back.name)
+      assert.truthy(text:find('"nested":[{"items":[]}]', 1, true))
+    end)
+
+    it("escapes what JSON needs and passes UTF-8 through", function()
+      local text = assert(progallery.encodeJSON({ s = 'a"b\\c\n\1é/' }))
+      assert.equal('{"s":"a\\"b\\\\c\\n\\u0001é/"}', text)
+      assert.equal('a"b\\c\n\1é/', cjson.decode(text).s)
+    end)
+
+    it("returns nil, message, code for values JSON cannot carry, and never raises", function()
+      local cycle = {} cycle.self = cycle
+      for _, bad in ipairs { { f = print }, { co = coroutine.create(print) }, cycle, { [true] = 1 } } do
+        local ok, text, msg, code = pcall(progallery.encodeJSON, bad)
+        assert.is_true(ok)
+        assert.is_nil(text)
+        assert.equal("INVALID_ARGUMENT", code)
+        assert.matches("^json: cannot encode", msg)
+      end
+      assert.equal("null", progallery.encodeJSON(progallery.null))
+    end)
+  end)
 end)

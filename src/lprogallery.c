@@ -49,6 +49,7 @@ typedef struct {
     lua_State *L;
     pg_arena *a;
     size_t budget;
+    int array_mt;                    /* stack index of cjson's array metatable, or 0 */
     const void *path[MAX_DEPTH + 2]; /* the tables being read, outermost first */
 } reader;
 
@@ -113,8 +114,16 @@ static pg_value *read_table(reader *r, int idx, int depth)
                 maxkey = k;
         }
     }
-    if (!arr)
+    if (!arr) {
+        /* an empty table marked as an array by cjson (JSON encoding only) */
+        if (obj->u.obj.n == 0 && r->array_mt && lua_getmetatable(L, idx)) {
+            int marked = lua_rawequal(L, -1, r->array_mt);
+            lua_pop(L, 1);
+            if (marked)
+                return pg_new_array(r->a, 0);
+        }
         return obj;
+    }
     if (obj->u.obj.n)
         return pg_new_invalid(r->a, "table with keys that are neither all names nor 1..n");
     if (maxkey != (lua_Number)arr->u.obj.n)
@@ -534,6 +543,7 @@ static int call_api(lua_State *L, handle *h, int first_arg)
     r.L = L;
     r.a = pg_db_arena(db);
     r.budget = MAX_NODES;
+    r.array_mt = 0;
     pg_arena_reset(r.a);
     lua_settop(L, first_arg + e->nargs - 1); /* trailing extra arguments are ignored */
     for (i = 0; i < e->nargs; i++) {
@@ -581,6 +591,102 @@ static int l_module_fn(lua_State *L)
         lua_setfield(L, LUA_REGISTRYINDEX, REG_DEFAULT);
     }
     return call_api(L, h, 1);
+}
+
+/* ---- JSON for progallery.http ------------------------------------------------------ */
+
+/* Lua cannot tell an empty array from an empty object: an empty table under a
+ * key of the set at index `keys` becomes [], except inside members named in
+ * the set at `opaque` (free-form user data). Returns a problem, or NULL. */
+static const char *settle_arrays(lua_State *L, pg_value *v, int keys, int opaque)
+{
+    size_t i;
+    const char *problem = NULL;
+    if (v->type == PG_INVALID)
+        return v->u.str.s;
+    if (v->type == PG_ARRAY)
+        for (i = 0; i < v->u.arr.n && !problem; i++)
+            problem = settle_arrays(L, v->u.arr.v[i], keys, opaque);
+    if (v->type != PG_OBJECT)
+        return problem;
+    for (i = 0; i < v->u.obj.n && !problem; i++) {
+        pg_member *m = &v->u.obj.m[i];
+        int skip = 0;
+        if (m->val->type != PG_OBJECT && m->val->type != PG_ARRAY) {
+            if (m->val->type == PG_INVALID)
+                problem = m->val->u.str.s;
+            continue; /* scalars need no key lookups */
+        }
+        if (opaque) {
+            lua_pushlstring(L, m->key, m->keylen);
+            lua_rawget(L, opaque);
+            skip = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        }
+        if (m->val->type == PG_OBJECT && m->val->u.obj.n == 0 && keys && !skip) {
+            lua_pushlstring(L, m->key, m->keylen);
+            lua_rawget(L, keys);
+            if (lua_toboolean(L, -1))
+                m->val->type = PG_ARRAY; /* empty either way: u.arr and u.obj are both {NULL, 0, 0} */
+            lua_pop(L, 1);
+        }
+        /* inside free-form data nothing is converted, but everything is checked */
+        problem = settle_arrays(L, m->val, skip ? 0 : keys, opaque);
+    }
+    return problem;
+}
+
+/* progallery.encodeJSON(value[, arrayKeys[, opaqueKeys]]) -> JSON text, or nil,
+ * message, code. Exact numbers (the shortest text that reads back the same
+ * double), UTF-8 passed through, tables read raw; an empty table is {} unless
+ * marked with cjson's array metatable or found under a key of arrayKeys. */
+static int l_encode_json(lua_State *L)
+{
+    pg_arena *a = *(pg_arena **)lua_touserdata(L, lua_upvalueindex(1));
+    reader r;
+    pg_value *v;
+    const char *text, *problem;
+    size_t len;
+    int keys = lua_istable(L, 2) ? 2 : 0, opaque = lua_istable(L, 3) ? 3 : 0;
+    lua_settop(L, 3);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
+    r.L = L;
+    r.a = a;
+    r.budget = MAX_NODES;
+    r.array_mt = lua_istable(L, 4) ? 4 : 0;
+    pg_arena_reset(a);
+    if (!(v = read_value(&r, 1, 1)))
+        return push_fail(L, PG_INTERNAL, "out of memory");
+    if ((problem = settle_arrays(L, v, keys, opaque)))
+        return lua_pushnil(L), lua_pushfstring(L, "json: cannot encode a %s", problem),
+               lua_pushliteral(L, "INVALID_ARGUMENT"), 3;
+    if (!(text = pg_json_encode(a, v, &len)))
+        return push_fail(L, PG_INTERNAL, "out of memory");
+    lua_pushlstring(L, text, len);
+    pg_arena_reset(a);
+    return 1;
+}
+
+static int l_arena_gc(lua_State *L)
+{
+    pg_arena **a = lua_touserdata(L, 1);
+    pg_arena_free(*a);
+    *a = NULL;
+    return 0;
+}
+
+/* The encoder's scratch arena, owned by a userdata so that it is freed with the module. */
+static void push_encoder(lua_State *L)
+{
+    pg_arena **a = lua_newuserdatauv(L, sizeof *a, 0);
+    *a = pg_arena_new();
+    if (!*a)
+        luaL_error(L, "progallery: out of memory");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, l_arena_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_pushcclosure(L, l_encode_json, 1);
 }
 
 /* ---- module ------------------------------------------------------------------ */
@@ -663,6 +769,8 @@ int luaopen_progallery(lua_State *L)
     lua_setfield(L, -2, "open");
     push_elevate(L);
     lua_setfield(L, -2, "elevate");
+    push_encoder(L);
+    lua_setfield(L, -2, "encodeJSON");
     lua_pushlightuserdata(L, NULL); /* == cjson.null == ngx.null */
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, PG_VERSION);

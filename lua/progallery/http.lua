@@ -47,10 +47,10 @@ local mt = { __index = _M }
 local NULL = progallery.null
 
 -- ---------------------------------------------------------------------------------
--- JSON: lua-cjson (a private instance) decodes; a small encoder writes, because the
--- cjson in Debian's nginx (stock 2.1.0) cannot mark empty arrays and rounds numbers
--- to 14 digits. Arrays: tables carrying cjson's array metatable (OpenResty's cjson),
--- tables under a key of rest.ARRAY_KEYS, and non-empty 1..n tables.
+-- JSON: lua-cjson (a private instance) decodes; progallery.encodeJSON (C) writes,
+-- because the cjson in Debian's nginx (stock 2.1.0) cannot mark empty arrays and
+-- rounds numbers to 14 digits. Arrays: non-empty 1..n tables, and empty tables under
+-- a key of rest.ARRAY_KEYS (outside exif/css) or carrying cjson's array metatable.
 
 local cjson
 do
@@ -63,96 +63,13 @@ do
 end
 local ARRAY_KEYS = rest.ARRAY_KEYS
 
-local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
-                  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
-local function escape_char(c)
-    return ESCAPES[c] or format("\\u%04x", byte(c))
-end
-
-local function encode_string(s)
-    if not find(s, '[%c"\\]') then return '"' .. s .. '"' end -- most strings need no escape
-    return '"' .. gsub(s, '[%c"\\]', escape_char) .. '"'
-end
-
-local TWO53 = 2 ^ 53
-local function encode_number(n)
-    if n ~= n or n == huge or n == -huge then return "null" end
-    if n == floor(n) and n >= -TWO53 and n <= TWO53 then
-        if n > -1e14 and n < 1e14 then return tostring(n - n % 1) end -- exact and cheap here
-        return format("%d", n)
-    end
-    local s
-    for p = 15, 17 do -- the shortest text that reads back as the same double
-        s = format("%." .. p .. "g", n)
-        if tonumber(s) == n then return s end
-    end
-    return s
-end
-
 local OPAQUE = { exif = true, css = true } -- free-form user data: no key-based guessing
-
-local function is_array(t, key, opaque)
-    local m = getmetatable(t)
-    if m ~= nil and (m == _M.array_mt or m == _M.empty_array_mt) then return true end
-    if next(t) == nil then return not opaque and ARRAY_KEYS[key] == true end
-    local n = #t
-    if n == 0 then return false end
-    local count = 0
-    for k in pairs(t) do
-        if type(k) ~= "number" or k < 1 or k > n or k ~= floor(k) then return false end
-        count = count + 1
-    end
-    return count == n
-end
-
--- The output of the encode() in progress: pieces and their count (encode never
--- yields and never runs inside itself, so one buffer serves every call).
-local out, n = {}, 0
-
-local encode_value
-local function encode_table(t, key, depth, opaque)
-    if depth > 64 then error("json: nested too deeply", 0) end
-    if is_array(t, key, opaque) then
-        n = n + 1; out[n] = "["
-        for i = 1, #t do
-            if i > 1 then n = n + 1; out[n] = "," end
-            encode_value(t[i], key, depth + 1, opaque)
-        end
-        n = n + 1; out[n] = "]"
-        return
-    end
-    n = n + 1; out[n] = "{"
-    local first = true
-    for k, v in pairs(t) do
-        if type(k) == "number" then k = encode_number(k) end
-        if type(k) ~= "string" then error("json: key of type " .. type(k), 0) end
-        if not first then n = n + 1; out[n] = "," end
-        first = false
-        n = n + 1; out[n] = encode_string(k)
-        n = n + 1; out[n] = ":"
-        encode_value(v, k, depth + 1, opaque or OPAQUE[k])
-    end
-    n = n + 1; out[n] = "}"
-end
-
-function encode_value(v, key, depth, opaque)
-    local t = type(v)
-    if t == "string" then n = n + 1; out[n] = encode_string(v)
-    elseif t == "number" then n = n + 1; out[n] = encode_number(v)
-    elseif t == "boolean" then n = n + 1; out[n] = v and "true" or "false"
-    elseif t == "table" then encode_table(v, key, depth, opaque)
-    elseif v == nil or v == NULL then n = n + 1; out[n] = "null"
-    else error("json: cannot encode a " .. t, 0) end
-end
+local encodeJSON = progallery.encodeJSON
 
 -- Value -> JSON text; raises (with a short message) only on values no result carries.
 function _M.encode(v)
-    n = 0
-    local ok, err = pcall(encode_value, v, nil, 0)
-    local text = ok and concat(out, "", 1, n) or nil
-    for i = n, 1, -1 do out[i] = nil end -- drop the pieces, keep the table
-    n = 0
-    if not ok then error(err, 0) end
+    local text, err = encodeJSON(v, ARRAY_KEYS, OPAQUE)
+    if not text then error(err, 0) end
     return text
 end
 
