@@ -59,10 +59,22 @@ local function guarded(fn, ...)
     return nil, "invalid argument: " .. tostring(res), INVALID
 end
 
+-- The field path of the value being converted, kept as keys on a stack (KEYS[1..depth],
+-- below ROOT) and only turned into text when something fails: building the text for every
+-- field costs more than the whole conversion. convert() never yields and never runs
+-- inside itself, so one stack serves every call.
+local KEYS, ROOT = {}, nil
+
 local function join(path, key)
     if type(key) == "number" then return (path or "") .. "[" .. key .. "]" end
     if not path or path == "" then return key end
     return path .. "." .. key
+end
+
+local function path_at(depth)
+    local path = ROOT
+    for i = 1, depth do path = join(path, KEYS[i]) end
+    return path
 end
 
 local function is_float_field(parent, key)
@@ -78,22 +90,23 @@ end
 
 -- JSON cannot carry NaN or the infinities, so toward REST they become strings wherever
 -- they are; the other way a Lua number is left to the store to judge.
-local function copy_scalar(v, path, toRest)
+local function copy_scalar(v, depth, toRest)
     local t = type(v)
     if t == "number" then return toRest and number_to_rest(v) or v end
     if t == "string" or t == "boolean" or is_null(v) then return v end
-    fail(path, "unsupported value of type " .. t)
+    fail(path_at(depth), "unsupported value of type " .. t)
 end
 
 -- Verbatim copy of free-form data (exif, css).
-local function copy_opaque(v, toRest, path, depth)
-    if type(v) ~= "table" then return copy_scalar(v, path, toRest) end
-    if depth > MAX_DEPTH then fail(path, "nested too deeply") end
+local function copy_opaque(v, toRest, depth)
+    if type(v) ~= "table" then return copy_scalar(v, depth, toRest) end
+    if depth > MAX_DEPTH then fail(path_at(depth), "nested too deeply") end
     local out = {}
     for k, x in pairs(v) do
         local tk = type(k)
-        if tk ~= "string" and tk ~= "number" then fail(path, "key of type " .. tk) end
-        out[k] = copy_opaque(x, toRest, join(path, k), depth + 1)
+        if tk ~= "string" and tk ~= "number" then fail(path_at(depth), "key of type " .. tk) end
+        KEYS[depth + 1] = k
+        out[k] = copy_opaque(x, toRest, depth + 1)
     end
     local mt = getmetatable(v)
     if type(mt) == "table" then setmetatable(out, mt) end
@@ -102,36 +115,37 @@ end
 
 local convert -- forward
 
-local function media_to_rest(key, v, path)
-    if type(v) ~= "string" then fail(path, "expected a string, got " .. type(v)) end
+local function media_to_rest(key, v, depth)
+    if type(v) ~= "string" then fail(path_at(depth), "expected a string, got " .. type(v)) end
     local obj, err
     if key == "imageInfo" then obj, err = uri.imageToRest(v) else obj, err = uri.videoToRest(v) end
-    if not obj then fail(path, err) end
+    if not obj then fail(path_at(depth), err) end
     return obj
 end
 
-local function media_from_rest(key, v, path)
+local function media_from_rest(key, v, depth)
     -- A string is already the Velo form (a lenient client); keep it for the store to check.
     if type(v) == "string" then return v end
-    if type(v) ~= "table" then fail(path, "expected an object, got " .. type(v)) end
+    if type(v) ~= "table" then fail(path_at(depth), "expected an object, got " .. type(v)) end
     local s, err
     if key == "imageInfo" then s, err = uri.imageFromRest(v) else s, err = uri.videoFromRest(v) end
-    if not s then fail(path, err) end
+    if not s then fail(path_at(depth), err) end
     return s
 end
 
-local function convert_table(v, toRest, path, parent, depth)
-    if depth > MAX_DEPTH then fail(path, "nested too deeply") end
+local function convert_table(v, toRest, parent, depth)
+    if depth > MAX_DEPTH then fail(path_at(depth), "nested too deeply") end
     local rename = toRest and TO_REST or FROM_REST
     local out = {}
     for k, x in pairs(v) do
         local tk = type(k)
-        if tk ~= "string" and tk ~= "number" then fail(path, "key of type " .. tk) end
+        if tk ~= "string" and tk ~= "number" then fail(path_at(depth), "key of type " .. tk) end
         local nk = rename[k]
         -- A key that is renamed wins over one already spelled the target way
         -- (a REST body carrying both id and _id), whatever order pairs() gives.
         if nk or out[k] == nil then
-            out[nk or k] = convert(x, toRest, join(path, k), k, parent, depth + 1)
+            KEYS[depth + 1] = k
+            out[nk or k] = convert(x, toRest, k, parent, depth + 1)
         end
     end
     local mt = getmetatable(v)
@@ -140,32 +154,34 @@ local function convert_table(v, toRest, path, parent, depth)
 end
 
 -- parent is the key of the table holding v; key is v's own key there.
-function convert(v, toRest, path, key, parent, depth)
+function convert(v, toRest, key, parent, depth)
     if is_null(v) then return v end
     if key == "imageInfo" or key == "videoInfo" then
-        if toRest then return media_to_rest(key, v, path) end
-        return media_from_rest(key, v, path)
+        if toRest then return media_to_rest(key, v, depth) end
+        return media_from_rest(key, v, depth)
     end
-    if OPAQUE[key] then return copy_opaque(v, toRest, path, depth) end
+    if OPAQUE[key] then return copy_opaque(v, toRest, depth) end
     local t = type(v)
     if t == "table" then
         -- array elements share their array's parent key for the float rule
         local p = type(key) == "number" and parent or key
-        return convert_table(v, toRest, path, p, depth)
+        return convert_table(v, toRest, p, depth)
     end
     if not toRest and t == "string" and type(key) == "string"
         and is_float_field(parent, key) and FLOAT_STRINGS[v] then
         return FLOAT_STRINGS[v]
     end
-    return copy_scalar(v, path, toRest)
+    return copy_scalar(v, depth, toRest)
 end
 
 local function to_rest(value, root)
-    return convert(value, true, root, nil, nil, 0)
+    ROOT = root
+    return convert(value, true, nil, nil, 0)
 end
 
 local function from_rest(value, root)
-    return convert(value, false, root, nil, nil, 0)
+    ROOT = root
+    return convert(value, false, nil, nil, 0)
 end
 
 local function check_root(root)
