@@ -27,7 +27,9 @@
 #include <string.h>
 #include <time.h>
 
-#define UUID_LEN 36
+#include "ids.h"
+
+#define UUID_LEN PG_UUID_LEN
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT,
@@ -109,56 +111,13 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ids and clock: the very code progallery uses (src/ids.c) */
+static pg_idgen ids;
+#define now_ms pg_now_ms
 
-/* ---- ids: UUIDv7, monotonic per connection (as src/ids.c) ---- */
-static uint64_t rs[2] = { 0x9E3779B97F4A7C15ull, 0xD1B54A32D192ED03ull };
-static int64_t last_ms;
-static unsigned counter;
-
-static uint64_t next64(void)
+static void uuid7(int64_t ms, char out[UUID_LEN + 1])
 {
-    uint64_t s1 = rs[0], s0 = rs[1], r = s0 + s1;
-    rs[0] = s0;
-    s1 ^= s1 << 23;
-    rs[1] = s1 ^ s0 ^ (s1 >> 18) ^ (s0 >> 5);
-    return r;
-}
-
-static void uuid7(int64_t ms_in, char out[UUID_LEN + 1])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char b[16];
-    uint64_t r = next64(), ms;
-    int i, j;
-    if (ms_in > last_ms) {
-        last_ms = ms_in;
-        counter = (unsigned)(r & 0x3FF);
-    } else if (++counter > 0xFFF) {
-        last_ms++;
-        counter = 0;
-    }
-    ms = (uint64_t)last_ms;
-    for (i = 0; i < 6; i++)
-        b[i] = (unsigned char)(ms >> (40 - 8 * i));
-    b[6] = (unsigned char)(0x70 | ((counter >> 8) & 0x0F));
-    b[7] = (unsigned char)(counter & 0xFF);
-    r = next64();
-    for (i = 8; i < 16; i++)
-        b[i] = (unsigned char)(r >> (8 * (i - 8)));
-    b[8] = (unsigned char)(0x80 | (b[8] & 0x3F));
-    for (i = 0, j = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[j++] = '-';
-        out[j++] = hex[b[i] >> 4];
-        out[j++] = hex[b[i] & 15];
-    }
-    out[j] = '\0';
+    pg_uuid7(&ids, ms, out);
 }
 
 static void sql_uuid7(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -494,6 +453,7 @@ int main(int argc, char **argv)
     double t0, t1;
     if (argc < 4)
         usage();
+    pg_idgen_init(&ids);
     mode = argv[1];
     path = argv[2];
     n = atoi(argv[3]);
@@ -503,7 +463,6 @@ int main(int argc, char **argv)
         full = strcmp(argv[4], "full") == 0;
         read_doc(argv[6]);
     }
-    rs[0] ^= (uint64_t)now_ms();
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
         die("open");
     sqlite3_extended_result_codes(db, 1);
