@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,9 @@ struct pg_db {
 #define ITEMS_PAGE_MAX 100
 #define GALLERIES_PAGE_MAX 10
 #define LIST_ITEMS_DEFAULT 10
-#define MAX_OFFSET 9007199254740992.0
+/* Offsets: any integer >= 0 up to math.maxinteger (2^63 as a double); past the end
+ * is an empty page, so the few that do not fit an int64 read as INT64_MAX. */
+#define MAX_OFFSET 9223372036854775808.0
 
 int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st)
 {
@@ -120,11 +123,12 @@ static int int_option(const pg_value *table, const char *key, double min, double
                        pg_type_name(v));
     if (!isfinite(v->u.n) || v->u.n != floor(v->u.n) || v->u.n < min || v->u.n > max) {
         if (max >= MAX_OFFSET)
-            return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be an integer >= %.0f", key, min);
+            return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be an integer from %.0f to math.maxinteger",
+                           key, min);
         return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be an integer between %.0f and %.0f", key,
                        min, max);
     }
-    *out = (int64_t)v->u.n;
+    *out = v->u.n < MAX_OFFSET ? (int64_t)v->u.n : INT64_MAX;
     return 1;
 }
 

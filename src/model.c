@@ -38,47 +38,7 @@ static int bad(ctx *c, const char *fmt, const char *arg)
     return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, fmt, arg);
 }
 
-/* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF) and no NUL byte. */
-static const char *utf8_problem(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    while (p < end) {
-        /* ASCII runs eight bytes at a time: no high bit and no zero byte */
-        while (end - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            if ((w & 0x8080808080808080ull) || ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull))
-                break;
-            p += 8;
-        }
-        if (p >= end)
-            break;
-        unsigned c = *p;
-        size_t len;
-        unsigned cp, min;
-        if (c == 0)
-            return "must not contain a NUL byte";
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; min = 0x10000; }
-        else return "must be valid UTF-8";
-        if ((size_t)(end - p) < len)
-            return "must be valid UTF-8";
-        for (size_t i = 1; i < len; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return "must be valid UTF-8";
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return "must be valid UTF-8";
-        p += len;
-    }
-    return NULL;
-}
+#define utf8_problem pg_utf8_problem
 
 static int check_string(ctx *c, const pg_value *v, size_t minlen, size_t maxlen)
 {
@@ -106,8 +66,9 @@ static int check_number(ctx *c, const pg_value *v, double min, double max, int i
         return bad(c, "%s", "must be an integer");
     if (n < min || n > max) {
         if (max == HUGE_VAL)
-            return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must be >= %g", min);
-        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must be between %g and %g", min, max);
+            return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must be >= %.15g", min);
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must be between %.15g and %.17g", min,
+                          max);
     }
     return 1;
 }

@@ -1,5 +1,7 @@
 #include "status.h"
 
+#include "value.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,10 +64,19 @@ void pg_path_init(pg_path *p, const char *root)
 
 size_t pg_path_key(pg_path *p, const char *key, size_t keylen)
 {
-    size_t old = p->len;
+    size_t old = p->len, i;
     if (p->len)
         append(p, ".", 1);
-    append(p, key, keylen);
+    if (!pg_utf8_problem(key, keylen)) {
+        append(p, key, keylen);
+        return old;
+    }
+    /* A caller's key that is not text (exif, css): shown with '?' for its
+     * bytes, so a message stays valid UTF-8 wherever it goes (JSON bodies). */
+    for (i = 0; i < keylen; i++) {
+        char c = (unsigned char)key[i] < 0x20 || (unsigned char)key[i] >= 0x7F ? '?' : key[i];
+        append(p, &c, 1);
+    }
     return old;
 }
 

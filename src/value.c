@@ -273,6 +273,48 @@ int pg_number_is_int(double n)
     return n >= -9007199254740992.0 && n <= 9007199254740992.0 && n == floor(n);
 }
 
+/* Valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF) and no NUL byte. */
+const char *pg_utf8_problem(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        /* ASCII runs eight bytes at a time: no high bit and no zero byte */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if ((w & 0x8080808080808080ull) || ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull))
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
+        unsigned c = *p;
+        size_t len;
+        unsigned cp, min;
+        if (c == 0)
+            return "must not contain a NUL byte";
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; min = 0x80; }
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; min = 0x800; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; min = 0x10000; }
+        else return "must be valid UTF-8";
+        if ((size_t)(end - p) < len)
+            return "must be valid UTF-8";
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return "must be valid UTF-8";
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return "must be valid UTF-8";
+        p += len;
+    }
+    return NULL;
+}
+
 /* ---- JSON encoding ---------------------------------------------------- */
 
 /* Length of the prefix of s that JSON strings carry as is: no '"', no '\\'

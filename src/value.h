@@ -73,6 +73,9 @@ const char *pg_type_name(const pg_value *v);
 /* Integral and within +-2^53: shown as an integer everywhere (JSON and Lua). */
 int pg_number_is_int(double n);
 
+/* NULL when s is valid UTF-8 (no overlongs, surrogates or NUL bytes), else why not. */
+const char *pg_utf8_problem(const char *s, size_t n);
+
 /* JSON. Encoding writes into the arena; returns NULL on out of memory.
  * Decoding returns NULL and fills err (static text) on malformed input. */
 char *pg_json_encode(pg_arena *a, const pg_value *v, size_t *len);
