@@ -687,7 +687,8 @@ end)
 describe("progallery.http without a thread pool #nginx", function()
   local srv
   setup(function()
-    srv = start_server { PROGALLERY_THREAD_POOL = "off", PROGALLERY_WORKERS = "2" }
+    srv = start_server { PROGALLERY_THREAD_POOL = "off", PROGALLERY_WORKERS = "2",
+                         PROGALLERY_PREFIX = "/site/api/gallery/" }
     assert(srv.started, "nginx did not start:\n" .. srv.start_output)
   end)
   teardown(function()
@@ -699,14 +700,24 @@ describe("progallery.http without a thread pool #nginx", function()
     local status, text, json = request(srv, "POST", "/progallery/v2/galleries", { body = fixture_gallery() })
     assert.are.equal(200, status, text)
     local gid = json.gallery.id
-    status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items", { auth = "none" })
+    status, text, json = request(srv, "GET", "/site/api/gallery/galleries/" .. gid .. "/items", { auth = "none" })
     assert.are.equal(200, status, text)
     assert.are.equal(3, #json.items)
-    status, text, json = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. gid, { auth = "none" })
+    status, text, json = request(srv, "DELETE", "/site/api/gallery/galleries/" .. gid, { auth = "none" })
     assert_error(status, json, 403, "PERMISSION_DENIED", text)
-    status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/undefined")
+    status, text, json = request(srv, "GET", "/progallery/v2/galleries/undefined")
     assert_error(status, json, 400, "INVALID_ARGUMENT", text)
     local log = read_file(srv.dir .. "/logs/error.log") or ""
     assert.falsy(log:find("lua entry thread aborted", 1, true), log)
+  end)
+
+  it("answers under a configured prefix (trailing slash ignored) and the SDK's, not the default", function()
+    local status, text, json = request(srv, "GET", "/site/api/gallery/galleries", { auth = "none" })
+    assert.are.equal(200, status, text)
+    assert.is_number(json.totalGalleries)
+    status = request(srv, "GET", "/progallery/v2/galleries", { auth = "none" })
+    assert.are.equal(200, status)
+    status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = "none" })
+    assert_error(status, json, 404, "NOT_FOUND", text)
   end)
 end)

@@ -1,0 +1,52 @@
+-- progallery.http's pure parts, without nginx: the status of every error code,
+-- and a store's refusals through execute().
+local progallery = require "progallery"
+local http = require "progallery.http"
+local cjson = require "cjson"
+
+describe("progallery.http codec", function()
+  it("maps every error code of spec section 7 to its HTTP status, with the code in the body", function()
+    local want = {
+      INVALID_ARGUMENT = 400, RESOURCE_EXHAUSTED = 400, PERMISSION_DENIED = 403, NOT_FOUND = 404,
+      FAILED_PRECONDITION = 412, UNAVAILABLE = 503, INTERNAL = 500,
+    }
+    for code, status in pairs(want) do
+      local got, body = http.errorResponse(code, "x: something")
+      assert.equal(status, got, code)
+      local json = cjson.decode(body)
+      assert.equal(code, json.details.applicationError.code)
+      assert.is_string(json.message)
+    end
+  end)
+
+  it("hides internal messages: INTERNAL answers 'internal error' and logs the detail", function()
+    local status, body, log = http.errorResponse("INTERNAL", "storage error: disk I/O error at /srv/x.db")
+    assert.equal(500, status)
+    assert.equal("internal error", cjson.decode(body).message)
+    assert.matches("disk I/O error", log)
+  end)
+
+  it("a read-only store is 412 and a closed one too", function()
+    local path = os.tmpname()
+    os.remove(path)
+    assert(progallery.open(path)):close()
+    local ro = assert(progallery.open{ path = path, readonly = true, caller = "admin" })
+    local status, body = http.execute(ro, "createGallery", { body = '{"gallery":{"name":"x"}}' })
+    assert.equal(412, status)
+    assert.equal("FAILED_PRECONDITION", cjson.decode(body).details.applicationError.code)
+    ro:close()
+    status = http.execute(ro, "listGalleries", {})
+    assert.equal(412, status)
+    os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
+  end)
+
+  it("error bodies are valid JSON text even for a key that is not UTF-8", function()
+    local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+    local status, body = http.execute(s, "createGallery",
+      { body = '{"gallery":{"items":[{"image":{"exif":{"\\u00ff\255":1},"imageInfo":{"url":"https://a.example/"}}}]}}' })
+    assert.equal(400, status)
+    assert.is_nil(body:find("[\128-\255]") and body:find("\255", 1, true))
+    assert.is_table(cjson.decode(body))
+    s:close()
+  end)
+end)
