@@ -163,9 +163,69 @@ describe("binding", function()
         assert.is_true(ok)
         assert.is_nil(text)
         assert.equal("INVALID_ARGUMENT", code)
-        assert.matches("^json: cannot encode", msg)
+        assert.matches("^json: cannot encode this value: ", msg)
       end
       assert.equal("null", progallery.encodeJSON(progallery.null))
+    end)
+  end)
+
+  describe("finalizers that call a store during a call on it", function()
+    -- an object whose __gc runs f (tables on 5.4, newproxy on LuaJIT)
+    local function on_gc(f)
+      if newproxy then
+        local p = newproxy(true)
+        getmetatable(p).__gc = f
+      else
+        setmetatable({}, { __gc = f })
+      end
+    end
+
+    local function setup_store()
+      local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+      local g = assert(s:createGallery{})
+      local items = {}
+      for i = 1, 100 do items[i] = { title = "title " .. i, description = ("d"):rep(200) } end
+      assert(s:createGalleryItems(g._id, items))
+      return s, g
+    end
+
+    it("get 'store is busy' and never spoil the result being returned", function()
+      local s, g = setup_store()
+      local inner = {}
+      for _ = 1, 100 do
+        for _ = 1, 30 do
+          on_gc(function()
+            local r, _, code = s:listGalleries{ itemLimit = 100 }
+            inner[#inner + 1] = r and "ok" or code
+          end)
+        end
+        local r = assert(s:listGalleryItems(g._id, { itemLimit = 100 }))
+        for i, it in ipairs(r.items) do assert.equal("title " .. i, it.title) end
+      end
+      collectgarbage()
+      assert.is_true(#inner > 0)
+      for _, v in ipairs(inner) do assert.truthy(v == "ok" or v == "FAILED_PRECONDITION") end
+      s:close()
+    end)
+
+    it("that close the store: it closes when the call ends", function()
+      local s, g = setup_store()
+      local closed = false
+      for _ = 1, 200 do
+        on_gc(function() s:close() closed = true end)
+      end
+      for _ = 1, 50 do
+        local r, _, code = s:listGalleryItems(g._id, { itemLimit = 100 })
+        if not r then
+          assert.equal("FAILED_PRECONDITION", code)
+          break
+        end
+        for i, it in ipairs(r.items) do assert.equal("title " .. i, it.title) end
+      end
+      collectgarbage()
+      assert.is_true(closed)
+      local _, msg = s:getGallery(g._id)
+      assert.equal("store is closed", msg)
     end)
   end)
 end)

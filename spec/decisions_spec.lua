@@ -127,12 +127,16 @@ describe("decisions", function()
     end
   end)
 
-  it("offsets go up to math.maxinteger (an empty page); durationInMillis up to 2^53", function()
+  it("integers go up to 2^53 (offsets: an empty page past the end); beyond is refused, not rounded", function()
     local s, g = admin()
-    local big = math.maxinteger or 2 ^ 63
-    assert.same(0, #assert(s:listGalleries{ offset = big }).galleries)
-    assert.same(0, #assert(s:getGallery(g._id, { itemOffset = big })).items)
-    fails("INVALID_ARGUMENT", "offset", s:listGalleries{ offset = 2 ^ 64 })
+    assert.same(0, #assert(s:listGalleries{ offset = 2 ^ 53 }).galleries)
+    assert.same(0, #assert(s:getGallery(g._id, { itemOffset = 2 ^ 53 })).items)
+    fails("INVALID_ARGUMENT", "offset", s:listGalleries{ offset = 2 ^ 54 })
+    if math.maxinteger then -- Lua 5.4 integers that a double cannot hold exactly
+      fails("INVALID_ARGUMENT", "item.sortOrder", s:createGalleryItem(g._id, { sortOrder = math.maxinteger }))
+      local just_beyond = load("return (1 << 53) + 1")() -- 5.4 syntax, kept out of LuaJIT's parser
+      fails("INVALID_ARGUMENT", "itemOffset", s:getGallery(g._id, { itemOffset = just_beyond }))
+    end
     assert(s:createGalleryItem(g._id, { video = { videoInfo = "https://v.example/1", durationInMillis = 2 ^ 53 } }))
     fails("INVALID_ARGUMENT", "item.video.durationInMillis",
       s:createGalleryItem(g._id, { video = { videoInfo = "https://v.example/1", durationInMillis = 2 ^ 54 } }))
@@ -146,7 +150,7 @@ describe("decisions", function()
     assert.equal("item.image.exif.k?: key must be valid UTF-8", msg)
   end)
 
-  it("read-only open: a file never set up is FAILED_PRECONDITION, a missing file INTERNAL", function()
+  it("read-only open of a file never set up, or missing, is FAILED_PRECONDITION", function()
     local path = os.tmpname() -- exists, empty
     local r, _, code = progallery.open{ path = path, readonly = true }
     assert.is_nil(r)
@@ -154,7 +158,16 @@ describe("decisions", function()
     os.remove(path)
     r, _, code = progallery.open{ path = path, readonly = true }
     assert.is_nil(r)
-    assert.equal("INTERNAL", code)
+    assert.equal("FAILED_PRECONDITION", code)
+  end)
+
+  it("open refuses an empty path and a path with a NUL byte, in both forms", function()
+    for _, args in ipairs { { "" }, { "a\0b" }, { { path = "" } }, { { path = "a\0b" } } } do
+      local r, msg, code = progallery.open(args[1])
+      assert.is_nil(r)
+      assert.equal("INVALID_ARGUMENT", code)
+      assert.matches("^path: ", msg)
+    end
   end)
 
   it("elevate of something not callable is nil, message, INVALID_ARGUMENT", function()

@@ -20,9 +20,8 @@ struct pg_db {
 #define ITEMS_PAGE_MAX 100
 #define GALLERIES_PAGE_MAX 10
 #define LIST_ITEMS_DEFAULT 10
-/* Offsets: any integer >= 0 up to math.maxinteger (2^63 as a double); past the end
- * is an empty page, so the few that do not fit an int64 read as INT64_MAX. */
-#define MAX_OFFSET 9223372036854775808.0
+/* Offsets: any integer >= 0 up to 2^53, the integers a number holds exactly. */
+#define MAX_OFFSET 9007199254740992.0
 
 int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st)
 {
@@ -123,12 +122,12 @@ static int int_option(const pg_value *table, const char *key, double min, double
                        pg_type_name(v));
     if (!isfinite(v->u.n) || v->u.n != floor(v->u.n) || v->u.n < min || v->u.n > max) {
         if (max >= MAX_OFFSET)
-            return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be an integer from %.0f to math.maxinteger",
-                           key, min);
+            return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be an integer from %.0f to 2^53", key,
+                           min);
         return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be an integer between %.0f and %.0f", key,
                        min, max);
     }
-    *out = v->u.n < MAX_OFFSET ? (int64_t)v->u.n : INT64_MAX;
+    *out = (int64_t)v->u.n;
     return 1;
 }
 
@@ -204,7 +203,8 @@ static pg_value *item_value(pg_db *db, const pg_item_row *it, pg_status *st)
     pg_value *doc = pg_json_decode(db->arena, it->doc, it->doclen, &err);
     pg_value *v;
     if (!doc || doc->type != PG_OBJECT) {
-        pg_fail(st, PG_INTERNAL, "storage error: item %s has a corrupt document", it->id);
+        pg_fail(st, PG_INTERNAL, "storage error: item %s: document not readable (%s)", it->id,
+                err ? err : "not an object");
         return NULL;
     }
     v = pg_item_out(db->arena, it->id, it->type, it->sort, it->created_ms, it->updated_ms, doc);
@@ -441,8 +441,10 @@ static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
 
 /* ---- items ------------------------------------------------------------------- */
 
+/* The created items: the one item itself, or {items = [...]} (the result is
+ * complete before the commit, so a call that reports failure changed nothing). */
 static pg_value *create_items(pg_db *db, const char *gid, const pg_item_in *items, size_t n,
-                              pg_status *st)
+                              int one, pg_status *st)
 {
     pg_gallery_row g;
     pg_value *created = pg_new_array(db->arena, n);
@@ -454,7 +456,7 @@ static pg_value *create_items(pg_db *db, const char *gid, const pg_item_in *item
     if (!find_gallery(db, gid, "galleryId", &g, st)
         || !insert_items(db, &g, items, n, now, created, st) || !touch_gallery(db, &g, now, st))
         return end(db, NULL, st);
-    return end(db, created, st);
+    return end(db, one ? created->u.arr.v[0] : wrap(db, "items", created, st), st);
 }
 
 static pg_value *create_gallery_item(pg_db *db, pg_value *const *args, pg_status *st)
@@ -462,7 +464,6 @@ static pg_value *create_gallery_item(pg_db *db, pg_value *const *args, pg_status
     char gid[PG_UUID_LEN + 1];
     pg_item_in item;
     pg_path path;
-    pg_value *created;
     pg_path_init(&path, "item");
     if (!id_arg(args[0], "galleryId", gid, st))
         return NULL;
@@ -470,8 +471,7 @@ static pg_value *create_gallery_item(pg_db *db, pg_value *const *args, pg_status
         return pg_fail(st, PG_INVALID_ARGUMENT, "item: required"), NULL;
     if (!pg_validate_item(db->arena, args[1], PG_CREATE, &path, &item, st))
         return NULL;
-    created = create_items(db, gid, &item, 1, st);
-    return created ? created->u.arr.v[0] : NULL;
+    return create_items(db, gid, &item, 1, 1, st);
 }
 
 static pg_value *create_gallery_items(pg_db *db, pg_value *const *args, pg_status *st)
@@ -480,7 +480,6 @@ static pg_value *create_gallery_items(pg_db *db, pg_value *const *args, pg_statu
     pg_item_in *items;
     size_t n;
     pg_path path;
-    pg_value *created;
     pg_path_init(&path, "items");
     if (!id_arg(args[0], "galleryId", gid, st))
         return NULL;
@@ -488,9 +487,7 @@ static pg_value *create_gallery_items(pg_db *db, pg_value *const *args, pg_statu
         return pg_fail(st, PG_INVALID_ARGUMENT, "items: required"), NULL;
     if (!pg_validate_items(db->arena, args[1], 1, &path, &items, &n, st))
         return NULL;
-    if (!(created = create_items(db, gid, items, n, st)))
-        return NULL;
-    return wrap(db, "items", created, st);
+    return create_items(db, gid, items, n, 0, st);
 }
 
 static pg_value *get_gallery_item(pg_db *db, pg_value *const *args, pg_status *st)
@@ -513,7 +510,7 @@ static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status
     pg_item_in patch;
     pg_path path;
     pg_value *doc;
-    const char *err;
+    const char *err = NULL;
     int64_t now = pg_now_ms();
     pg_path_init(&path, "item");
     if (!identifiers(args[0], gid, iid, st))
@@ -526,7 +523,8 @@ static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status
         return end(db, NULL, st);
     doc = pg_json_decode(db->arena, it.doc, it.doclen, &err);
     if (!doc || doc->type != PG_OBJECT) {
-        pg_fail(st, PG_INTERNAL, "storage error: item %s has a corrupt document", it.id);
+        pg_fail(st, PG_INTERNAL, "storage error: item %s: document not readable (%s)", it.id,
+                doc ? "not an object" : err);
         return end(db, NULL, st);
     }
     if (!(doc = pg_doc_apply(db->arena, doc, patch.doc)))

@@ -89,6 +89,13 @@ int pg_uuid_normalize(const char *s, size_t len, char out[PG_UUID_LEN + 1])
     return 1;
 }
 
+int64_t pg_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t pg_now_ms(void)
 {
     struct timespec ts;

@@ -21,6 +21,8 @@ void pg_uuid7(pg_idgen *g, int64_t now_ms, char out[PG_UUID_LEN + 1]);
 int pg_uuid_normalize(const char *s, size_t len, char out[PG_UUID_LEN + 1]);
 
 int64_t pg_now_ms(void);
+/* For timeouts: never jumps with the wall clock. */
+int64_t pg_monotonic_ms(void);
 /* "2026-11-27T20:38:40.123Z"; out needs 25 bytes. */
 void pg_iso8601(int64_t ms, char out[48]);
 

@@ -26,6 +26,10 @@ typedef struct handle {
     struct handle *parent;  /* a view's store (kept alive through the view's user value) */
     int closed;
     role caller;
+    /* On the store that owns the connection: a call is running (its result is
+     * being pushed, and the GC may run finalizers meanwhile), and a close asked
+     * for by such a finalizer, done when that call ends. */
+    int busy, close_pending;
 } handle;
 
 /* ---- failures ------------------------------------------------------------- */
@@ -145,7 +149,16 @@ static pg_value *read_value(reader *r, int idx, int depth)
     lua_State *L = r->L;
     switch (lua_type(L, idx)) {
     case LUA_TBOOLEAN: return pg_new_bool(r->a, lua_toboolean(L, idx));
-    case LUA_TNUMBER: return pg_new_number(r->a, (double)lua_tonumber(L, idx));
+    case LUA_TNUMBER:
+#if LUA_VERSION_NUM >= 503
+        /* a Lua 5.4 integer that a double cannot hold exactly is refused, not rounded */
+        if (lua_isinteger(L, idx)) {
+            lua_Integer i = lua_tointeger(L, idx);
+            if (i > ((lua_Integer)1 << 53) || i < -((lua_Integer)1 << 53))
+                return pg_new_invalid(r->a, "integer beyond 2^53 (not exact as a number)");
+        }
+#endif
+        return pg_new_number(r->a, (double)lua_tonumber(L, idx));
     case LUA_TSTRING: {
         size_t len;
         /* No copy: the string is reachable from the arguments for the whole call. */
@@ -159,7 +172,7 @@ static pg_value *read_value(reader *r, int idx, int depth)
     case LUA_TFUNCTION: return pg_new_invalid(r->a, "function");
     case LUA_TTHREAD: return pg_new_invalid(r->a, "coroutine");
     case LUA_TUSERDATA: return pg_new_invalid(r->a, "userdata");
-    default: return pg_new_invalid(r->a, "nil");
+    default: return pg_new_invalid(r->a, lua_typename(L, lua_type(L, idx))); /* LuaJIT's cdata */
     }
 }
 
@@ -334,11 +347,17 @@ static void push_elevate(lua_State *L)
 
 /* ---- stores ------------------------------------------------------------------ */
 
+static handle *owner_of(handle *h)
+{
+    return h->parent ? h->parent : h;
+}
+
 static pg_db *handle_db(handle *h)
 {
-    if (h->closed)
+    handle *o = owner_of(h);
+    if (h->closed || o->closed)
         return NULL;
-    return h->parent ? h->parent->db : h->db;
+    return o->db;
 }
 
 static handle *new_handle(lua_State *L)
@@ -353,11 +372,26 @@ static handle *new_handle(lua_State *L)
 
 static void close_handle(handle *h)
 {
-    if (!h->parent && h->db) {
-        pg_db_close(h->db);
-        h->db = NULL;
-    }
     h->closed = 1;
+    if (h->parent || !h->db)
+        return;
+    if (h->busy) {
+        h->close_pending = 1; /* a finalizer, during a call on this store */
+        return;
+    }
+    pg_db_close(h->db);
+    h->db = NULL;
+}
+
+/* Ends a call: the arena is free again, and a close asked for meanwhile happens. */
+static void end_call(handle *o, pg_db *db)
+{
+    pg_arena_reset(pg_db_arena(db));
+    o->busy = 0;
+    if (o->close_pending) {
+        o->close_pending = 0;
+        close_handle(o);
+    }
 }
 
 static int opt_field(lua_State *L, int idx, const char *key)
@@ -366,7 +400,19 @@ static int opt_field(lua_State *L, int idx, const char *key)
     return !lua_isnil(L, -1) && !(lua_islightuserdata(L, -1) && !lua_touserdata(L, -1));
 }
 
-/* Reads open()'s options into o and *caller; leaves the path string on the stack. */
+/* A file name: a non-empty string without NUL bytes ("" would be SQLite's
+ * anonymous temporary database, and a NUL would cut the name short). */
+static int valid_path(lua_State *L, int idx, const char **path, pg_status *st)
+{
+    size_t len;
+    const char *p = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+    if (!p || len == 0 || strlen(p) != len)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "path: expected a non-empty file name");
+    *path = p;
+    return 1;
+}
+
+/* Reads open()'s options into o and *caller. */
 static int read_open_options(lua_State *L, int idx, pg_open_opts *o, role *caller, pg_status *st)
 {
     static const char *const known[] = { "path", "caller", "busyTimeout", "synchronous",
@@ -378,7 +424,8 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, role *calle
     o->readonly = 0;
     *caller = ROLE_VISITOR;
     if (lua_type(L, idx) == LUA_TSTRING) {
-        o->path = lua_tostring(L, idx);
+        if (!valid_path(L, idx, &o->path, st))
+            return 0;
     } else if (lua_type(L, idx) == LUA_TTABLE) {
         lua_pushnil(L);
         while (lua_next(L, idx)) {
@@ -393,13 +440,8 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, role *calle
                                k ? k : "(a key that is not a string)");
             }
         }
-        if (opt_field(L, idx, "path")) {
-            size_t len;
-            const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-            if (!p || len == 0 || strlen(p) != len)
-                return pg_fail(st, PG_INVALID_ARGUMENT, "path: expected a non-empty file name");
-            o->path = p; /* anchored by the options table */
-        }
+        if (opt_field(L, idx, "path") && !valid_path(L, lua_gettop(L), &o->path, st))
+            return 0; /* the path string stays anchored by the options table */
         lua_pop(L, 1);
         if (opt_field(L, idx, "caller") && !read_identity(L, lua_gettop(L), caller, st))
             return 0;
@@ -532,9 +574,12 @@ static int call_api(lua_State *L, handle *h, int first_arg)
     reader r;
     pg_status st;
     pg_db *db = handle_db(h);
+    handle *o = owner_of(h);
     int i;
     if (!db)
         return push_fail(L, PG_FAILED_PRECONDITION, "store is closed");
+    if (o->busy) /* the GC ran a finalizer that calls this store during a call on it */
+        return push_fail(L, PG_FAILED_PRECONDITION, "store is busy with another call (from a finalizer?)");
     if (e->writes && h->caller != ROLE_ADMIN && elevation(L) <= 0)
         return push_fail(L, PG_PERMISSION_DENIED,
                          "permission denied: writes need the admin identity or elevate()");
@@ -545,19 +590,22 @@ static int call_api(lua_State *L, handle *h, int first_arg)
     r.budget = MAX_NODES;
     r.array_mt = 0;
     pg_arena_reset(r.a);
+    o->busy = 1;
     lua_settop(L, first_arg + e->nargs - 1); /* trailing extra arguments are ignored */
+    st.code = PG_OK;
+    st.msg[0] = '\0';
     for (i = 0; i < e->nargs; i++) {
         int idx = first_arg + i;
         if (!lua_isnil(L, idx) && !(args[i] = read_value(&r, idx, 1)))
-            return push_fail(L, PG_INTERNAL, "out of memory");
+            pg_fail(&st, PG_INTERNAL, "out of memory");
     }
-    st.code = PG_OK;
-    st.msg[0] = '\0';
-    result = e->fn(db, args, &st);
-    if (!result)
+    result = st.code == PG_OK ? e->fn(db, args, &st) : NULL;
+    if (!result) {
+        end_call(o, db); /* the status lives on the C stack, not in the arena */
         return push_status(L, &st);
+    }
     push_value(L, result);
-    pg_arena_reset(r.a);
+    end_call(o, db);
     return 1;
 }
 
@@ -636,13 +684,43 @@ static const char *settle_arrays(lua_State *L, pg_value *v, int keys, int opaque
     return problem;
 }
 
+/* The encoder's scratch arena lives in a userdata, so that it is freed with the
+ * module, or, for a temporary one, by the GC even if a Lua error interrupts. */
+typedef struct {
+    pg_arena *a;
+    int busy; /* an encode is running (a finalizer may call encodeJSON meanwhile) */
+} arena_box;
+
+static int l_arena_gc(lua_State *L)
+{
+    arena_box *b = lua_touserdata(L, 1);
+    pg_arena_free(b->a);
+    b->a = NULL;
+    return 0;
+}
+
+static arena_box *push_arena_box(lua_State *L)
+{
+    arena_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->a = NULL;
+    b->busy = 0;
+    if (luaL_newmetatable(L, "progallery.arena")) {
+        lua_pushcfunction(L, l_arena_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    if (!(b->a = pg_arena_new()))
+        luaL_error(L, "progallery: out of memory");
+    return b;
+}
+
 /* progallery.encodeJSON(value[, arrayKeys[, opaqueKeys]]) -> JSON text, or nil,
  * message, code. Exact numbers (the shortest text that reads back the same
  * double), UTF-8 passed through, tables read raw; an empty table is {} unless
  * marked with cjson's array metatable or found under a key of arrayKeys. */
 static int l_encode_json(lua_State *L)
 {
-    pg_arena *a = *(pg_arena **)lua_touserdata(L, lua_upvalueindex(1));
+    arena_box *box = lua_touserdata(L, lua_upvalueindex(1));
     reader r;
     pg_value *v;
     const char *text, *problem;
@@ -650,42 +728,34 @@ static int l_encode_json(lua_State *L)
     int keys = lua_istable(L, 2) ? 2 : 0, opaque = lua_istable(L, 3) ? 3 : 0;
     lua_settop(L, 3);
     lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
+    if (box->busy) /* called from a finalizer during an encode: a scratch arena of its own */
+        box = push_arena_box(L);
     r.L = L;
-    r.a = a;
+    r.a = box->a;
     r.budget = MAX_NODES;
     r.array_mt = lua_istable(L, 4) ? 4 : 0;
-    pg_arena_reset(a);
+    pg_arena_reset(box->a);
+    box->busy = 1;
     if (!(v = read_value(&r, 1, 1)))
-        return push_fail(L, PG_INTERNAL, "out of memory");
-    if ((problem = settle_arrays(L, v, keys, opaque)))
-        return lua_pushnil(L), lua_pushfstring(L, "json: cannot encode a %s", problem),
+        problem = "out of memory";
+    else
+        problem = settle_arrays(L, v, keys, opaque);
+    text = problem ? NULL : pg_json_encode(box->a, v, &len);
+    if (text)
+        lua_pushlstring(L, text, len);
+    pg_arena_reset(box->a);
+    box->busy = 0;
+    if (problem)
+        return lua_pushnil(L), lua_pushfstring(L, "json: cannot encode this value: %s", problem),
                lua_pushliteral(L, "INVALID_ARGUMENT"), 3;
-    if (!(text = pg_json_encode(a, v, &len)))
+    if (!text)
         return push_fail(L, PG_INTERNAL, "out of memory");
-    lua_pushlstring(L, text, len);
-    pg_arena_reset(a);
     return 1;
 }
 
-static int l_arena_gc(lua_State *L)
-{
-    pg_arena **a = lua_touserdata(L, 1);
-    pg_arena_free(*a);
-    *a = NULL;
-    return 0;
-}
-
-/* The encoder's scratch arena, owned by a userdata so that it is freed with the module. */
 static void push_encoder(lua_State *L)
 {
-    pg_arena **a = lua_newuserdatauv(L, sizeof *a, 0);
-    *a = pg_arena_new();
-    if (!*a)
-        luaL_error(L, "progallery: out of memory");
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, l_arena_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
+    push_arena_box(L);
     lua_pushcclosure(L, l_encode_json, 1);
 }
 

@@ -48,8 +48,13 @@ int pg_fail_at(pg_status *st, pg_code code, const pg_path *p, const char *fmt, .
 static void append(pg_path *p, const char *s, size_t n)
 {
     size_t room = sizeof p->buf - 1 - p->len;
-    if (n > room)
-        n = room; /* deep user keys (exif) may be cut; the prefix still points the way */
+    if (n > room) {
+        /* deep user keys (exif) may be cut, never inside a UTF-8 character;
+         * the prefix still points the way */
+        n = room;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
     memcpy(p->buf + p->len, s, n);
     p->len += n;
     p->buf[p->len] = '\0';

@@ -254,15 +254,19 @@ static int setup_once(pg_storage *s, const pg_open_opts *o, pg_status *st)
  * here, for as long as busyTimeout allows. */
 static int setup(pg_storage *s, const pg_open_opts *o, pg_status *st)
 {
-    int waited = 0;
+    int64_t deadline = pg_monotonic_ms() + o->busy_timeout_ms, left;
+    int rc;
     for (;;) {
-        if (setup_once(s, o, st) > 0)
-            return 1;
-        if (st->code != PG_UNAVAILABLE || waited >= o->busy_timeout_ms)
-            return -1;
+        /* one deadline for all attempts, busy waits inside SQLite included */
+        left = deadline - pg_monotonic_ms();
+        sqlite3_busy_timeout(s->db, left > 0 ? (int)left : 0);
+        rc = setup_once(s, o, st);
+        if (rc > 0 || st->code != PG_UNAVAILABLE || pg_monotonic_ms() >= deadline)
+            break;
         sqlite3_sleep(10);
-        waited += 10;
     }
+    sqlite3_busy_timeout(s->db, o->busy_timeout_ms);
+    return rc > 0 ? 1 : -1;
 }
 
 static void sq_close(pg_storage *s)
@@ -289,7 +293,9 @@ static int sq_open(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_st
     s->busy_timeout_ms = o->busy_timeout_ms;
     rc = sqlite3_open_v2(o->path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
-        pg_fail(st, PG_INTERNAL, "path: cannot open '%s': %s", o->path,
+        /* read-only, nothing to open: the same precondition as a file never set up */
+        pg_fail(st, o->readonly && (rc & 0xFF) == SQLITE_CANTOPEN ? PG_FAILED_PRECONDITION : PG_INTERNAL,
+                "path: cannot open '%s': %s", o->path,
                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         sq_close(s);
         return -1;
@@ -303,6 +309,12 @@ static int sq_open(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_st
     rc = sqlite3_create_function(s->db, "pg_uuid7", 1, SQLITE_UTF8, s, sql_uuid7, NULL, NULL);
     if (rc != SQLITE_OK) {
         fail_db(s, rc, st);
+        sq_close(s);
+        return -1;
+    }
+    /* Prepared now, so that ending a transaction can never fail for want of memory. */
+    if (!stmt(s, Q_BEGIN_READ, st) || !stmt(s, Q_BEGIN_WRITE, st) || !stmt(s, Q_COMMIT, st)
+        || !stmt(s, Q_ROLLBACK, st)) {
         sq_close(s);
         return -1;
     }
@@ -350,14 +362,19 @@ static void sq_rollback(pg_storage *s)
 
 /* ---- galleries ---------------------------------------------------------- */
 
-static void read_gallery(pg_arena *a, sqlite3_stmt *q, int first, pg_gallery_row *g)
+/* Returns 0 when out of memory (a NULL name must not be mistaken for one). */
+static int read_gallery(pg_arena *a, sqlite3_stmt *q, int first, pg_gallery_row *g)
 {
     /* columns from `first`: name, sort_order, created_ms, updated_ms, item_count */
+    g->namelen = 0;
     g->name = col_text(a, q, first, &g->namelen);
+    if (!g->name && sqlite3_column_type(q, first) != SQLITE_NULL)
+        return 0;
     g->sort = sqlite3_column_double(q, first + 1);
     g->created_ms = sqlite3_column_int64(q, first + 2);
     g->updated_ms = sqlite3_column_int64(q, first + 3);
     g->item_count = sqlite3_column_int64(q, first + 4);
+    return 1;
 }
 
 static int sq_gallery_find(pg_storage *s, const char *id, pg_arena *a, pg_gallery_row *out,
@@ -373,7 +390,10 @@ static int sq_gallery_find(pg_storage *s, const char *id, pg_arena *a, pg_galler
         found = 1;
         out->key = sqlite3_column_int64(q, 0);
         memcpy(out->id, id, PG_UUID_LEN + 1);
-        read_gallery(a, q, 1, out);
+        if (!read_gallery(a, q, 1, out)) {
+            finish(s, q, SQLITE_DONE, st);
+            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+        }
     }
     return finish(s, q, rc, st) < 0 ? -1 : found;
 }
@@ -492,8 +512,7 @@ static int read_gallery_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
     (void)ctx;
     g->key = sqlite3_column_int64(q, 0);
     copy_id(g->id, q, 1);
-    read_gallery(a, q, 2, g);
-    return 1;
+    return read_gallery(a, q, 2, g);
 }
 
 static int sq_gallery_page(pg_storage *s, int64_t offset, int64_t limit, pg_arena *a,

@@ -578,8 +578,12 @@ static int parse_string_raw(parser *ps, const char **out, size_t *outlen)
         ps->p = q + 1;
         return 1;
     }
-    /* Escapes: decoded text is never longer than the source. */
-    buf = pg_arena_alloc(ps->a, (size_t)(ps->end - start) + 1);
+    /* Escapes: decoded text is never longer than the source text up to the
+     * closing quote, so find that first and reserve just that much. */
+    for (q = start; q < ps->end && *q != '"'; q++)
+        if (*q == '\\' && q + 1 < ps->end)
+            q++;
+    buf = pg_arena_alloc(ps->a, (size_t)(q - start) + 1);
     if (!buf)
         return fail(ps, "out of memory"), 0;
     o = buf;
