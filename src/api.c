@@ -186,14 +186,23 @@ static int find_gallery(pg_db *db, const char *id, const char *argname, pg_galle
     return found > 0;
 }
 
-static int find_item(pg_db *db, const pg_gallery_row *g, const char *id, pg_item_row *it,
-                     pg_status *st)
+/* 1 when item `id` exists in gallery g, 0 when not (elsewhere or nowhere), -1 on failure. */
+static int item_in_gallery(pg_db *db, const pg_gallery_row *g, const char *id, pg_item_row *it,
+                           pg_status *st)
 {
     int found = db->ops->item_find(db->s, id, db->arena, it, st);
-    if (found == 0 || (found > 0 && it->gallery_key != g->key)) {
-        pg_fail(st, PG_NOT_FOUND, "itemId: no item with id %s in gallery %s", id, g->id);
+    return found > 0 ? it->gallery_key == g->key : found;
+}
+
+/* The gallery and the item of {galleryId, itemId}; NOT_FOUND for an item in another gallery. */
+static int find_gallery_item(pg_db *db, const char *gid, const char *iid, pg_gallery_row *g,
+                             pg_item_row *it, pg_status *st)
+{
+    int found;
+    if (!find_gallery(db, gid, "galleryId", g, st))
         return 0;
-    }
+    if ((found = item_in_gallery(db, g, iid, it, st)) == 0)
+        pg_fail(st, PG_NOT_FOUND, "itemId: no item with id %s in gallery %s", iid, g->id);
     return found > 0;
 }
 
@@ -497,7 +506,7 @@ static pg_value *get_gallery_item(pg_db *db, pg_value *const *args, pg_status *s
     pg_item_row it;
     if (!identifiers(args[0], gid, iid, st) || !begin(db, 0, st))
         return NULL;
-    if (!find_gallery(db, gid, "galleryId", &g, st) || !find_item(db, &g, iid, &it, st))
+    if (!find_gallery_item(db, gid, iid, &g, &it, st))
         return end(db, NULL, st);
     return end(db, item_value(db, &it, st), st);
 }
@@ -519,7 +528,7 @@ static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status
         return pg_fail(st, PG_INVALID_ARGUMENT, "item: required"), NULL;
     if (!pg_validate_item(db->arena, args[1], PG_UPDATE, &path, &patch, st) || !begin(db, 1, st))
         return NULL;
-    if (!find_gallery(db, gid, "galleryId", &g, st) || !find_item(db, &g, iid, &it, st))
+    if (!find_gallery_item(db, gid, iid, &g, &it, st))
         return end(db, NULL, st);
     doc = pg_json_decode(db->arena, it.doc, it.doclen, &err);
     if (!doc || doc->type != PG_OBJECT) {
@@ -548,7 +557,7 @@ static pg_value *delete_gallery_item(pg_db *db, pg_value *const *args, pg_status
     pg_item_row it;
     if (!identifiers(args[0], gid, iid, st) || !begin(db, 1, st))
         return NULL;
-    if (!find_gallery(db, gid, "galleryId", &g, st) || !find_item(db, &g, iid, &it, st)
+    if (!find_gallery_item(db, gid, iid, &g, &it, st)
         || db->ops->item_delete(db->s, it.key, st) < 0)
         return end(db, NULL, st);
     g.item_count--;
@@ -593,11 +602,11 @@ static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_
         return end(db, NULL, st);
     for (i = 0; i < n; i++) {
         pg_item_row it;
-        int found = db->ops->item_find(db->s, ids[i], db->arena, &it, st);
+        int found = item_in_gallery(db, &g, ids[i], &it, st);
         if (found < 0)
             return end(db, NULL, st);
-        if (!found || it.gallery_key != g.key)
-            continue;
+        if (!found)
+            continue; /* not in this gallery: skipped */
         if (db->ops->item_delete(db->s, it.key, st) < 0)
             return end(db, NULL, st);
         g.item_count--;
