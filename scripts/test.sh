@@ -6,6 +6,10 @@
 # harness (many writers, crashes, full disk, fuzzers), and ends with one line
 # "N passed, N failed" summed over every run.
 set -u
+case "${1:-}" in
+  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  ?*) echo "test: takes no arguments (try --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 sh scripts/deps.sh all || { echo "deps: install failed"; echo "0 passed, 1 failed"; exit 1; }
