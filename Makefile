@@ -41,7 +41,8 @@ LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
 CORE     = value status ids model storage_sqlite api
-OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) lprogallery)
+BINDING  = lua_value lua_auth lua_json lprogallery
+OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 

@@ -24,7 +24,8 @@ build = {
       progallery = {
          sources = {
             "src/value.c", "src/status.c", "src/ids.c", "src/model.c",
-            "src/storage_sqlite.c", "src/api.c", "src/lprogallery.c",
+            "src/storage_sqlite.c", "src/api.c",
+            "src/lua_value.c", "src/lua_auth.c", "src/lua_json.c", "src/lprogallery.c",
          },
          incdirs = { "src", "$(SQLITE_INCDIR)" },
          libdirs = { "$(SQLITE_LIBDIR)" },

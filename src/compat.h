@@ -10,7 +10,7 @@
 #define lua_rawlen(L, i) lua_objlen((L), (i))
 #define lua_newuserdatauv(L, s, n) lua_newuserdata((L), (s))
 /* A view keeps its parent store alive through the userdata's environment. */
-static void pg_setparent(lua_State *L, int ud, int parent)
+static inline void pg_setparent(lua_State *L, int ud, int parent)
 {
     lua_createtable(L, 1, 0);
     lua_pushvalue(L, parent);
@@ -18,7 +18,7 @@ static void pg_setparent(lua_State *L, int ud, int parent)
     lua_setfenv(L, ud);
 }
 #else
-static void pg_setparent(lua_State *L, int ud, int parent)
+static inline void pg_setparent(lua_State *L, int ud, int parent)
 {
     lua_pushvalue(L, parent);
     lua_setiuservalue(L, ud, 1);
