@@ -27,7 +27,9 @@ build = {
             "src/storage_sqlite.c", "src/api.c",
             "src/lua_value.c", "src/lua_auth.c", "src/lua_json.c", "src/lprogallery.c",
          },
-         incdirs = { "src", "$(SQLITE_INCDIR)" },
+         -- LuaJIT's headers as a fallback for --lua-version=5.1 when no Lua 5.1 headers exist
+         -- (the Lua headers LuaRocks picks, -I$(LUA_INCDIR), always come first)
+         incdirs = { "src", "$(SQLITE_INCDIR)", "/usr/include/luajit-2.1" },
          libdirs = { "$(SQLITE_LIBDIR)" },
          libraries = { "sqlite3", "m" },
       },

@@ -74,6 +74,21 @@ for script in examples/quickstart.lua spec/smoke.lua; do
   record "valgrind $script" $? "$OUT/vg.log"
 done
 
+step "the rock: luarocks make for Lua 5.4 and for LuaJIT (5.1 ABI), then spec/smoke.lua on each"
+# in a copy of the tracked files, so the checkout stays clean of LuaRocks' build output
+rock="$OUT/rock"
+mkdir -p "$rock/src"
+git ls-files -z | (cd "$ROOT" && xargs -0 tar cf -) | tar xf - -C "$rock/src" 2>/dev/null ||
+  cp -r "$ROOT/." "$rock/src"
+for v in 5.4 5.1; do
+  interp=lua5.4; [ "$v" = 5.1 ] && interp=luajit
+  log="$OUT/rock-$v.log"
+  ( cd "$rock/src" && luarocks --lua-version=$v make --tree "$rock/tree-$v" progallery-*.rockspec ) >"$log" 2>&1 &&
+  LUA_PATH="$rock/tree-$v/share/lua/$v/?.lua;;" LUA_CPATH="$rock/tree-$v/lib/lua/$v/?.so;;" \
+    $interp spec/smoke.lua "$OUT/rock-$v.db" >>"$log" 2>&1
+  record "rock $v ($interp)" $? "$log"
+done
+
 step "reliability harnesses (quick round: reliability/run.sh quick)"
 bash reliability/run.sh quick >"$OUT/rel.log" 2>&1; s=$?
 cat "$OUT/rel.log" | grep -vE '^reliability: [0-9]+ passed'
