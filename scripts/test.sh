@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs,
 # builds every variant, runs the busted specs on Lua 5.4 (with the nginx/HTTP
 # and official-SDK specs), on LuaJIT and on a build with AddressSanitizer +
-# UBSan, smoke scripts under valgrind, a short round of every reliability
+# UBSan, smoke scripts under valgrind, the LuaRocks rock for Lua 5.4 and
+# LuaJIT, a short round of every reliability
 # harness (many writers, crashes, full disk, fuzzers), and ends with one line
 # "N passed, N failed" summed over every run.
 set -u
