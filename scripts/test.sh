@@ -8,7 +8,7 @@
 # "N passed, N failed" summed over every run.
 set -u
 case "${1:-}" in
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   ?*) echo "test: takes no arguments (try --help)" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
