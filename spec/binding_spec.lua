@@ -1,6 +1,7 @@
 -- The Lua binding's own promises: no caller value makes open(), as() or an
 -- API call raise, whatever metatables, cycles or sizes it carries.
 local progallery = require "progallery"
+local S = require "spec.support"
 
 local raising = { __index = function() error("boom") end, __newindex = function() error("boom") end,
                   __pairs = function() error("boom") end, __len = function() error("boom") end }
@@ -30,7 +31,7 @@ describe("binding", function()
   end)
 
   it("reports a cycle at its path without walking it", function()
-    local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+    local s = S.admin()
     local g = assert(s:createGallery{})
     local t = {}
     for i = 1, 20 do t[i] = t end
@@ -44,7 +45,7 @@ describe("binding", function()
   end)
 
   it("refuses an argument of more than 5 million values without raising", function()
-    local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+    local s = S.admin()
     local g = assert(s:createGallery{})
     local leaf = {}
     for i = 1, 100 do leaf[i] = i end
@@ -63,7 +64,7 @@ describe("binding", function()
   end)
 
   it("a table that is both an array and a record is refused with its path", function()
-    local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+    local s = S.admin()
     local g = assert(s:createGallery{})
     local r, msg, code = no_raise(s.createGalleryItem, s, g._id, { tags = { values = { "a", x = "b" } } })
     assert.is_nil(r)
@@ -181,7 +182,7 @@ describe("binding", function()
     end
 
     local function setup_store()
-      local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+      local s = S.admin()
       local g = assert(s:createGallery{})
       local items = {}
       for i = 1, 100 do items[i] = { title = "title " .. i, description = ("d"):rep(200) } end

@@ -1,6 +1,7 @@
 -- One test per decision the README records where API.md is silent
 -- ("Decisions where the spec is silent"), so the README and the code cannot drift.
 local progallery = require "progallery"
+local S = require "spec.support"
 local null = progallery.null
 
 local IMG = "wix:image://v1/abc.jpg/abc.jpg#originWidth=10&originHeight=20"
@@ -12,7 +13,7 @@ local function exists(path)
 end
 
 local function admin()
-  local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+  local s = S.admin()
   return s, assert(s:createGallery{})
 end
 

@@ -1,6 +1,7 @@
 -- progallery.http's pure parts, without nginx: the status of every error code,
 -- and a store's refusals through execute().
 local progallery = require "progallery"
+local S = require "spec.support"
 local http = require "progallery.http"
 local cjson = require "cjson"
 
@@ -41,7 +42,7 @@ describe("progallery.http codec", function()
   end)
 
   it("error bodies are valid JSON text even for a key that is not UTF-8", function()
-    local s = assert(progallery.open{ path = ":memory:", caller = "admin" })
+    local s = S.admin()
     local status, body = http.execute(s, "createGallery",
       { body = '{"gallery":{"items":[{"image":{"exif":{"\\u00ff\255":1},"imageInfo":{"url":"https://a.example/"}}}]}}' })
     assert.equal(400, status)

@@ -244,7 +244,7 @@ describe("progallery.http under nginx #nginx", function()
       gid = g.id
     end)
 
-    it("GET /galleries lists with paging, ids repeated in the query are accepted", function()
+    it("GET /galleries lists with limit, offset and itemLimit", function()
       local status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries?limit=10&offset=0&itemLimit=1")
       assert.are.equal(200, status, text)
       assert.are.equal(1, json.totalGalleries)

@@ -310,7 +310,7 @@ describe("progallery.rest", function()
 
     before_each(function()
       progallery = require "progallery"
-      store = assert(progallery.open { path = ":memory:", caller = "admin" })
+      store = require("spec.support").admin()
     end)
 
     after_each(function()
