@@ -41,6 +41,22 @@ describe("errors", function()
   end)
 
   describe("codes and message paths", function()
+    it("a path longer than 255 bytes is cut on a character boundary, with the message after it", function()
+      -- four levels of 70-byte keys (two-byte characters) put the failing value past byte 255
+      local k = function(c) return c .. ("é"):rep(34) .. "!" end
+      local exif = { [k("a")] = { [k("b")] = { [k("c")] = { [k("d")] = function() end } } } }
+      local r, msg, code = store:createGalleryItem(g._id, { image = { imageInfo = S.IMG, exif = exif } })
+      assert.is_nil(r)
+      assert.equal("INVALID_ARGUMENT", code)
+      local path, rest = msg:match("^(.-): (unsupported value: function)$")
+      assert.truthy(path, msg)
+      assert.truthy(#path <= 255 and #path >= 254, #path)
+      local full = "item.image.exif." .. k("a") .. "." .. k("b") .. "." .. k("c") .. "." .. k("d")
+      assert.equal(full:sub(1, #path), path)
+      assert.not_equal(0xC3, path:byte(-1), "cut inside a character") -- a naive cut at 255 ends on é's first byte
+      assert.equal("unsupported value: function", rest)
+    end)
+
     it("INVALID_ARGUMENT: message starts with the field path", function()
       local msg = S.expect_err("INVALID_ARGUMENT", "item.image.imageInfo", store.createGalleryItem, store, g._id, { image = {} })
       assert.matches("^item%.image%.imageInfo: ", msg)

@@ -31,21 +31,12 @@ int pg_fail(pg_status *st, pg_code code, const char *fmt, ...)
     return 0;
 }
 
-int pg_fail_at(pg_status *st, pg_code code, const pg_path *p, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-    st->code = code;
-    n = snprintf(st->msg, sizeof st->msg, "%s: ", p->buf);
-    if (n < 0 || (size_t)n >= sizeof st->msg)
-        return 0;
-    va_start(ap, fmt);
-    vsnprintf(st->msg + n, sizeof st->msg - (size_t)n, fmt, ap);
-    va_end(ap);
-    return 0;
-}
+typedef struct {
+    char buf[PG_PATH_TEXT];
+    size_t len;
+} path_text;
 
-static void append(pg_path *p, const char *s, size_t n)
+static void append(path_text *p, const char *s, size_t n)
 {
     size_t room = sizeof p->buf - 1 - p->len;
     if (n > room) {
@@ -60,21 +51,12 @@ static void append(pg_path *p, const char *s, size_t n)
     p->buf[p->len] = '\0';
 }
 
-void pg_path_init(pg_path *p, const char *root)
+static void append_key(path_text *p, const char *key, size_t keylen)
 {
-    p->len = 0;
-    p->buf[0] = '\0';
-    append(p, root, strlen(root));
-}
-
-size_t pg_path_key(pg_path *p, const char *key, size_t keylen)
-{
-    size_t old = p->len, i;
-    if (p->len)
-        append(p, ".", 1);
+    size_t i;
     if (!pg_utf8_problem(key, keylen)) {
         append(p, key, keylen);
-        return old;
+        return;
     }
     /* A caller's key that is not text (exif, css): shown with '?' for its
      * bytes, so a message stays valid UTF-8 wherever it goes (JSON bodies). */
@@ -82,14 +64,11 @@ size_t pg_path_key(pg_path *p, const char *key, size_t keylen)
         char c = (unsigned char)key[i] < 0x20 || (unsigned char)key[i] >= 0x7F ? '?' : key[i];
         append(p, &c, 1);
     }
-    return old;
 }
 
-size_t pg_path_index(pg_path *p, size_t index1)
+static void append_index(path_text *p, size_t index1)
 {
     char tmp[32], *q = tmp + sizeof tmp;
-    size_t old = p->len;
-    /* by hand: this runs for every item of a batch, error or not */
     *--q = ']';
     do {
         *--q = (char)('0' + index1 % 10);
@@ -97,11 +76,69 @@ size_t pg_path_index(pg_path *p, size_t index1)
     } while (index1);
     *--q = '[';
     append(p, q, (size_t)(tmp + sizeof tmp - q));
+}
+
+static void write_path(const pg_path *p, path_text *t)
+{
+    size_t i, n = p->depth < PG_PATH_DEPTH ? p->depth : PG_PATH_DEPTH;
+    t->len = 0;
+    t->buf[0] = '\0';
+    append(t, p->root, strlen(p->root));
+    for (i = 0; i < n; i++) {
+        if (p->seg[i].key) {
+            if (t->len)
+                append(t, ".", 1);
+            append_key(t, p->seg[i].key, p->seg[i].len);
+        } else {
+            append_index(t, p->seg[i].len);
+        }
+    }
+}
+
+int pg_fail_at(pg_status *st, pg_code code, const pg_path *p, const char *fmt, ...)
+{
+    va_list ap;
+    path_text t;
+    int n;
+    write_path(p, &t);
+    st->code = code;
+    n = snprintf(st->msg, sizeof st->msg, "%s: ", t.buf);
+    if (n < 0 || (size_t)n >= sizeof st->msg)
+        return 0;
+    va_start(ap, fmt);
+    vsnprintf(st->msg + n, sizeof st->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+void pg_path_init(pg_path *p, const char *root)
+{
+    p->root = root;
+    p->depth = 0;
+}
+
+static size_t push(pg_path *p, const char *key, size_t len)
+{
+    size_t old = p->depth;
+    if (p->depth < PG_PATH_DEPTH) {
+        p->seg[p->depth].key = key;
+        p->seg[p->depth].len = len;
+    }
+    p->depth++;
     return old;
 }
 
-void pg_path_pop(pg_path *p, size_t oldlen)
+size_t pg_path_key(pg_path *p, const char *key, size_t keylen)
 {
-    p->len = oldlen;
-    p->buf[oldlen] = '\0';
+    return push(p, key, keylen);
+}
+
+size_t pg_path_index(pg_path *p, size_t index1)
+{
+    return push(p, NULL, index1);
+}
+
+void pg_path_pop(pg_path *p, size_t olddepth)
+{
+    p->depth = olddepth;
 }

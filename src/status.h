@@ -30,11 +30,20 @@ int pg_fail(pg_status *st, pg_code code, const char *fmt, ...)
 #endif
     ;
 
-/* A field path such as "gallery.items[2].image.imageInfo", built while
- * descending into arguments. Push returns the old length for pop. */
+/* A field path such as "gallery.items[2].image.imageInfo", kept while
+ * descending into arguments as a stack of segments that point at the caller's
+ * keys (alive for the call), and written out only when a failure is reported:
+ * a valid batch never formats one. Push returns the old depth for pop. */
+#define PG_PATH_TEXT 256 /* the written path, NUL included */
+#define PG_PATH_DEPTH (PG_PATH_TEXT - 1) /* a segment writes at least one byte */
+
 typedef struct {
-    char buf[256];
-    size_t len;
+    const char *root;
+    struct {
+        const char *key; /* NULL: an array index */
+        size_t len;      /* key length, or the 1-based index */
+    } seg[PG_PATH_DEPTH];
+    size_t depth; /* segments pushed; those beyond PG_PATH_DEPTH are counted only */
 } pg_path;
 
 void pg_path_init(pg_path *p, const char *root);
