@@ -368,7 +368,8 @@ static void sb_reserve(sbuf *b, size_t extra)
     b->cap = ncap;
 }
 
-static void sb_add(sbuf *b, const char *s, size_t n)
+/* Inline: the encoder adds a few bytes at a time, dozens of times per item. */
+static inline void sb_add(sbuf *b, const char *s, size_t n)
 {
     if (b->cap - b->len < n) {
         sb_reserve(b, n);
@@ -379,7 +380,13 @@ static void sb_add(sbuf *b, const char *s, size_t n)
     b->len += n;
 }
 
-static void sb_addc(sbuf *b, char c) { sb_add(b, &c, 1); }
+static inline void sb_addc(sbuf *b, char c)
+{
+    if (b->len < b->cap)
+        b->buf[b->len++] = c;
+    else
+        sb_add(b, &c, 1);
+}
 
 static void encode_string(sbuf *b, const char *s, size_t n)
 {
