@@ -22,6 +22,8 @@ fi
 # A private build, so that a concurrent `make` in the checkout cannot swap the module mid-run.
 make -s BUILD="$work/build" "$work/build/progallery.so" >/dev/null
 cc -O2 -std=c99 -Wall -Wextra -o "$work/raw" -Isrc bench/raw.c src/ids.c -lsqlite3
-cc -O2 -std=c99 -shared -fPIC $(pkg-config --cflags lua5.4) -o "$work/benchclock.so" bench/benchclock.c
+for m in benchclock prof/marshal_floor; do
+  cc -O2 -std=c99 -Wall -shared -fPIC $(pkg-config --cflags lua5.4) -o "$work/$(basename $m).so" "bench/$m.c"
+done
 LUA_PATH="./bench/?.lua;./lua/?.lua;;" LUA_CPATH="$work/build/?.so;$work/?.so;;" \
   lua5.4 bench/bench.lua "$work" bench

@@ -1,6 +1,7 @@
--- Runs one measurement of one case for progallery ("pg") or the LuaSQL peer
--- ("peer") in a fresh process, and prints "<seconds> <calls>" (wall time of
--- the calls only; opening the store is outside the timing).
+-- Runs one measurement of one case for progallery ("pg"), the LuaSQL peer
+-- ("peer") or the marshalling floor ("floor", createN only: prof/marshal_floor.c,
+-- no store at all) in a fresh process, and prints "<seconds> <calls>" (wall
+-- time of the calls only; opening the store is outside the timing).
 --   worker.lua IMPL CASE DB N ARGS...   (cases and arguments as in raw.c, plus
 --   createG: N x createGallery{gallery={name=...}})
 local common = require "common"
@@ -9,6 +10,15 @@ local clock = require "benchclock"
 local impl, case, db, n = arg[1], arg[2], arg[3], tonumber(arg[4])
 local a5, a6 = arg[5], arg[6]
 local sync = (case == "create1" and a5 == "full") and "full" or "normal"
+
+if impl == "floor" then
+  assert(case == "createN", "the floor is measured for createN only")
+  local floor, items = require "marshal_floor", common.items(1000)
+  local t0 = clock.now()
+  for _ = 1, n do floor.roundtrip(items) end
+  io.write(("%.9f %d\n"):format(clock.now() - t0, n))
+  return
+end
 local s = common.open(impl, db, sync)
 
 local function check(r, msg, code)
