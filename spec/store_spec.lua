@@ -89,6 +89,36 @@ describe("store", function()
       end
     end)
 
+    it("synchronous reaches SQLite: 'full' syncs the log at every commit, 'normal' does not", function()
+      -- counted in a child process with an LD_PRELOAD shim around fsync/fdatasync (spec/sync_count.c)
+      local dir = S.tmpdir()
+      local shim = dir .. "/sync_count.so"
+      local _, built = S.sh(("cc -shared -fPIC -o %s spec/sync_count.c -ldl"):format(S.shell_quote(shim)))
+      assert.truthy(built, "cc could not build spec/sync_count.c")
+      local lpath, cpath = S.abs_paths()
+      local commits = 30
+      local function syncs(mode)
+        local out = dir .. "/" .. mode .. ".count"
+        local prog = ([[package.path=%q; package.cpath=%q
+          local s = assert(require("progallery").open { path = %q, caller = "admin", synchronous = %q })
+          local g = assert(s:createGallery { gallery = { name = "sync" } })
+          for i = 1, %d do assert(s:createGalleryItem(g._id, { title = "t" .. i })) end
+          s:close()]]):format(lpath, cpath, dir .. "/" .. mode .. ".db", mode, commits - 1)
+        local preload = ((os.getenv("LD_PRELOAD") or "") .. " " .. shim):gsub("^ ", "")
+        local cmd = ("LD_PRELOAD=%s SYNC_COUNT_OUT=%s %s -e %s"):format(S.shell_quote(preload),
+          S.shell_quote(out), S.lua_bin, S.shell_quote(prog))
+        local text, ok = S.sh(cmd)
+        assert.truthy(ok, text)
+        local f = assert(io.open(out))
+        local n = tonumber(f:read("*l"))
+        f:close()
+        return n
+      end
+      local full, normal = syncs("full"), syncs("normal")
+      assert.truthy(full >= normal + commits, ("full %d, normal %d syncs"):format(full, normal))
+      assert.truthy(normal < commits, ("normal: %d syncs for %d commits"):format(normal, commits))
+    end)
+
     it("rejects bad options with nil, message, INVALID_ARGUMENT and never raises", function()
       local bad = {
         { synchronous = "sometimes" },
