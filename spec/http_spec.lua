@@ -721,3 +721,62 @@ describe("progallery.http without a thread pool #nginx", function()
     assert_error(status, json, 404, "NOT_FOUND", text)
   end)
 end)
+
+-- A bare nginx (no progallery.http) with one handler: what an OpenResty site's own code sees.
+describe("progallery inside nginx's LuaJIT #nginx", function()
+  local dir, port
+  setup(function()
+    dir, port = mktemp_dir(), free_port()
+    sh("mkdir -p " .. q(dir .. "/conf") .. " " .. q(dir .. "/logs"))
+    write_file(dir .. "/conf/nginx.conf", ([[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+daemon on;
+master_process off;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+events { worker_connections 16; }
+http {
+  access_log off;
+  lua_package_path "%s/lua/?.lua;;";
+  lua_package_cpath "%s/build-luajit/?.so;;";
+  server {
+    listen 127.0.0.1:%d;
+    location / {
+      content_by_lua_block {
+        local pg = require "progallery"
+        local s = assert(pg.open { path = "%s/null.db", caller = "admin" })
+        local g = assert(s:createGallery { gallery = { name = "n", items = { { title = "t", description = "d" } } } })
+        local ids = { galleryId = g._id, itemId = g.items[1]._id }
+        local item = assert(s:updateGalleryItem(ids, { title = ngx.null }))
+        local empty = assert(s:updateGallery(g._id, { name = ngx.null }))
+        s:close()
+        ngx.say("same=", tostring(pg.null == ngx.null), " title=", tostring(item.title),
+                " description=", tostring(item.description), " name=", tostring(empty.name))
+      }
+    }
+  }
+}
+]]):format(ROOT, ROOT, port, dir))
+    local nginx = sh("command -v nginx || echo /usr/sbin/nginx"):gsub("%s+$", "")
+    local out, st = sh(("%s -p %s/ -c conf/nginx.conf -e logs/error.log"):format(nginx, q(dir)))
+    assert(st == 0, out)
+  end)
+  teardown(function()
+    local pid = read_file(dir .. "/logs/nginx.pid")
+    if pid and pid:match("^%d+") then sh("kill -QUIT " .. pid:match("^%d+")) end
+    sh("sleep 0.3")
+    remove_dir(dir)
+  end)
+
+  it("ngx.null is progallery.null: it clears a field as the API says", function()
+    local out
+    for _ = 1, 50 do
+      out = sh(("curl -s --max-time 5 http://127.0.0.1:%d/"):format(port))
+      if out:find("same=", 1, true) then break end
+      sh("sleep 0.1")
+    end
+    assert.are.equal("same=true title=nil description=d name=nil", (out:gsub("%s+$", "")),
+      read_file(dir .. "/logs/error.log"))
+  end)
+end)
