@@ -178,7 +178,7 @@ local CASES = {
   { name = "listGalleries 10x10, offset 0", case = "list", db = D.list,
     n = 300, args = { 0, 10 } },
   { name = "listGalleries 10x10, offset 100,000", case = "list", db = D.list,
-    n = 30, args = { 100000, 10 },
+    n = 60, args = { 100000, 10 },
     target = { vs = "raw", kind = "time", limit = 1.3 } },
   { name = "clone of a 10,000-item gallery", case = "clone", db = W .. "/clone.db",
     n = 3, args = { D.src10k }, write = true,
