@@ -267,9 +267,15 @@ static int call_api(lua_State *L, handle *h, int first_arg)
     r.a = pg_db_arena(db);
     r.budget = PG_LUA_MAX_NODES;
     r.array_mt = 0;
+    r.refs = r.nrefs = 0;
     pg_arena_reset(r.a);
     o->busy = 1;
     lua_settop(L, first_arg + e->nargs - 1); /* trailing extra arguments are ignored */
+    if (e->writes) {
+        /* a write's result echoes its arguments' strings */
+        lua_newtable(L);
+        r.refs = lua_gettop(L);
+    }
     st.code = PG_OK;
     st.msg[0] = '\0';
     for (i = 0; i < e->nargs; i++) {
@@ -282,7 +288,7 @@ static int call_api(lua_State *L, handle *h, int first_arg)
         end_call(o, db); /* the status lives on the C stack, not in the arena */
         return pg_lua_status(L, &st);
     }
-    pg_lua_push(L, result);
+    pg_lua_push(L, result, r.refs);
     end_call(o, db);
     return 1;
 }

@@ -19,13 +19,17 @@ typedef struct {
     pg_arena *a;
     size_t budget;
     int array_mt;                             /* stack index of cjson's array metatable, or 0 */
+    int refs;                                 /* stack index of the call's string table, or 0 */
+    int nrefs;
     const void *path[PG_LUA_MAX_DEPTH + 2];   /* the tables being read, outermost first */
 } pg_reader;
 
 /* lua_value.c: Lua value at idx -> value tree (NULL only when out of memory);
- * value tree -> Lua, arrays carrying cjson's array metatable where it exists. */
+ * value tree -> Lua, arrays carrying cjson's array metatable where it exists.
+ * With a string table (r->refs, then refs for the push), a result gives back the
+ * caller's own string objects wherever it carries an argument's string. */
 pg_value *pg_lua_read(pg_reader *r, int idx, int depth);
-void pg_lua_push(lua_State *L, const pg_value *v);
+void pg_lua_push(lua_State *L, const pg_value *v, int refs);
 /* Pushes t[key] without running a metamethod. */
 void pg_lua_raw_field(lua_State *L, int idx, const char *key);
 int pg_lua_fail(lua_State *L, pg_code code, const char *msg);

@@ -93,6 +93,7 @@ static int l_encode_json(lua_State *L)
     r.a = box->a;
     r.budget = PG_LUA_MAX_NODES;
     r.array_mt = lua_istable(L, 4) ? 4 : 0;
+    r.refs = r.nrefs = 0; /* the text is the result: no strings to give back */
     pg_arena_reset(box->a);
     box->busy = 1;
     if (!(v = pg_lua_read(&r, 1, 1)))

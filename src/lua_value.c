@@ -123,7 +123,15 @@ pg_value *pg_lua_read(pg_reader *r, int idx, int depth)
         size_t len;
         /* No copy: the string is reachable from the arguments for the whole call. */
         const char *s = lua_tolstring(L, idx, &len);
-        return pg_new_string_ref(r->a, s, len);
+        pg_value *v = pg_new_string_ref(r->a, s, len);
+        if (v && r->refs) {
+            /* remembered, so a result that echoes it reuses this object
+             * instead of allocating (and later collecting) a copy */
+            lua_pushvalue(L, idx);
+            lua_rawseti(L, r->refs, ++r->nrefs);
+            v->u.str.ref = r->nrefs;
+        }
+        return v;
     }
     case LUA_TTABLE: return read_table(r, idx, depth);
     case LUA_TLIGHTUSERDATA:
@@ -138,8 +146,25 @@ pg_value *pg_lua_read(pg_reader *r, int idx, int depth)
 
 /* ---- value tree -> Lua -------------------------------------------------------- */
 
-/* Pushes v; array_mt is the stack index of cjson's array metatable, or 0. */
-static void push_tree(lua_State *L, const pg_value *v, int array_mt)
+/* The argument's string object behind a string node, when the node still
+ * holds exactly that string (the core may have built a different one). */
+static int push_ref(lua_State *L, const pg_value *v, int refs)
+{
+    size_t n;
+    const char *s;
+    if (!refs || !v->u.str.ref)
+        return 0;
+    lua_rawgeti(L, refs, v->u.str.ref);
+    s = lua_tolstring(L, -1, &n);
+    if (s == v->u.str.s && n == v->u.str.len)
+        return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Pushes v; array_mt is the stack index of cjson's array metatable, or 0;
+ * refs the stack index of the call's string table, or 0. */
+static void push_tree(lua_State *L, const pg_value *v, int array_mt, int refs)
 {
     size_t i;
     switch (v->type) {
@@ -151,12 +176,15 @@ static void push_tree(lua_State *L, const pg_value *v, int array_mt)
         else
             lua_pushnumber(L, (lua_Number)v->u.n);
         break;
-    case PG_STRING: lua_pushlstring(L, v->u.str.s, v->u.str.len); break;
+    case PG_STRING:
+        if (!push_ref(L, v, refs))
+            lua_pushlstring(L, v->u.str.s, v->u.str.len);
+        break;
     case PG_ARRAY:
         luaL_checkstack(L, 3, "progallery: result nested too deeply");
         lua_createtable(L, (int)v->u.arr.n, 0);
         for (i = 0; i < v->u.arr.n; i++) {
-            push_tree(L, v->u.arr.v[i], array_mt);
+            push_tree(L, v->u.arr.v[i], array_mt, refs);
             lua_rawseti(L, -2, (int)i + 1);
         }
         if (array_mt) {
@@ -169,7 +197,7 @@ static void push_tree(lua_State *L, const pg_value *v, int array_mt)
         lua_createtable(L, 0, (int)v->u.obj.n);
         for (i = 0; i < v->u.obj.n; i++) {
             lua_pushlstring(L, v->u.obj.m[i].key, v->u.obj.m[i].keylen);
-            push_tree(L, v->u.obj.m[i].val, array_mt);
+            push_tree(L, v->u.obj.m[i].val, array_mt, refs);
             lua_rawset(L, -3);
         }
         break;
@@ -179,12 +207,12 @@ static void push_tree(lua_State *L, const pg_value *v, int array_mt)
 
 /* Pushes a result. Arrays get cjson's array metatable when the cjson in use
  * has one, so an empty array encodes as [] rather than {}. */
-void pg_lua_push(lua_State *L, const pg_value *v)
+void pg_lua_push(lua_State *L, const pg_value *v, int refs)
 {
     int mt;
     lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
     mt = lua_istable(L, -1) ? lua_gettop(L) : 0;
-    push_tree(L, v, mt);
+    push_tree(L, v, mt, refs);
     lua_remove(L, -2);
 }
 

@@ -33,7 +33,7 @@ struct pg_value {
     union {
         int b;
         double n;
-        struct { const char *s; size_t len; } str;
+        struct { const char *s; size_t len; int ref; } str; /* ref: see pg_lua_read */
         struct { pg_value **v; size_t n, cap; } arr;
         struct { pg_member *m; size_t n, cap; } obj;
     } u;
