@@ -178,6 +178,37 @@ describe("binding", function()
       assert.equal('a"b\\c\n\1é/', cjson.decode(text).s)
     end)
 
+    it("finds a byte to escape at any offset, writing and reading back (the 8-byte scans)", function()
+      local store = S.admin()
+      local gid = S.ok(store:createGallery())._id
+      local escaped = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\1"] = "\\u0001" }
+      local items = {}
+      for len = 1, 20 do
+        for pos = 1, len do
+          for c, esc in pairs(escaped) do
+            local before, after = ("a"):rep(pos - 1), ("z"):rep(len - pos) .. "é"
+            local text = before .. c .. after
+            assert.equal('{"s":"' .. before .. esc .. after .. '"}', assert(progallery.encodeJSON({ s = text })))
+            items[#items + 1] = { title = text }
+          end
+        end
+      end
+      -- stored as JSON documents, read back through the decoder
+      for i = 1, #items, 1000 do
+        S.ok(store:createGalleryItems(gid, { S.unpack(items, i, math.min(i + 999, #items)) }))
+      end
+      local got, offset = {}, 0
+      repeat
+        local page = S.ok(store:listGalleryItems(gid, { itemOffset = offset, itemLimit = 100 }))
+        for _, it in ipairs(page.items) do got[#got + 1] = it.title end
+        offset = offset + #page.items
+      until #page.items == 0
+      assert.equal(#items, #got)
+      for i, it in ipairs(items) do assert.equal(it.title, got[i]) end
+      store:close()
+      S.cleanup()
+    end)
+
     it("returns nil, message, code for values JSON cannot carry, and never raises", function()
       local cycle = {} cycle.self = cycle
       for _, bad in ipairs { { f = print }, { co = coroutine.create(print) }, cycle, { [true] = 1 } } do
