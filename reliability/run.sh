@@ -25,7 +25,7 @@ run() { # name, command...
   local t0=$(date +%s)
   "$@" >"$TMP/out" 2>"$TMP/err"
   local s=$?
-  grep -E '^(many-writers|crash|diskfull|fuzz-c|fuzz-api|memcheck)' "$TMP/out"
+  grep -E '^(many-writers|crash|diskfull|fuzz-c|fuzz-api|memcheck|lua-oom)' "$TMP/out"
   [ -n "${VERBOSE:-}" ] && cat "$TMP/err"
   if [ $s -eq 0 ]; then PASSED=$((PASSED + 1)); else
     FAILED=$((FAILED + 1)); echo "$name: FAILED (status $s, $(( $(date +%s) - t0 ))s)"; tail -n 30 "$TMP/err"; tail -n 5 "$TMP/out"
@@ -55,6 +55,22 @@ asan_fuzz() {
   return $s
 }
 
+# Lua memory errors in every allocation of a call, in turn (reliability/lua_oom.c): the
+# plain module, and the ASan+UBSan one in a host built with the sanitizers (leaks checked).
+lua_oom() {
+  local flags="$(pkg-config --cflags --libs lua5.4) -Wl,-E" st=0
+  cc -O1 -g -std=c99 -o "$TMP/lua_oom" "$HERE/lua_oom.c" $flags || return 1
+  rm -f "$TMP/oom.db"*; "$TMP/lua_oom" "$ROOT/build" "$TMP/oom.db" || st=1
+  if [ $HAVE_ASAN = 1 ]; then
+    cc -O1 -g -std=c99 $SAN -o "$TMP/lua_oom_asan" "$HERE/lua_oom.c" $flags || return 1
+    rm -f "$TMP/oom.db"*
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$TMP/lua_oom_asan" "$TMP/asan" "$TMP/oom.db" \
+      | sed 's/^lua-oom: /lua-oom (asan+ubsan): /'
+    [ "${PIPESTATUS[0]}" -eq 0 ] || st=1
+  fi
+  return $st
+}
+
 if [ "$MODE" = quick ]; then
   run many-writers "$HERE/many_writers.sh" 12 1
   run crash lua5.4 "$HERE/crash.lua" 100 60 1
@@ -64,6 +80,7 @@ if [ "$MODE" = quick ]; then
   [ $HAVE_LUAJIT = 1 ] && run fuzz-api-luajit fuzz_api_rounds luajit "$ROOT/build-luajit" "4" 1500 20
   [ $HAVE_ASAN = 1 ] && run fuzz-api-asan asan_fuzz 5 800 30
   run memcheck "$HERE/memcheck.sh" 300 3
+  run lua-oom lua_oom
 else
   share=$((SECS / 8))
   run many-writers "$HERE/many_writers.sh" "$share" "$RANDOM"
@@ -75,6 +92,7 @@ else
   [ $HAVE_LUAJIT = 1 ] && run fuzz-api-luajit fuzz_api_rounds luajit "$ROOT/build-luajit" "$RANDOM $RANDOM" 1000000 $((share / 2 + 1))
   [ $HAVE_ASAN = 1 ] && run fuzz-api-asan asan_fuzz "$RANDOM" 1000000 "$share"
   run memcheck "$HERE/memcheck.sh" 3000 20
+  run lua-oom lua_oom
 fi
 echo "reliability: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -245,51 +245,78 @@ static int l_data_version(lua_State *L)
 
 /* ---- the API dispatcher ---------------------------------------------------------- */
 
-static int call_api(lua_State *L, handle *h, int first_arg)
+typedef struct {
+    const pg_api_entry *e;
+    pg_db *db;
+    pg_status st;
+} call_ctx;
+
+/* run_call(ctx, args...): reads the arguments, runs the operation and pushes
+ * its result, or returns nothing with ctx->st set. Reading and pushing
+ * allocate Lua memory and so may raise (a memory error); call_api runs this
+ * under lua_pcall so that the call still ends cleanly. No transaction is open
+ * when it can raise: the operation has committed or rolled back by then. */
+static int run_call(lua_State *L)
 {
-    const pg_api_entry *e = &pg_api[lua_tointeger(L, lua_upvalueindex(1))];
+    call_ctx *c = lua_touserdata(L, 1);
+    const pg_api_entry *e = c->e;
     pg_value *args[4] = { NULL, NULL, NULL, NULL }, *result;
     pg_reader r;
-    pg_status st;
-    pg_db *db = handle_db(h);
-    handle *o = owner_of(h);
     int i;
-    if (!db)
-        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is closed");
-    if (o->busy) /* the GC ran a finalizer that calls this store during a call on it */
-        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is busy with another call (from a finalizer?)");
-    if (e->writes && h->caller != ROLE_ADMIN && pg_lua_elevation(L) <= 0)
-        return pg_lua_fail(L, PG_PERMISSION_DENIED,
-                         "permission denied: writes need the admin identity or elevate()");
-    if (e->writes && pg_db_readonly(db))
-        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is read-only");
     r.L = L;
-    r.a = pg_db_arena(db);
+    r.a = pg_db_arena(c->db);
     r.budget = PG_LUA_MAX_NODES;
     r.array_mt = 0;
     r.refs = r.nrefs = 0;
-    pg_arena_reset(r.a);
-    o->busy = 1;
-    lua_settop(L, first_arg + e->nargs - 1); /* trailing extra arguments are ignored */
     if (e->writes) {
         /* a write's result echoes its arguments' strings */
         lua_newtable(L);
         r.refs = lua_gettop(L);
     }
-    st.code = PG_OK;
-    st.msg[0] = '\0';
     for (i = 0; i < e->nargs; i++) {
-        int idx = first_arg + i;
+        int idx = 2 + i;
         if (!lua_isnil(L, idx) && !(args[i] = pg_lua_read(&r, idx, 1)))
-            pg_fail(&st, PG_INTERNAL, "out of memory");
+            return pg_fail(&c->st, PG_INTERNAL, "out of memory");
     }
-    result = st.code == PG_OK ? e->fn(db, args, &st) : NULL;
-    if (!result) {
-        end_call(o, db); /* the status lives on the C stack, not in the arena */
-        return pg_lua_status(L, &st);
-    }
+    if (!(result = e->fn(c->db, args, &c->st)))
+        return 0;
     pg_lua_push(L, result, r.refs);
-    end_call(o, db);
+    return 1;
+}
+
+static int call_api(lua_State *L, handle *h, int first_arg)
+{
+    call_ctx c;
+    handle *o = owner_of(h);
+    int i, rc;
+    c.e = &pg_api[lua_tointeger(L, lua_upvalueindex(1))];
+    c.db = handle_db(h);
+    if (!c.db)
+        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is closed");
+    if (o->busy) /* the GC ran a finalizer that calls this store during a call on it */
+        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is busy with another call (from a finalizer?)");
+    if (c.e->writes && h->caller != ROLE_ADMIN && pg_lua_elevation(L) <= 0)
+        return pg_lua_fail(L, PG_PERMISSION_DENIED,
+                         "permission denied: writes need the admin identity or elevate()");
+    if (c.e->writes && pg_db_readonly(c.db))
+        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is read-only");
+    c.st.code = PG_OK;
+    c.st.msg[0] = '\0';
+    pg_arena_reset(pg_db_arena(c.db));
+    o->busy = 1;
+    lua_settop(L, first_arg + c.e->nargs - 1); /* trailing extra arguments are ignored */
+    lua_pushvalue(L, lua_upvalueindex(2));      /* run_call */
+    lua_pushlightuserdata(L, &c);
+    for (i = 0; i < c.e->nargs; i++)
+        lua_pushvalue(L, first_arg + i);
+    rc = lua_pcall(L, 1 + c.e->nargs, 1, 0);
+    end_call(o, c.db); /* the status lives on the C stack, not in the arena */
+    if (rc != 0) {
+        const char *msg = lua_tostring(L, -1);
+        return pg_lua_fail(L, PG_INTERNAL, msg ? msg : "error while converting values");
+    }
+    if (c.st.code != PG_OK)
+        return pg_lua_status(L, &c.st);
     return 1;
 }
 
@@ -327,14 +354,19 @@ static int l_module_fn(lua_State *L)
 
 /* ---- module ------------------------------------------------------------------ */
 
+/* Each function's upvalues: its index in pg_api, and run_call (one closure,
+ * so that no call allocates one). */
 static void set_api_functions(lua_State *L, lua_CFunction f)
 {
     int i;
+    lua_pushcfunction(L, run_call);
     for (i = 0; i < pg_api_count; i++) {
         lua_pushinteger(L, i);
-        lua_pushcclosure(L, f, 1);
-        lua_setfield(L, -2, pg_api[i].name);
+        lua_pushvalue(L, -2);
+        lua_pushcclosure(L, f, 2);
+        lua_setfield(L, -3, pg_api[i].name);
     }
+    lua_pop(L, 1);
 }
 
 /* Uses cjson's array metatable when the cjson present has one (OpenResty's). */

@@ -1,0 +1,123 @@
+/* Lua memory errors inside progallery calls. A host for Lua 5.4 whose
+ * allocator fails the k-th growing allocation after it is armed; for k = 1, 2,
+ * ... it arms, runs createGalleryItems (20 items) and getGallery, disarms, and
+ * checks that the store still answers (not left "busy"), that the gallery
+ * holds whole batches only, and that the process is alive. It stops when a
+ * call makes fewer than k allocations.
+ *   lua_oom MODULE_DIR DB_PATH        (prints one "lua-oom: ..." line; exit 1 on a failure)
+ * Built by reliability/run.sh against liblua5.4 (plain and with ASan+UBSan). */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static long countdown; /* > 0: armed; the allocation that brings it to 0 fails */
+static int fired;        /* and so does every growing one after it, until disarmed:
+                          * memory stays short (Lua collects and retries once) */
+
+static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    /* Lua requires shrinking never to fail; a new block has ptr NULL */
+    if ((ptr == NULL || nsize > osize) && (fired || (countdown > 0 && --countdown == 0))) {
+        fired = 1;
+        return NULL;
+    }
+    return realloc(ptr, nsize);
+}
+
+/* oom_call(k, f, ...) -> fired, ok, f's results or the error: f runs under
+ * lua_pcall with the k-th growing allocation from then on failing (arming
+ * happens here, so the caller's own frame never meets a failure). */
+static int l_oom_call(lua_State *L)
+{
+    long k = (long)luaL_checkinteger(L, 1);
+    int status, was;
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    luaL_checkstack(L, 8, NULL);
+    fired = 0;
+    countdown = k;
+    status = lua_pcall(L, lua_gettop(L) - 2, 3, 0);
+    was = fired;
+    countdown = 0;
+    fired = 0;
+    lua_pushboolean(L, was);
+    lua_pushboolean(L, status == LUA_OK);
+    lua_rotate(L, 2, 2);
+    return lua_gettop(L) - 1;
+}
+
+static const char script[] =
+    "local dir, path = ...\n"
+    "package.cpath = dir .. '/?.so;' .. package.cpath\n"
+    "local progallery = require 'progallery'\n"
+    "local s = assert(progallery.open { path = path, caller = 'admin' })\n"
+    "local g = assert(s:createGallery { gallery = { name = 'oom' } })\n"
+    "local items = {}\n"
+    "for i = 1, 20 do\n"
+    "  items[i] = { title = 'item ' .. i, description = ('a long description '):rep(4) .. i,\n"
+    "    link = { url = 'https://example.com/items/' .. i }, tags = { values = { 'a', 'b' } } }\n"
+    "end\n"
+    "local n = { ok = 0, returned = 0, raised = 0 }\n"
+    "local function count(ok, r)\n"
+    "  if not ok then n.raised = n.raised + 1 elseif r then n.ok = n.ok + 1 else n.returned = n.returned + 1 end\n"
+    "end\n"
+    "local points, done = 0, { create = false, get = false }\n"
+    "for k = 1, 100000 do\n"
+    "  if not done.create then\n"
+    "    local fired, ok, r = oom_call(k, s.createGalleryItems, s, g._id, items)\n"
+    "    done.create = not fired\n"
+    "    count(ok, r)\n"
+    "  end\n"
+    "  if not done.get then\n"
+    "    local fired, ok, r = oom_call(k, s.getGallery, s, g._id, { itemLimit = 100 })\n"
+    "    done.get = not fired\n"
+    "    count(ok, r)\n"
+    "  end\n"
+    "  local got, msg = s:getGallery(g._id, { itemLimit = 1 })\n"
+    "  if not got then error(('after a failure at allocation %d the store answers: %s'):format(k, tostring(msg))) end\n"
+    "  if got.totalItems % 20 ~= 0 then error(('part of a batch stored: %d items'):format(got.totalItems)) end\n"
+    "  points = k\n"
+    "  if done.create and done.get then break end\n"
+    "end\n"
+    "local total = s:getGallery(g._id).totalItems\n"
+    "s:close()\n"
+    "return ('lua-oom: %d allocation points failed in turn (createGalleryItems of 20, getGallery): '\n"
+    "  .. '%d calls succeeded, %d returned an error, %d raised a memory error; store usable after '\n"
+    "  .. 'each, %d batches stored whole; 0 failures'):format(points, n.ok, n.returned, n.raised, total // 20)\n";
+
+int main(int argc, char **argv)
+{
+    lua_State *L;
+    int status;
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s MODULE_DIR DB_PATH\n", argv[0]);
+        return 2;
+    }
+    L = lua_newstate(alloc, NULL);
+    if (!L)
+        return 1;
+    luaL_openlibs(L);
+    lua_register(L, "oom_call", l_oom_call);
+    status = luaL_loadstring(L, script);
+    if (status == LUA_OK) {
+        lua_pushstring(L, argv[1]);
+        lua_pushstring(L, argv[2]);
+        status = lua_pcall(L, 2, 1, 0);
+    }
+    countdown = 0;
+    fired = 0;
+    if (status != LUA_OK) {
+        printf("lua-oom: FAILED: %s\n", lua_tostring(L, -1));
+        lua_close(L);
+        return 1;
+    }
+    printf("%s\n", lua_tostring(L, -1));
+    lua_close(L);
+    return 0;
+}
