@@ -209,6 +209,40 @@ describe("binding", function()
       S.cleanup()
     end)
 
+    it("numbers stored and read back are the same doubles: short decimals and full-precision ones", function()
+      local store = S.admin()
+      local gid = S.ok(store:createGallery())._id
+      math.randomseed(20261127)
+      local items = {}
+      for i = 1, 300 do
+        local r = math.random()
+        local places = i % 16 -- 0..15 decimals: the decoder's fast path; i > 255: full precision (strtod)
+        local short = tonumber(("%." .. places .. "f"):format(r * 1000))
+        local exif = { short = short, negative = -short, full = (i > 255) and r * 12345.678 or short / 7,
+                       int = math.floor(r * 1e15) }
+        items[i] = { image = { imageInfo = S.IMG, focalPoint = { x = r, y = tonumber(("%.4f"):format(r)) },
+                               exif = exif } }
+      end
+      S.ok(store:createGalleryItems(gid, items))
+      local got, offset = {}, 0
+      repeat
+        local page = S.ok(store:listGalleryItems(gid, { itemOffset = offset, itemLimit = 100 }))
+        for _, it in ipairs(page.items) do got[#got + 1] = it.image end
+        offset = offset + #page.items
+      until #page.items == 0
+      assert.equal(#items, #got)
+      for i, it in ipairs(items) do
+        local want, have = it.image, got[i]
+        assert.equal(want.focalPoint.x, have.focalPoint.x)
+        assert.equal(want.focalPoint.y, have.focalPoint.y)
+        for k, v in pairs(want.exif) do
+          assert.are.equal(v, have.exif[k], ("item %d exif.%s: %.17g read back as %.17g"):format(i, k, v, have.exif[k]))
+        end
+      end
+      store:close()
+      S.cleanup()
+    end)
+
     it("returns nil, message, code for values JSON cannot carry, and never raises", function()
       local cycle = {} cycle.self = cycle
       for _, bad in ipairs { { f = print }, { co = coroutine.create(print) }, cycle, { [true] = 1 } } do

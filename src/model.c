@@ -678,12 +678,13 @@ pg_value *pg_item_out(pg_arena *a, const char *id, const char *type, double sort
                       int64_t created_ms, int64_t updated_ms, pg_value *doc)
 {
     size_t i, n = doc ? doc->u.obj.n : 0;
-    pg_value *o = pg_new_object(a, 5 + n);
-    if (!o || !pg_obj_add(a, o, "_id", pg_new_string(a, id, strlen(id)))
+    pg_value *o = pg_new_object(a, 5 + n), *created = date(a, created_ms);
+    /* a never-updated item shares one date node (trees are not changed once built) */
+    if (!o || !created || !pg_obj_add(a, o, "_id", pg_new_string(a, id, strlen(id)))
         || !pg_obj_add(a, o, "type", pg_new_string_ref(a, type, strlen(type)))
         || !pg_obj_add(a, o, "sortOrder", pg_new_number(a, sort))
-        || !pg_obj_add(a, o, "_createdDate", date(a, created_ms))
-        || !pg_obj_add(a, o, "_updatedDate", date(a, updated_ms)))
+        || !pg_obj_add(a, o, "_createdDate", created)
+        || !pg_obj_add(a, o, "_updatedDate", updated_ms == created_ms ? created : date(a, updated_ms)))
         return NULL;
     for (i = 0; i < n; i++)
         o->u.obj.m[o->u.obj.n++] = doc->u.obj.m[i];

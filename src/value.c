@@ -667,14 +667,30 @@ static pg_value *parse_number(parser *ps)
                                || *ps->p == 'E' || *ps->p == '+' || *ps->p == '-'))
         ps->p++;
     n = (size_t)(ps->p - s);
-    if (n <= 16) {
-        /* plain integers (most stored numbers) without strtod */
-        size_t i = s[0] == '-', digits = n - i;
+    if (n <= 17) {
+        /* Plain integers and short decimals (most stored numbers) without strtod:
+         * up to 15 digits make an exact integer, 10^k (k <= 15) is exact, and one
+         * IEEE division of exact values is correctly rounded, as strtod is. */
+        static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+                                        1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+        size_t i = s[0] == '-', first = i, frac = 0, digits;
         int64_t v = 0;
         while (i < n && s[i] >= '0' && s[i] <= '9')
             v = v * 10 + (s[i++] - '0');
-        if (i == n && digits > 0 && digits <= 15)
-            return pg_new_number(ps->a, (double)(s[0] == '-' ? -v : v));
+        digits = i - first;
+        if (i < n && s[i] == '.' && digits > 0) {
+            size_t f = ++i;
+            while (i < n && s[i] >= '0' && s[i] <= '9')
+                v = v * 10 + (s[i++] - '0');
+            frac = i - f;
+            digits += frac;
+            if (frac == 0)
+                i = 0; /* "1." is strtod's to judge */
+        }
+        if (i == n && digits > 0 && digits <= 15) {
+            d = (double)v / pow10[frac];
+            return pg_new_number(ps->a, s[0] == '-' ? -d : d);
+        }
     }
     if (n >= sizeof tmp)
         return fail(ps, "bad number");
