@@ -97,6 +97,31 @@ describe("binding", function()
     S.cleanup()
   end)
 
+  it("results with more distinct names than the binding's name cache holds come back whole", function()
+    local store = S.admin()
+    local gid = S.ok(store:createGallery())._id
+    local items = {}
+    for i = 1, 30 do
+      local exif = {}
+      for k = 1, 40 do exif[("k%d_%d"):format(i % 3, k)] = k * i end -- 120 names over the page
+      items[i] = { title = "t" .. i, image = { imageInfo = S.IMG, exif = exif } }
+    end
+    S.ok(store:createGalleryItems(gid, items))
+    local page = S.ok(store:getGallery(gid, { itemLimit = 30 })).items
+    assert.equal(30, #page)
+    for i, it in ipairs(page) do
+      assert.equal("t" .. i, it.title)
+      local n = 0
+      for key, v in pairs(it.image.exif) do
+        n = n + 1
+        assert.equal(items[i].image.exif[key], v, key)
+      end
+      assert.equal(40, n)
+    end
+    store:close()
+    S.cleanup()
+  end)
+
   it("dataVersion moves on every commit of this store or another connection, not on reads", function()
     local path = os.tmpname()
     local a = assert(progallery.open{ path = path, caller = "admin" })

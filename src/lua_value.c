@@ -2,6 +2,7 @@
  * Tables are read raw (no metamethod runs, so none can raise); every Lua value
  * becomes a node, and values with no place in the model become PG_INVALID
  * nodes, so the core reports them with their field path. */
+#include <stdint.h>
 #include <string.h>
 
 #include "lua_binding.h"
@@ -146,26 +147,67 @@ pg_value *pg_lua_read(pg_reader *r, int idx, int depth)
 
 /* ---- value tree -> Lua -------------------------------------------------------- */
 
+/* Names repeat in every item of a result ("_id", "title", "imageInfo"...);
+ * pushing one anew costs a hash of all its bytes and a lookup in Lua's string
+ * table. A push of many objects keeps the names it made in stack slots, found
+ * again through a small open-addressing table and compared in full. */
+#define NAME_SLOTS 64
+#define NAME_PROBES 4
+
+typedef struct {
+    lua_State *L;
+    int array_mt; /* stack index of cjson's array metatable, or 0 */
+    int refs;     /* stack index of the call's string table, or 0 */
+    int names;    /* stack index of the first of NAME_SLOTS slots, or 0: no cache */
+    const char *name[NAME_SLOTS]; /* valid while the tree is: one push */
+    size_t len[NAME_SLOTS];
+} pusher;
+
+static void push_name(pusher *p, const char *k, size_t len)
+{
+    uint32_t h = 2166136261u;
+    size_t i;
+    if (p->names) {
+        for (i = 0; i < len; i++)
+            h = (h ^ (unsigned char)k[i]) * 16777619u;
+        for (i = 0; i < NAME_PROBES; i++) {
+            unsigned s = (unsigned)(h + i) % NAME_SLOTS;
+            if (!p->name[s]) {
+                lua_pushlstring(p->L, k, len);
+                lua_pushvalue(p->L, -1);
+                lua_replace(p->L, p->names + (int)s);
+                p->name[s] = k;
+                p->len[s] = len;
+                return;
+            }
+            if (p->len[s] == len && memcmp(p->name[s], k, len) == 0) {
+                lua_pushvalue(p->L, p->names + (int)s);
+                return;
+            }
+        }
+    }
+    lua_pushlstring(p->L, k, len);
+}
+
 /* The argument's string object behind a string node, when the node still
  * holds exactly that string (the core may have built a different one). */
-static int push_ref(lua_State *L, const pg_value *v, int refs)
+static int push_ref(pusher *p, const pg_value *v)
 {
     size_t n;
     const char *s;
-    if (!refs || !v->u.str.ref)
+    if (!p->refs || !v->u.str.ref)
         return 0;
-    lua_rawgeti(L, refs, v->u.str.ref);
-    s = lua_tolstring(L, -1, &n);
+    lua_rawgeti(p->L, p->refs, v->u.str.ref);
+    s = lua_tolstring(p->L, -1, &n);
     if (s == v->u.str.s && n == v->u.str.len)
         return 1;
-    lua_pop(L, 1);
+    lua_pop(p->L, 1);
     return 0;
 }
 
-/* Pushes v; array_mt is the stack index of cjson's array metatable, or 0;
- * refs the stack index of the call's string table, or 0. */
-static void push_tree(lua_State *L, const pg_value *v, int array_mt, int refs)
+static void push_tree(pusher *p, const pg_value *v)
 {
+    lua_State *L = p->L;
     size_t i;
     switch (v->type) {
     case PG_BOOL: lua_pushboolean(L, v->u.b); break;
@@ -177,18 +219,18 @@ static void push_tree(lua_State *L, const pg_value *v, int array_mt, int refs)
             lua_pushnumber(L, (lua_Number)v->u.n);
         break;
     case PG_STRING:
-        if (!push_ref(L, v, refs))
+        if (!push_ref(p, v))
             lua_pushlstring(L, v->u.str.s, v->u.str.len);
         break;
     case PG_ARRAY:
         luaL_checkstack(L, 3, "progallery: result nested too deeply");
         lua_createtable(L, (int)v->u.arr.n, 0);
         for (i = 0; i < v->u.arr.n; i++) {
-            push_tree(L, v->u.arr.v[i], array_mt, refs);
+            push_tree(p, v->u.arr.v[i]);
             lua_rawseti(L, -2, (int)i + 1);
         }
-        if (array_mt) {
-            lua_pushvalue(L, array_mt);
+        if (p->array_mt) {
+            lua_pushvalue(L, p->array_mt);
             lua_setmetatable(L, -2);
         }
         break;
@@ -196,8 +238,8 @@ static void push_tree(lua_State *L, const pg_value *v, int array_mt, int refs)
         luaL_checkstack(L, 3, "progallery: result nested too deeply");
         lua_createtable(L, 0, (int)v->u.obj.n);
         for (i = 0; i < v->u.obj.n; i++) {
-            lua_pushlstring(L, v->u.obj.m[i].key, v->u.obj.m[i].keylen);
-            push_tree(L, v->u.obj.m[i].val, array_mt, refs);
+            push_name(p, v->u.obj.m[i].key, v->u.obj.m[i].keylen);
+            push_tree(p, v->u.obj.m[i].val);
             lua_rawset(L, -3);
         }
         break;
@@ -205,15 +247,42 @@ static void push_tree(lua_State *L, const pg_value *v, int array_mt, int refs)
     }
 }
 
+/* A result worth the name cache: a list of objects in its first level. */
+static int many_objects(const pg_value *v)
+{
+    size_t i;
+    if (v->type != PG_OBJECT)
+        return 0;
+    for (i = 0; i < v->u.obj.n; i++) {
+        const pg_value *m = v->u.obj.m[i].val;
+        if (m->type == PG_ARRAY && m->u.arr.n >= 2 && m->u.arr.v[0]->type == PG_OBJECT)
+            return 1;
+    }
+    return 0;
+}
+
 /* Pushes a result. Arrays get cjson's array metatable when the cjson in use
  * has one, so an empty array encodes as [] rather than {}. */
 void pg_lua_push(lua_State *L, const pg_value *v, int refs)
 {
-    int mt;
+    pusher p;
+    int i, top = lua_gettop(L);
+    luaL_checkstack(L, NAME_SLOTS + 4, "progallery: result nested too deeply");
     lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
-    mt = lua_istable(L, -1) ? lua_gettop(L) : 0;
-    push_tree(L, v, mt, refs);
-    lua_remove(L, -2);
+    p.L = L;
+    p.array_mt = lua_istable(L, -1) ? lua_gettop(L) : 0;
+    p.refs = refs;
+    p.names = 0;
+    if (many_objects(v)) {
+        p.names = lua_gettop(L) + 1;
+        for (i = 0; i < NAME_SLOTS; i++) {
+            lua_pushnil(L);
+            p.name[i] = NULL;
+        }
+    }
+    push_tree(&p, v);
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
 }
 
 /* Raw: a caller's metatable never runs (and so never raises) here. */
