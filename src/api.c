@@ -369,7 +369,7 @@ static pg_value *list_galleries(pg_db *db, pg_value *const *args, pg_status *st)
     int64_t limit, offset, item_limit, total;
     pg_gallery_row *rows;
     size_t n, i;
-    pg_value *list, *out;
+    pg_value *list, *out, *count;
     if (!table_arg(opts, "options", keys, st)
         || !int_option(opts, "limit", 1, GALLERIES_PAGE_MAX, GALLERIES_PAGE_MAX, &limit, st)
         || !int_option(opts, "offset", 0, MAX_OFFSET, 0, &offset, st)
@@ -388,7 +388,8 @@ static pg_value *list_galleries(pg_db *db, pg_value *const *args, pg_status *st)
         list->u.arr.v[list->u.arr.n++] = v;
     }
     if (!pg_obj_add(db->arena, out, "galleries", list)
-        || !pg_obj_add(db->arena, out, "totalGalleries", pg_new_number(db->arena, (double)total)))
+        || !(count = pg_new_number(db->arena, (double)total))
+        || !pg_obj_add(db->arena, out, "totalGalleries", count))
         return end(db, oom(st), st);
     return end(db, out, st);
 }

@@ -275,6 +275,7 @@ static const field unsharp_fields[] = {
 /* Legacy video.duration: an integer >= 0, or a string of digits. */
 static pg_value *duration(ctx *c, const pg_value *v)
 {
+    pg_value *num;
     if (v->type == PG_STRING) {
         double n = 0;
         size_t i;
@@ -285,7 +286,8 @@ static pg_value *duration(ctx *c, const pg_value *v)
                 return bad(c, "%s", "must be an integer >= 0"), NULL;
             n = n * 10 + (v->u.str.s[i] - '0');
         }
-        return pg_new_number(c->a, n);
+        num = pg_new_number(c->a, n);
+        return num ? num : (oom(c), NULL);
     }
     return check_number(c, v, 0, 9007199254740992.0, 1) ? (pg_value *)v : NULL;
 }
@@ -316,10 +318,15 @@ static pg_value *field_value(ctx *c, const field *f, const pg_value *v, int *ok)
         *ok = out != NULL;
         if (out && f->kind == F_POINT) {
             /* A missing coordinate is 0, as Wix's SDK reports it. */
-            if (!pg_obj_get(out, "x") && !pg_obj_add(c->a, out, "x", pg_new_number(c->a, 0)))
-                return *ok = oom(c), NULL;
-            if (!pg_obj_get(out, "y") && !pg_obj_add(c->a, out, "y", pg_new_number(c->a, 0)))
-                return *ok = oom(c), NULL;
+            static const char *const axes[] = { "x", "y" };
+            size_t i;
+            for (i = 0; i < 2; i++) {
+                pg_value *zero;
+                if (pg_obj_get(out, axes[i]))
+                    continue;
+                if (!(zero = pg_new_number(c->a, 0)) || !pg_obj_add(c->a, out, axes[i], zero))
+                    return *ok = oom(c), NULL;
+            }
         }
         return out;
     }
@@ -674,17 +681,24 @@ static pg_value *date(pg_arena *a, int64_t ms)
     return pg_new_string(a, buf, strlen(buf));
 }
 
+/* pg_obj_add skips a NULL value (for absent fields); here a NULL is a failed
+ * allocation and must fail the build, not drop the field. */
+static int put(pg_arena *a, pg_value *o, const char *key, pg_value *v)
+{
+    return v && pg_obj_add(a, o, key, v);
+}
+
 pg_value *pg_item_out(pg_arena *a, const char *id, const char *type, double sort,
                       int64_t created_ms, int64_t updated_ms, pg_value *doc)
 {
     size_t i, n = doc ? doc->u.obj.n : 0;
     pg_value *o = pg_new_object(a, 5 + n), *created = date(a, created_ms);
     /* a never-updated item shares one date node (trees are not changed once built) */
-    if (!o || !created || !pg_obj_add(a, o, "_id", pg_new_string(a, id, strlen(id)))
-        || !pg_obj_add(a, o, "type", pg_new_string_ref(a, type, strlen(type)))
-        || !pg_obj_add(a, o, "sortOrder", pg_new_number(a, sort))
-        || !pg_obj_add(a, o, "_createdDate", created)
-        || !pg_obj_add(a, o, "_updatedDate", updated_ms == created_ms ? created : date(a, updated_ms)))
+    if (!o || !created || !put(a, o, "_id", pg_new_string(a, id, strlen(id)))
+        || !put(a, o, "type", pg_new_string_ref(a, type, strlen(type)))
+        || !put(a, o, "sortOrder", pg_new_number(a, sort))
+        || !put(a, o, "_createdDate", created)
+        || !put(a, o, "_updatedDate", updated_ms == created_ms ? created : date(a, updated_ms)))
         return NULL;
     for (i = 0; i < n; i++)
         o->u.obj.m[o->u.obj.n++] = doc->u.obj.m[i];
@@ -696,13 +710,13 @@ pg_value *pg_gallery_out(pg_arena *a, const char *id, const char *name, size_t n
                          int64_t total_items, pg_value *items)
 {
     pg_value *o = pg_new_object(a, 7);
-    if (!o || !pg_obj_add(a, o, "_id", pg_new_string(a, id, strlen(id)))
-        || (name && !pg_obj_add(a, o, "name", pg_new_string(a, name, namelen)))
-        || !pg_obj_add(a, o, "sortOrder", pg_new_number(a, sort))
-        || !pg_obj_add(a, o, "totalItems", pg_new_number(a, (double)total_items))
-        || !pg_obj_add(a, o, "items", items ? items : pg_new_array(a, 0))
-        || !pg_obj_add(a, o, "_createdDate", date(a, created_ms))
-        || !pg_obj_add(a, o, "_updatedDate", date(a, updated_ms)))
+    if (!o || !put(a, o, "_id", pg_new_string(a, id, strlen(id)))
+        || (name && !put(a, o, "name", pg_new_string(a, name, namelen)))
+        || !put(a, o, "sortOrder", pg_new_number(a, sort))
+        || !put(a, o, "totalItems", pg_new_number(a, (double)total_items))
+        || !put(a, o, "items", items ? items : pg_new_array(a, 0))
+        || !put(a, o, "_createdDate", date(a, created_ms))
+        || !put(a, o, "_updatedDate", date(a, updated_ms)))
         return NULL;
     return o;
 }
