@@ -12,6 +12,16 @@ local function no_raise(f, ...)
   return r[2], r[3], r[4]
 end
 
+-- fn(store, galleryId) on a fresh admin store, closed and removed afterwards, failing or not
+local function with_gallery(fn)
+  local store = S.admin()
+  local gid = S.ok(store:createGallery())._id
+  local ok, err = pcall(fn, store, gid)
+  store:close()
+  S.cleanup()
+  if not ok then error(err, 0) end
+end
+
 describe("binding", function()
   it("reads open() options raw: a raising __index does not run", function()
     local s, err = no_raise(progallery.open, setmetatable({ path = ":memory:" }, raising))
@@ -79,47 +89,43 @@ describe("binding", function()
   it("a write's result gives back the caller's own string objects, not copies", function()
     if S.is_luajit then return end -- string.format("%p") of a string is Lua 5.4's
     local p = function(s) return ("%p"):format(s) end
-    local store = S.admin()
     local long = ("a long description, well past Lua's 40-byte short strings; "):rep(3)
     local item = { title = "t", description = long, link = { url = "https://example.com/" .. ("x"):rep(50) } }
-    local gid = S.ok(store:createGallery())._id
-    local r = S.ok(store:createGalleryItems(gid, { item, item }))
-    for _, got in ipairs(r.items) do
-      assert.are.equal(long, got.description)
-      assert.are.equal(p(long), p(got.description))
-      assert.are.equal(p(item.link.url), p(got.link.url))
-    end
-    -- a string read back from the file is a new object with the same text
-    local again = S.ok(store:getGalleryItem { galleryId = gid, itemId = r.items[1]._id })
-    assert.are.equal(long, again.description)
-    assert.are_not.equal(p(long), p(again.description))
-    store:close()
-    S.cleanup()
+    with_gallery(function(store, gid)
+      local r = S.ok(store:createGalleryItems(gid, { item, item }))
+      for _, got in ipairs(r.items) do
+        assert.are.equal(long, got.description)
+        assert.are.equal(p(long), p(got.description))
+        assert.are.equal(p(item.link.url), p(got.link.url))
+      end
+      -- a string read back from the file is a new object with the same text
+      local again = S.ok(store:getGalleryItem { galleryId = gid, itemId = r.items[1]._id })
+      assert.are.equal(long, again.description)
+      assert.are_not.equal(p(long), p(again.description))
+    end)
   end)
 
   it("results with more distinct names than the binding's name cache holds come back whole", function()
-    local store = S.admin()
-    local gid = S.ok(store:createGallery())._id
-    local items = {}
-    for i = 1, 30 do
-      local exif = {}
-      for k = 1, 40 do exif[("k%d_%d"):format(i % 3, k)] = k * i end -- 120 names over the page
-      items[i] = { title = "t" .. i, image = { imageInfo = S.IMG, exif = exif } }
-    end
-    S.ok(store:createGalleryItems(gid, items))
-    local page = S.ok(store:getGallery(gid, { itemLimit = 30 })).items
-    assert.equal(30, #page)
-    for i, it in ipairs(page) do
-      assert.equal("t" .. i, it.title)
-      local n = 0
-      for key, v in pairs(it.image.exif) do
-        n = n + 1
-        assert.equal(items[i].image.exif[key], v, key)
+    with_gallery(function(store, gid)
+      local items = {}
+      for i = 1, 30 do
+        local exif = {}
+        for k = 1, 40 do exif[("k%d_%d"):format(i % 3, k)] = k * i end -- 120 names over the page
+        items[i] = { title = "t" .. i, image = { imageInfo = S.IMG, exif = exif } }
       end
-      assert.equal(40, n)
-    end
-    store:close()
-    S.cleanup()
+      S.ok(store:createGalleryItems(gid, items))
+      local page = S.ok(store:getGallery(gid, { itemLimit = 30 })).items
+      assert.equal(30, #page)
+      for i, it in ipairs(page) do
+        assert.equal("t" .. i, it.title)
+        local n = 0
+        for key, v in pairs(it.image.exif) do
+          n = n + 1
+          assert.equal(items[i].image.exif[key], v, key)
+        end
+        assert.equal(40, n)
+      end
+    end)
   end)
 
   it("dataVersion moves on every commit of this store or another connection, not on reads", function()
@@ -204,68 +210,54 @@ describe("binding", function()
     end)
 
     it("finds a byte to escape at any offset, writing and reading back (the 8-byte scans)", function()
-      local store = S.admin()
-      local gid = S.ok(store:createGallery())._id
-      local escaped = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\1"] = "\\u0001" }
-      local items = {}
-      for len = 1, 20 do
-        for pos = 1, len do
-          for c, esc in pairs(escaped) do
-            local before, after = ("a"):rep(pos - 1), ("z"):rep(len - pos) .. "é"
-            local text = before .. c .. after
-            assert.equal('{"s":"' .. before .. esc .. after .. '"}', assert(progallery.encodeJSON({ s = text })))
-            items[#items + 1] = { title = text }
+      with_gallery(function(store, gid)
+        local escaped = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\1"] = "\\u0001" }
+        local items = {}
+        for len = 1, 20 do
+          for pos = 1, len do
+            for c, esc in pairs(escaped) do
+              local before, after = ("a"):rep(pos - 1), ("z"):rep(len - pos) .. "é"
+              local text = before .. c .. after
+              assert.equal('{"s":"' .. before .. esc .. after .. '"}', assert(progallery.encodeJSON({ s = text })))
+              items[#items + 1] = { title = text }
+            end
           end
         end
-      end
-      -- stored as JSON documents, read back through the decoder
-      for i = 1, #items, 1000 do
-        S.ok(store:createGalleryItems(gid, { S.unpack(items, i, math.min(i + 999, #items)) }))
-      end
-      local got, offset = {}, 0
-      repeat
-        local page = S.ok(store:listGalleryItems(gid, { itemOffset = offset, itemLimit = 100 }))
-        for _, it in ipairs(page.items) do got[#got + 1] = it.title end
-        offset = offset + #page.items
-      until #page.items == 0
-      assert.equal(#items, #got)
-      for i, it in ipairs(items) do assert.equal(it.title, got[i]) end
-      store:close()
-      S.cleanup()
+        -- stored as JSON documents, read back through the decoder
+        for i = 1, #items, 1000 do
+          S.ok(store:createGalleryItems(gid, { S.unpack(items, i, math.min(i + 999, #items)) }))
+        end
+        local got = S.all_items(store, gid)
+        assert.equal(#items, #got)
+        for i, it in ipairs(items) do assert.equal(it.title, got[i].title) end
+      end)
     end)
 
     it("numbers stored and read back are the same doubles: short decimals and full-precision ones", function()
-      local store = S.admin()
-      local gid = S.ok(store:createGallery())._id
-      math.randomseed(20261127)
-      local items = {}
-      for i = 1, 300 do
-        local r = math.random()
-        local places = i % 16 -- 0..15 decimals: the decoder's fast path; i > 255: full precision (strtod)
-        local short = tonumber(("%." .. places .. "f"):format(r * 1000))
-        local exif = { short = short, negative = -short, full = (i > 255) and r * 12345.678 or short / 7,
-                       int = math.floor(r * 1e15) }
-        items[i] = { image = { imageInfo = S.IMG, focalPoint = { x = r, y = tonumber(("%.4f"):format(r)) },
-                               exif = exif } }
-      end
-      S.ok(store:createGalleryItems(gid, items))
-      local got, offset = {}, 0
-      repeat
-        local page = S.ok(store:listGalleryItems(gid, { itemOffset = offset, itemLimit = 100 }))
-        for _, it in ipairs(page.items) do got[#got + 1] = it.image end
-        offset = offset + #page.items
-      until #page.items == 0
-      assert.equal(#items, #got)
-      for i, it in ipairs(items) do
-        local want, have = it.image, got[i]
-        assert.equal(want.focalPoint.x, have.focalPoint.x)
-        assert.equal(want.focalPoint.y, have.focalPoint.y)
-        for k, v in pairs(want.exif) do
-          assert.are.equal(v, have.exif[k], ("item %d exif.%s: %.17g read back as %.17g"):format(i, k, v, have.exif[k]))
+      with_gallery(function(store, gid)
+        math.randomseed(20261127)
+        local items = {}
+        for i = 1, 300 do
+          local r = math.random()
+          local places = i % 16 -- 0..15 decimals: the decoder's fast path; i > 255: full precision (strtod)
+          local short = tonumber(("%." .. places .. "f"):format(r * 1000))
+          local exif = { short = short, negative = -short, full = (i > 255) and r * 12345.678 or short / 7,
+                         int = math.floor(r * 1e15) }
+          items[i] = { image = { imageInfo = S.IMG, focalPoint = { x = r, y = tonumber(("%.4f"):format(r)) },
+                                 exif = exif } }
         end
-      end
-      store:close()
-      S.cleanup()
+        S.ok(store:createGalleryItems(gid, items))
+        local got = S.all_items(store, gid)
+        assert.equal(#items, #got)
+        for i, it in ipairs(items) do
+          local want, have = it.image, got[i].image
+          assert.equal(want.focalPoint.x, have.focalPoint.x)
+          assert.equal(want.focalPoint.y, have.focalPoint.y)
+          for k, v in pairs(want.exif) do
+            assert.are.equal(v, have.exif[k], ("item %d exif.%s: %.17g read back as %.17g"):format(i, k, v, have.exif[k]))
+          end
+        end
+      end)
     end)
 
     it("returns nil, message, code for values JSON cannot carry, and never raises", function()

@@ -232,6 +232,17 @@ function S.velo_gallery()
 end
 
 -- make a gallery with n simple items; returns gallery, items (in order)
+-- every item of a gallery, in order, read page by page (listGalleryItems' 100-item pages)
+function S.all_items(store, gid)
+  local all, offset = {}, 0
+  repeat
+    local page = S.ok(store:listGalleryItems(gid, { itemOffset = offset, itemLimit = 100 }))
+    for _, it in ipairs(page.items) do all[#all + 1] = it end
+    offset = offset + #page.items
+  until #page.items == 0
+  return all
+end
+
 function S.gallery_with(store, n, name)
   local g = S.ok(store:createGallery { gallery = { name = name or "G" } })
   local items = {}
