@@ -702,25 +702,36 @@ local function paging_fault(opts, keys)
   return { [INV] = true }
 end
 
-function ops.getGallery()
+-- A gallery to page through (or a random id: NOT_FOUND), with random item paging.
+local function item_page_args()
   local g = some_gallery()
   local gid, expect = g and cased(g._id) or rand_uuid(), {}
   if not g then expect[NF] = true end
   local opts = {}
   if chance(0.5) then opts.itemOffset = rnd(0, 5) end
   if chance(0.5) then opts.itemLimit = rnd(1, 100) end
+  return g, gid, opts, expect
+end
+
+-- The page of g's items that opts select, exactly (count and every item).
+local function check_item_page(items, g, opts, what)
+  local off, lim = opts.itemOffset or 0, opts.itemLimit or 50
+  if #items ~= math.max(0, math.min(lim, #g.items - off)) then fail("%s: %d items", what, #items) end
+  for i, x in ipairs(items) do
+    local e = deq(item_view(g.items[off + i]), x, what .. " item " .. i)
+    if e then fail("%s", e) break end
+  end
+end
+
+function ops.getGallery()
+  local g, gid, opts, expect = item_page_args()
   if chance(0.2) then expect = paging_fault(opts, { "itemOffset", "itemLimit" })
   elseif chance(0.05) then opts.limit = 1; expect = { [INV] = true }
   elseif chance(0.05) then gid = bad_id(); expect = { [INV] = true } end
   local res = invoke("getGallery", expect, store.getGallery, store, gid, hostile(opts), {})
   if not res then return end
-  local off, lim = opts.itemOffset or 0, opts.itemLimit or 50
   if res.totalItems ~= #g.items then fail("getGallery totalItems") end
-  for i = 1, math.max(#res.items, math.min(lim, #g.items - off)) do
-    local m = g.items[off + i]
-    local e = deq(m and item_view(m), res.items[i], "getGallery item " .. i)
-    if e then fail("%s", e) break end
-  end
+  check_item_page(res.items, g, opts, "getGallery")
 end
 
 function ops.listGalleries()
@@ -744,21 +755,11 @@ function ops.listGalleries()
 end
 
 function ops.listGalleryItems()
-  local g = some_gallery()
-  local gid, expect = g and cased(g._id) or rand_uuid(), {}
-  if not g then expect[NF] = true end
-  local opts = {}
-  if chance(0.5) then opts.itemOffset = rnd(0, 5) end
-  if chance(0.5) then opts.itemLimit = rnd(1, 100) end
+  local g, gid, opts, expect = item_page_args()
   if chance(0.2) then expect = paging_fault(opts, { "itemOffset", "itemLimit" }) end
   local res = invoke("listGalleryItems", expect, store.listGalleryItems, store, gid, hostile(opts))
   if not res then return end
-  local off, lim = opts.itemOffset or 0, opts.itemLimit or 50
-  if #res.items ~= math.max(0, math.min(lim, #g.items - off)) then fail("listGalleryItems: %d items", #res.items) end
-  for i, x in ipairs(res.items) do
-    local e = deq(item_view(g.items[off + i]), x, "listGalleryItems item " .. i)
-    if e then fail("%s", e) break end
-  end
+  check_item_page(res.items, g, opts, "listGalleryItems")
 end
 
 function ops.getGalleryItem()
