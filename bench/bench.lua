@@ -315,35 +315,28 @@ local function us(x) return x >= 100 and ("%.0f"):format(x) or ("%.1f"):format(x
 
 out("")
 out("Scaling: progallery, microseconds per call (median of " .. SREPS .. "), synchronous=NORMAL.")
-out("")
 local srow = "| %-30s | %10s | %10s | %10s |"
-out(srow:format("items in the gallery", "1,000", "10,000", "100,000"))
-out(srow:format(("-"):rep(30), ("-"):rep(9) .. ":", ("-"):rep(9) .. ":", ("-"):rep(9) .. ":"))
-do
-  local rows = {
-    { "createGalleryItem", function(x) return per_call_us("create1", W .. "/items.db", 1000, { "normal", x.gid }, true) end },
-    { "getGallery, 100-item page", function(x) return per_call_us("get", W .. "/items.db", 300, { x.gid, 100 }) end },
-    { "updateGalleryItem", function(x) return per_call_us("update", W .. "/items.db", 1000, { x.gid, x.iid }, true) end },
-  }
-  local t = scale_rows(rows, D.scale_items)
+-- One scaling table: a header of the three sizes, then each row's medians over sets.
+local function scale_table(what, sizes, rows, sets)
+  out("")
+  out(srow:format(what, sizes[1], sizes[2], sizes[3]))
+  out(srow:format(("-"):rep(30), ("-"):rep(9) .. ":", ("-"):rep(9) .. ":", ("-"):rep(9) .. ":"))
+  local t = scale_rows(rows, sets)
   for r, row in ipairs(rows) do
     out(srow:format(row[1], us(t[r][1]), us(t[r][2]), us(t[r][3])))
   end
 end
-out("")
-out(srow:format("galleries in the site", "1,000", "10,000", "100,010"))
-out(srow:format(("-"):rep(30), ("-"):rep(9) .. ":", ("-"):rep(9) .. ":", ("-"):rep(9) .. ":"))
-do
-  local rows = {
-    { "createGallery (empty)", function(x) return per_call_us("createG", x.path, 1000, {}, true) end },
-    { "getGallery, 10 items", function(x) return per_call_us("get", x.path, 1000, { x.gid, 10 }) end },
-    { "listGalleries 10x10, offset 0", function(x) return per_call_us("list", x.path, 200, { 0, 10 }) end },
-  }
-  local t = scale_rows(rows, D.scale_gals)
-  for r, row in ipairs(rows) do
-    out(srow:format(row[1], us(t[r][1]), us(t[r][2]), us(t[r][3])))
-  end
-end
+
+scale_table("items in the gallery", { "1,000", "10,000", "100,000" }, {
+  { "createGalleryItem", function(x) return per_call_us("create1", W .. "/items.db", 1000, { "normal", x.gid }, true) end },
+  { "getGallery, 100-item page", function(x) return per_call_us("get", W .. "/items.db", 300, { x.gid, 100 }) end },
+  { "updateGalleryItem", function(x) return per_call_us("update", W .. "/items.db", 1000, { x.gid, x.iid }, true) end },
+}, D.scale_items)
+scale_table("galleries in the site", { "1,000", "10,000", "100,010" }, {
+  { "createGallery (empty)", function(x) return per_call_us("createG", x.path, 1000, {}, true) end },
+  { "getGallery, 10 items", function(x) return per_call_us("get", x.path, 1000, { x.gid, 10 }) end },
+  { "listGalleries 10x10, offset 0", function(x) return per_call_us("list", x.path, 200, { 0, 10 }) end },
+}, D.scale_gals)
 
 -- ---- RSS over a million getGallery calls ------------------------------------------
 
