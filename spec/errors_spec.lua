@@ -149,6 +149,31 @@ describe("errors", function()
       S.assert_err("INTERNAL", nil, res[1], res[2], res[3])
     end)
 
+    it("INTERNAL, never a raise, for a database damaged after it was written", function()
+      local p = S.tmppath()
+      local st = S.ok(progallery.open { path = p, caller = "admin" })
+      local items = {}
+      for i = 1, 200 do items[i] = { title = ("item %d "):format(i) .. ("x"):rep(200) } end
+      local gid = S.ok(st:createGallery { gallery = { name = "G", items = items } })._id
+      st:close() -- the last connection checkpoints the log into the file
+      local f = assert(io.open(p, "r+b"))
+      local size = f:seek("end")
+      assert.is_true(size > 8 * 4096, size)
+      f:seek("set", 2 * 4096) -- keep page 1 (header and schema): the damage is in the data
+      f:write(("­"):rep(size - 3 * 4096))
+      f:close()
+      st = S.ok(progallery.open { path = p, caller = "admin" })
+      for _, call in ipairs {
+        function() return st:getGallery(gid, { itemLimit = 100 }) end,
+        function() return st:listGalleryItems(gid, { itemOffset = 100 }) end,
+        function() return st:createGalleryItem(gid, { title = "more" }) end,
+      } do
+        local res = S.call(call)
+        S.assert_err("INTERNAL", nil, res[1], res[2], res[3])
+      end
+      st:close()
+    end)
+
     it("an unopenable path fails without raising", function()
       local res = S.call(progallery.open, { path = "/nonexistent-dir-progallery/x/y.db" })
       assert.is_nil(res[1])

@@ -190,6 +190,22 @@ describe("galleries", function()
       src = S.ok(store:createGallery { gallery = { name = "Source", sortOrder = 3, items = items } })
     end)
 
+    it("gives the clone and its items dates of now, not the source's", function()
+      local path = S.tmppath()
+      local fs = S.ok(progallery.open { path = path, caller = "admin" })
+      local old = S.ok(fs:createGallery { gallery = { name = "old", items = { S.simple_item("a"), S.simple_item("b") } } })
+      -- age the source by 26 years, behind the store's back
+      S.sqlite(path, "UPDATE galleries SET created_ms = 946684800000, updated_ms = 946684800000;"
+                  .. " UPDATE items SET created_ms = 946684800000, updated_ms = 946684800000;")
+      assert.equal("2000-01-01T00:00:00.000Z", S.ok(fs:getGallery(old._id)).items[1]._updatedDate)
+      local c = S.ok(fs:createGallery { cloneFromGalleryId = old._id })
+      fs:close()
+      local now = S.now_ms()
+      for _, d in ipairs { c._createdDate, c._updatedDate, c.items[1]._createdDate, c.items[2]._updatedDate } do
+        assert.is_true(math.abs(S.date_ms(d) - now) < 120000, d)
+      end
+    end)
+
     it("copies name and every item's fields with new ids, sort orders and dates", function()
       local c = S.ok(store:createGallery { cloneFromGalleryId = src._id })
       assert.is_true(S.is_uuid(c._id))
@@ -500,12 +516,14 @@ describe("galleries", function()
       fetched.totalItems = 99
       fetched._id = S.MISSING_ID
       fetched._createdDate = "2000-01-01T00:00:00.000Z"
+      fetched._updatedDate = "2000-01-01T00:00:00.000Z"
       local u = S.ok(store:updateGallery(g._id, fetched))
       assert.equal("renamed", u.name)
       assert.equal(g._id, u._id)
       assert.equal(1, u.totalItems)
       assert.equal("a", u.items[1].title)
       assert.equal(g._createdDate, u._createdDate)
+      assert.is_true(u._updatedDate >= g._updatedDate, u._updatedDate)
     end)
 
     it("returns the first 50 items", function()

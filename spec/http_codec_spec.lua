@@ -41,6 +41,19 @@ describe("progallery.http codec", function()
     os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
   end)
 
+  it("a validation error carries fieldViolations = [{field, description}] in REST names", function()
+    local s = S.admin()
+    local status, body = http.execute(s, "createGallery",
+      { body = '{"gallery":{"items":[{"title":"ok"},{"image":{"imageInfo":{"url":"https://a.example/"},"quality":"high"}}]}}' })
+    assert.equal(400, status, body)
+    local v = cjson.decode(body).details.validationError.fieldViolations
+    assert.equal(1, #v, body)
+    assert.equal("gallery.items[1].image.quality", v[1].field)
+    assert.is_string(v[1].description)
+    assert.is_truthy(#v[1].description > 0 and not v[1].description:find("gallery.items", 1, true), v[1].description)
+    s:close()
+  end)
+
   it("error bodies are valid JSON text even for a key that is not UTF-8", function()
     local s = S.admin()
     local status, body = http.execute(s, "createGallery",

@@ -391,6 +391,16 @@ describe("items", function()
       assert.same(u, S.ok(store:getGalleryItem(ids_of(x._id))))
     end)
 
+    it("a given video or text replaces the stored one whole (css and duration do not survive)", function()
+      local v = S.ok(store:createGalleryItem(g._id, S.video_item()))
+      local u = S.ok(store:updateGalleryItem(ids_of(v._id), { video = { videoInfo = S.VID } }))
+      assert.same({ videoInfo = S.VID }, u.video)
+      local t = S.ok(store:createGalleryItem(g._id, S.text_item()))
+      u = S.ok(store:updateGalleryItem(ids_of(t._id), { text = { html = "x" } }))
+      assert.same({ html = "x" }, u.text)
+      assert.same(u, S.ok(store:getGalleryItem(ids_of(t._id))))
+    end)
+
     it("switching media switches type and drops the old member", function()
       local v = S.ok(store:updateGalleryItem(ids_of(x._id), { video = { videoInfo = S.VID } }))
       assert.equal("VIDEO", v.type)
@@ -443,10 +453,12 @@ describe("items", function()
       fetched.type = "VIDEO"
       fetched._id = S.MISSING_ID
       fetched._createdDate = "2000-01-01T00:00:00.000Z"
+      fetched._updatedDate = "2000-01-01T00:00:00.000Z"
       local u2 = S.ok(store:updateGalleryItem(ids_of(x._id), fetched))
       assert.equal("IMAGE", u2.type)
       assert.equal(x._id, u2._id)
       assert.equal(x._createdDate, u2._createdDate)
+      assert.is_true(u2._updatedDate > u._updatedDate, u2._updatedDate)
     end)
 
     it("_updatedDate strictly increases; _createdDate never changes", function()
@@ -578,6 +590,11 @@ describe("items", function()
         S.expect_err("INVALID_ARGUMENT", "itemLimit", store.listGalleryItems, store, gg._id, { itemLimit = bad })
       end
       S.expect_err("INVALID_ARGUMENT", "itemOffset", store.listGalleryItems, store, gg._id, { itemOffset = -1 })
+      for _, v in ipairs { 0.5, "0", 0 / 0, math.huge, true } do -- never clamped or converted
+        S.expect_err("INVALID_ARGUMENT", "itemOffset", store.listGalleryItems, store, gg._id, { itemOffset = v })
+        S.expect_err("INVALID_ARGUMENT", "itemLimit", store.listGalleryItems, store, gg._id, { itemLimit = v })
+      end
+      S.expect_err("INVALID_ARGUMENT", "itemLimit", store.listGalleryItems, store, gg._id, { itemLimit = 101 })
       local msg = S.expect_err("INVALID_ARGUMENT", nil, store.listGalleryItems, store, gg._id, { offset = 1 })
       assert.is_truthy(msg:find("offset", 1, true), msg)
       S.expect_err("NOT_FOUND", nil, store.listGalleryItems, store, S.MISSING_ID)

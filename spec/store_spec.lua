@@ -89,7 +89,7 @@ describe("store", function()
       end
     end)
 
-    it("synchronous reaches SQLite: 'full' syncs the log at every commit, 'normal' does not", function()
+    it("synchronous reaches SQLite: 'full' (the default) syncs the log at every commit, 'normal' does not", function()
       -- counted in a child process with an LD_PRELOAD shim around fsync/fdatasync (spec/sync_count.c)
       local dir = S.tmpdir()
       local shim = dir .. "/sync_count.so"
@@ -100,10 +100,11 @@ describe("store", function()
       local function syncs(mode)
         local out = dir .. "/" .. mode .. ".count"
         local prog = ([[package.path=%q; package.cpath=%q
-          local s = assert(require("progallery").open { path = %q, caller = "admin", synchronous = %q })
+          local s = assert(require("progallery").open { path = %q, caller = "admin", synchronous = %s })
           local g = assert(s:createGallery { gallery = { name = "sync" } })
           for i = 1, %d do assert(s:createGalleryItem(g._id, { title = "t" .. i })) end
-          s:close()]]):format(lpath, cpath, dir .. "/" .. mode .. ".db", mode, commits - 1)
+          s:close()]]):format(lpath, cpath, dir .. "/" .. mode .. ".db",
+                              mode == "default" and "nil" or ("%q"):format(mode), commits - 1)
         local preload = ((os.getenv("LD_PRELOAD") or "") .. " " .. shim):gsub("^ ", "")
         local cmd = ("LD_PRELOAD=%s SYNC_COUNT_OUT=%s %s -e %s"):format(S.shell_quote(preload),
           S.shell_quote(out), S.lua_bin, S.shell_quote(prog))
@@ -114,8 +115,9 @@ describe("store", function()
         f:close()
         return n
       end
-      local full, normal = syncs("full"), syncs("normal")
+      local full, normal, default = syncs("full"), syncs("normal"), syncs("default")
       assert.truthy(full >= normal + commits, ("full %d, normal %d syncs"):format(full, normal))
+      assert.truthy(default >= normal + commits, ("default %d, normal %d syncs"):format(default, normal))
       assert.truthy(normal < commits, ("normal: %d syncs for %d commits"):format(normal, commits))
     end)
 
@@ -500,6 +502,45 @@ describe("store", function()
       assert.equal("default", S.ok(store:getGallery(id)).name)
       store:close()
       S.sh("rm -rf " .. S.shell_quote(dir))
+    end)
+
+    it("open{} without a path takes PROGALLERY_DB, else ./progallery.db", function()
+      local dir = S.tmpdir()
+      local code = [[
+        local s = assert(require("progallery").open { caller = "admin" })
+        io.write("id=", assert(s:createGallery { gallery = { name = "opened" } })._id, "\n")
+        s:close()
+      ]]
+      local env_id = run_lua(dir, "PROGALLERY_DB=" .. S.shell_quote(dir .. "/env.db"), code):match("id=([%x%-]+)")
+      local cwd_id = run_lua(dir, "env -u PROGALLERY_DB", code):match("id=([%x%-]+)")
+      assert.is_true(S.is_uuid(env_id) and S.is_uuid(cwd_id), tostring(env_id) .. " " .. tostring(cwd_id))
+      for file, id in pairs { ["env.db"] = env_id, ["progallery.db"] = cwd_id } do
+        local store = S.ok(progallery.open { path = dir .. "/" .. file })
+        assert.equal("opened", S.ok(store:getGallery(id)).name)
+        assert.equal(1, S.ok(store:listGalleries()).totalGalleries, file)
+        store:close()
+      end
+      S.sh("rm -rf " .. S.shell_quote(dir))
+    end)
+
+    it("writes dates in UTC whatever the process time zone", function()
+      local dir = S.tmpdir()
+      local out = run_lua(dir, "TZ=Asia/Kolkata", [[
+        local s = assert(require("progallery").open { path = ":memory:", caller = "admin" })
+        io.write("date=", assert(s:createGallery())._createdDate, "\n", "now=", os.time(), "\n")
+      ]])
+      local date, now = out:match("date=(%S+)"), tonumber(out:match("now=(%d+)"))
+      assert.truthy(date and now, out)
+      assert.is_true(math.abs(S.date_ms(date) - now * 1000) < 120000, out) -- +05:30 would be off by 5.5 h
+    end)
+  end)
+
+  describe("module", function()
+    it("is the C module itself: no progallery.lua or progallery/init.lua to shadow it", function()
+      assert.is_nil(package.searchpath("progallery", "./lua/?.lua;./lua/?/init.lua"))
+      assert.equal("C", debug.getinfo(progallery.open, "S").what)
+      assert.equal(progallery.elevate, require("progallery.auth").elevate)
+      assert.equal("string", type(progallery._VERSION))
     end)
   end)
 end)

@@ -245,7 +245,10 @@ describe("validation", function()
         bad({ sortOrder = v }, "item.sortOrder")
         bad({ image = { imageInfo = S.IMG, quality = v } }, "item.image.quality")
         bad({ image = { imageInfo = S.IMG, focalPoint = { x = v, y = 0 } } }, "item.image.focalPoint.x")
-        bad({ image = { imageInfo = S.IMG, unsharpMasking = { radius = v } } }, "item.image.unsharpMasking.radius")
+        bad({ image = { imageInfo = S.IMG, focalPoint = { x = 0, y = v } } }, "item.image.focalPoint.y")
+        for _, k in ipairs { "amount", "radius", "threshold" } do
+          bad({ image = { imageInfo = S.IMG, unsharpMasking = { [k] = v } } }, "item.image.unsharpMasking." .. k)
+        end
         bad({ video = { videoInfo = S.VID, durationInMillis = v } }, "item.video.durationInMillis")
         bad({ image = { imageInfo = S.IMG, exif = { a = v } } }, "item.image.exif.a")
         S.expect_err(IA, "gallery.sortOrder", store.createGallery, store, { gallery = { sortOrder = v } })
@@ -381,6 +384,9 @@ describe("validation", function()
     it("depth 4 is accepted, deeper is rejected", function()
       -- 4 levels of tables counting exif itself
       good({ image = { imageInfo = S.IMG, exif = { a = { b = { c = { d = "x" } } } } } })
+      good({ image = { imageInfo = S.IMG, exif = { a = { b = { { d = "x" } } } } } })
+      bad({ image = { imageInfo = S.IMG, exif = { a = { b = { c = { d = { e = "x" } } } } } } }, nil)
+      bad({ image = { imageInfo = S.IMG, exif = { a = { b = { { d = { "x" } } } } } } }, nil) -- through an array
       bad({ image = { imageInfo = S.IMG, exif = { a = { b = { c = { d = { e = { f = "x" } } } } } } } }, nil)
       bad({ text = { html = "h", css = { a = { b = { c = { d = { e = { f = "x" } } } } } } } }, nil)
     end)
