@@ -143,12 +143,34 @@ describe("decisions", function()
       s:createGalleryItem(g._id, { video = { videoInfo = "https://v.example/1", durationInMillis = 2 ^ 54 } }))
   end)
 
-  it("a key that is not UTF-8 is shown with '?' in the message, which stays valid UTF-8", function()
+  it("a key that is not UTF-8 is named whole in the message, escaped, and the message stays valid UTF-8", function()
     local s, g = admin()
-    local r, msg, code = s:createGalleryItem(g._id, { image = { imageInfo = IMG, exif = { ["k\255"] = 1 } } })
+    local r, msg, code = s:createGalleryItem(g._id, { image = { imageInfo = IMG, exif = { ["k\255\254"] = 1 } } })
     assert.is_nil(r)
     assert.equal("INVALID_ARGUMENT", code)
-    assert.equal("item.image.exif.k?: key must be valid UTF-8", msg)
+    assert.equal("item.image.exif.k\\xff\\xfe: key must be valid UTF-8", msg)
+    r, msg = s:createGalleryItem(g._id, { image = { imageInfo = IMG, exif = { ["a\0b"] = 1 } } })
+    assert.is_nil(r)
+    assert.equal("item.image.exif.a\\x00b: key must not contain a NUL byte", msg)
+    r, msg = s:createGalleryItem(g._id, { ["ti\0tle"] = "x" })
+    assert.equal("item.ti\\x00tle: unknown field", msg)
+    r, msg = s:createGalleryItem(g._id, { ["a\\x00"] = "x" }) -- a backslash is doubled: no look-alikes
+    assert.equal("item.a\\\\x00: unknown field", msg)
+    r, msg = s:listGalleries { ["lim\0it"] = 1 }
+    assert.equal("lim\\x00it: unknown option", msg)
+    r, msg = s:getGalleryItem { galleryId = g._id, ["\255"] = 1 }
+    assert.equal("\\xff: unknown option", msg)
+    r, msg = progallery.open { ["pa\0th"] = "x.db" }
+    assert.equal("pa\\x00th: unknown option", msg)
+    assert.equal("caf\195\169 \\x01\\\\", progallery.escapeKey("caf\195\169 \1\\"))
+    assert.equal("INVALID_ARGUMENT", select(3, progallery.escapeKey(1)))
+  end)
+
+  it("a role or option name with a NUL byte is not the name before it", function()
+    assert.equal("INVALID_ARGUMENT", select(3, progallery.open { path = os.tmpname(), caller = "admin\0x" }))
+    assert.equal("INVALID_ARGUMENT", select(3, progallery.open { path = os.tmpname(), caller = { ["role\0x"] = "admin" } }))
+    local s = progallery.open(os.tmpname())
+    assert.equal("INVALID_ARGUMENT", select(3, s:as { role = "admin\0" }))
   end)
 
   it("read-only open of a file never set up, or missing, is FAILED_PRECONDITION", function()

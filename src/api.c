@@ -98,7 +98,7 @@ static int table_arg(const pg_value *v, const char *name, const char *const *key
         for (k = 0; keys[k] && !known; k++)
             known = strlen(keys[k]) == m->keylen && memcmp(keys[k], m->key, m->keylen) == 0;
         if (!known)
-            return pg_fail(st, PG_INVALID_ARGUMENT, "%.*s: unknown option", (int)m->keylen, m->key);
+            return pg_fail_name(st, PG_INVALID_ARGUMENT, m->key, m->keylen, "unknown option");
     }
     return 1;
 }

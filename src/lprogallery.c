@@ -108,15 +108,19 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
     } else if (lua_type(L, idx) == LUA_TTABLE) {
         lua_pushnil(L);
         while (lua_next(L, idx)) {
-            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+            size_t klen = 0;
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : NULL;
             int i, ok = 0;
             for (i = 0; k && known[i] && !ok; i++)
-                ok = strcmp(k, known[i]) == 0;
+                ok = strlen(known[i]) == klen && memcmp(k, known[i], klen) == 0;
             lua_pop(L, 1);
             if (!ok) {
+                if (!k)
+                    return lua_pop(L, 1), pg_fail(st, PG_INVALID_ARGUMENT,
+                                                  "(a key that is not a string): unknown option");
+                pg_fail_name(st, PG_INVALID_ARGUMENT, k, klen, "unknown option");
                 lua_pop(L, 1);
-                return pg_fail(st, PG_INVALID_ARGUMENT, "%s: unknown option",
-                               k ? k : "(a key that is not a string)");
+                return 0;
             }
         }
         if (opt_field(L, idx, "path") && !valid_path(L, lua_gettop(L), &o->path, st))
@@ -240,6 +244,27 @@ static int l_data_version(lua_State *L)
     if (!pg_db_data_version(db, &v, &st))
         return pg_lua_status(L, &st);
     lua_pushinteger(L, (lua_Integer)v);
+    return 1;
+}
+
+/* progallery.escapeKey(s) -> s as the core's messages name a caller's key:
+ * valid UTF-8 unchanged, a backslash doubled, control characters and bytes
+ * that are not UTF-8 as \xHH. For messages made outside the core
+ * (progallery.http), so that every message is valid UTF-8. */
+static int l_escape_key(lua_State *L)
+{
+    size_t n, i = 0, used;
+    const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &n) : NULL;
+    char e[PG_ESCAPE_MAX];
+    luaL_Buffer b;
+    if (!s)
+        return pg_lua_fail(L, PG_INVALID_ARGUMENT, "s: expected a string");
+    luaL_buffinit(L, &b);
+    while (i < n) {
+        luaL_addlstring(&b, e, pg_escape_char(s + i, n - i, e, &used));
+        i += used;
+    }
+    luaL_pushresult(&b);
     return 1;
 }
 
@@ -430,6 +455,8 @@ int luaopen_progallery(lua_State *L)
     lua_setfield(L, -2, "elevate");
     pg_lua_push_encoder(L);
     lua_setfield(L, -2, "encodeJSON");
+    lua_pushcfunction(L, l_escape_key);
+    lua_setfield(L, -2, "escapeKey");
     lua_pushlightuserdata(L, NULL); /* == cjson.null == ngx.null */
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, PG_VERSION);

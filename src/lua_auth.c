@@ -10,19 +10,27 @@
 
 const char *const pg_role_names[3] = { "visitor", "member", "admin" };
 
+/* Exact comparison of a Lua string with a C name: "admin\0x" is not "admin". */
+static int is_name(const char *s, size_t len, const char *name)
+{
+    return s && strlen(name) == len && memcmp(s, name, len) == 0;
+}
+
 /* "admin" | "member" | "visitor" | { role = ..., id = ... } */
 int pg_lua_identity(lua_State *L, int idx, pg_role *out, pg_status *st)
 {
     const char *s = NULL;
+    size_t len = 0;
     int i, t = lua_type(L, idx);
     if (t == LUA_TTABLE) {
         lua_pushnil(L);
         while (lua_next(L, idx)) {
-            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-            int bad_id = k && strcmp(k, "id") == 0 && lua_type(L, -1) != LUA_TSTRING
-                         && lua_type(L, -1) != LUA_TNUMBER;
+            size_t klen = 0;
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &klen) : NULL;
+            int is_id = is_name(k, klen, "id");
+            int bad_id = is_id && lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER;
             lua_pop(L, 1);
-            if (!k || (strcmp(k, "role") != 0 && strcmp(k, "id") != 0) || bad_id) {
+            if (!(is_id || is_name(k, klen, "role")) || bad_id) {
                 lua_pop(L, 1);
                 return pg_fail(st, PG_INVALID_ARGUMENT,
                                bad_id ? "caller.id: expected a string"
@@ -31,13 +39,13 @@ int pg_lua_identity(lua_State *L, int idx, pg_role *out, pg_status *st)
         }
         pg_lua_raw_field(L, idx, "role");
         if (lua_type(L, -1) == LUA_TSTRING)
-            s = lua_tostring(L, -1);
-        lua_pop(L, 1); /* the string stays alive in the table */
+            s = lua_tolstring(L, -1, &len);
+        lua_pop(L, 1); /* compared below, before anything can run that might free it */
     } else if (t == LUA_TSTRING) {
-        s = lua_tostring(L, idx);
+        s = lua_tolstring(L, idx, &len);
     }
     for (i = 0; s && i < 3; i++) {
-        if (strcmp(s, pg_role_names[i]) == 0) {
+        if (is_name(s, len, pg_role_names[i])) {
             *out = (pg_role)i;
             return 1;
         }

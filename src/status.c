@@ -31,39 +31,75 @@ int pg_fail(pg_status *st, pg_code code, const char *fmt, ...)
     return 0;
 }
 
+size_t pg_escape_char(const char *s, size_t n, char out[PG_ESCAPE_MAX], size_t *used)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = (unsigned char)s[0];
+    size_t len = c >= 0x80 ? pg_utf8_char(s, n) : 0;
+    *used = len ? len : 1;
+    if (len) {
+        memcpy(out, s, len);
+        return len;
+    }
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+        out[0] = (char)c;
+        return 1;
+    }
+    out[0] = '\\';
+    if (c == '\\') {
+        out[1] = '\\';
+        return 2;
+    }
+    out[1] = 'x';
+    out[2] = hex[c >> 4];
+    out[3] = hex[c & 15];
+    return 4;
+}
+
+int pg_fail_name(pg_status *st, pg_code code, const char *name, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    char e[PG_ESCAPE_MAX];
+    size_t i = 0, n = 0, used, k;
+    /* room for ": " and a few bytes of the text after the name */
+    while (i < len && n + PG_ESCAPE_MAX + 34 < sizeof st->msg) {
+        k = pg_escape_char(name + i, len - i, e, &used);
+        memcpy(st->msg + n, e, k);
+        n += k;
+        i += used;
+    }
+    st->msg[n++] = ':';
+    st->msg[n++] = ' ';
+    st->code = code;
+    va_start(ap, fmt);
+    vsnprintf(st->msg + n, sizeof st->msg - n, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
 typedef struct {
     char buf[PG_PATH_TEXT];
     size_t len;
 } path_text;
 
-static void append(path_text *p, const char *s, size_t n)
+/* Appends s whole, or nothing when it does not fit: a cut path still points
+ * the way, and never ends inside a character or an escape. */
+static int append(path_text *p, const char *s, size_t n)
 {
-    size_t room = sizeof p->buf - 1 - p->len;
-    if (n > room) {
-        /* deep user keys (exif) may be cut, never inside a UTF-8 character;
-         * the prefix still points the way */
-        n = room;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
+    if (n > sizeof p->buf - 1 - p->len)
+        return 0;
     memcpy(p->buf + p->len, s, n);
     p->len += n;
     p->buf[p->len] = '\0';
+    return 1;
 }
 
 static void append_key(path_text *p, const char *key, size_t keylen)
 {
-    size_t i;
-    if (!pg_utf8_problem(key, keylen)) {
-        append(p, key, keylen);
-        return;
-    }
-    /* A caller's key that is not text (exif, css): shown with '?' for its
-     * bytes, so a message stays valid UTF-8 wherever it goes (JSON bodies). */
-    for (i = 0; i < keylen; i++) {
-        char c = (unsigned char)key[i] < 0x20 || (unsigned char)key[i] >= 0x7F ? '?' : key[i];
-        append(p, &c, 1);
-    }
+    char e[PG_ESCAPE_MAX];
+    size_t i = 0, used;
+    while (i < keylen && append(p, e, pg_escape_char(key + i, keylen - i, e, &used)))
+        i += used;
 }
 
 static void append_index(path_text *p, size_t index1)

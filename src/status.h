@@ -30,6 +30,22 @@ int pg_fail(pg_status *st, pg_code code, const char *fmt, ...)
 #endif
     ;
 
+/* A caller's name (a key, an option) as it appears in a message: valid UTF-8
+ * as it is, a backslash doubled, and a control character or a byte that is
+ * not UTF-8 as backslash-x and two hex digits, so that every message is valid
+ * UTF-8 and names the key whole. Writes the rendition of the character s
+ * starts with (n > 0) into out and returns its length; *used is the number of
+ * bytes of s it stands for. */
+#define PG_ESCAPE_MAX 4
+size_t pg_escape_char(const char *s, size_t n, char out[PG_ESCAPE_MAX], size_t *used);
+
+/* pg_fail with the message prefixed by the escaped name and ": ". */
+int pg_fail_name(pg_status *st, pg_code code, const char *name, size_t len, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
 /* A field path such as "gallery.items[2].image.imageInfo", kept while
  * descending into arguments as a stack of segments that point at the caller's
  * keys (alive for the call), and written out only when a failure is reported:

@@ -75,6 +75,9 @@ int pg_number_is_int(double n);
 
 /* NULL when s is valid UTF-8 (no overlongs, surrogates or NUL bytes), else why not. */
 const char *pg_utf8_problem(const char *s, size_t n);
+/* Length of the valid UTF-8 character that s starts with (1 to 4), or 0: none
+ * (n == 0, a NUL byte, or bytes that are not UTF-8). */
+size_t pg_utf8_char(const char *s, size_t n);
 
 /* JSON. Encoding writes into the arena; returns NULL on out of memory.
  * Decoding returns NULL and fills err (static text) on malformed input. */
