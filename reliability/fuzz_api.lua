@@ -6,7 +6,9 @@
 -- invalid UTF-8, NUL bytes, functions, coroutines, userdata, tables with mixed
 -- or odd keys, unknown keys, oversize strings and batches), some wrapped in
 -- metatables whose every metamethod raises (tables are read raw: the result
--- must be as without the metatable). Checked after every call:
+-- must be as without the metatable), and some run in GC storms (weak argument
+-- tables, finalizers clearing them during the call, a collector stepping on
+-- almost every allocation). Checked after every call:
 --   * it never raises (pcall) and never crashes the process;
 --   * it returns a result, or nil, a message string and one of the known codes;
 --   * the code is the one the injected fault implies (a valid call must
@@ -400,12 +402,76 @@ end
 
 -- ---- calls -------------------------------------------------------------------------
 
+-- GC storms, for about one call in eight: the call gets a copy of its
+-- arguments in which every table is weak (its tables held, until the call
+-- runs, only by a list), finalizers that run during the call drop that list
+-- and clear every table of the copy, and the collector steps on almost every
+-- allocation. Nothing the call read may be freed before it ends: the outcome
+-- must be as for the arguments themselves. Finalizers act only while the call
+-- runs; the harness reads the originals, which the storm never touches.
+local WEAK_MT, RAISING_WEAK_MT = { __mode = "kv" }, { __mode = "kv" }
+for k, f in pairs(RAISING_MT) do RAISING_WEAK_MT[k] = f end
+local storm = { calls = 0, finalized = 0, cleared = 0, held = nil, live = false }
+-- a copy of v whose tables are weak (raising ones stay raising); tables with a
+-- metatable of their own are shared, as are all other values
+local function weak_copy(v, held, seen)
+  if type(v) ~= "table" then return v end
+  local mt = getmetatable(v)
+  if mt ~= nil and mt ~= RAISING_MT then return v end
+  if seen[v] then return seen[v] end
+  local c = {}
+  seen[v] = c
+  held[#held + 1] = c
+  for k, x in next, v do rawset(c, weak_copy(k, held, seen), weak_copy(x, held, seen)) end
+  setmetatable(c, mt and RAISING_WEAK_MT or WEAK_MT)
+  return c
+end
+local function storm_finalizer()
+  if not storm.live then return end
+  storm.finalized = storm.finalized + 1
+  local held = storm.held
+  storm.held = nil
+  for _, t in ipairs(held or {}) do
+    local keys = {}
+    for k in next, t do keys[#keys + 1] = k end
+    for _, k in ipairs(keys) do rawset(t, k, nil) end
+    storm.cleared = storm.cleared + 1
+  end
+end
+-- f(...) in a storm
+local function storm_call(f, ...)
+  local held, seen, args = {}, {}, { n = select("#", ...), ... }
+  for i = 1, args.n do args[i] = weak_copy(args[i], held, seen) end
+  storm.held = held
+  local sentinels = {}
+  for i = 1, 8 do
+    if newproxy then -- LuaJIT: only userdata have finalizers
+      sentinels[i] = newproxy(true)
+      getmetatable(sentinels[i]).__gc = storm_finalizer
+    else
+      sentinels[i] = setmetatable({}, { __gc = storm_finalizer })
+    end
+  end
+  storm.calls = storm.calls + 1
+  local pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 1000)
+  storm.live = true
+  sentinels = nil -- garbage from here: collected, and finalized, during the call if a cycle ends
+  local r = { pcall(f, unpack(args, 1, args.n)) }
+  storm.live = false
+  storm.held = nil
+  collectgarbage("setpause", pause)
+  collectgarbage("setstepmul", stepmul)
+  return unpack(r, 1, 4)
+end
+
 -- Runs a call through pcall; checks the shape of its outcome against `expect`
 -- (a set of codes; empty set = must succeed). Returns the result or nil.
 local function invoke(what, expect, fn, ...)
   stats.calls = stats.calls + 1
   for _, t in ipairs(HOSTILE) do setmetatable(t, RAISING_MT) end
-  local ok, res, err, code = pcall(fn, ...)
+  local ok, res, err, code
+  if chance(0.125) then ok, res, err, code = storm_call(fn, ...)
+  else ok, res, err, code = pcall(fn, ...) end
   for _, t in ipairs(HOSTILE) do setmetatable(t, nil) end
   HOSTILE = {}
   if not ok then fail("%s raised: %s", what, tostring(res)) return nil end
@@ -817,6 +883,6 @@ store:close()
 local codes = {}
 for k, v in pairs(stats.byCode) do codes[#codes + 1] = k .. "=" .. v end
 table.sort(codes)
-print(("fuzz-api: seed %d: %d operations, %d calls (%d ok, %d refused: %s), %d full store comparisons, %d failures"):format(
-  seed, n, stats.calls, stats.ok, stats.errors, table.concat(codes, " "), stats.checks, stats.failures))
+print(("fuzz-api: seed %d: %d operations, %d calls (%d ok, %d refused: %s), %d in GC storms (%d finalizers ran during calls, clearing %d argument tables), %d full store comparisons, %d failures"):format(
+  seed, n, stats.calls, stats.ok, stats.errors, table.concat(codes, " "), storm.calls, storm.finalized, storm.cleared, stats.checks, stats.failures))
 os.exit(stats.failures == 0 and 0 or 1, true)

@@ -1,8 +1,9 @@
 /* Lua memory errors inside progallery calls. A host for Lua 5.4 whose
  * allocator fails the k-th growing allocation after it is armed; for k = 1, 2,
- * ... it arms, runs createGalleryItems (20 items) and getGallery, disarms, and
- * checks that the store still answers (not left "busy"), that the gallery
- * holds whole batches only, and that the process is alive. It stops when a
+ * ... it arms, runs createGalleryItems (20 items), getGallery and an elevated
+ * createGalleryItems through a visitor view, disarms, and checks that the
+ * store still answers (not left "busy"), that the gallery holds whole batches
+ * only, that the visitor can no longer write, and that the process is alive. It stops when a
  * call makes fewer than k allocations.
  *   lua_oom MODULE_DIR DB_PATH        (prints one "lua-oom: ..." line; exit 1 on a failure)
  * Built by reliability/run.sh against liblua5.4 (plain and with ASan+UBSan). */
@@ -77,10 +78,19 @@ static const char script[] =
     "  if not ok then n.raised = n.raised + 1 elseif r then n.ok = n.ok + 1 else n.returned = n.returned + 1 end\n"
     "  if ok and not r and code ~= 'INTERNAL' then error(('returned %s %s'):format(tostring(msg), tostring(code))) end\n"
     "end\n"
+    "-- an elevated write through a visitor view: whatever fails, elevation ends with the call\n"
+    "local visitor = assert(s:as('visitor'))\n"
+    "local elevated = progallery.elevate(function() return visitor:createGalleryItems(g._id, items) end)\n"
+    "local function denied(k)\n"
+    "  local r, msg, code = visitor:createGallery()\n"
+    "  if r or code ~= 'PERMISSION_DENIED' then\n"
+    "    error(('after a memory error at allocation %d in an elevated call a visitor writes: %s'):format(k, tostring(code)))\n"
+    "  end\n"
+    "end\n"
     "local points = 0\n"
     "-- memory short from the k-th allocation to the end of the call, then only for two in a row\n"
     "for _, burst in ipairs { -1, 1 } do\n"
-    "  local done = { create = false, get = false }\n"
+    "  local done = { create = false, get = false, elevated = false }\n"
     "  for k = 1, 100000 do\n"
     "    if not done.create then\n"
     "      local fired, ok, r, msg, code = oom_call(k, burst, s.createGalleryItems, s, g._id, items)\n"
@@ -92,18 +102,24 @@ static const char script[] =
     "      done.get = not fired\n"
     "      count(ok, r, msg, code)\n"
     "    end\n"
+    "    if not done.elevated then\n"
+    "      local fired, ok, r, msg, code = oom_call(k, burst, elevated)\n"
+    "      done.elevated = not fired\n"
+    "      count(ok, r, msg, code)\n"
+    "      denied(k)\n"
+    "    end\n"
     "    local got, msg = s:getGallery(g._id, { itemLimit = 1 })\n"
     "    if not got then error(('after a failure at allocation %d the store answers: %s'):format(k, tostring(msg))) end\n"
     "    if got.totalItems % 20 ~= 0 then error(('part of a batch stored: %d items'):format(got.totalItems)) end\n"
     "    points = points + 1\n"
-    "    if done.create and done.get then break end\n"
+    "    if done.create and done.get and done.elevated then break end\n"
     "  end\n"
     "end\n"
     "local total = s:getGallery(g._id).totalItems\n"
     "s:close()\n"
-    "return ('lua-oom: %d allocation points failed in turn, memory short to the end of the call or for 2 allocations (createGalleryItems of 20, getGallery): '\n"
+    "return ('lua-oom: %d allocation points failed in turn, memory short to the end of the call or for 2 allocations (createGalleryItems of 20, getGallery, an elevated createGalleryItems through a visitor view): '\n"
     "  .. '%d calls succeeded, %d returned INTERNAL, %d raised a memory error; store usable after '\n"
-    "  .. 'each, %d batches stored whole; 0 failures'):format(points, n.ok, n.returned, n.raised, total // 20)\n";
+    "  .. 'each, %d batches stored whole, a visitor denied after each elevated call; 0 failures'):format(points, n.ok, n.returned, n.raised, total // 20)\n";
 
 int main(int argc, char **argv)
 {

@@ -181,6 +181,79 @@ describe("binding", function()
     os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
   end)
 
+  describe("nothing a call reads can be freed before it ends", function()
+    local IMG = "https://a.example/b.jpg"
+    -- keys and values that no other object holds (so the GC may free them)
+    local function exif_of(round, n)
+      local t = {}
+      for i = 1, n do t[("key-%d-%d-%s"):format(round, i, ("x"):rep(40))] = ("val-%d-%s"):format(i, ("y"):rep(40)) end
+      return t
+    end
+    local function check_exif(exif, round, n, what)
+      local count = 0
+      for k, v in pairs(exif) do
+        count = count + 1
+        local r, i = k:match("^key%-(%d+)%-(%d+)%-x+$")
+        assert(r and tonumber(r) == round, what .. ": a key came back as garbage: " .. ("%q"):format(k))
+        assert.equal(("val-%d-%s"):format(tonumber(i), ("y"):rep(40)), v, what)
+      end
+      assert.equal(n, count, what)
+    end
+    local function aggressive(fn)
+      local pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 1000)
+      local ok, r = pcall(fn)
+      collectgarbage("setpause", pause)
+      collectgarbage("setstepmul", stepmul)
+      assert(ok, r)
+      return r
+    end
+
+    it("weak argument tables: keys and values come back whole", function()
+      with_gallery(function(store, gid)
+        for round = 1, 30 do
+          local item = setmetatable({}, { __mode = "v" }) -- the image table is held by nothing else
+          item.image = { imageInfo = IMG, exif = exif_of(round, 200) }
+          local r = aggressive(function() return S.ok(store:createGalleryItem(gid, item)) end)
+          check_exif(r.image.exif, round, 200, "round " .. round)
+          check_exif(S.ok(store:getGalleryItem { galleryId = gid, itemId = r._id }).image.exif, round, 200, "stored")
+        end
+      end)
+    end)
+
+    it("finalizers that clear the arguments during the call", function()
+      with_gallery(function(store, gid)
+        for round = 1, 10 do
+          local items = {}
+          for i = 1, 20 do
+            items[i] = { image = { imageInfo = IMG, exif = exif_of(round * 100 + i, 200) }, title = ("t"):rep(30) .. i }
+          end
+          local live = false -- from just before the call (nothing allocates in between) to its end
+          local function clear()
+            if not live then return end
+            for _, it in ipairs(items) do
+              for k in next, it.image.exif do it.image.exif[k] = nil end
+              it.title = nil
+            end
+          end
+          for _ = 1, 10 do
+            if newproxy then getmetatable(newproxy(true)).__gc = clear -- LuaJIT: userdata finalizers
+            else setmetatable({}, { __gc = clear }) end
+          end
+          local r = aggressive(function()
+            live = true
+            local r, msg, code = store:createGalleryItems(gid, items)
+            live = false
+            return S.ok(r, msg, code)
+          end)
+          for i = 1, 20 do
+            check_exif(r.items[i].image.exif, round * 100 + i, 200, "round " .. round)
+            assert.equal(("t"):rep(30) .. i, r.items[i].title)
+          end
+        end
+      end)
+    end)
+  end)
+
   describe("encodeJSON", function()
     local cjson = require "cjson"
 

@@ -350,5 +350,154 @@ describe("permissions", function()
       local elevated = S.ok(progallery.elevate(function() return v:getGallery(gid) end)())
       assert.same(plain, elevated)
     end)
+
+    -- every way out of an elevated call, then: a visitor write must be denied again
+    local function still_denied(v, what)
+      local r, msg, code = v:createGallery { gallery = { name = "after " .. what } }
+      assert.is_nil(r, what .. ": a visitor wrote after the elevated call ended")
+      assert.equal("PERMISSION_DENIED", code, what .. ": " .. tostring(msg))
+    end
+
+    it("ends when the elevated function returns more values than the stack can take back", function()
+      local v = S.view(base, "visitor")
+      local max = jit and 65500 or 1000000 -- each VM's stack limit in slots
+      local big = {}
+      for i = 1, max do big[i] = i end
+      local function plain(n) return S.unpack(big, 1, n) end
+      local f = progallery.elevate(function(n)
+        assert(v:createGallery { gallery = { name = "inside" } })
+        return S.unpack(big, 1, n)
+      end)
+      -- the most values a function can return here, then counts around it, so
+      -- that the elevated call runs out of stack at each point after its function
+      local lo, hi = 0, max
+      while hi - lo > 1 do
+        local mid = math.floor((lo + hi) / 2)
+        if pcall(plain, mid) then lo = mid else hi = mid end
+      end
+      local failed = 0
+      for n = lo - 30, lo + 2 do
+        if not pcall(f, n) then failed = failed + 1 end
+        still_denied(v, n .. " results")
+      end
+      assert.is_true(failed >= 2, "calls that ran out of stack: " .. failed)
+    end)
+
+    -- at(depth, seen) calls f `depth` levels down, calling seen(level) at each
+    -- level on the way. One run from far too deep tells how deep the stack goes;
+    -- then every depth around that, so that the overflow falls at each point of
+    -- the elevated call in turn.
+    local function overflow_around(at, v)
+      local far, lowest = 10000000, nil
+      assert.is_false(pcall(at, far, function(level) lowest = level end))
+      local limit = far - lowest
+      local overflows = 0
+      for d = limit - 5, limit + 2 do
+        local ok, err = pcall(at, d, function() end)
+        if not ok then
+          overflows = overflows + 1
+          assert.matches("overflow", tostring(err))
+        end
+        still_denied(v, "depth " .. d)
+      end
+      assert.is_true(overflows >= 2, "overflows: " .. overflows)
+    end
+
+    it("ends when the elevated call is made where the Lua stack overflows", function()
+      local v = S.view(base, "visitor")
+      local f = progallery.elevate(function() return v:createGallery { gallery = { name = "deep" } } end)
+      local function at(depth, seen)
+        seen(depth)
+        if depth == 0 then return (f()) end
+        return (at(depth - 1, seen)) -- not a tail call: each level keeps a frame
+      end
+      overflow_around(at, v)
+    end)
+
+    it("ends when the elevated call is made where the C stack overflows", function()
+      local v = S.view(base, "visitor")
+      local f = progallery.elevate(function() return v:createGallery { gallery = { name = "deep" } } end)
+      local function at(depth, seen)
+        seen(depth)
+        if depth == 0 then return (f()) end
+        local ok, r = pcall(at, depth - 1, seen) -- each level a C call
+        if not ok then error(r, 0) end
+        return r
+      end
+      overflow_around(at, v)
+    end)
+
+    it("a message handler of an error from inside the elevated call is not elevated", function()
+      local v = S.view(base, "visitor")
+      local got
+      local f = progallery.elevate(function() error("inside") end)
+      local ok = xpcall(f, function(e)
+        got = { v:createGallery { gallery = { name = "from the handler" } } }
+        return e
+      end)
+      assert.is_false(ok)
+      assert.is_nil(got[1])
+      assert.equal("PERMISSION_DENIED", got[3])
+    end)
+
+    -- an object whose finalizer writes through the visitor store
+    local function finalizable(fn)
+      if newproxy then -- LuaJIT: tables have no __gc
+        local p = newproxy(true)
+        getmetatable(p).__gc = fn
+        return p
+      end
+      return setmetatable({}, { __gc = fn })
+    end
+
+    it("a finalizer that runs during an elevated call is not elevated by it", function()
+      local v = S.view(base, "visitor")
+      local codes = {}
+      local function write_from_finalizer()
+        local r, _, code = v:createGallery { gallery = { name = "from a finalizer" } }
+        codes[#codes + 1] = r and "written" or code
+      end
+      local f = progallery.elevate(function()
+        for _ = 1, 20 do finalizable(write_from_finalizer) end
+        collectgarbage() -- finalizers run inside collectgarbage, inside the elevated call
+        for _ = 1, 20 do finalizable(write_from_finalizer) end
+        local pause = collectgarbage("setpause", 0) -- and from allocations
+        for i = 1, 20000 do local _ = { i } end
+        collectgarbage("setpause", pause)
+        return v:createGallery { gallery = { name = "elevated" } }
+      end)
+      assert(f())
+      collectgarbage()
+      assert.is_true(#codes >= 20, "finalizers ran: " .. #codes)
+      for _, c in ipairs(codes) do assert.equal("PERMISSION_DENIED", c) end
+      local names = {}
+      local page, offset = nil, 0
+      repeat
+        page = S.ok(admin:listGalleries { limit = 10, offset = offset }).galleries
+        for _, g in ipairs(page) do names[g.name or ""] = true end
+        offset = offset + #page
+      until #page == 0
+      assert.is_nil(names["from a finalizer"])
+      assert.is_true(names["elevated"])
+    end)
+
+    -- Lua 5.4 only: LuaJIT shows nothing by which a hook's frame can be told
+    -- apart (the README says so)
+    if not jit then it("a debug hook that runs during an elevated call is not elevated by it", function()
+      local v = S.view(base, "visitor")
+      local codes = {}
+      local f = progallery.elevate(function()
+        debug.sethook(function()
+          debug.sethook()
+          local r, _, code = v:createGallery { gallery = { name = "from a hook" } }
+          codes[#codes + 1] = r and "written" or code
+        end, "", 1)
+        for i = 1, 100 do local _ = i * 2 end
+        debug.sethook()
+        return true
+      end)
+      assert(f())
+      assert.same({ "PERMISSION_DENIED" }, codes)
+    end) end
   end)
 end)

@@ -47,20 +47,35 @@ static inline void *pg_testudata(lua_State *L, int i, const char *tname)
 #define luaL_testudata pg_testudata
 #endif
 
-/* A view keeps its parent store alive through the userdata's environment. */
-static inline void pg_setparent(lua_State *L, int ud, int parent)
+/* A userdata's user values live in its environment, a table made with it. */
+static inline void *pg_newuserdata(lua_State *L, size_t size, int nuv)
 {
-    lua_createtable(L, 1, 0);
-    lua_pushvalue(L, parent);
-    lua_rawseti(L, -2, 1);
-    lua_setfenv(L, ud);
+    void *p = lua_newuserdata(L, size);
+    lua_createtable(L, nuv, 0);
+    lua_setfenv(L, -2);
+    return p;
+}
+
+/* Pops a value into user value n of the userdata at ud. */
+static inline void pg_setuv(lua_State *L, int ud, int n)
+{
+    lua_getfenv(L, ud);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, n);
+    lua_pop(L, 1);
+}
+
+/* Pushes user value n of the userdata at ud. */
+static inline void pg_getuv(lua_State *L, int ud, int n)
+{
+    lua_getfenv(L, ud);
+    lua_rawgeti(L, -1, n);
+    lua_remove(L, -2);
 }
 #else
-static inline void pg_setparent(lua_State *L, int ud, int parent)
-{
-    lua_pushvalue(L, parent);
-    lua_setiuservalue(L, ud, 1);
-}
+#define pg_newuserdata(L, s, n) lua_newuserdatauv((L), (s), (n))
+#define pg_setuv(L, ud, n) ((void)lua_setiuservalue((L), (ud), (n)))
+#define pg_getuv(L, ud, n) ((void)lua_getiuservalue((L), (ud), (n)))
 #endif
 
 #endif

@@ -39,13 +39,23 @@ static pg_db *handle_db(handle *h)
     return o->db;
 }
 
+/* A handle's user values: its parent (a view's store, kept alive by the view)
+ * and the string table of its calls (UV_REFS), made here, so that a call
+ * allocates no Lua memory before it has read its arguments: no finalizer can
+ * run, and change them, while they are read. */
+#define UV_PARENT 1
+#define UV_REFS 2
+#define REFS_KEPT 1024 /* a string table that held more is replaced after the call */
+
 static handle *new_handle(lua_State *L)
 {
-    handle *h = lua_newuserdatauv(L, sizeof *h, 1);
+    handle *h = pg_newuserdata(L, sizeof *h, 2);
     memset(h, 0, sizeof *h); /* closed until the connection exists */
     h->closed = 1;
     luaL_getmetatable(L, STORE_MT);
     lua_setmetatable(L, -2);
+    lua_createtable(L, 16, 0);
+    pg_setuv(L, lua_gettop(L) - 1, UV_REFS);
     return h;
 }
 
@@ -91,9 +101,14 @@ static int valid_path(lua_State *L, int idx, const char **path, pg_status *st)
     return 1;
 }
 
-/* Reads open()'s options into o and *caller. */
+/* Reads open()'s options into o and *caller. Pushes one value, the path string
+ * or nil, which keeps o->path alive while the caller's table may let go of it
+ * (a finalizer that runs on the next allocation may clear the table). */
 static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *caller, pg_status *st)
 {
+    int anchor;
+    lua_pushnil(L);
+    anchor = lua_gettop(L);
     static const char *const known[] = { "path", "caller", "busyTimeout", "synchronous",
                                          "readonly", NULL };
     const char *env = getenv("PROGALLERY_DB");
@@ -105,6 +120,8 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
     if (lua_type(L, idx) == LUA_TSTRING) {
         if (!valid_path(L, idx, &o->path, st))
             return 0;
+        lua_pushvalue(L, idx);
+        lua_replace(L, anchor);
     } else if (lua_type(L, idx) == LUA_TTABLE) {
         lua_pushnil(L);
         while (lua_next(L, idx)) {
@@ -123,8 +140,12 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
                 return 0;
             }
         }
-        if (opt_field(L, idx, "path") && !valid_path(L, lua_gettop(L), &o->path, st))
-            return 0; /* the path string stays anchored by the options table */
+        if (opt_field(L, idx, "path")) {
+            if (!valid_path(L, lua_gettop(L), &o->path, st))
+                return 0;
+            lua_pushvalue(L, -1);
+            lua_replace(L, anchor);
+        }
         lua_pop(L, 1);
         if (opt_field(L, idx, "caller") && !pg_lua_identity(L, lua_gettop(L), caller, st))
             return 0;
@@ -225,7 +246,8 @@ static int l_as(lua_State *L)
     v->closed = 0;
     /* The view keeps self alive, and self (a store, or a view holding its
      * store) keeps the connection's owner alive. */
-    pg_setparent(L, lua_gettop(L), 1);
+    lua_pushvalue(L, 1);
+    pg_setuv(L, lua_gettop(L) - 1, UV_PARENT);
     return 1;
 }
 
@@ -274,13 +296,16 @@ typedef struct {
     const pg_api_entry *e;
     pg_db *db;
     pg_status st;
+    int nrefs; /* strings put into the handle's string table */
 } call_ctx;
 
-/* run_call(ctx, args...): reads the arguments, runs the operation and pushes
- * its result, or returns nothing with ctx->st set. Reading and pushing
- * allocate Lua memory and so may raise (a memory error); call_api runs this
- * under lua_pcall so that the call still ends cleanly. No transaction is open
- * when it can raise: the operation has committed or rolled back by then. */
+/* run_call(ctx, refs, args...): reads the arguments, runs the operation and
+ * pushes its result, or returns nothing with ctx->st set. Reading allocates no
+ * Lua memory (strings are copied into the arena, or anchored in refs for a
+ * write, whose result echoes them); pushing does, and so may raise a memory
+ * error and run finalizers: call_api runs this under lua_pcall so that the
+ * call still ends cleanly. No transaction is open when it can raise: the
+ * operation has committed or rolled back by then. */
 static int run_call(lua_State *L)
 {
     call_ctx *c = lua_touserdata(L, 1);
@@ -292,39 +317,61 @@ static int run_call(lua_State *L)
     r.a = pg_db_arena(c->db);
     r.budget = PG_LUA_MAX_NODES;
     r.array_mt = 0;
-    r.refs = r.nrefs = 0;
-    if (e->writes) {
-        /* a write's result echoes its arguments' strings */
-        lua_newtable(L);
-        r.refs = lua_gettop(L);
-    }
+    r.refs = e->writes ? 2 : 0;
+    r.nrefs = 0;
     for (i = 0; i < e->nargs; i++) {
-        int idx = 2 + i;
-        if (!lua_isnil(L, idx) && !(args[i] = pg_lua_read(&r, idx, 1)))
+        int idx = 3 + i;
+        if (!lua_isnil(L, idx) && !(args[i] = pg_lua_read(&r, idx, 1))) {
+            c->nrefs = r.nrefs;
             return pg_fail(&c->st, PG_INTERNAL, "out of memory");
+        }
     }
+    c->nrefs = r.nrefs;
     if (!(result = e->fn(c->db, args, &c->st)))
         return 0;
     pg_lua_push(L, result, r.refs);
     return 1;
 }
 
-static int call_api(lua_State *L, handle *h, int first_arg)
+/* Empties the handle's string table after a call, or replaces a big one. */
+static void clear_refs(lua_State *L, int hidx, int n)
+{
+    int i;
+    if (n > REFS_KEPT) {
+        lua_createtable(L, 16, 0);
+        pg_setuv(L, hidx, UV_REFS);
+        return;
+    }
+    pg_getuv(L, hidx, UV_REFS);
+    for (i = 1; i <= n; i++) {
+        lua_pushnil(L);
+        lua_rawseti(L, -2, i);
+    }
+    lua_pop(L, 1);
+}
+
+/* Calls the API function of upvalue 1 on the handle h at stack index hidx,
+ * with its arguments from first_arg on. */
+static int call_api(lua_State *L, handle *h, int hidx, int first_arg)
 {
     call_ctx c;
     handle *o = owner_of(h);
     int i, rc;
     c.e = &pg_api[lua_tointeger(L, lua_upvalueindex(1))];
     c.db = handle_db(h);
+    c.nrefs = 0;
     if (!c.db)
         return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is closed");
     if (o->busy) /* the GC ran a finalizer that calls this store during a call on it */
         return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is busy with another call (from a finalizer?)");
-    if (c.e->writes && h->caller != ROLE_ADMIN && pg_lua_elevation(L) <= 0)
+    if (c.e->writes && h->caller != ROLE_ADMIN && !pg_lua_elevated(L))
         return pg_lua_fail(L, PG_PERMISSION_DENIED,
                          "permission denied: writes need the admin identity or elevate()");
     if (c.e->writes && pg_db_readonly(c.db))
         return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is read-only");
+    /* grown now, without a GC step: the call into run_call must not need to */
+    if (!lua_checkstack(L, LUA_MINSTACK + 2 * c.e->nargs + 8))
+        return pg_lua_fail(L, PG_INTERNAL, "out of memory (Lua stack)");
     c.st.code = PG_OK;
     c.st.msg[0] = '\0';
     pg_arena_reset(pg_db_arena(c.db));
@@ -332,14 +379,17 @@ static int call_api(lua_State *L, handle *h, int first_arg)
     lua_settop(L, first_arg + c.e->nargs - 1); /* trailing extra arguments are ignored */
     lua_pushvalue(L, lua_upvalueindex(2));      /* run_call */
     lua_pushlightuserdata(L, &c);
+    pg_getuv(L, hidx, UV_REFS);
     for (i = 0; i < c.e->nargs; i++)
         lua_pushvalue(L, first_arg + i);
-    rc = lua_pcall(L, 1 + c.e->nargs, 1, 0);
+    rc = lua_pcall(L, 2 + c.e->nargs, 1, 0);
     end_call(o, c.db); /* the status lives on the C stack, not in the arena */
     if (rc != 0) {
         const char *msg = lua_tostring(L, -1);
+        clear_refs(L, hidx, c.nrefs);
         return pg_lua_fail(L, PG_INTERNAL, msg ? msg : "error while converting values");
     }
+    clear_refs(L, hidx, c.nrefs);
     if (c.st.code != PG_OK)
         return pg_lua_status(L, &c.st);
     return 1;
@@ -350,7 +400,7 @@ static int l_method(lua_State *L)
     handle *h = to_handle(L, 1);
     if (!h)
         return pg_lua_fail(L, PG_INVALID_ARGUMENT, "self: expected a progallery store");
-    return call_api(L, h, 2);
+    return call_api(L, h, 1, 2);
 }
 
 /* Module-level functions act on a default store, opened on first use. */
@@ -359,14 +409,14 @@ static int l_module_fn(lua_State *L)
     handle *h;
     lua_getfield(L, LUA_REGISTRYINDEX, REG_DEFAULT);
     h = to_handle(L, -1);
-    lua_pop(L, 1); /* the registry keeps it alive */
+    lua_pop(L, 1);
     if (!h || !handle_db(h)) {
         pg_open_opts o;
         pg_status st;
         pg_role caller;
         lua_pushnil(L);
-        read_open_options(L, lua_gettop(L), &o, &caller, &st);
-        lua_pop(L, 1);
+        read_open_options(L, lua_gettop(L), &o, &caller, &st); /* no table: o.path is C text */
+        lua_pop(L, 2);
         h = new_handle(L);
         if (!pg_db_open(&o, &h->db, &st))
             return pg_lua_status(L, &st);
@@ -374,7 +424,9 @@ static int l_module_fn(lua_State *L)
         h->caller = caller;
         lua_setfield(L, LUA_REGISTRYINDEX, REG_DEFAULT);
     }
-    return call_api(L, h, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, REG_DEFAULT);
+    lua_insert(L, 1); /* the store first, as for a method call */
+    return call_api(L, h, 1, 2);
 }
 
 /* ---- module ------------------------------------------------------------------ */

@@ -39,7 +39,7 @@ int pg_lua_status(lua_State *L, const pg_status *st);
 typedef enum { ROLE_VISITOR, ROLE_MEMBER, ROLE_ADMIN } pg_role;
 extern const char *const pg_role_names[3];
 int pg_lua_identity(lua_State *L, int idx, pg_role *out, pg_status *st);
-lua_Integer pg_lua_elevation(lua_State *L);   /* of the running coroutine */
+int pg_lua_elevated(lua_State *L);            /* inside an elevate()d call, on this coroutine */
 void pg_lua_init_elevation(lua_State *L);
 void pg_lua_push_elevate(lua_State *L);
 

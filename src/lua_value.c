@@ -61,7 +61,9 @@ static pg_value *read_table(pg_reader *r, int idx, int depth)
         if (kt == LUA_TSTRING) {
             size_t klen;
             const char *key = lua_tolstring(L, -1, &klen); /* a string already: no conversion */
-            if (!pg_obj_addl(r->a, obj, key, klen, e)) {
+            /* Copied: nothing else keeps a key alive once the GC runs (a weak
+             * table, a finalizer that clears the caller's tables). */
+            if (!(key = pg_arena_strdup(r->a, key, klen)) || !pg_obj_addl(r->a, obj, key, klen, e)) {
                 lua_pop(L, 1);
                 return NULL;
             }
@@ -122,12 +124,13 @@ pg_value *pg_lua_read(pg_reader *r, int idx, int depth)
         return pg_new_number(r->a, (double)lua_tonumber(L, idx));
     case LUA_TSTRING: {
         size_t len;
-        /* No copy: the string is reachable from the arguments for the whole call. */
         const char *s = lua_tolstring(L, idx, &len);
-        pg_value *v = pg_new_string_ref(r->a, s, len);
-        if (v && r->refs) {
-            /* remembered, so a result that echoes it reuses this object
-             * instead of allocating (and later collecting) a copy */
+        pg_value *v;
+        if (!r->refs) /* a copy: the caller's tables may let go of s during the call */
+            return pg_new_string(r->a, s, len);
+        /* No copy: the call's string table keeps s alive, and a result that
+         * echoes it reuses this object instead of allocating a copy. */
+        if ((v = pg_new_string_ref(r->a, s, len))) {
             lua_pushvalue(L, idx);
             lua_rawseti(L, r->refs, ++r->nrefs);
             v->u.str.ref = r->nrefs;
