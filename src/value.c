@@ -64,13 +64,14 @@ void pg_arena_reset(pg_arena *a)
     a->head = keep;
 }
 
-void *pg_arena_alloc(pg_arena *a, size_t n)
+/* n bytes aligned to `align` (a power of two, at most ALIGN). */
+static void *arena_get(pg_arena *a, size_t n, size_t align)
 {
     block *b = a->head;
-    n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
     if (n == 0)
-        n = ALIGN;
-    if (!b || b->size - b->used < n) {
+        n = 1;
+    if (!b || at > b->size || b->size - at < n) {
         size_t size = b ? b->size * 2 : FIRST_BLOCK;
         block *nb;
         if (size < n)
@@ -92,17 +93,20 @@ void *pg_arena_alloc(pg_arena *a, size_t n)
         }
         nb->next = b;
         a->head = b = nb;
+        at = 0;
     }
-    {
-        void *p = (char *)b + HEADER + b->used;
-        b->used += n;
-        return p;
-    }
+    b->used = at + n;
+    return (char *)b + HEADER + at;
+}
+
+void *pg_arena_alloc(pg_arena *a, size_t n)
+{
+    return arena_get(a, n, ALIGN);
 }
 
 char *pg_arena_strdup(pg_arena *a, const char *s, size_t n)
 {
-    char *p = pg_arena_alloc(a, n + 1);
+    char *p = n < SIZE_MAX ? arena_get(a, n + 1, 1) : NULL; /* text needs no alignment */
     if (!p)
         return NULL;
     if (n)
