@@ -134,18 +134,50 @@ describe("errors", function()
       S.assert_err("FAILED_PRECONDITION", nil, res[1], res[2], res[3])
     end)
 
+    it("FAILED_PRECONDITION for a negative schema version (no progallery writes one)", function()
+      local p = S.tmppath()
+      S.ok(progallery.open { path = p, caller = "admin" }):close()
+      S.sqlite(p, "PRAGMA user_version=-1;")
+      local res = S.call(progallery.open, { path = p })
+      S.assert_err("FAILED_PRECONDITION", nil, res[1], res[2], res[3])
+      assert.truthy(res[2]:find("schema version -1", 1, true), res[2])
+    end)
+
+    it("INTERNAL, with no undefined behaviour, for stored dates no clock wrote", function()
+      local function damaged(res)
+        S.assert_err("INTERNAL", nil, res[1], res[2], res[3])
+        assert.truthy(res[2]:find("date is out of range", 1, true), res[2])
+      end
+      for _, ms in ipairs { "-9223372036854775808", "9223372036854775807", "-62135596800001", "253402300800000" } do
+        local p = S.tmppath()
+        local st = S.ok(progallery.open { path = p, caller = "admin" })
+        local g = S.ok(st:createGallery { gallery = { name = "G", items = { { title = "a" } } } })
+        local iid = g.items[1]._id
+        local g2 = S.ok(st:createGallery { gallery = { name = "fine", items = { { title = "b" } } } })
+        st:close()
+        S.sqlite(p, "UPDATE galleries SET created_ms = " .. ms .. " WHERE name = 'G';")
+        st = S.ok(progallery.open { path = p, caller = "admin" })
+        damaged(S.call(st.getGallery, st, g._id))
+        damaged(S.call(st.listGalleries, st))
+        S.ok(st:getGallery(g2._id)) -- the rest still reads
+        st:close()
+        S.sqlite(p, "UPDATE galleries SET created_ms = 0; UPDATE items SET updated_ms = " .. ms ..
+          " WHERE id = '" .. iid .. "';")
+        st = S.ok(progallery.open { path = p, caller = "admin" })
+        damaged(S.call(st.getGalleryItem, st, { galleryId = g._id, itemId = iid }))
+        damaged(S.call(st.getGallery, st, g._id))
+        damaged(S.call(st.listGalleryItems, st, g._id))
+        assert.equal("1970-01-01T00:00:00.000Z", S.ok(st:getGallery(g2._id))._createdDate)
+        st:close()
+      end
+    end)
+
     it("INTERNAL for a file that is not a database", function()
       local p = S.tmppath()
       local f = assert(io.open(p, "wb"))
       f:write(("this is definitely not an SQLite database file\n"):rep(200))
       f:close()
-      local res = S.call(progallery.open, { path = p, caller = "admin" })
-      local st = res[1]
-      if st then
-        -- opening may be lazy; then the first call must report it
-        res = S.call(st.listGalleries, st)
-        st:close()
-      end
+      local res = S.call(progallery.open, { path = p, caller = "admin" }) -- open is not lazy
       S.assert_err("INTERNAL", nil, res[1], res[2], res[3])
     end)
 

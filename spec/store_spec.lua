@@ -307,15 +307,13 @@ describe("store", function()
       assert.equal("FAILED_PRECONDITION", res[3])
     end)
 
-    it("store:as on a closed store does not raise", function()
+    it("store:as on a closed store is FAILED_PRECONDITION, not a raise", function()
       local store = S.admin()
       store:close()
       local res = S.call(store.as, store, "admin")
-      if res[1] ~= nil then
-        assert_closed(res[1])
-      else
-        assert.equal("FAILED_PRECONDITION", res[3])
-      end
+      assert.is_nil(res[1])
+      assert.equal("store is closed", res[2])
+      assert.equal("FAILED_PRECONDITION", res[3])
     end)
 
     it("a closed file store releases the file: it can be reopened and written", function()

@@ -128,18 +128,27 @@ static char *digits(char *p, unsigned v, int width)
     return p + width;
 }
 
+#define MS_YEAR_1 (-62135596800000LL)      /* 0001-01-01T00:00:00.000Z */
+#define MS_YEAR_10000 (253402300800000LL) /* 10000-01-01T00:00:00.000Z */
+
+int pg_date_ok(int64_t ms)
+{
+    return ms >= MS_YEAR_1 && ms < MS_YEAR_10000;
+}
+
 void pg_iso8601(int64_t ms, char out[48])
 {
-    int64_t days = (ms >= 0 ? ms : ms - 86399999) / 86400000, y;
-    int64_t rest = ms - days * 86400000;
-    unsigned m, d, secs = (unsigned)(rest / 1000);
+    int64_t days, y, rest;
+    unsigned m, d, secs;
     char *p = out;
-    civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999) { /* outside ISO-8601's four digits: not reachable from the clock */
-        snprintf(out, 48, "%lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, m, d, secs / 3600,
-                 secs / 60 % 60, secs % 60, (unsigned)(rest % 1000));
+    if (!pg_date_ok(ms)) { /* the day arithmetic would overflow near INT64_MIN */
+        snprintf(out, 48, "(no date: %lld ms)", (long long)ms);
         return;
     }
+    days = (ms >= 0 ? ms : ms - 86399999) / 86400000;
+    rest = ms - days * 86400000;
+    secs = (unsigned)(rest / 1000);
+    civil_from_days(days, &y, &m, &d);
     p = digits(p, (unsigned)y, 4); *p++ = '-';
     p = digits(p, m, 2); *p++ = '-';
     p = digits(p, d, 2); *p++ = 'T';

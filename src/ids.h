@@ -23,7 +23,11 @@ int pg_uuid_normalize(const char *s, size_t len, char out[PG_UUID_LEN + 1]);
 int64_t pg_now_ms(void);
 /* For timeouts: never jumps with the wall clock. */
 int64_t pg_monotonic_ms(void);
-/* "2026-11-27T20:38:40.123Z"; out needs 25 bytes. */
+/* "2026-11-27T20:38:40.123Z"; out needs 25 bytes. Any ms is defined
+ * behaviour; only dates for which pg_date_ok holds are ISO 8601. */
 void pg_iso8601(int64_t ms, char out[48]);
+/* ms falls in the years 0001 to 9999: a date this program can have stored.
+ * An engine refuses any other read from its rows as damaged data. */
+int pg_date_ok(int64_t ms);
 
 #endif

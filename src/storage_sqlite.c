@@ -225,6 +225,11 @@ static int migrate(pg_storage *s, int readonly, pg_status *st)
         if (v == 0)
             v = SCHEMA_VERSION;
     }
+    if (v < 0) {
+        pg_fail(st, PG_FAILED_PRECONDITION,
+                "path: file has schema version %d, which no progallery writes", v);
+        return -1;
+    }
     if (v > SCHEMA_VERSION) {
         pg_fail(st, PG_FAILED_PRECONDITION,
                 "path: file has schema version %d, newer than this progallery (%d)", v,
@@ -362,19 +367,26 @@ static void sq_rollback(pg_storage *s)
 
 /* ---- galleries ---------------------------------------------------------- */
 
-/* Returns 0 when out of memory (a NULL name must not be mistaken for one). */
-static int read_gallery(pg_arena *a, sqlite3_stmt *q, int first, pg_gallery_row *g)
+/* A stored date that no clock of this program wrote (0001-9999 only): a damaged row. */
+static const char *check_dates(int64_t created_ms, int64_t updated_ms)
+{
+    return pg_date_ok(created_ms) && pg_date_ok(updated_ms)
+               ? NULL : "database damaged: a stored date is out of range";
+}
+
+/* NULL, or why the row cannot be read ("out of memory", a damaged row). */
+static const char *read_gallery(pg_arena *a, sqlite3_stmt *q, int first, pg_gallery_row *g)
 {
     /* columns from `first`: name, sort_order, created_ms, updated_ms, item_count */
     g->namelen = 0;
     g->name = col_text(a, q, first, &g->namelen);
     if (!g->name && sqlite3_column_type(q, first) != SQLITE_NULL)
-        return 0;
+        return "out of memory"; /* a NULL name must not be mistaken for one */
     g->sort = sqlite3_column_double(q, first + 1);
     g->created_ms = sqlite3_column_int64(q, first + 2);
     g->updated_ms = sqlite3_column_int64(q, first + 3);
     g->item_count = sqlite3_column_int64(q, first + 4);
-    return 1;
+    return check_dates(g->created_ms, g->updated_ms);
 }
 
 static int sq_gallery_find(pg_storage *s, const char *id, pg_arena *a, pg_gallery_row *out,
@@ -390,9 +402,10 @@ static int sq_gallery_find(pg_storage *s, const char *id, pg_arena *a, pg_galler
         found = 1;
         out->key = sqlite3_column_int64(q, 0);
         memcpy(out->id, id, PG_UUID_LEN + 1);
-        if (!read_gallery(a, q, 1, out)) {
+        const char *problem = read_gallery(a, q, 1, out);
+        if (problem) {
             finish(s, q, SQLITE_DONE, st);
-            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
         }
     }
     return finish(s, q, rc, st) < 0 ? -1 : found;
@@ -481,32 +494,39 @@ static int sq_item_max_sort(pg_storage *s, int64_t gallery_key, double *max, pg_
     return scalar(s, Q_ITEM_MAX_SORT, gallery_key, max, &has, st) < 0 ? -1 : has;
 }
 
-/* Reads a row of a page query into *row; returns 0 when out of memory. */
-typedef int (*row_reader)(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx);
+/* Reads a row of a page query into *row; NULL, or why it cannot. */
+typedef const char *(*row_reader)(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx);
 
 /* Steps a bound page query, reading at most `limit` rows of `size` bytes. */
 static int collect(pg_storage *s, sqlite3_stmt *q, pg_arena *a, int64_t limit, size_t size,
                    row_reader read, void *ctx, void **rows, size_t *n, pg_status *st)
 {
-    char *buf = limit > 0 ? pg_arena_alloc(a, (size_t)limit * size) : NULL;
+    char *buf;
     int rc = SQLITE_DONE;
-    *rows = buf;
+    *rows = NULL;
     *n = 0;
-    while (buf && (int64_t)*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (!read(a, q, buf + *n * size, ctx))
-            break;
+    if (limit <= 0) /* an empty page: nothing to read */
+        return finish(s, q, SQLITE_DONE, st);
+    if (!(buf = pg_arena_alloc(a, (size_t)limit * size))) {
+        finish(s, q, SQLITE_DONE, st);
+        pg_fail(st, PG_INTERNAL, "out of memory");
+        return -1;
+    }
+    *rows = buf;
+    while ((int64_t)*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *problem = read(a, q, buf + *n * size, ctx);
+        if (problem) {
+            finish(s, q, SQLITE_DONE, st);
+            pg_fail(st, PG_INTERNAL, "%s", problem);
+            return -1;
+        }
         (*n)++;
     }
-    if (buf && rc != SQLITE_ROW)
-        return finish(s, q, rc, st);
-    finish(s, q, SQLITE_DONE, st);
-    if (buf && (int64_t)*n == limit)
-        return 1; /* a full page: no need to step to the end */
-    pg_fail(st, PG_INTERNAL, "out of memory");
-    return -1;
+    /* the end of the rows, an error, or a full page (no need to step to the end) */
+    return finish(s, q, rc == SQLITE_ROW ? SQLITE_DONE : rc, st);
 }
 
-static int read_gallery_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
+static const char *read_gallery_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
 {
     pg_gallery_row *g = row;
     (void)ctx;
@@ -539,14 +559,15 @@ static const char *intern_type(sqlite3_stmt *q, int col)
     return types[3];
 }
 
-/* columns from `first`: type, sort_order, created_ms, updated_ms, doc */
-static void read_item(pg_arena *a, sqlite3_stmt *q, int first, pg_item_row *it)
+/* columns from `first`: type, sort_order, created_ms, updated_ms, doc. NULL, or why not. */
+static const char *read_item(pg_arena *a, sqlite3_stmt *q, int first, pg_item_row *it)
 {
     it->type = intern_type(q, first);
     it->sort = sqlite3_column_double(q, first + 1);
     it->created_ms = sqlite3_column_int64(q, first + 2);
     it->updated_ms = sqlite3_column_int64(q, first + 3);
     it->doc = col_text(a, q, first + 4, &it->doclen);
+    return it->doc ? check_dates(it->created_ms, it->updated_ms) : "out of memory";
 }
 
 static int sq_item_find(pg_storage *s, const char *id, pg_arena *a, pg_item_row *out,
@@ -563,10 +584,10 @@ static int sq_item_find(pg_storage *s, const char *id, pg_arena *a, pg_item_row 
         out->key = sqlite3_column_int64(q, 0);
         out->gallery_key = sqlite3_column_int64(q, 1);
         memcpy(out->id, id, PG_UUID_LEN + 1);
-        read_item(a, q, 2, out);
-        if (!out->doc) {
+        const char *problem = read_item(a, q, 2, out);
+        if (problem) {
             finish(s, q, SQLITE_DONE, st);
-            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
         }
     }
     return finish(s, q, rc, st) < 0 ? -1 : found;
@@ -610,14 +631,13 @@ static int sq_item_delete(pg_storage *s, int64_t key, pg_status *st)
     return sqlite3_changes(s->db) > 0;
 }
 
-static int read_item_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
+static const char *read_item_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
 {
     pg_item_row *it = row;
     it->key = sqlite3_column_int64(q, 0);
     it->gallery_key = *(const int64_t *)ctx;
     copy_id(it->id, q, 1);
-    read_item(a, q, 2, it);
-    return it->doc != NULL;
+    return read_item(a, q, 2, it);
 }
 
 static int sq_item_page(pg_storage *s, int64_t gallery_key, int64_t offset, int64_t limit,
