@@ -19,22 +19,26 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 PASSED=0
 FAILED=0
+SKIPPED=0
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Counts a TAP stream (busted -o TAP): prints failures, adds to the totals.
+# Counts a TAP stream (busted -o TAP): prints failures, adds to the totals. A
+# pending test is "ok ... # SKIP": skipped, not passed.
 count_tap() {
   name=$1 file=$2 status=$3
-  p=$(grep -c '^ok ' "$file")
+  k=$(grep -c '^ok .*# SKIP' "$file")
+  p=$(($(grep -c '^ok ' "$file") - k))
   f=$(grep -c '^not ok ' "$file")
-  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] || { [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+  if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$k" -eq 0 ] || { [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; }; then
     # the runner died before reporting (crash, sanitizer abort, load error)
     f=$((f + 1))
     echo "$name: runner exited with status $status"; tail -n 30 "$file"
   fi
   grep -A 12 '^not ok ' "$file" | head -n 200
-  echo "$name: $p passed, $f failed"
-  PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+  grep '^ok .*# SKIP' "$file" | head -n 20
+  echo "$name: $p passed, $f failed, $k skipped"
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + k))
 }
 
 # Adds one pass or one failure for a non-busted check.
@@ -105,5 +109,6 @@ else
 fi
 
 echo
-echo "$PASSED passed, $FAILED failed"
+if [ "$SKIPPED" -gt 0 ]; then echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+else echo "$PASSED passed, $FAILED failed"; fi
 [ "$FAILED" -eq 0 ]
