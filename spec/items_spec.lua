@@ -601,3 +601,52 @@ describe("items", function()
     end)
   end)
 
+  describe("array marking with an OpenResty-style cjson", function()
+    -- run in a subprocess whose cjson carries array_mt / empty_array_mt (as
+    -- OpenResty's does): every empty result array must carry that metatable
+    for _, field in ipairs { "array_mt", "empty_array_mt" } do
+      it("marks empty result arrays with cjson." .. field, function()
+        local lpath, cpath = S.abs_paths()
+        local prog = ([[
+          package.path = %q; package.cpath = %q
+          local real = require "cjson"
+          local MARK = {}
+          package.loaded.cjson = setmetatable({ %s = MARK }, { __index = real })
+          local p = require "progallery"
+          local s = assert(p.open { path = ":memory:", caller = "admin" })
+          local g = assert(s:createGallery())
+          local out = {}
+          local function mark(name, t) out[#out + 1] = name .. "=" .. tostring(getmetatable(t) == MARK) end
+          mark("create.items", g.items)
+          mark("get.items", assert(s:getGallery(g._id)).items)
+          mark("list.items", assert(s:listGalleryItems(g._id)).items)
+          mark("galleries", assert(s:listGalleries { offset = 5 }).galleries)
+          mark("itemIds", assert(s:bulkDeleteGalleryItems(g._id, { "00000000-0000-4000-8000-000000000000" })).itemIds)
+          mark("tags.values", assert(s:createGalleryItem(g._id, { tags = { values = {} } })).tags.values)
+          io.write(table.concat(out, " "))
+        ]]):format(lpath, cpath, field)
+        local out = S.sh(S.lua_bin .. " -e " .. S.shell_quote(prog))
+        for _, name in ipairs { "create.items", "get.items", "list.items", "galleries", "itemIds", "tags.values" } do
+          assert.matches(S.esc(name) .. "=true", out, nil, false, out)
+        end
+      end)
+    end
+  end)
+
+  describe("cascade", function()
+    it("deleting a gallery deletes its items from every read, other galleries untouched", function()
+      local other = S.ok(store:createGallery())
+      local keep = S.ok(store:createGalleryItem(other._id, S.simple_item("keep")))
+      local r = S.ok(store:createGalleryItems(g._id, { S.simple_item("a"), S.simple_item("b") }))
+      S.ok(store:deleteGallery(g._id))
+      for _, x in ipairs(r.items) do
+        S.expect_err("NOT_FOUND", nil, store.getGalleryItem, store, ids_of(x._id))
+        S.expect_err("NOT_FOUND", nil, store.getGalleryItem, store, ids_of(x._id, other._id))
+      end
+      local l = S.ok(store:listGalleries())
+      assert.equal(1, l.totalGalleries)
+      assert.equal(1, l.galleries[1].totalItems)
+      assert.same(keep, S.ok(store:getGalleryItem(ids_of(keep._id, other._id))))
+    end)
+  end)
+end)
