@@ -55,6 +55,7 @@ for _, k in ipairs { "__index", "__newindex", "__pairs", "__ipairs", "__len", "_
 -- Tables that get the raising metatable for the duration of the next call
 -- (the harness itself builds and reads them without it).
 local HOSTILE = {}
+EXPECT_IN_MESSAGE = nil -- text a fault's failure message must contain (checked by invoke)
 local function hostile(t) if type(t) == "table" and chance(0.5) then HOSTILE[#HOSTILE + 1] = t end return t end
 
 local MB = { "é", "€", "😀", "ß", "中" }
@@ -227,6 +228,12 @@ local ITEM_FAULTS = {
   function(v) v.title = bad_string(); return INV end,
   function(v) v.description = ("d"):rep(16385); return RES end,
   function(v) v[pick { "titel", "Title", "image2", "", "x\0y" }] = pick { 1, null, "x" }; return INV end,
+  function(v) -- an unknown key that is not text: the message names it whole, escaped
+    local k = pick { "\255\254", "a\0b", "tab\tkey", "back\\slash", "\226\130", "caf\195\169\1", "\0" }
+    v[k] = 1
+    EXPECT_IN_MESSAGE = R.escaped(k) .. ": unknown field"
+    return INV
+  end,
   function(v) v.image = { imageInfo = WIX_IMG }; v.text = { html = "h" }; v.video = nil; return INV end,
   function(v) v.image = { quality = 50 }; v.video, v.text = nil, nil; return INV end,
   function(v) v.image = { imageInfo = pick { "ftp://x/y", "wix:image://v1//x", "https://a b", "wix:video://v1/x", "" } }; v.video, v.text = nil, nil; return INV end,
@@ -259,6 +266,7 @@ local ITEM_FAULTS = {
 local function fault_item(v, nfaults)
   local codes = {}
   for _ = 1, nfaults do codes[pick(ITEM_FAULTS)(v)] = true end
+  if nfaults > 1 then EXPECT_IN_MESSAGE = nil end -- the other fault may be reported first
   return codes
 end
 -- A whole item argument that is not an item table.
@@ -475,10 +483,17 @@ local function invoke(what, expect, fn, ...)
   for _, t in ipairs(HOSTILE) do setmetatable(t, nil) end
   HOSTILE = {}
   if not ok then fail("%s raised: %s", what, tostring(res)) return nil end
+  local want_in_message = EXPECT_IN_MESSAGE
+  EXPECT_IN_MESSAGE = nil
   if res == nil then
     stats.errors = stats.errors + 1
     if type(err) ~= "string" or not KNOWN_CODES[code] then
       fail("%s: bad failure shape: %s %s", what, tostring(err), tostring(code)) return nil
+    end
+    if not R.is_text(err) then fail("%s: message is not UTF-8 text: %q", what, err) end
+    -- (the call may have failed on something else first: an argument replaced after the fault)
+    if want_in_message and err:find("unknown field$") and not err:find(want_in_message, 1, true) then
+      fail("%s: message %q does not name the key as %q", what, err, want_in_message)
     end
     stats.byCode[code] = (stats.byCode[code] or 0) + 1
     if not expect[code] then

@@ -123,4 +123,49 @@ end
 
 R.IMG = "wix:image://v1/38939f9568z222d6avc6285c9ac1e9129.jpg/a.jpg#originWidth=200&originHeight=199"
 
+-- Length of the valid UTF-8 character at s[i] (1 to 4), or nil (a NUL byte
+-- counts as not text here, as in the core).
+local function utf8_char(s, i)
+  local c = s:byte(i)
+  if not c or c == 0 then return nil end
+  if c < 0x80 then return 1 end
+  local n, min, cp
+  if c >= 0xC2 and c <= 0xDF then n, min, cp = 2, 0x80, c - 0xC0
+  elseif c >= 0xE0 and c <= 0xEF then n, min, cp = 3, 0x800, c - 0xE0
+  elseif c >= 0xF0 and c <= 0xF4 then n, min, cp = 4, 0x10000, c - 0xF0
+  else return nil end
+  for j = i + 1, i + n - 1 do
+    local b = s:byte(j)
+    if not b or b < 0x80 or b > 0xBF then return nil end
+    cp = cp * 64 + (b - 0x80)
+  end
+  if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then return nil end
+  return n
+end
+
+-- s is valid UTF-8 with no control characters (what every message must be).
+function R.is_text(s)
+  local i = 1
+  while i <= #s do
+    local n = utf8_char(s, i)
+    if not n or (n == 1 and (s:byte(i) < 0x20 or s:byte(i) == 0x7F)) then return false end
+    i = i + n
+  end
+  return true
+end
+
+-- A key as messages name it (an oracle for the core's rule, written anew):
+-- UTF-8 text as it is, a backslash doubled, any other byte as \xHH.
+function R.escaped(s)
+  local out, i = {}, 1
+  while i <= #s do
+    local n, c = utf8_char(s, i), s:byte(i)
+    if n and n > 1 then out[#out + 1] = s:sub(i, i + n - 1); i = i + n
+    elseif c == 0x5C then out[#out + 1] = "\\\\"; i = i + 1
+    elseif c >= 0x20 and c < 0x7F then out[#out + 1] = string.char(c); i = i + 1
+    else out[#out + 1] = ("\\x%02x"):format(c); i = i + 1 end
+  end
+  return table.concat(out)
+end
+
 return R
