@@ -15,6 +15,9 @@
 
 #if LUA_VERSION_NUM == 501
 #define lua_rawlen(L, i) lua_objlen((L), (i))
+#ifndef LUA_GCISRUNNING
+#define LUA_GCISRUNNING 9 /* LuaJIT's, missing from plain Lua 5.1 headers */
+#endif
 #define lua_newuserdatauv(L, s, n) lua_newuserdata((L), (s))
 
 #if !defined(luaL_newlibtable)
