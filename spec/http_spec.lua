@@ -142,6 +142,77 @@ local function violation(json)
   return v and v[1] and v[1].field, v and v[1] and v[1].description
 end
 
+local function nginx_bin()
+  return (sh("command -v nginx || echo /usr/sbin/nginx"):gsub("%s+$", ""))
+end
+
+-- A second, private nginx (one process) running spec/http_driver.lua: cosockets and
+-- ngx.thread send raw bytes, time requests and keep many in flight at once, in an exact
+-- order, which curl from the shell cannot. drive(driver, args) posts args (JSON) to it.
+local function start_driver()
+  local dir, port = mktemp_dir(), free_port()
+  sh("mkdir -p " .. q(dir .. "/conf") .. " " .. q(dir .. "/logs") .. " " .. q(dir .. "/tmp"))
+  write_file(dir .. "/conf/nginx.conf", ([[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+daemon on;
+master_process off;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path tmp;
+  client_max_body_size 64m;
+  client_body_buffer_size 64m;
+  lua_package_path "%s/spec/?.lua;;";
+  server {
+    listen 127.0.0.1:%d;
+    location = /run { content_by_lua_block { require("http_driver").run() } }
+  }
+}
+]]):format(ROOT, port))
+  local out, st = sh(("%s -p %s/ -c conf/nginx.conf -e logs/error.log"):format(nginx_bin(), q(dir)))
+  assert(st == 0, "the driver nginx did not start: " .. out)
+  for _ = 1, 50 do
+    local _, cst = sh(("curl -s -o /dev/null --max-time 1 http://127.0.0.1:%d/"):format(port))
+    if cst == 0 then break end
+    sh("sleep 0.1")
+  end
+  return { dir = dir, port = port }
+end
+
+local function stop_driver(d)
+  if not d then return end
+  local pid = read_file(d.dir .. "/logs/nginx.pid")
+  if pid and pid:match("^%d+") then sh("kill -QUIT " .. pid:match("^%d+")) end
+  sh("sleep 0.2")
+  remove_dir(d.dir)
+end
+
+local function drive(d, args)
+  write_file(d.dir .. "/args.json", cjson.encode(args))
+  local out, st = sh(("curl -s -S --max-time 600 --data-binary @%s -o %s -w '%%{http_code}' http://127.0.0.1:%d/run")
+    :format(q(d.dir .. "/args.json"), q(d.dir .. "/result.json"), d.port))
+  assert(st == 0, "driver request failed: " .. out)
+  local text = read_file(d.dir .. "/result.json") or ""
+  local ok, res = pcall(cjson.decode, text)
+  assert(out:match("200") and ok and type(res) == "table", "driver failed: " .. text:sub(1, 2000)
+    .. "\n" .. (read_file(d.dir .. "/logs/error.log") or ""):sub(-2000))
+  return res
+end
+
+-- A raw request as the driver sends it: HTTP/1.1, closing its connection.
+local function raw_request(method, path, headers, body)
+  local lines = { method .. " " .. path .. " HTTP/1.1", "Host: 127.0.0.1" }
+  for _, h in ipairs(headers or {}) do lines[#lines + 1] = h end
+  if body then lines[#lines + 1] = "Content-Length: " .. #body end
+  lines[#lines + 1] = "Connection: close"
+  return table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
+end
+
+local function list(t) return type(t) == "table" and t or {} end -- cjson: {} for an empty array
+
 -- REST fixture (reference 12.5)
 local function fixture_gallery()
   return {
@@ -778,5 +849,54 @@ http {
     end
     assert.are.equal("same=true title=nil description=d name=nil", (out:gsub("%s+$", "")),
       read_file(dir .. "/logs/error.log"))
+  end)
+end)
+
+-- One worker with the default thread pool: requests in flight together on one worker,
+-- hostile requests beside cheap ones, and the errors nginx answers itself. Driven through
+-- spec/http_driver.lua (a second nginx) where order or timing matters.
+describe("progallery.http on one worker #nginx", function()
+  local srv, driver
+  setup(function()
+    srv = start_server { PROGALLERY_WORKERS = "1", PROGALLERY_THREADS = "4" }
+    assert(srv.started, "nginx did not start:\n" .. srv.start_output)
+    driver = start_driver()
+  end)
+  teardown(function()
+    stop_driver(driver)
+    stop_server(srv)
+    if srv then remove_dir(srv.dir) end
+  end)
+
+  it("reads its writes: no GET sent after a PATCH was answered returns data from before it", function()
+    -- a page of 100 items: slow enough to read that a PATCH commits while readers run
+    local items = {}
+    for i = 1, 100 do
+      items[i] = { title = "Item " .. i, description = string.rep("words ", 30),
+        tags = { values = { "voice", "bees", "wind" } },
+        image = { imageInfo = { id = "38939f9568z222d6avc6285c9ac1e9129.jpg", height = 199, width = 200,
+                                filename = "beach.jpg" },
+                  focalPoint = { x = 0.9, y = 0.1 }, quality = 90,
+                  exif = { Artist = "Bob Dylan", ExposureTime = "0.005", Make = "Canon" } } }
+    end
+    items[1].title = "round-0"
+    local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+      { body = { gallery = { name = "read your writes", items = items } } })
+    assert.are.equal(200, status, text)
+    local g, iid = json.gallery, nil
+    for _, it in ipairs(g.items) do if it.title == "round-0" then iid = it.id end end
+    assert.is_string(iid)
+    local rounds, readers = 40, 8
+    local res = drive(driver, { op = "ryw", port = srv.port, key = srv.key,
+      path = "/pro-gallery/v2/galleries/" .. g.id .. "?itemLimit=100",
+      patch_path = "/pro-gallery/v2/galleries/" .. g.id .. "/items/" .. iid,
+      patch_body = '{"item":{"title":"round-%d"}}', pattern = '"title":"round%-(%d+)"',
+      rounds = rounds, readers = readers })
+    assert.are.same({}, list(res.patch_failures))
+    assert.are.equal(rounds, res.last_round)
+    assert.is_true(res.gets >= rounds * readers * 3, "gets: " .. tostring(res.gets))
+    io.stderr:write(("[http_spec] read your writes: %d GETs over %d rounds, %d stale\n")
+      :format(res.gets, rounds, res.stale))
+    assert.are.equal(0, res.stale, "stale GETs (first 50): " .. cjson.encode(list(res.violations)))
   end)
 end)

@@ -641,24 +641,29 @@ function _M:_handle()
     else
         ngx.req.discard_body()
     end
-    local key = method == "GET" and self:cache_key(role)
+    local key, version
+    if method == "GET" then key, version = self:cache_key(role, ngx.var.request_uri) end
     if key then
         local hit = self:cached(key)
         if hit then return send(200, hit) end
     end
     local status, body, log = self:call(role, op, params)
     if log then ngx_log(ngx.ERR, "progallery: ", log) end
-    if key and status == 200 then self:remember(key, body) end
+    if key and status == 200 then self:remember(key, body, version) end
     return send(status, body)
 end
 
 -- Response cache of GETs, per worker. Entries are valid while the store's
 -- dataVersion() stays the same: it moves on every commit, by this worker, a
--- thread of its pool, or any other process. The version is read before the
--- call, so a cached body is never older than the version it is filed under.
+-- thread of its pool, or any other process. Each request captures the version
+-- before its call (cache_key), and its body is filed only under that version,
+-- and only if the version has not moved meanwhile (remember): a call that yields
+-- (a worker thread) may return after a commit and after another request has
+-- moved the cache on to the new version, and its older body must not land there.
 local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
 
-function _M:cache_key(role)
+-- role, request URI -> key, version (this request's), or nil when not caching.
+function _M:cache_key(role, uri)
     if not self.cache or not self.stores then return nil end
     local v = self.stores.visitor:dataVersion()
     if not v then return nil end
@@ -666,15 +671,18 @@ function _M:cache_key(role)
     if c.version ~= v then
         c.version, c.entries, c.count, c.bytes = v, {}, 0, 0
     end
-    return role .. " " .. ngx.var.request_uri
+    return role .. " " .. uri, v
 end
 
 function _M:cached(key)
     return self.cache.entries[key]
 end
 
-function _M:remember(key, body)
+-- Files body (read at `version`, from cache_key) unless the data moved on since.
+function _M:remember(key, body, version)
     local c = self.cache
+    if version == nil or c.version ~= version then return end
+    if self.stores.visitor:dataVersion() ~= version then return end
     if c.count >= CACHE_MAX_ENTRIES or c.bytes + #body > CACHE_MAX_BYTES then
         c.entries, c.count, c.bytes = {}, 0, 0
     end
