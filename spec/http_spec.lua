@@ -899,4 +899,26 @@ describe("progallery.http on one worker #nginx", function()
       :format(res.gets, rounds, res.stale))
     assert.are.equal(0, res.stale, "stale GETs (first 50): " .. cjson.encode(list(res.violations)))
   end)
+
+  it("sees Authorization however many headers come before it (150 here)", function()
+    local pad = {}
+    for i = 1, 150 do pad[i] = ("X-Pad-%03d: %d"):format(i, i) end
+    local function with(auth)
+      local h = {}
+      for i, v in ipairs(pad) do h[i] = v end
+      h[#h + 1] = "Authorization: " .. auth
+      return h
+    end
+    local status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = "none", headers = with("wrong") })
+    assert_error(status, json, 401, "UNAUTHENTICATED", text)
+    status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+      { auth = "none", headers = with("wrong"), body = { gallery = { name = "after 150 headers" } } })
+    assert_error(status, json, 401, "UNAUTHENTICATED", text)
+    -- and the admin key there is the admin
+    status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+      { auth = "none", headers = with(srv.key), body = { gallery = { name = "after 150 headers" } } })
+    assert.are.equal(200, status, text)
+    status, text = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. json.gallery.id)
+    assert.are.equal(200, status, text)
+  end)
 end)
