@@ -63,4 +63,37 @@ describe("progallery.http codec", function()
     assert.is_table(cjson.decode(body))
     s:close()
   end)
+
+  it("routes by the first five path segments, whatever follows", function()
+    local G, I = "0190f5c2-1111-7abc-8def-0123456789ab", "00000000-0000-4000-8000-000000000000"
+    local cases = {
+      { "", "GET", nil, "NOT_FOUND" }, { "x", "GET", nil, "NOT_FOUND" },
+      { "/galleries", "GET", "listGalleries" }, { "/galleries", "PUT", nil, "METHOD_NOT_ALLOWED" },
+      { "/galleries/", "GET", nil, "INVALID_ARGUMENT" }, { "/galleries/a/b", "GET", nil, "INVALID_ARGUMENT" },
+      { "/galleries/" .. G, "PATCH", "updateGallery" }, { "/galleries/" .. G .. "/", "GET", nil, "NOT_FOUND" },
+      { "/galleries/" .. G .. "/x", "GET", nil, "NOT_FOUND" },
+      { "/galleries/" .. G .. "/items", "DELETE", "deleteGalleryItems" },
+      { "/galleries/" .. G .. "/items/delete", "POST", "bulkDeleteGalleryItems" },
+      { "/galleries/" .. G .. "/items/delete/x", "POST", nil, "INVALID_ARGUMENT" },
+      { "/galleries/" .. G .. "/items/" .. I, "GET", "getGalleryItem" },
+      { "/galleries/" .. G .. "/items/" .. I .. "/", "GET", nil, "NOT_FOUND" },
+      { "/galleries/" .. G .. "/items/" .. I .. "/x/y/z", "GET", nil, "NOT_FOUND" },
+      { "/galleries/" .. G .. "/items/x/" .. string.rep("a/", 5000), "GET", nil, "INVALID_ARGUMENT" },
+      { "/galleries/" .. G .. "/items/" .. I .. string.rep("/a", 5000), "GET", nil, "NOT_FOUND" },
+    }
+    for _, c in ipairs(cases) do
+      local op, ids = http.route(c[1], c[2])
+      assert.equal(c[3], op, c[1]:sub(1, 80))
+      if not op then assert.equal(c[4], ids, c[1]:sub(1, 80)) end
+    end
+  end)
+
+  it("trims Authorization values in linear time", function()
+    assert.equal("", http.trim(""))
+    assert.equal("", http.trim(" \t\r\n\v\f "))
+    assert.equal("a  b", http.trim("  a  b \t"))
+    assert.equal("x", http.trim("x"))
+    local s = "a" .. string.rep(" ", 200000) .. "b"
+    assert.equal(s, http.trim("  " .. s .. "  "))
+  end)
 end)

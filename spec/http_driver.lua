@@ -195,7 +195,8 @@ function ops.ryw(a)
 end
 
 -- Latency of a cheap request beside hostile ones, as ratios (the caller compares).
---   cheap = raw request; pairs = { { name, hostile = raw, benign = raw }, ... };
+--   cheap = raw request, "{seq}" in it replaced by a new number each time (so that it can
+--   miss a cache); pairs = { { name, hostile = raw, benign = raw }, ... };
 --   samples (cheap alone), reps (each single request), inflight (hostile or benign at once)
 -- -> { alone = s, cases = { name = { hostile = s, benign = s,
 --                                    cheap_under_hostile = s, cheap_under_benign = s,
@@ -203,7 +204,12 @@ end
 function ops.latency(a)
   local port = a.port
   local samples, reps, inflight = a.samples or 21, a.reps or 3, a.inflight or 20
+  local seq = 0
   local function time_of(raw)
+    if raw == a.cheap then
+      seq = seq + 1
+      raw = raw:gsub("{seq}", tostring(seq))
+    end
     local res, err = exchange(port, raw)
     if not res then error("request failed: " .. tostring(err), 0) end
     return res.time, res.status

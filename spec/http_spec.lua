@@ -921,4 +921,93 @@ describe("progallery.http on one worker #nginx", function()
     status, text = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. json.gallery.id)
     assert.are.equal(200, status, text)
   end)
+
+  it("costs linear time in the request's size: hostile requests beside same-size benign ones", function()
+    local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { gallery = { name = "linear" } } })
+    assert.are.equal(200, status, text)
+    local items = "/pro-gallery/v2/galleries/" .. json.gallery.id .. "/items"
+    local admin = { "Authorization: " .. srv.key, "Content-Type: application/json" }
+    local N = 7000 -- under nginx's 8 KiB for one header line or the request line
+    local function get(path, headers) return raw_request("GET", path, headers) end
+    local function post(body) return raw_request("POST", items, admin, body) end
+    -- JSON bodies up to the 64 KiB limit: many keys, deep nesting, long media URLs
+    local function keys(n, value)
+      local t = {}
+      for i = 1, n do t[i] = ('"k%05d":%s'):format(i, value) end
+      return "{" .. table.concat(t, ",") .. "}"
+    end
+    local function nested(depth, branches)
+      local t = {}
+      for i = 1, branches do
+        t[i] = ('"b%04d":'):format(i) .. string.rep('{"a":', depth) .. "1" .. string.rep("}", depth)
+      end
+      return "{" .. table.concat(t, ",") .. "}"
+    end
+    local function flat(size) -- an object of about size bytes, of short string members
+      return keys(size // 24, '"' .. string.rep("x", 12) .. '"')
+    end
+    local function exif(obj) return '{"item":{"title":"t","image":{"imageInfo":"https://x.test/y.jpg","exif":' .. obj .. "}}}" end
+    local function poster(url)
+      return '{"item":{"video":{"type":"WIX_MEDIA","videoInfo":{"id":"v1","posters":[{"url":"' .. url
+        .. '","width":1,"height":1}]}}}}'
+    end
+    local pairs_ = {
+      { name = "Authorization of spaces", small = true,
+        hostile = get("/pro-gallery/v2/galleries", { "Authorization: a" .. string.rep(" ", N) .. "b" }),
+        benign = get("/pro-gallery/v2/galleries", { "Authorization: " .. string.rep("a", N + 2) }) },
+      { name = "query number of digits", small = true,
+        hostile = get("/pro-gallery/v2/galleries?limit=" .. string.rep("1", N) .. "x"),
+        benign = get("/pro-gallery/v2/galleries?limit=x" .. string.rep("1", N)) },
+      { name = "query of many args", small = true,
+        hostile = get("/pro-gallery/v2/galleries?" .. string.rep("limit=1&", N // 8)),
+        benign = get("/pro-gallery/v2/galleries?limit=" .. string.rep("x", N)) }, -- a 400 too: never cached
+      { name = "path of many segments", small = true,
+        hostile = get("/pro-gallery/v2/galleries/" .. string.rep("a/", N // 2)),
+        benign = get("/pro-gallery/v2/galleries/" .. string.rep("a", N)) },
+      { name = "path of many slashes", small = true,
+        hostile = get("/pro-gallery/v2/galleries" .. string.rep("/", N) .. "x"),
+        benign = get("/pro-gallery/v2/galleries/" .. string.rep("x", N)) },
+      { name = "body of many unknown keys",
+        hostile = post('{"item":' .. keys(5000, "1") .. "}"), benign = post(exif(keys(5000, "1"))) },
+      { name = "body nested to cjson's limit",
+        hostile = post(exif(nested(58, 140))), benign = post(exif(flat(140 * 358))) },
+      { name = "body nested to the codec's limit",
+        hostile = post(exif(nested(27, 290))), benign = post(exif(flat(290 * 173))) },
+      { name = "poster URL ending in a slash",
+        hostile = post(poster(string.rep("a", N) .. "/")), benign = post(poster("/" .. string.rep("a", N))) },
+    }
+    for _, p in ipairs(pairs_) do
+      assert(#p.hostile < 65536 and #p.benign < 65536, p.name)
+      -- same size, within a few percent
+      assert(math.abs(#p.hostile - #p.benign) <= #p.benign * 0.1, p.name .. ": " .. #p.hostile .. " vs " .. #p.benign)
+    end
+    -- the cheap GET misses the cache (its own query each time): it needs a pool thread
+    local res = drive(driver, { op = "latency", port = srv.port, cheap = get("/pro-gallery/v2/galleries?c={seq}"),
+                                pairs = pairs_, samples = 21, reps = 3, inflight = 20 })
+    local alone = res.alone
+    io.stderr:write(("[http_spec] cheap GET alone %.2f ms\n"):format(alone * 1000))
+    local report, bad = {}, {}
+    for _, p in ipairs(pairs_) do
+      local c = res.cases[p.name]
+      report[#report + 1] = ("  %-34s hostile %8.2f ms (%s) benign %7.2f ms (%s) | cheap GET beside 20 hostile %8.2f ms, beside 20 benign %7.2f ms")
+        :format(p.name, c.hostile * 1000, c.hostile_status, c.benign * 1000, c.benign_status,
+                c.cheap_under_hostile * 1000, c.cheap_under_benign * 1000)
+      -- Generous factors: linear handling stays near 1, a quadratic one is far above (on
+      -- the code before the fix: 130 to 480 for one request, 450 for a cheap GET beside
+      -- them). The cheap GET's own latency is the unit of slack for sub-millisecond noise.
+      if c.hostile > 10 * c.benign + 10 * alone then
+        bad[#bad + 1] = p.name .. ": hostile/benign = " .. c.hostile / c.benign
+      end
+      if c.cheap_under_hostile > 10 * c.cheap_under_benign + 10 * alone then
+        bad[#bad + 1] = p.name .. ": cheap GET beside hostile/beside benign = " .. c.cheap_under_hostile / c.cheap_under_benign
+      end
+      -- small requests (a header or the URI, under 8 KiB): 20 of them ahead of the cheap
+      -- GET cost it a few times its own latency, whatever they carry
+      if p.small and c.cheap_under_hostile > 100 * alone then
+        bad[#bad + 1] = p.name .. ": cheap GET beside hostile/alone = " .. c.cheap_under_hostile / alone
+      end
+    end
+    io.stderr:write("[http_spec] latencies:\n" .. table.concat(report, "\n") .. "\n")
+    assert.are.same({}, bad)
+  end)
 end)

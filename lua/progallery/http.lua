@@ -164,12 +164,19 @@ local ALLOW = {
 
 -- path (after the prefix, "" or "/..."), method -> op, ids or nil, code, message, allow.
 function _M.route(path, method)
-    local segs = {}
+    local segs, n = {}, 0
     if path ~= "" then
         if sub(path, 1, 1) ~= "/" then return nil, "NOT_FOUND", "no such route" end
-        for s in gmatch(sub(path, 2) .. "/", "([^/]*)/") do segs[#segs + 1] = s end
+        -- at most 5 segments: no route has more, so a path of thousands costs no more
+        local i = 2
+        while n < 5 do
+            local j = find(path, "/", i, true)
+            n = n + 1
+            segs[n] = sub(path, i, (j or 0) - 1)
+            if not j then break end
+            i = j + 1
+        end
     end
-    local n = #segs
     if n == 0 or segs[1] ~= "galleries" then return nil, "NOT_FOUND", "no such route" end
     if n == 1 then
         if method == "GET" then return "listGalleries", {} end
@@ -239,9 +246,13 @@ end
 
 local function absent(v) return v == nil or v == NULL end
 
--- Query value -> what the store judges: integer-looking text becomes a number.
+-- Query value -> what the store judges: integer-looking text becomes a number. Two
+-- patterns, each linear: "^%-?%d+%.?%d*$" backtracks quadratically on a long run of
+-- digits that ends in anything else.
 local function query_number(v)
-    if type(v) == "string" and find(v, "^%-?%d+%.?%d*$") then return tonumber(v) end
+    if type(v) == "string" and (find(v, "^%-?%d+$") or find(v, "^%-?%d+%.%d*$")) then
+        return tonumber(v)
+    end
     return v
 end
 
@@ -522,13 +533,28 @@ local function digest_equal(a, b)
     return diff == 0
 end
 
+-- s without leading and trailing white space (%s), in linear time: the pattern
+-- "^%s*(.-)%s*$" is quadratic in the white space inside s.
+local function trim(s)
+    local i = find(s, "%S")
+    if not i then return "" end
+    local j = #s
+    local c = byte(s, j)
+    while c == 32 or (c >= 9 and c <= 13) do
+        j = j - 1
+        c = byte(s, j)
+    end
+    return sub(s, i, j)
+end
+_M.trim = trim
+
 -- "admin", "visitor", or nil (wrong key). The header is read through ngx.var, which
 -- finds it however many headers come before it (ngx.req.get_headers stops at a count);
 -- nginx itself refuses a request with two Authorization headers (400).
 function _M:caller()
     local h = ngx.var.http_authorization
     if h == nil then return "visitor" end
-    h = match(h, "^%s*(.-)%s*$")
+    h = trim(h)
     if h == "" then return "visitor" end
     if not self.adminKey then return nil end
     if not self.adminDigest then self.adminDigest = ngx.sha1_bin(self.adminKey) end
