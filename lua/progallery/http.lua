@@ -8,6 +8,11 @@
 --       maxBody = 1048576,                -- bytes; a larger body is a 413
 --       threadPool = "progallery",        -- nginx thread_pool name, or nil: direct calls
 --       busyTimeout = 5000, synchronous = "full",   -- passed to progallery.open
+--       cache = true,                     -- per-worker cache of GET responses (default);
+--                                         -- false: none; or { maxBytes = 33554432,
+--                                         -- maxEntries = 2000 }: its bounds, which hold
+--                                         -- for every entry (key + body bytes), so one
+--                                         -- larger than maxBytes is never stored
 --   }
 --   init_worker_by_lua_block { app.handler:init_worker() }   -- opens this worker's store
 --   location / { content_by_lua_block { app.handler:handle() } }
@@ -463,6 +468,26 @@ local function normalize_prefix(p)
     return p
 end
 
+-- Response cache bounds (per worker), unless conf.cache sets them.
+local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
+
+-- conf.cache -> the cache table, nil (off), or nil, message.
+local function new_cache(c)
+    if c == false then return nil end
+    if c == nil or c == true then c = {} end
+    if type(c) ~= "table" then return nil, "cache: expected a boolean or { maxBytes?, maxEntries? }" end
+    local maxBytes, maxEntries = c.maxBytes, c.maxEntries
+    if maxBytes == nil then maxBytes = CACHE_MAX_BYTES end
+    if maxEntries == nil then maxEntries = CACHE_MAX_ENTRIES end
+    if type(maxBytes) ~= "number" or maxBytes < 0 or maxBytes ~= maxBytes then
+        return nil, "cache.maxBytes: expected a number of bytes"
+    end
+    if type(maxEntries) ~= "number" or maxEntries < 0 or maxEntries ~= maxEntries then
+        return nil, "cache.maxEntries: expected a number of entries"
+    end
+    return { maxBytes = maxBytes, maxEntries = maxEntries, entries = {}, count = 0, bytes = 0 }
+end
+
 -- conf -> handler, or nil, message. Opens nothing (call init_worker in each worker).
 function _M.new(conf)
     if type(conf) ~= "table" then return nil, "conf: expected a table" end
@@ -482,6 +507,8 @@ function _M.new(conf)
     if prefix ~= SDK_PREFIX then prefixes[2] = SDK_PREFIX end
     local key = conf.adminKey
     if key == "" then key = nil end
+    local cache, err = new_cache(conf.cache)
+    if err then return nil, err end
     return setmetatable({
         prefixes = prefixes,
         maxBody = maxBody,
@@ -489,7 +516,7 @@ function _M.new(conf)
         adminKey = key,
         storeConf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
         stores = nil, -- this worker's, from init_worker
-        cache = conf.cache ~= false and {} or nil, -- GET responses, see cache_key
+        cache = cache, -- GET responses, see cache_key
     }, mt)
 end
 
@@ -687,7 +714,8 @@ end
 -- and only if the version has not moved meanwhile (remember): a call that yields
 -- (a worker thread) may return after a commit and after another request has
 -- moved the cache on to the new version, and its older body must not land there.
-local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
+-- An entry costs #key + #body bytes; the cache starts afresh when the next entry would
+-- pass maxEntries or maxBytes, and an entry larger than maxBytes is not stored at all.
 
 -- role, request URI -> key, version (this request's), or nil when not caching.
 function _M:cache_key(role, uri)
@@ -710,11 +738,18 @@ function _M:remember(key, body, version)
     local c = self.cache
     if version == nil or c.version ~= version then return end
     if self.stores.visitor:dataVersion() ~= version then return end
-    if c.count >= CACHE_MAX_ENTRIES or c.bytes + #body > CACHE_MAX_BYTES then
+    local size = #key + #body
+    if size > c.maxBytes or c.maxEntries < 1 then return end
+    local old = c.entries[key] -- two misses of one key, both answered
+    if old then
+        c.entries[key] = nil
+        c.count, c.bytes = c.count - 1, c.bytes - (#key + #old)
+    end
+    if c.count >= c.maxEntries or c.bytes + size > c.maxBytes then
         c.entries, c.count, c.bytes = {}, 0, 0
     end
     c.entries[key] = body
-    c.count, c.bytes = c.count + 1, c.bytes + #body
+    c.count, c.bytes = c.count + 1, c.bytes + size
 end
 
 local function traceback(e)
