@@ -944,7 +944,7 @@ describe("progallery.http on one worker #nginx", function()
       return "{" .. table.concat(t, ",") .. "}"
     end
     local function flat(size) -- an object of about size bytes, of short string members
-      return keys(size // 24, '"' .. string.rep("x", 12) .. '"')
+      return keys(math.floor(size / 24), '"' .. string.rep("x", 12) .. '"')
     end
     local function exif(obj) return '{"item":{"title":"t","image":{"imageInfo":"https://x.test/y.jpg","exif":' .. obj .. "}}}" end
     local function poster(url)
@@ -959,10 +959,10 @@ describe("progallery.http on one worker #nginx", function()
         hostile = get("/pro-gallery/v2/galleries?limit=" .. string.rep("1", N) .. "x"),
         benign = get("/pro-gallery/v2/galleries?limit=x" .. string.rep("1", N)) },
       { name = "query of many args", small = true,
-        hostile = get("/pro-gallery/v2/galleries?" .. string.rep("limit=1&", N // 8)),
+        hostile = get("/pro-gallery/v2/galleries?" .. string.rep("limit=1&", math.floor(N / 8))),
         benign = get("/pro-gallery/v2/galleries?limit=" .. string.rep("x", N)) }, -- a 400 too: never cached
       { name = "path of many segments", small = true,
-        hostile = get("/pro-gallery/v2/galleries/" .. string.rep("a/", N // 2)),
+        hostile = get("/pro-gallery/v2/galleries/" .. string.rep("a/", math.floor(N / 2))),
         benign = get("/pro-gallery/v2/galleries/" .. string.rep("a", N)) },
       { name = "path of many slashes", small = true,
         hostile = get("/pro-gallery/v2/galleries" .. string.rep("/", N) .. "x"),
