@@ -172,4 +172,89 @@ describe("progallery.http codec", function()
       assert.is_nil(h:cached(key))
     end)
   end)
+
+  describe("execute with a caller's hostile values", function()
+    -- every metamethod records its call and raises an error object whose __tostring
+    -- raises too: execute must neither call one nor let anything escape
+    local calls
+    local function raiser(name)
+      return function()
+        calls[#calls + 1] = name
+        error(setmetatable({}, { __tostring = function()
+          calls[#calls + 1] = "__tostring of a raised object"
+          error("tostring raised", 0)
+        end }), 0)
+      end
+    end
+    local EVENTS = { "__index", "__newindex", "__pairs", "__ipairs", "__len", "__tostring", "__concat",
+                     "__eq", "__lt", "__le", "__call", "__name" }
+    local function hostile_mt()
+      local mt = {}
+      for _, e in ipairs(EVENTS) do mt[e] = raiser(e) end
+      mt.__name = nil -- a string there, not a function
+      return mt
+    end
+    local function hostile(t) return setmetatable(t or {}, hostile_mt()) end
+    local function bad_error() -- an error object only tostring could describe
+      return setmetatable({}, { __tostring = raiser("__tostring of an error object"),
+                                __concat = raiser("__concat of an error object") })
+    end
+
+    local real
+    before_each(function() calls = {}; real = S.admin() end)
+    after_each(function() real:close() end)
+
+    local function run(store, op, params)
+      local ok, status, body, log = pcall(http.execute, store, op, params)
+      assert.is_true(ok, "execute raised: " .. (type(status) == "string" and status or type(status)))
+      assert.are.same({}, calls)
+      assert.is_number(status)
+      assert.is_string(body)
+      local json = cjson.decode(body)
+      assert.is_table(json)
+      assert.is_true(log == nil or type(log) == "string")
+      return status, json, log
+    end
+
+    it("reads params, query and body raw", function()
+      assert.equal(200, (run(real, "listGalleries", hostile())))
+      assert.equal(200, (run(real, "listGalleries", { query = hostile() })))
+      local status, json = run(real, "listGalleries", { query = hostile { limit = "11" } })
+      assert.equal(400, status) -- the raw value was read: limit is 1..10
+      assert.equal("limit", json.details.validationError.fieldViolations[1].field)
+      status = run(real, "createGallery", { body = hostile() })
+      assert.equal(400, status)
+      status = run(real, "getGallery", { galleryId = hostile() })
+      assert.equal(400, status)
+      status = run(real, "deleteGalleryItems",
+        { galleryId = S.MISSING_ID, query = { itemsIds = hostile { S.MISSING_ID2 } } })
+      assert.is_true(status == 400 or status == 404, tostring(status))
+      status = run(real, hostile(), {})
+      assert.equal(404, status)
+    end)
+
+    it("formats a store's error values without their metamethods", function()
+      local err = bad_error()
+      local stub = {}
+      function stub.listGalleries() return nil, err, "INVALID_ARGUMENT" end
+      local status, json = run(stub, "listGalleries", {})
+      assert.equal(400, status)
+      assert.equal("INVALID_ARGUMENT", json.details.applicationError.code)
+      function stub.listGalleries() return nil, err, hostile() end
+      status, json = run(stub, "listGalleries", {})
+      assert.equal(500, status)
+      assert.equal("internal error", json.message)
+      function stub.listGalleries() error(err, 0) end
+      local log
+      status, json, log = run(stub, "listGalleries", {})
+      assert.equal(500, status)
+      assert.is_string(log)
+      function stub.listGalleries() error(setmetatable({}, { __metatable = hostile() }), 0) end
+      assert.equal(500, (run(stub, "listGalleries", {})))
+      function stub.listGalleries() return hostile { galleries = {}, totalGalleries = 0 } end
+      status, json = run(stub, "listGalleries", {})
+      assert.equal(200, status)
+      assert.equal(0, json.totalGalleries)
+    end)
+  end)
 end)

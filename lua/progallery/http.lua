@@ -40,6 +40,7 @@ local rest = require "progallery.rest"
 
 local type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable =
     type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable
+local rawget, rawequal = rawget, rawequal
 local byte, sub, find, gsub, gmatch, format, lower, match =
     string.byte, string.sub, string.find, string.gsub, string.gmatch, string.format,
     string.lower, string.match
@@ -50,6 +51,7 @@ local _M = { _VERSION = "0.1.0" }
 local mt = { __index = _M }
 
 local NULL = progallery.null
+local escape_key = progallery.escapeKey -- a caller's key as messages name it: UTF-8, \xHH
 
 -- ---------------------------------------------------------------------------------
 -- JSON: lua-cjson (a private instance) decodes; progallery.encodeJSON (C) writes,
@@ -80,7 +82,9 @@ end
 
 -- Request body text -> table, or nil, message. Only a JSON object is a body.
 function _M.decode_body(raw)
-    if raw == nil or find(raw, "^%s*$") then return {} end
+    if raw == nil then return {} end
+    if type(raw) ~= "string" then return nil, "body: expected JSON text" end
+    if find(raw, "^%s*$") then return {} end
     if not find(raw, "^%s*{") then return nil, "body: expected a JSON object" end
     local ok, v = pcall(cjson.decode, raw)
     if not ok or type(v) ~= "table" then return nil, "body: malformed JSON" end
@@ -122,16 +126,28 @@ function _M.splitField(msg)
     return _M.restField(field), desc
 end
 
+-- Text for a value that may be a caller's object: a string or number as it is, anything
+-- else by its type only (tostring or .. would call the caller's __tostring / __concat).
+local function text_of(v)
+    local t = type(v)
+    if t == "string" then return v end
+    if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+    return "(a " .. t .. " value)"
+end
+
 local function looks_like_lua_error(msg)
     return find(msg, "%.lua:%d+:") ~= nil or find(msg, "stack traceback", 1, true) ~= nil
 end
 
 -- code, message[, field] -> status, JSON body, log line (nil when nothing to log).
 -- A message naming a field is rewritten with the REST path (0-based indexes).
+-- code and msg may come from a store (or a stub of one): neither is touched through a
+-- metamethod; a code that is not a string is INTERNAL.
 function _M.errorResponse(code, msg, field)
+    if type(code) ~= "string" then code = "INTERNAL" end
     local status = STATUS[code] or 500
     local log
-    msg = type(msg) == "string" and msg or tostring(msg)
+    msg = text_of(msg)
     if status == 500 or looks_like_lua_error(msg) then
         log = code .. ": " .. msg
         msg = status == 500 and "internal error" or "invalid request"
@@ -242,6 +258,48 @@ local BODY_KEYS = {
 local Fail = {}
 local function fail(code, msg, field)
     error(setmetatable({ code = code, msg = msg, field = field }, Fail), 0)
+end
+
+-- A caller's query table, read raw (next, rawget: never a metamethod) into plain data:
+-- string keys; values that are strings, numbers, booleans, or arrays of them (?a=1&a=2).
+local function plain_query(q)
+    local out = {}
+    if type(q) ~= "table" then return out end
+    local k, v = next(q)
+    while k ~= nil do
+        if type(k) == "string" then
+            local t = type(v)
+            if t == "table" then
+                local arr, i, x = {}, 1, rawget(v, 1)
+                while x ~= nil do
+                    local tx = type(x)
+                    if tx ~= "string" and tx ~= "number" and tx ~= "boolean" then
+                        fail("INVALID_ARGUMENT", escape_key(k) .. ": expected text values")
+                    end
+                    arr[i] = x
+                    i = i + 1
+                    x = rawget(v, i)
+                end
+                v = arr
+            elseif t ~= "string" and t ~= "number" and t ~= "boolean" then
+                fail("INVALID_ARGUMENT", escape_key(k) .. ": expected text")
+            end
+            out[k] = v
+        end
+        k, v = next(q, k)
+    end
+    return out
+end
+
+-- execute()'s params, read raw into a fresh table: the caller's is never indexed with
+-- metamethods, nor written to.
+local function plain_params(params)
+    if type(params) ~= "table" then return { query = {} } end
+    local gid, iid, body = rawget(params, "galleryId"), rawget(params, "itemId"), rawget(params, "body")
+    if gid ~= nil and type(gid) ~= "string" then fail("INVALID_ARGUMENT", "galleryId: expected a string") end
+    if iid ~= nil and type(iid) ~= "string" then fail("INVALID_ARGUMENT", "itemId: expected a string") end
+    if body ~= nil and type(body) ~= "string" then fail("INVALID_ARGUMENT", "body: expected JSON text") end
+    return { galleryId = gid, itemId = iid, body = body, query = plain_query(rawget(params, "query")) }
 end
 
 local function check(res, err, code)
@@ -374,7 +432,8 @@ function OPS.deleteGalleryItems(store, p)
     if type(ids) ~= "table" then ids = { ids } end
     local _, err, code = store:bulkDeleteGalleryItems(p.galleryId, ids)
     if err then
-        fail(code, (gsub(err, "^itemIds", "itemsIds")))
+        if type(err) == "string" then err = gsub(err, "^itemIds", "itemsIds") end
+        fail(code, err)
     end
     return store:getGallery(p.galleryId)
 end
@@ -382,30 +441,32 @@ end
 local RESULT_NAME = { deleteGalleryItems = "getGallery" }
 
 local function run_op(store, op, params)
-    local fn = OPS[op]
+    local fn = type(op) == "string" and OPS[op]
     if not fn then fail("NOT_FOUND", "no such route") end
-    params.query = type(params.query) == "table" and params.query or {}
-    same_id("galleryId", params.query.galleryId, params.galleryId)
-    same_id("itemId", params.query.itemId, params.itemId)
-    local result, err, code = fn(store, params)
+    local p = plain_params(params)
+    same_id("galleryId", p.query.galleryId, p.galleryId)
+    same_id("itemId", p.query.itemId, p.itemId)
+    local result, err, code = fn(store, p)
     check(result, err, code)
     local body
     body, err, code = rest.response(RESULT_NAME[op] or op, result)
-    if not body then fail("INTERNAL", "response conversion: " .. tostring(err)) end
+    if not body then fail("INTERNAL", "response conversion: " .. text_of(err)) end
     return _M.encode(body)
 end
 
 -- store: a progallery store (or view) with the caller's identity.
 -- op: a name from route(); params: { galleryId?, itemId?, query = {...}, body = "json"? }.
--- Returns status, JSON text, log line (nil when there is nothing to log). Never raises.
+-- Returns status, JSON text, log line (nil when there is nothing to log). Never raises,
+-- and never calls a metamethod of the caller's values: params are read raw, and what a
+-- store returns or raises is described by its type when it is not a string.
 function _M.execute(store, op, params)
-    local ok, res = pcall(run_op, store, op, type(params) == "table" and params or {})
+    local ok, res = pcall(run_op, store, op, params)
     if ok then return 200, res end
-    if type(res) == "table" and getmetatable(res) == Fail then
-        return _M.errorResponse(res.code, res.msg, res.field)
+    if type(res) == "table" and rawequal(getmetatable(res), Fail) then
+        return _M.errorResponse(rawget(res, "code"), rawget(res, "msg"), rawget(res, "field"))
     end
     local status, body = _M.errorResponse("INTERNAL", "internal error")
-    return status, body, "execute " .. tostring(op) .. ": " .. tostring(res)
+    return status, body, "execute " .. text_of(op) .. ": " .. text_of(res)
 end
 
 -- ---------------------------------------------------------------------------------
