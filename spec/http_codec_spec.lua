@@ -257,4 +257,30 @@ describe("progallery.http codec", function()
       assert.equal(0, json.totalGalleries)
     end)
   end)
+
+  it("names a caller's key whole and escaped, in a body that is valid UTF-8", function()
+    local uri = require "progallery.uri"
+    local s = S.admin()
+    local function fails(op, body, want)
+      local status, text = http.execute(s, op, { body = body, galleryId = S.MISSING_ID })
+      assert.equal(400, status, text)
+      assert.is_true(uri.validUTF8(text), text)
+      local json = cjson.decode(text)
+      assert.is_truthy(json.message:find(want, 1, true), json.message)
+      assert.is_truthy(json.details.applicationError.description:find(want, 1, true))
+      return json
+    end
+    local json = fails("createGallery", '{"\255\254":1}', "\\xff\\xfe: unknown field")
+    assert.equal("\\xff\\xfe", json.details.validationError.fieldViolations[1].field)
+    fails("createGallery", '{"a\\u0000b":1}', "a\\x00b: unknown field")
+    fails("createGallery", '{"a\\\\b: c":1}', "a\\\\b: c: unknown field") -- a backslash doubled
+    json = fails("createGallery", '{"a: b":1}', "a: b: unknown field")
+    assert.equal("unknown field", json.details.validationError.fieldViolations[1].description)
+    -- a key in a path the codec names (rest.lua)
+    fails("createGallery", '{"gallery":{"items":[{"image":{"\255":{"imageInfo":5}}}]}}',
+      "gallery.items[0].image.\\xff.imageInfo: ")
+    fails("createGallery", '{"gallery":{"items":[{"image":{"a\\u0000b":{"imageInfo":5}}}]}}',
+      "gallery.items[0].image.a\\x00b.imageInfo: ")
+    s:close()
+  end)
 end)

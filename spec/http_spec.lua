@@ -565,6 +565,26 @@ describe("progallery.http under nginx #nginx", function()
       status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
         { body = '{"item":{"title":"\255\254"}}' })
       assert.are.equal(400, status, text)
+      -- a key that is not UTF-8, or holds a NUL, is named whole and escaped, in valid UTF-8
+      local valid_utf8 = require("progallery.uri").validUTF8
+      for _, c in ipairs {
+        { "/pro-gallery/v2/galleries", '{"\255\254":1}', "\\xff\\xfe: unknown field" },
+        { "/pro-gallery/v2/galleries", '{"a\\u0000b":1}', "a\\x00b: unknown field" },
+        { "/pro-gallery/v2/galleries/" .. gid .. "/items", '{"item":{"ti\\u0000tle":"x"}}', "item.ti\\x00tle: unknown field" },
+        { "/pro-gallery/v2/galleries/" .. gid .. "/items", '{"item":{"image":{"\255":{"imageInfo":5}}}}',
+          "item.image.\\xff.imageInfo: " },
+      } do
+        status, text, json = request(srv, "POST", c[1], { body = c[2] })
+        assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+        assert.is_true(valid_utf8(text), text)
+        assert.is_truthy(json.message:find(c[3], 1, true), json.message)
+      end
+      -- a padded Authorization is trimmed: the admin key with spaces around it is the admin
+      status, text = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = "  \t" .. srv.key .. "   " })
+      assert.are.equal(200, status, text)
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries",
+        { auth = srv.key:sub(1, 4) .. string.rep(" ", 3000) .. srv.key:sub(5) })
+      assert_error(status, json, 401, "UNAUTHENTICATED", text)
       -- path tricks: nginx normalises dot segments; whatever arrives is routed or refused, as JSON
       for _, path in ipairs { "/pro-gallery/v2/x/../galleries", "/pro-gallery/v2//galleries",
                               "/pro-gallery/v2/galleries/%2e%2e", "/pro-gallery/v2/galleries/" .. gid .. "%00",

@@ -155,8 +155,9 @@ function _M.errorResponse(code, msg, field)
     local violation
     if code == "INVALID_ARGUMENT" or code == "RESOURCE_EXHAUSTED" then
         local desc
-        if field then
-            desc = match(msg, "^.-: (.*)$") or msg
+        if field then -- msg is "<field>: <desc>" (the field may hold ": " itself)
+            desc = sub(msg, 1, #field + 2) == field .. ": " and sub(msg, #field + 3)
+                or match(msg, "^.-: (.*)$") or msg
         else
             field, desc = _M.splitField(msg)
         end
@@ -202,7 +203,7 @@ function _M.route(path, method)
     if n == 1 then
         if method == "GET" then return "listGalleries", {} end
         if method == "POST" then return "createGallery", {} end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.galleries
+        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.galleries
     end
     local gid = segs[2]
     if not is_uuid(gid) then
@@ -213,19 +214,19 @@ function _M.route(path, method)
         if method == "GET" then return "getGallery", ids end
         if method == "PATCH" then return "updateGallery", ids end
         if method == "DELETE" then return "deleteGallery", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.gallery
+        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.gallery
     end
     if segs[3] ~= "items" then return nil, "NOT_FOUND", "no such route" end
     if n == 3 then
         if method == "GET" then return "listGalleryItems", ids end
         if method == "POST" then return "createGalleryItem", ids end
         if method == "DELETE" then return "deleteGalleryItems", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.items
+        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.items
     end
     local iid = segs[4]
     if iid == "delete" and n == 4 then
         if method == "POST" then return "bulkDeleteGalleryItems", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.delete
+        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.delete
     end
     if not is_uuid(iid) then return nil, "INVALID_ARGUMENT", "itemId: not a valid UUID" end
     if n > 4 then return nil, "NOT_FOUND", "no such route" end
@@ -233,7 +234,7 @@ function _M.route(path, method)
     if method == "GET" then return "getGalleryItem", ids end
     if method == "PATCH" then return "updateGalleryItem", ids end
     if method == "DELETE" then return "deleteGalleryItem", ids end
-    return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.item
+    return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.item
 end
 
 -- ---------------------------------------------------------------------------------
@@ -343,9 +344,11 @@ local function body_of(op, params)
     local body, err = _M.decode_body(params.body)
     if not body then fail("INVALID_ARGUMENT", err) end
     local allowed = BODY_KEYS[op]
-    for k in pairs(body) do
+    for k in next, body do
         if not allowed[k] then
-            fail("INVALID_ARGUMENT", tostring(k) .. ": unknown field", tostring(k))
+            -- cjson's keys are strings; named whole, escaped (valid UTF-8, \xHH)
+            local name = type(k) == "string" and escape_key(k) or text_of(k)
+            fail("INVALID_ARGUMENT", name .. ": unknown field", name)
         end
     end
     same_id("galleryId", body.galleryId, params.galleryId)

@@ -68,8 +68,18 @@ end
 -- inside itself, so one stack serves every call.
 local KEYS, ROOT = {}, nil
 
+-- A caller's key as messages name it: whole, valid UTF-8, other bytes as \xHH and a
+-- backslash doubled (progallery.escapeKey, the core's own rule). The C module comes with
+-- this one; without it a key is named as it is.
+local escape_key
+do
+    local ok, pg = pcall(require, "progallery")
+    escape_key = ok and type(pg) == "table" and pg.escapeKey or function(s) return s end
+end
+
 local function join(path, key)
     if type(key) == "number" then return (path or "") .. "[" .. key .. "]" end
+    key = escape_key(key)
     if not path or path == "" then return key end
     return path .. "." .. key
 end
