@@ -283,4 +283,24 @@ describe("progallery.http codec", function()
       "gallery.items[0].image.a\\x00b.imageInfo: ")
     s:close()
   end)
+
+  it("the error pages of examples/nginx/nginx.conf are the JSON error body, with codes of STATUS", function()
+    local f = assert(io.open("examples/nginx/nginx.conf", "rb"))
+    local conf = f:read("*a")
+    f:close()
+    local seen = {}
+    for page in conf:gmatch("error_page ([%d ]+) /%.progallery%-error/") do
+      for status in page:gmatch("%d+") do seen[#seen + 1] = tonumber(status) end
+    end
+    assert.is_true(#seen >= 9, "error_page lines: " .. #seen)
+    for _, status in ipairs(seen) do
+      local sent, text = conf:match("location = /%.progallery%-error/" .. status .. " {%s*internal;%s*return (%d+) '([^']*)';")
+      assert.is_string(text, "no location for " .. status)
+      local json = cjson.decode(text)
+      local code = json.details.applicationError.code
+      assert.equal(json.message, json.details.applicationError.description)
+      assert.equal(tonumber(sent), http.STATUS[code], status .. " " .. code)
+      assert.equal(status == 494 and 400 or status, tonumber(sent))
+    end
+  end)
 end)

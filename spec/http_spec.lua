@@ -1030,4 +1030,60 @@ describe("progallery.http on one worker #nginx", function()
     io.stderr:write("[http_spec] latencies:\n" .. table.concat(report, "\n") .. "\n")
     assert.are.same({}, bad)
   end)
+
+  it("answers every error nginx itself makes with the JSON error body, status and type", function()
+    local P = "/pro-gallery/v2/galleries"
+    local function line(method, path, version, headers, body)
+      local h = {}
+      for i, v in ipairs(headers or { "Host: 127.0.0.1" }) do h[i] = v end
+      h[#h + 1] = "Connection: close" -- the driver reads until the server closes
+      return method .. " " .. path .. " " .. (version or "HTTP/1.1") .. "\r\n"
+        .. table.concat(h, "\r\n") .. "\r\n\r\n" .. (body or "")
+    end
+    local many = { "Host: 127.0.0.1" }
+    for i = 1, 40 do many[#many + 1] = ("X-Many-%02d: %s"):format(i, string.rep("m", 1000)) end
+    local cases = {
+      { "a URI longer than nginx's buffers", line("GET", P .. "?x=" .. string.rep("a", 9000)), 414, "URI_TOO_LONG" },
+      { "a header line longer than nginx's buffers",
+        line("GET", P, nil, { "Host: 127.0.0.1", "X-Big: " .. string.rep("b", 9000) }), 400, "RESOURCE_EXHAUSTED" },
+      { "headers larger than nginx's buffers together", line("GET", P, nil, many), 400, "RESOURCE_EXHAUSTED" },
+      { "TRACE", line("TRACE", P), 405, "METHOD_NOT_ALLOWED" },
+      { "an unknown method", line("FOO", P), 405, "METHOD_NOT_ALLOWED" },
+      { "a lower-case method", line("get", P), 400, "INVALID_ARGUMENT" },
+      { "an unknown Transfer-Encoding",
+        line("POST", P, nil, { "Host: 127.0.0.1", "Transfer-Encoding: gzip" }, "x"), 501, "NOT_IMPLEMENTED" },
+      { "HTTP/3.0", line("GET", P, "HTTP/3.0"), 505, "HTTP_VERSION_NOT_SUPPORTED" },
+      { "two Host headers", line("GET", P, nil, { "Host: a", "Host: b" }), 400, "INVALID_ARGUMENT" },
+      { "two Authorization headers",
+        line("GET", P, nil, { "Host: a", "Authorization: " .. srv.key, "Authorization: x" }), 400, "INVALID_ARGUMENT" },
+      { "two Content-Length headers",
+        line("POST", P, nil, { "Host: a", "Content-Length: 1", "Content-Length: 1" }, "x"), 400, "INVALID_ARGUMENT" },
+      { "Content-Length and Transfer-Encoding",
+        line("POST", P, nil, { "Host: a", "Content-Length: 5", "Transfer-Encoding: chunked" }, "0\r\n\r\n"), 400, "INVALID_ARGUMENT" },
+      { "a bad chunk", line("POST", P, nil, { "Host: a", "Transfer-Encoding: chunked" }, "zz\r\n\r\n"), 400, "INVALID_ARGUMENT" },
+      { "a bad Content-Length", line("POST", P, nil, { "Host: a", "Content-Length: abc" }), 400, "INVALID_ARGUMENT" },
+      { "no Host in HTTP/1.1", line("GET", P, nil, {}), 400, "INVALID_ARGUMENT" },
+      { "a NUL in the URI", line("GET", P .. "%00"), 400, "INVALID_ARGUMENT" },
+      { "a header name with a space", line("GET", P, nil, { "Host: a", "Bad Header: x" }), 400, "INVALID_ARGUMENT" },
+      { "a body over client_max_body_size",
+        line("POST", P, nil, { "Host: a", "Authorization: " .. srv.key, "Content-Length: 70000" }, string.rep("x", 70000)),
+        413, "PAYLOAD_TOO_LARGE" },
+      { "a request for an error page itself", line("GET", "/.progallery-error/414"), 404, "NOT_FOUND" },
+    }
+    local requests = {}
+    for i, c in ipairs(cases) do requests[i] = c[2] end
+    local res = drive(driver, { op = "raw", port = srv.port, requests = requests, timeout = 10000 })
+    for i, c in ipairs(cases) do
+      local r = res.responses[i]
+      local what = c[1] .. ": " .. cjson.encode(r):sub(1, 600)
+      assert.are.equal(c[3], r.status, what)
+      assert.truthy((r.headers["content-type"] or ""):find("^application/json"), what)
+      local ok, json = pcall(cjson.decode, r.body or "")
+      assert.is_true(ok and type(json) == "table", what)
+      assert.is_string(json.message, what)
+      assert.are.equal(c[4], json.details.applicationError.code, what)
+      assert.is_string(json.details.applicationError.description, what)
+      assert.falsy((r.body or ""):find("<html", 1, true), what)
+    end
+  end)
 end)

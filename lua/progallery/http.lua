@@ -94,10 +94,13 @@ end
 -- ---------------------------------------------------------------------------------
 -- Errors
 
+-- The codes of API.md section 7, and one per status that only HTTP has (the error pages
+-- of examples/nginx/nginx.conf use the same).
 local STATUS = {
     INVALID_ARGUMENT = 400, RESOURCE_EXHAUSTED = 400, UNAUTHENTICATED = 401,
-    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405,
-    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, INTERNAL = 500, UNAVAILABLE = 503,
+    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405, REQUEST_TIMEOUT = 408,
+    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, URI_TOO_LONG = 414, INTERNAL = 500,
+    NOT_IMPLEMENTED = 501, UNAVAILABLE = 503, HTTP_VERSION_NOT_SUPPORTED = 505,
 }
 _M.STATUS = STATUS
 
@@ -841,8 +844,13 @@ local REJECT = {
     [400] = { "INVALID_ARGUMENT", "bad request" },
     [404] = { "NOT_FOUND", "no such route" },
     [405] = { "METHOD_NOT_ALLOWED", "method not allowed" },
+    [408] = { "REQUEST_TIMEOUT", "request timed out" },
     [413] = { "PAYLOAD_TOO_LARGE", "request body too large" },
+    [414] = { "URI_TOO_LONG", "request URI too long" },
+    [494] = { "RESOURCE_EXHAUSTED", "request headers too large" }, -- nginx's; sent as 400
     [500] = { "INTERNAL", "internal error" },
+    [501] = { "NOT_IMPLEMENTED", "not implemented" },
+    [505] = { "HTTP_VERSION_NOT_SUPPORTED", "HTTP version not supported" },
 }
 function _M:reject(status)
     local r = REJECT[status] or REJECT[500]
