@@ -41,9 +41,8 @@ local rest = require "progallery.rest"
 local type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable =
     type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable
 local rawget, rawequal = rawget, rawequal
-local byte, sub, find, gsub, gmatch, format, lower, match =
-    string.byte, string.sub, string.find, string.gsub, string.gmatch, string.format,
-    string.lower, string.match
+local byte, sub, find, gsub, format, lower, match =
+    string.byte, string.sub, string.find, string.gsub, string.format, string.lower, string.match
 local concat = table.concat
 local floor, huge = math.floor, math.huge
 
