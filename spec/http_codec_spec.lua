@@ -63,4 +63,244 @@ describe("progallery.http codec", function()
     assert.is_table(cjson.decode(body))
     s:close()
   end)
+
+  it("routes by the first five path segments, whatever follows", function()
+    local G, I = "0190f5c2-1111-7abc-8def-0123456789ab", "00000000-0000-4000-8000-000000000000"
+    local cases = {
+      { "", "GET", nil, "NOT_FOUND" }, { "x", "GET", nil, "NOT_FOUND" },
+      { "/galleries", "GET", "listGalleries" }, { "/galleries", "PUT", nil, "METHOD_NOT_ALLOWED" },
+      { "/galleries/", "GET", nil, "INVALID_ARGUMENT" }, { "/galleries/a/b", "GET", nil, "INVALID_ARGUMENT" },
+      { "/galleries/" .. G, "PATCH", "updateGallery" }, { "/galleries/" .. G .. "/", "GET", nil, "NOT_FOUND" },
+      { "/galleries/" .. G .. "/x", "GET", nil, "NOT_FOUND" },
+      { "/galleries/" .. G .. "/items", "DELETE", "deleteGalleryItems" },
+      { "/galleries/" .. G .. "/items/delete", "POST", "bulkDeleteGalleryItems" },
+      { "/galleries/" .. G .. "/items/delete/x", "POST", nil, "INVALID_ARGUMENT" },
+      { "/galleries/" .. G .. "/items/" .. I, "GET", "getGalleryItem" },
+      { "/galleries/" .. G .. "/items/" .. I .. "/", "GET", nil, "NOT_FOUND" },
+      { "/galleries/" .. G .. "/items/" .. I .. "/x/y/z", "GET", nil, "NOT_FOUND" },
+      { "/galleries/" .. G .. "/items/x/" .. string.rep("a/", 5000), "GET", nil, "INVALID_ARGUMENT" },
+      { "/galleries/" .. G .. "/items/" .. I .. string.rep("/a", 5000), "GET", nil, "NOT_FOUND" },
+    }
+    for _, c in ipairs(cases) do
+      local op, ids = http.route(c[1], c[2])
+      assert.equal(c[3], op, c[1]:sub(1, 80))
+      if not op then assert.equal(c[4], ids, c[1]:sub(1, 80)) end
+    end
+  end)
+
+  it("trims Authorization values in linear time", function()
+    assert.equal("", http.trim(""))
+    assert.equal("", http.trim(" \t\r\n\v\f "))
+    assert.equal("a  b", http.trim("  a  b \t"))
+    assert.equal("x", http.trim("x"))
+    local s = "a" .. string.rep(" ", 200000) .. "b"
+    assert.equal(s, http.trim("  " .. s .. "  "))
+  end)
+
+  describe("the per-worker GET cache", function()
+    -- a stand-in for the worker's store (only dataVersion is used) and for ngx.var
+    local version
+    local stores = { visitor = { dataVersion = function() return version end } }
+    local saved_ngx
+    before_each(function()
+      version = 1
+      saved_ngx = rawget(_G, "ngx")
+      _G.ngx = { var = { request_uri = "/u" } }
+    end)
+    after_each(function() _G.ngx = saved_ngx end)
+
+    local function handler(cache)
+      local h = assert(http.new { db = ":memory:", cache = cache })
+      h.stores = stores
+      return h
+    end
+    local function store(h, uri, body)
+      ngx.var.request_uri = uri
+      local key, v = h:cache_key("visitor", uri)
+      h:remember(key, body, v)
+      return key
+    end
+    local function check_bounds(h, maxBytes, maxEntries)
+      local bytes, count = 0, 0
+      for k, b in pairs(h.cache.entries) do
+        bytes, count = bytes + #k + #b, count + 1
+      end
+      assert.is_true(bytes <= maxBytes, "bytes " .. bytes)
+      assert.is_true(count <= maxEntries, "entries " .. count)
+      assert.equal(bytes, h.cache.bytes)
+      assert.equal(count, h.cache.count)
+    end
+
+    it("never stores an entry larger than the byte bound (default: 32 MiB)", function()
+      local h = handler()
+      local key = store(h, "/big", string.rep("z", 32 * 1024 * 1024 + 1))
+      assert.is_nil(h:cached(key))
+      key = store(h, "/small", "{}")
+      assert.equal("{}", h:cached(key))
+    end)
+
+    it("keeps both bounds for every entry, as configured", function()
+      local h = handler { maxBytes = 1000, maxEntries = 3 }
+      assert.is_nil(h:cached(store(h, "/a", string.rep("x", 1000)))) -- with its key: over 1000
+      local key = store(h, "/a", string.rep("x", 900))
+      assert.equal(900, #h:cached(key))
+      for i = 1, 60 do
+        store(h, "/p" .. (i % 7), string.rep("y", (i * 137) % 990))
+        check_bounds(h, 1000, 3)
+      end
+      local none = handler { maxEntries = 0 }
+      assert.is_nil(none:cached(store(none, "/a", "{}")))
+      assert.is_nil(http.new { db = ":memory:", cache = { maxBytes = -1 } })
+      assert.is_nil(http.new { db = ":memory:", cache = "yes" })
+      assert.is_nil(http.new { db = ":memory:", cache = false }.cache)
+    end)
+
+    it("files a body only under the data version it was read at", function()
+      local h = handler()
+      ngx.var.request_uri = "/g"
+      local key, v1 = h:cache_key("visitor", "/g")
+      version = 2 -- a commit while the call ran; another request moves the cache on
+      local key2 = h:cache_key("visitor", "/other")
+      assert.truthy(key2)
+      h:remember(key, "old body", v1)
+      assert.is_nil(h:cached(key))
+      -- read at v2, but the data moved again before it came back: not filed either
+      local _, v2 = h:cache_key("visitor", "/g")
+      version = 3
+      h:remember(key, "v2 body", v2)
+      h:cache_key("visitor", "/g")
+      assert.is_nil(h:cached(key))
+    end)
+  end)
+
+  describe("execute with a caller's hostile values", function()
+    -- every metamethod records its call and raises an error object whose __tostring
+    -- raises too: execute must neither call one nor let anything escape
+    local calls
+    local function raiser(name)
+      return function()
+        calls[#calls + 1] = name
+        error(setmetatable({}, { __tostring = function()
+          calls[#calls + 1] = "__tostring of a raised object"
+          error("tostring raised", 0)
+        end }), 0)
+      end
+    end
+    local EVENTS = { "__index", "__newindex", "__pairs", "__ipairs", "__len", "__tostring", "__concat",
+                     "__eq", "__lt", "__le", "__call", "__name" }
+    local function hostile_mt()
+      local mt = {}
+      for _, e in ipairs(EVENTS) do mt[e] = raiser(e) end
+      mt.__name = nil -- a string there, not a function
+      return mt
+    end
+    local function hostile(t) return setmetatable(t or {}, hostile_mt()) end
+    local function bad_error() -- an error object only tostring could describe
+      return setmetatable({}, { __tostring = raiser("__tostring of an error object"),
+                                __concat = raiser("__concat of an error object") })
+    end
+
+    local real
+    before_each(function() calls = {}; real = S.admin() end)
+    after_each(function() real:close() end)
+
+    local function run(store, op, params)
+      local ok, status, body, log = pcall(http.execute, store, op, params)
+      assert.is_true(ok, "execute raised: " .. (type(status) == "string" and status or type(status)))
+      assert.are.same({}, calls)
+      assert.is_number(status)
+      assert.is_string(body)
+      local json = cjson.decode(body)
+      assert.is_table(json)
+      assert.is_true(log == nil or type(log) == "string")
+      return status, json, log
+    end
+
+    it("reads params, query and body raw", function()
+      assert.equal(200, (run(real, "listGalleries", hostile())))
+      assert.equal(200, (run(real, "listGalleries", { query = hostile() })))
+      local status, json = run(real, "listGalleries", { query = hostile { limit = "11" } })
+      assert.equal(400, status) -- the raw value was read: limit is 1..10
+      assert.equal("limit", json.details.validationError.fieldViolations[1].field)
+      status = run(real, "createGallery", { body = hostile() })
+      assert.equal(400, status)
+      status = run(real, "getGallery", { galleryId = hostile() })
+      assert.equal(400, status)
+      status = run(real, "deleteGalleryItems",
+        { galleryId = S.MISSING_ID, query = { itemsIds = hostile { S.MISSING_ID2 } } })
+      assert.is_true(status == 400 or status == 404, tostring(status))
+      status = run(real, hostile(), {})
+      assert.equal(404, status)
+    end)
+
+    it("formats a store's error values without their metamethods", function()
+      local err = bad_error()
+      local stub = {}
+      function stub.listGalleries() return nil, err, "INVALID_ARGUMENT" end
+      local status, json = run(stub, "listGalleries", {})
+      assert.equal(400, status)
+      assert.equal("INVALID_ARGUMENT", json.details.applicationError.code)
+      function stub.listGalleries() return nil, err, hostile() end
+      status, json = run(stub, "listGalleries", {})
+      assert.equal(500, status)
+      assert.equal("internal error", json.message)
+      function stub.listGalleries() error(err, 0) end
+      local log
+      status, json, log = run(stub, "listGalleries", {})
+      assert.equal(500, status)
+      assert.is_string(log)
+      function stub.listGalleries() error(setmetatable({}, { __metatable = hostile() }), 0) end
+      assert.equal(500, (run(stub, "listGalleries", {})))
+      function stub.listGalleries() return hostile { galleries = {}, totalGalleries = 0 } end
+      status, json = run(stub, "listGalleries", {})
+      assert.equal(200, status)
+      assert.equal(0, json.totalGalleries)
+    end)
+  end)
+
+  it("names a caller's key whole and escaped, in a body that is valid UTF-8", function()
+    local uri = require "progallery.uri"
+    local s = S.admin()
+    local function fails(op, body, want)
+      local status, text = http.execute(s, op, { body = body, galleryId = S.MISSING_ID })
+      assert.equal(400, status, text)
+      assert.is_true(uri.validUTF8(text), text)
+      local json = cjson.decode(text)
+      assert.is_truthy(json.message:find(want, 1, true), json.message)
+      assert.is_truthy(json.details.applicationError.description:find(want, 1, true))
+      return json
+    end
+    local json = fails("createGallery", '{"\255\254":1}', "\\xff\\xfe: unknown field")
+    assert.equal("\\xff\\xfe", json.details.validationError.fieldViolations[1].field)
+    fails("createGallery", '{"a\\u0000b":1}', "a\\x00b: unknown field")
+    fails("createGallery", '{"a\\\\b: c":1}', "a\\\\b: c: unknown field") -- a backslash doubled
+    json = fails("createGallery", '{"a: b":1}', "a: b: unknown field")
+    assert.equal("unknown field", json.details.validationError.fieldViolations[1].description)
+    -- a key in a path the codec names (rest.lua)
+    fails("createGallery", '{"gallery":{"items":[{"image":{"\255":{"imageInfo":5}}}]}}',
+      "gallery.items[0].image.\\xff.imageInfo: ")
+    fails("createGallery", '{"gallery":{"items":[{"image":{"a\\u0000b":{"imageInfo":5}}}]}}',
+      "gallery.items[0].image.a\\x00b.imageInfo: ")
+    s:close()
+  end)
+
+  it("the error pages of examples/nginx/nginx.conf are the JSON error body, with codes of STATUS", function()
+    local f = assert(io.open("examples/nginx/nginx.conf", "rb"))
+    local conf = f:read("*a")
+    f:close()
+    local seen = {}
+    for page in conf:gmatch("error_page ([%d ]+) /%.progallery%-error/") do
+      for status in page:gmatch("%d+") do seen[#seen + 1] = tonumber(status) end
+    end
+    assert.is_true(#seen >= 9, "error_page lines: " .. #seen)
+    for _, status in ipairs(seen) do
+      local sent, text = conf:match("location = /%.progallery%-error/" .. status .. " {%s*internal;%s*return (%d+) '([^']*)';")
+      assert.is_string(text, "no location for " .. status)
+      local json = cjson.decode(text)
+      local code = json.details.applicationError.code
+      assert.equal(json.message, json.details.applicationError.description)
+      assert.equal(tonumber(sent), http.STATUS[code], status .. " " .. code)
+      assert.equal(status == 494 and 400 or status, tonumber(sent))
+    end
+  end)
 end)

@@ -142,6 +142,77 @@ local function violation(json)
   return v and v[1] and v[1].field, v and v[1] and v[1].description
 end
 
+local function nginx_bin()
+  return (sh("command -v nginx || echo /usr/sbin/nginx"):gsub("%s+$", ""))
+end
+
+-- A second, private nginx (one process) running spec/http_driver.lua: cosockets and
+-- ngx.thread send raw bytes, time requests and keep many in flight at once, in an exact
+-- order, which curl from the shell cannot. drive(driver, args) posts args (JSON) to it.
+local function start_driver()
+  local dir, port = mktemp_dir(), free_port()
+  sh("mkdir -p " .. q(dir .. "/conf") .. " " .. q(dir .. "/logs") .. " " .. q(dir .. "/tmp"))
+  write_file(dir .. "/conf/nginx.conf", ([[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+daemon on;
+master_process off;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path tmp;
+  client_max_body_size 64m;
+  client_body_buffer_size 64m;
+  lua_package_path "%s/spec/?.lua;;";
+  server {
+    listen 127.0.0.1:%d;
+    location = /run { content_by_lua_block { require("http_driver").run() } }
+  }
+}
+]]):format(ROOT, port))
+  local out, st = sh(("%s -p %s/ -c conf/nginx.conf -e logs/error.log"):format(nginx_bin(), q(dir)))
+  assert(st == 0, "the driver nginx did not start: " .. out)
+  for _ = 1, 50 do
+    local _, cst = sh(("curl -s -o /dev/null --max-time 1 http://127.0.0.1:%d/"):format(port))
+    if cst == 0 then break end
+    sh("sleep 0.1")
+  end
+  return { dir = dir, port = port }
+end
+
+local function stop_driver(d)
+  if not d then return end
+  local pid = read_file(d.dir .. "/logs/nginx.pid")
+  if pid and pid:match("^%d+") then sh("kill -QUIT " .. pid:match("^%d+")) end
+  sh("sleep 0.2")
+  remove_dir(d.dir)
+end
+
+local function drive(d, args)
+  write_file(d.dir .. "/args.json", cjson.encode(args))
+  local out, st = sh(("curl -s -S --max-time 600 --data-binary @%s -o %s -w '%%{http_code}' http://127.0.0.1:%d/run")
+    :format(q(d.dir .. "/args.json"), q(d.dir .. "/result.json"), d.port))
+  assert(st == 0, "driver request failed: " .. out)
+  local text = read_file(d.dir .. "/result.json") or ""
+  local ok, res = pcall(cjson.decode, text)
+  assert(out:match("200") and ok and type(res) == "table", "driver failed: " .. text:sub(1, 2000)
+    .. "\n" .. (read_file(d.dir .. "/logs/error.log") or ""):sub(-2000))
+  return res
+end
+
+-- A raw request as the driver sends it: HTTP/1.1, closing its connection.
+local function raw_request(method, path, headers, body)
+  local lines = { method .. " " .. path .. " HTTP/1.1", "Host: 127.0.0.1" }
+  for _, h in ipairs(headers or {}) do lines[#lines + 1] = h end
+  if body then lines[#lines + 1] = "Content-Length: " .. #body end
+  lines[#lines + 1] = "Connection: close"
+  return table.concat(lines, "\r\n") .. "\r\n\r\n" .. (body or "")
+end
+
+local function list(t) return type(t) == "table" and t or {} end -- cjson: {} for an empty array
+
 -- REST fixture (reference 12.5)
 local function fixture_gallery()
   return {
@@ -494,6 +565,26 @@ describe("progallery.http under nginx #nginx", function()
       status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
         { body = '{"item":{"title":"\255\254"}}' })
       assert.are.equal(400, status, text)
+      -- a key that is not UTF-8, or holds a NUL, is named whole and escaped, in valid UTF-8
+      local valid_utf8 = require("progallery.uri").validUTF8
+      for _, c in ipairs {
+        { "/pro-gallery/v2/galleries", '{"\255\254":1}', "\\xff\\xfe: unknown field" },
+        { "/pro-gallery/v2/galleries", '{"a\\u0000b":1}', "a\\x00b: unknown field" },
+        { "/pro-gallery/v2/galleries/" .. gid .. "/items", '{"item":{"ti\\u0000tle":"x"}}', "item.ti\\x00tle: unknown field" },
+        { "/pro-gallery/v2/galleries/" .. gid .. "/items", '{"item":{"image":{"\255":{"imageInfo":5}}}}',
+          "item.image.\\xff.imageInfo: " },
+      } do
+        status, text, json = request(srv, "POST", c[1], { body = c[2] })
+        assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+        assert.is_true(valid_utf8(text), text)
+        assert.is_truthy(json.message:find(c[3], 1, true), json.message)
+      end
+      -- a padded Authorization is trimmed: the admin key with spaces around it is the admin
+      status, text = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = "  \t" .. srv.key .. "   " })
+      assert.are.equal(200, status, text)
+      status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries",
+        { auth = srv.key:sub(1, 4) .. string.rep(" ", 3000) .. srv.key:sub(5) })
+      assert_error(status, json, 401, "UNAUTHENTICATED", text)
       -- path tricks: nginx normalises dot segments; whatever arrives is routed or refused, as JSON
       for _, path in ipairs { "/pro-gallery/v2/x/../galleries", "/pro-gallery/v2//galleries",
                               "/pro-gallery/v2/galleries/%2e%2e", "/pro-gallery/v2/galleries/" .. gid .. "%00",
@@ -778,5 +869,221 @@ http {
     end
     assert.are.equal("same=true title=nil description=d name=nil", (out:gsub("%s+$", "")),
       read_file(dir .. "/logs/error.log"))
+  end)
+end)
+
+-- One worker with the default thread pool: requests in flight together on one worker,
+-- hostile requests beside cheap ones, and the errors nginx answers itself. Driven through
+-- spec/http_driver.lua (a second nginx) where order or timing matters.
+describe("progallery.http on one worker #nginx", function()
+  local srv, driver
+  setup(function()
+    srv = start_server { PROGALLERY_WORKERS = "1", PROGALLERY_THREADS = "4" }
+    assert(srv.started, "nginx did not start:\n" .. srv.start_output)
+    driver = start_driver()
+  end)
+  teardown(function()
+    stop_driver(driver)
+    stop_server(srv)
+    if srv then remove_dir(srv.dir) end
+  end)
+
+  it("reads its writes: no GET sent after a PATCH was answered returns data from before it", function()
+    -- a page of 100 items: slow enough to read that a PATCH commits while readers run
+    local items = {}
+    for i = 1, 100 do
+      items[i] = { title = "Item " .. i, description = string.rep("words ", 30),
+        tags = { values = { "voice", "bees", "wind" } },
+        image = { imageInfo = { id = "38939f9568z222d6avc6285c9ac1e9129.jpg", height = 199, width = 200,
+                                filename = "beach.jpg" },
+                  focalPoint = { x = 0.9, y = 0.1 }, quality = 90,
+                  exif = { Artist = "Bob Dylan", ExposureTime = "0.005", Make = "Canon" } } }
+    end
+    items[1].title = "round-0"
+    local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+      { body = { gallery = { name = "read your writes", items = items } } })
+    assert.are.equal(200, status, text)
+    local g, iid = json.gallery, nil
+    for _, it in ipairs(g.items) do if it.title == "round-0" then iid = it.id end end
+    assert.is_string(iid)
+    local rounds, readers = 40, 8
+    local res = drive(driver, { op = "ryw", port = srv.port, key = srv.key,
+      path = "/pro-gallery/v2/galleries/" .. g.id .. "?itemLimit=100",
+      patch_path = "/pro-gallery/v2/galleries/" .. g.id .. "/items/" .. iid,
+      patch_body = '{"item":{"title":"round-%d"}}', pattern = '"title":"round%-(%d+)"',
+      rounds = rounds, readers = readers })
+    assert.are.same({}, list(res.patch_failures))
+    assert.are.equal(rounds, res.last_round)
+    assert.is_true(res.gets >= rounds * readers * 3, "gets: " .. tostring(res.gets))
+    io.stderr:write(("[http_spec] read your writes: %d GETs over %d rounds, %d stale\n")
+      :format(res.gets, rounds, res.stale))
+    assert.are.equal(0, res.stale, "stale GETs (first 50): " .. cjson.encode(list(res.violations)))
+  end)
+
+  it("sees Authorization however many headers come before it (150 here)", function()
+    local pad = {}
+    for i = 1, 150 do pad[i] = ("X-Pad-%03d: %d"):format(i, i) end
+    local function with(auth)
+      local h = {}
+      for i, v in ipairs(pad) do h[i] = v end
+      h[#h + 1] = "Authorization: " .. auth
+      return h
+    end
+    local status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries", { auth = "none", headers = with("wrong") })
+    assert_error(status, json, 401, "UNAUTHENTICATED", text)
+    status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+      { auth = "none", headers = with("wrong"), body = { gallery = { name = "after 150 headers" } } })
+    assert_error(status, json, 401, "UNAUTHENTICATED", text)
+    -- and the admin key there is the admin
+    status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+      { auth = "none", headers = with(srv.key), body = { gallery = { name = "after 150 headers" } } })
+    assert.are.equal(200, status, text)
+    status, text = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. json.gallery.id)
+    assert.are.equal(200, status, text)
+  end)
+
+  it("costs linear time in the request's size: hostile requests beside same-size benign ones", function()
+    local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { gallery = { name = "linear" } } })
+    assert.are.equal(200, status, text)
+    local items = "/pro-gallery/v2/galleries/" .. json.gallery.id .. "/items"
+    local admin = { "Authorization: " .. srv.key, "Content-Type: application/json" }
+    local N = 7000 -- under nginx's 8 KiB for one header line or the request line
+    local function get(path, headers) return raw_request("GET", path, headers) end
+    local function post(body) return raw_request("POST", items, admin, body) end
+    -- JSON bodies up to the 64 KiB limit: many keys, deep nesting, long media URLs
+    local function keys(n, value)
+      local t = {}
+      for i = 1, n do t[i] = ('"k%05d":%s'):format(i, value) end
+      return "{" .. table.concat(t, ",") .. "}"
+    end
+    local function nested(depth, branches)
+      local t = {}
+      for i = 1, branches do
+        t[i] = ('"b%04d":'):format(i) .. string.rep('{"a":', depth) .. "1" .. string.rep("}", depth)
+      end
+      return "{" .. table.concat(t, ",") .. "}"
+    end
+    local function flat(size) -- an object of about size bytes, of short string members
+      return keys(math.floor(size / 24), '"' .. string.rep("x", 12) .. '"')
+    end
+    local function exif(obj) return '{"item":{"title":"t","image":{"imageInfo":"https://x.test/y.jpg","exif":' .. obj .. "}}}" end
+    local function poster(url)
+      return '{"item":{"video":{"type":"WIX_MEDIA","videoInfo":{"id":"v1","posters":[{"url":"' .. url
+        .. '","width":1,"height":1}]}}}}'
+    end
+    local pairs_ = {
+      { name = "Authorization of spaces", small = true,
+        hostile = get("/pro-gallery/v2/galleries", { "Authorization: a" .. string.rep(" ", N) .. "b" }),
+        benign = get("/pro-gallery/v2/galleries", { "Authorization: " .. string.rep("a", N + 2) }) },
+      { name = "query number of digits", small = true,
+        hostile = get("/pro-gallery/v2/galleries?limit=" .. string.rep("1", N) .. "x"),
+        benign = get("/pro-gallery/v2/galleries?limit=x" .. string.rep("1", N)) },
+      { name = "query of many args", small = true,
+        hostile = get("/pro-gallery/v2/galleries?" .. string.rep("limit=1&", math.floor(N / 8))),
+        benign = get("/pro-gallery/v2/galleries?limit=" .. string.rep("x", N)) }, -- a 400 too: never cached
+      { name = "path of many segments", small = true,
+        hostile = get("/pro-gallery/v2/galleries/" .. string.rep("a/", math.floor(N / 2))),
+        benign = get("/pro-gallery/v2/galleries/" .. string.rep("a", N)) },
+      { name = "path of many slashes", small = true,
+        hostile = get("/pro-gallery/v2/galleries" .. string.rep("/", N) .. "x"),
+        benign = get("/pro-gallery/v2/galleries/" .. string.rep("x", N)) },
+      { name = "body of many unknown keys",
+        hostile = post('{"item":' .. keys(5000, "1") .. "}"), benign = post(exif(keys(5000, "1"))) },
+      { name = "body nested to cjson's limit",
+        hostile = post(exif(nested(58, 140))), benign = post(exif(flat(140 * 358))) },
+      { name = "body nested to the codec's limit",
+        hostile = post(exif(nested(27, 290))), benign = post(exif(flat(290 * 173))) },
+      { name = "poster URL ending in a slash",
+        hostile = post(poster(string.rep("a", N) .. "/")), benign = post(poster("/" .. string.rep("a", N))) },
+    }
+    for _, p in ipairs(pairs_) do
+      assert(#p.hostile < 65536 and #p.benign < 65536, p.name)
+      -- same size, within a few percent
+      assert(math.abs(#p.hostile - #p.benign) <= #p.benign * 0.1, p.name .. ": " .. #p.hostile .. " vs " .. #p.benign)
+    end
+    -- the cheap GET misses the cache (its own query each time): it needs a pool thread
+    local res = drive(driver, { op = "latency", port = srv.port, cheap = get("/pro-gallery/v2/galleries?c={seq}"),
+                                pairs = pairs_, samples = 21, reps = 3, inflight = 20 })
+    local alone = res.alone
+    io.stderr:write(("[http_spec] cheap GET alone %.2f ms\n"):format(alone * 1000))
+    local report, bad = {}, {}
+    for _, p in ipairs(pairs_) do
+      local c = res.cases[p.name]
+      report[#report + 1] = ("  %-34s hostile %8.2f ms (%s) benign %7.2f ms (%s) | cheap GET beside 20 hostile %8.2f ms, beside 20 benign %7.2f ms")
+        :format(p.name, c.hostile * 1000, c.hostile_status, c.benign * 1000, c.benign_status,
+                c.cheap_under_hostile * 1000, c.cheap_under_benign * 1000)
+      -- Generous factors: linear handling stays near 1, a quadratic one is far above (on
+      -- the code before the fix: 130 to 480 for one request, 450 for a cheap GET beside
+      -- them). The cheap GET's own latency is the unit of slack for sub-millisecond noise.
+      if c.hostile > 10 * c.benign + 10 * alone then
+        bad[#bad + 1] = p.name .. ": hostile/benign = " .. c.hostile / c.benign
+      end
+      if c.cheap_under_hostile > 10 * c.cheap_under_benign + 10 * alone then
+        bad[#bad + 1] = p.name .. ": cheap GET beside hostile/beside benign = " .. c.cheap_under_hostile / c.cheap_under_benign
+      end
+      -- small requests (a header or the URI, under 8 KiB): 20 of them ahead of the cheap
+      -- GET cost it a few times its own latency, whatever they carry
+      if p.small and c.cheap_under_hostile > 100 * alone then
+        bad[#bad + 1] = p.name .. ": cheap GET beside hostile/alone = " .. c.cheap_under_hostile / alone
+      end
+    end
+    io.stderr:write("[http_spec] latencies:\n" .. table.concat(report, "\n") .. "\n")
+    assert.are.same({}, bad)
+  end)
+
+  it("answers every error nginx itself makes with the JSON error body, status and type", function()
+    local P = "/pro-gallery/v2/galleries"
+    local function line(method, path, version, headers, body)
+      local h = {}
+      for i, v in ipairs(headers or { "Host: 127.0.0.1" }) do h[i] = v end
+      h[#h + 1] = "Connection: close" -- the driver reads until the server closes
+      return method .. " " .. path .. " " .. (version or "HTTP/1.1") .. "\r\n"
+        .. table.concat(h, "\r\n") .. "\r\n\r\n" .. (body or "")
+    end
+    local many = { "Host: 127.0.0.1" }
+    for i = 1, 40 do many[#many + 1] = ("X-Many-%02d: %s"):format(i, string.rep("m", 1000)) end
+    local cases = {
+      { "a URI longer than nginx's buffers", line("GET", P .. "?x=" .. string.rep("a", 9000)), 414, "URI_TOO_LONG" },
+      { "a header line longer than nginx's buffers",
+        line("GET", P, nil, { "Host: 127.0.0.1", "X-Big: " .. string.rep("b", 9000) }), 400, "RESOURCE_EXHAUSTED" },
+      { "headers larger than nginx's buffers together", line("GET", P, nil, many), 400, "RESOURCE_EXHAUSTED" },
+      { "TRACE", line("TRACE", P), 405, "METHOD_NOT_ALLOWED" },
+      { "an unknown method", line("FOO", P), 405, "METHOD_NOT_ALLOWED" },
+      { "a lower-case method", line("get", P), 400, "INVALID_ARGUMENT" },
+      { "an unknown Transfer-Encoding",
+        line("POST", P, nil, { "Host: 127.0.0.1", "Transfer-Encoding: gzip" }, "x"), 501, "NOT_IMPLEMENTED" },
+      { "HTTP/3.0", line("GET", P, "HTTP/3.0"), 505, "HTTP_VERSION_NOT_SUPPORTED" },
+      { "two Host headers", line("GET", P, nil, { "Host: a", "Host: b" }), 400, "INVALID_ARGUMENT" },
+      { "two Authorization headers",
+        line("GET", P, nil, { "Host: a", "Authorization: " .. srv.key, "Authorization: x" }), 400, "INVALID_ARGUMENT" },
+      { "two Content-Length headers",
+        line("POST", P, nil, { "Host: a", "Content-Length: 1", "Content-Length: 1" }, "x"), 400, "INVALID_ARGUMENT" },
+      { "Content-Length and Transfer-Encoding",
+        line("POST", P, nil, { "Host: a", "Content-Length: 5", "Transfer-Encoding: chunked" }, "0\r\n\r\n"), 400, "INVALID_ARGUMENT" },
+      { "a bad chunk", line("POST", P, nil, { "Host: a", "Transfer-Encoding: chunked" }, "zz\r\n\r\n"), 400, "INVALID_ARGUMENT" },
+      { "a bad Content-Length", line("POST", P, nil, { "Host: a", "Content-Length: abc" }), 400, "INVALID_ARGUMENT" },
+      { "no Host in HTTP/1.1", line("GET", P, nil, {}), 400, "INVALID_ARGUMENT" },
+      { "a NUL in the URI", line("GET", P .. "%00"), 400, "INVALID_ARGUMENT" },
+      { "a header name with a space", line("GET", P, nil, { "Host: a", "Bad Header: x" }), 400, "INVALID_ARGUMENT" },
+      { "a body over client_max_body_size",
+        line("POST", P, nil, { "Host: a", "Authorization: " .. srv.key, "Content-Length: 70000" }, string.rep("x", 70000)),
+        413, "PAYLOAD_TOO_LARGE" },
+      { "a request for an error page itself", line("GET", "/.progallery-error/414"), 404, "NOT_FOUND" },
+    }
+    local requests = {}
+    for i, c in ipairs(cases) do requests[i] = c[2] end
+    local res = drive(driver, { op = "raw", port = srv.port, requests = requests, timeout = 10000 })
+    for i, c in ipairs(cases) do
+      local r = res.responses[i]
+      local what = c[1] .. ": " .. cjson.encode(r):sub(1, 600)
+      assert.are.equal(c[3], r.status, what)
+      assert.truthy((r.headers["content-type"] or ""):find("^application/json"), what)
+      local ok, json = pcall(cjson.decode, r.body or "")
+      assert.is_true(ok and type(json) == "table", what)
+      assert.is_string(json.message, what)
+      assert.are.equal(c[4], json.details.applicationError.code, what)
+      assert.is_string(json.details.applicationError.description, what)
+      assert.falsy((r.body or ""):find("<html", 1, true), what)
+    end
   end)
 end)

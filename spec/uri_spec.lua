@@ -300,6 +300,16 @@ describe("progallery.uri", function()
       assert.equal("wix:video://v1/v#posterUri=p.jpg&posterWidth=1&posterHeight=2",
         call(uri.videoFromRest, { id = "v", posters = {
           { url = "https://static.wixstatic.com/media/p.jpg?x=1", width = 1, height = 2 } } }))
+      local function from(url)
+        return call(uri.videoFromRest, { id = "v", posters = { { url = url, width = 1, height = 2 } } })
+      end
+      assert.equal("wix:video://v1/v#posterUri=p.jpg&posterWidth=1&posterHeight=2", from("p.jpg#frag"))
+      assert.equal("wix:video://v1/v#posterUri=p.jpg&posterWidth=1&posterHeight=2", from("a//b/p.jpg"))
+      assert.is_nil(from("https://a.example/media/"))
+      -- in linear time: a long segment ending in "/" (a quadratic search took minutes)
+      assert.is_nil(from(string.rep("a", 200000) .. "/"))
+      assert.equal("wix:video://v1/v#posterUri=" .. string.rep("a", 200000) .. "&posterWidth=1&posterHeight=2",
+        from("/" .. string.rep("a", 200000)))
     end)
 
     it("omits the fragment without posters and encodes the filename", function()

@@ -8,6 +8,11 @@
 --       maxBody = 1048576,                -- bytes; a larger body is a 413
 --       threadPool = "progallery",        -- nginx thread_pool name, or nil: direct calls
 --       busyTimeout = 5000, synchronous = "full",   -- passed to progallery.open
+--       cache = true,                     -- per-worker cache of GET responses (default);
+--                                         -- false: none; or { maxBytes = 33554432,
+--                                         -- maxEntries = 2000 }: its bounds, which hold
+--                                         -- for every entry (key + body bytes), so one
+--                                         -- larger than maxBytes is never stored
 --   }
 --   init_worker_by_lua_block { app.handler:init_worker() }   -- opens this worker's store
 --   location / { content_by_lua_block { app.handler:handle() } }
@@ -35,9 +40,9 @@ local rest = require "progallery.rest"
 
 local type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable =
     type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable
-local byte, sub, find, gsub, gmatch, format, lower, match =
-    string.byte, string.sub, string.find, string.gsub, string.gmatch, string.format,
-    string.lower, string.match
+local rawget, rawequal = rawget, rawequal
+local byte, sub, find, gsub, format, lower, match =
+    string.byte, string.sub, string.find, string.gsub, string.format, string.lower, string.match
 local concat = table.concat
 local floor, huge = math.floor, math.huge
 
@@ -45,6 +50,7 @@ local _M = { _VERSION = "0.1.0" }
 local mt = { __index = _M }
 
 local NULL = progallery.null
+local escape_key = progallery.escapeKey -- a caller's key as messages name it: UTF-8, \xHH
 
 -- ---------------------------------------------------------------------------------
 -- JSON: lua-cjson (a private instance) decodes; progallery.encodeJSON (C) writes,
@@ -75,7 +81,9 @@ end
 
 -- Request body text -> table, or nil, message. Only a JSON object is a body.
 function _M.decode_body(raw)
-    if raw == nil or find(raw, "^%s*$") then return {} end
+    if raw == nil then return {} end
+    if type(raw) ~= "string" then return nil, "body: expected JSON text" end
+    if find(raw, "^%s*$") then return {} end
     if not find(raw, "^%s*{") then return nil, "body: expected a JSON object" end
     local ok, v = pcall(cjson.decode, raw)
     if not ok or type(v) ~= "table" then return nil, "body: malformed JSON" end
@@ -85,10 +93,13 @@ end
 -- ---------------------------------------------------------------------------------
 -- Errors
 
+-- The codes of API.md section 7, and one per status that only HTTP has (the error pages
+-- of examples/nginx/nginx.conf use the same).
 local STATUS = {
     INVALID_ARGUMENT = 400, RESOURCE_EXHAUSTED = 400, UNAUTHENTICATED = 401,
-    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405,
-    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, INTERNAL = 500, UNAVAILABLE = 503,
+    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405, REQUEST_TIMEOUT = 408,
+    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, URI_TOO_LONG = 414, INTERNAL = 500,
+    NOT_IMPLEMENTED = 501, UNAVAILABLE = 503, HTTP_VERSION_NOT_SUPPORTED = 505,
 }
 _M.STATUS = STATUS
 
@@ -117,16 +128,28 @@ function _M.splitField(msg)
     return _M.restField(field), desc
 end
 
+-- Text for a value that may be a caller's object: a string or number as it is, anything
+-- else by its type only (tostring or .. would call the caller's __tostring / __concat).
+local function text_of(v)
+    local t = type(v)
+    if t == "string" then return v end
+    if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+    return "(a " .. t .. " value)"
+end
+
 local function looks_like_lua_error(msg)
     return find(msg, "%.lua:%d+:") ~= nil or find(msg, "stack traceback", 1, true) ~= nil
 end
 
 -- code, message[, field] -> status, JSON body, log line (nil when nothing to log).
 -- A message naming a field is rewritten with the REST path (0-based indexes).
+-- code and msg may come from a store (or a stub of one): neither is touched through a
+-- metamethod; a code that is not a string is INTERNAL.
 function _M.errorResponse(code, msg, field)
+    if type(code) ~= "string" then code = "INTERNAL" end
     local status = STATUS[code] or 500
     local log
-    msg = type(msg) == "string" and msg or tostring(msg)
+    msg = text_of(msg)
     if status == 500 or looks_like_lua_error(msg) then
         log = code .. ": " .. msg
         msg = status == 500 and "internal error" or "invalid request"
@@ -134,8 +157,9 @@ function _M.errorResponse(code, msg, field)
     local violation
     if code == "INVALID_ARGUMENT" or code == "RESOURCE_EXHAUSTED" then
         local desc
-        if field then
-            desc = match(msg, "^.-: (.*)$") or msg
+        if field then -- msg is "<field>: <desc>" (the field may hold ": " itself)
+            desc = sub(msg, 1, #field + 2) == field .. ": " and sub(msg, #field + 3)
+                or match(msg, "^.-: (.*)$") or msg
         else
             field, desc = _M.splitField(msg)
         end
@@ -164,17 +188,24 @@ local ALLOW = {
 
 -- path (after the prefix, "" or "/..."), method -> op, ids or nil, code, message, allow.
 function _M.route(path, method)
-    local segs = {}
+    local segs, n = {}, 0
     if path ~= "" then
         if sub(path, 1, 1) ~= "/" then return nil, "NOT_FOUND", "no such route" end
-        for s in gmatch(sub(path, 2) .. "/", "([^/]*)/") do segs[#segs + 1] = s end
+        -- at most 5 segments: no route has more, so a path of thousands costs no more
+        local i = 2
+        while n < 5 do
+            local j = find(path, "/", i, true)
+            n = n + 1
+            segs[n] = sub(path, i, (j or 0) - 1)
+            if not j then break end
+            i = j + 1
+        end
     end
-    local n = #segs
     if n == 0 or segs[1] ~= "galleries" then return nil, "NOT_FOUND", "no such route" end
     if n == 1 then
         if method == "GET" then return "listGalleries", {} end
         if method == "POST" then return "createGallery", {} end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.galleries
+        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.galleries
     end
     local gid = segs[2]
     if not is_uuid(gid) then
@@ -185,19 +216,19 @@ function _M.route(path, method)
         if method == "GET" then return "getGallery", ids end
         if method == "PATCH" then return "updateGallery", ids end
         if method == "DELETE" then return "deleteGallery", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.gallery
+        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.gallery
     end
     if segs[3] ~= "items" then return nil, "NOT_FOUND", "no such route" end
     if n == 3 then
         if method == "GET" then return "listGalleryItems", ids end
         if method == "POST" then return "createGalleryItem", ids end
         if method == "DELETE" then return "deleteGalleryItems", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.items
+        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.items
     end
     local iid = segs[4]
     if iid == "delete" and n == 4 then
         if method == "POST" then return "bulkDeleteGalleryItems", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.delete
+        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.delete
     end
     if not is_uuid(iid) then return nil, "INVALID_ARGUMENT", "itemId: not a valid UUID" end
     if n > 4 then return nil, "NOT_FOUND", "no such route" end
@@ -205,7 +236,7 @@ function _M.route(path, method)
     if method == "GET" then return "getGalleryItem", ids end
     if method == "PATCH" then return "updateGalleryItem", ids end
     if method == "DELETE" then return "deleteGalleryItem", ids end
-    return nil, "METHOD_NOT_ALLOWED", "method " .. method .. " not allowed", ALLOW.item
+    return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.item
 end
 
 -- ---------------------------------------------------------------------------------
@@ -232,6 +263,48 @@ local function fail(code, msg, field)
     error(setmetatable({ code = code, msg = msg, field = field }, Fail), 0)
 end
 
+-- A caller's query table, read raw (next, rawget: never a metamethod) into plain data:
+-- string keys; values that are strings, numbers, booleans, or arrays of them (?a=1&a=2).
+local function plain_query(q)
+    local out = {}
+    if type(q) ~= "table" then return out end
+    local k, v = next(q)
+    while k ~= nil do
+        if type(k) == "string" then
+            local t = type(v)
+            if t == "table" then
+                local arr, i, x = {}, 1, rawget(v, 1)
+                while x ~= nil do
+                    local tx = type(x)
+                    if tx ~= "string" and tx ~= "number" and tx ~= "boolean" then
+                        fail("INVALID_ARGUMENT", escape_key(k) .. ": expected text values")
+                    end
+                    arr[i] = x
+                    i = i + 1
+                    x = rawget(v, i)
+                end
+                v = arr
+            elseif t ~= "string" and t ~= "number" and t ~= "boolean" then
+                fail("INVALID_ARGUMENT", escape_key(k) .. ": expected text")
+            end
+            out[k] = v
+        end
+        k, v = next(q, k)
+    end
+    return out
+end
+
+-- execute()'s params, read raw into a fresh table: the caller's is never indexed with
+-- metamethods, nor written to.
+local function plain_params(params)
+    if type(params) ~= "table" then return { query = {} } end
+    local gid, iid, body = rawget(params, "galleryId"), rawget(params, "itemId"), rawget(params, "body")
+    if gid ~= nil and type(gid) ~= "string" then fail("INVALID_ARGUMENT", "galleryId: expected a string") end
+    if iid ~= nil and type(iid) ~= "string" then fail("INVALID_ARGUMENT", "itemId: expected a string") end
+    if body ~= nil and type(body) ~= "string" then fail("INVALID_ARGUMENT", "body: expected JSON text") end
+    return { galleryId = gid, itemId = iid, body = body, query = plain_query(rawget(params, "query")) }
+end
+
 local function check(res, err, code)
     if res == nil then fail(code or "INTERNAL", err or "unknown failure") end
     return res
@@ -239,9 +312,13 @@ end
 
 local function absent(v) return v == nil or v == NULL end
 
--- Query value -> what the store judges: integer-looking text becomes a number.
+-- Query value -> what the store judges: integer-looking text becomes a number. Two
+-- patterns, each linear: "^%-?%d+%.?%d*$" backtracks quadratically on a long run of
+-- digits that ends in anything else.
 local function query_number(v)
-    if type(v) == "string" and find(v, "^%-?%d+%.?%d*$") then return tonumber(v) end
+    if type(v) == "string" and (find(v, "^%-?%d+$") or find(v, "^%-?%d+%.%d*$")) then
+        return tonumber(v)
+    end
     return v
 end
 
@@ -269,9 +346,11 @@ local function body_of(op, params)
     local body, err = _M.decode_body(params.body)
     if not body then fail("INVALID_ARGUMENT", err) end
     local allowed = BODY_KEYS[op]
-    for k in pairs(body) do
+    for k in next, body do
         if not allowed[k] then
-            fail("INVALID_ARGUMENT", tostring(k) .. ": unknown field", tostring(k))
+            -- cjson's keys are strings; named whole, escaped (valid UTF-8, \xHH)
+            local name = type(k) == "string" and escape_key(k) or text_of(k)
+            fail("INVALID_ARGUMENT", name .. ": unknown field", name)
         end
     end
     same_id("galleryId", body.galleryId, params.galleryId)
@@ -358,7 +437,8 @@ function OPS.deleteGalleryItems(store, p)
     if type(ids) ~= "table" then ids = { ids } end
     local _, err, code = store:bulkDeleteGalleryItems(p.galleryId, ids)
     if err then
-        fail(code, (gsub(err, "^itemIds", "itemsIds")))
+        if type(err) == "string" then err = gsub(err, "^itemIds", "itemsIds") end
+        fail(code, err)
     end
     return store:getGallery(p.galleryId)
 end
@@ -366,30 +446,32 @@ end
 local RESULT_NAME = { deleteGalleryItems = "getGallery" }
 
 local function run_op(store, op, params)
-    local fn = OPS[op]
+    local fn = type(op) == "string" and OPS[op]
     if not fn then fail("NOT_FOUND", "no such route") end
-    params.query = type(params.query) == "table" and params.query or {}
-    same_id("galleryId", params.query.galleryId, params.galleryId)
-    same_id("itemId", params.query.itemId, params.itemId)
-    local result, err, code = fn(store, params)
+    local p = plain_params(params)
+    same_id("galleryId", p.query.galleryId, p.galleryId)
+    same_id("itemId", p.query.itemId, p.itemId)
+    local result, err, code = fn(store, p)
     check(result, err, code)
     local body
     body, err, code = rest.response(RESULT_NAME[op] or op, result)
-    if not body then fail("INTERNAL", "response conversion: " .. tostring(err)) end
+    if not body then fail("INTERNAL", "response conversion: " .. text_of(err)) end
     return _M.encode(body)
 end
 
 -- store: a progallery store (or view) with the caller's identity.
 -- op: a name from route(); params: { galleryId?, itemId?, query = {...}, body = "json"? }.
--- Returns status, JSON text, log line (nil when there is nothing to log). Never raises.
+-- Returns status, JSON text, log line (nil when there is nothing to log). Never raises,
+-- and never calls a metamethod of the caller's values: params are read raw, and what a
+-- store returns or raises is described by its type when it is not a string.
 function _M.execute(store, op, params)
-    local ok, res = pcall(run_op, store, op, type(params) == "table" and params or {})
+    local ok, res = pcall(run_op, store, op, params)
     if ok then return 200, res end
-    if type(res) == "table" and getmetatable(res) == Fail then
-        return _M.errorResponse(res.code, res.msg, res.field)
+    if type(res) == "table" and rawequal(getmetatable(res), Fail) then
+        return _M.errorResponse(rawget(res, "code"), rawget(res, "msg"), rawget(res, "field"))
     end
     local status, body = _M.errorResponse("INTERNAL", "internal error")
-    return status, body, "execute " .. tostring(op) .. ": " .. tostring(res)
+    return status, body, "execute " .. text_of(op) .. ": " .. text_of(res)
 end
 
 -- ---------------------------------------------------------------------------------
@@ -452,6 +534,26 @@ local function normalize_prefix(p)
     return p
 end
 
+-- Response cache bounds (per worker), unless conf.cache sets them.
+local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
+
+-- conf.cache -> the cache table, nil (off), or nil, message.
+local function new_cache(c)
+    if c == false then return nil end
+    if c == nil or c == true then c = {} end
+    if type(c) ~= "table" then return nil, "cache: expected a boolean or { maxBytes?, maxEntries? }" end
+    local maxBytes, maxEntries = c.maxBytes, c.maxEntries
+    if maxBytes == nil then maxBytes = CACHE_MAX_BYTES end
+    if maxEntries == nil then maxEntries = CACHE_MAX_ENTRIES end
+    if type(maxBytes) ~= "number" or maxBytes < 0 or maxBytes ~= maxBytes then
+        return nil, "cache.maxBytes: expected a number of bytes"
+    end
+    if type(maxEntries) ~= "number" or maxEntries < 0 or maxEntries ~= maxEntries then
+        return nil, "cache.maxEntries: expected a number of entries"
+    end
+    return { maxBytes = maxBytes, maxEntries = maxEntries, entries = {}, count = 0, bytes = 0 }
+end
+
 -- conf -> handler, or nil, message. Opens nothing (call init_worker in each worker).
 function _M.new(conf)
     if type(conf) ~= "table" then return nil, "conf: expected a table" end
@@ -471,6 +573,8 @@ function _M.new(conf)
     if prefix ~= SDK_PREFIX then prefixes[2] = SDK_PREFIX end
     local key = conf.adminKey
     if key == "" then key = nil end
+    local cache, err = new_cache(conf.cache)
+    if err then return nil, err end
     return setmetatable({
         prefixes = prefixes,
         maxBody = maxBody,
@@ -478,7 +582,7 @@ function _M.new(conf)
         adminKey = key,
         storeConf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
         stores = nil, -- this worker's, from init_worker
-        cache = conf.cache ~= false and {} or nil, -- GET responses, see cache_key
+        cache = cache, -- GET responses, see cache_key
     }, mt)
 end
 
@@ -522,12 +626,28 @@ local function digest_equal(a, b)
     return diff == 0
 end
 
--- "admin", "visitor", or nil (wrong key).
+-- s without leading and trailing white space (%s), in linear time: the pattern
+-- "^%s*(.-)%s*$" is quadratic in the white space inside s.
+local function trim(s)
+    local i = find(s, "%S")
+    if not i then return "" end
+    local j = #s
+    local c = byte(s, j)
+    while c == 32 or (c >= 9 and c <= 13) do
+        j = j - 1
+        c = byte(s, j)
+    end
+    return sub(s, i, j)
+end
+_M.trim = trim
+
+-- "admin", "visitor", or nil (wrong key). The header is read through ngx.var, which
+-- finds it however many headers come before it (ngx.req.get_headers stops at a count);
+-- nginx itself refuses a request with two Authorization headers (400).
 function _M:caller()
-    local h = ngx.req.get_headers(100)["authorization"]
+    local h = ngx.var.http_authorization
     if h == nil then return "visitor" end
-    if type(h) == "table" then return nil end
-    h = match(h, "^%s*(.-)%s*$")
+    h = trim(h)
     if h == "" then return "visitor" end
     if not self.adminKey then return nil end
     if not self.adminDigest then self.adminDigest = ngx.sha1_bin(self.adminKey) end
@@ -555,8 +675,8 @@ end
 
 -- Reads the body up to maxBody bytes: text, or nil when it is too large.
 function _M:read_body()
-    local cl = ngx.req.get_headers(100)["content-length"]
-    if type(cl) == "string" and tonumber(cl) and tonumber(cl) > self.maxBody then return nil end
+    local cl = ngx.var.http_content_length -- wherever it is among the headers
+    if cl and tonumber(cl) and tonumber(cl) > self.maxBody then return nil end
     ngx.req.read_body()
     local data = ngx.req.get_body_data()
     if not data then
@@ -641,24 +761,30 @@ function _M:_handle()
     else
         ngx.req.discard_body()
     end
-    local key = method == "GET" and self:cache_key(role)
+    local key, version
+    if method == "GET" then key, version = self:cache_key(role, ngx.var.request_uri) end
     if key then
         local hit = self:cached(key)
         if hit then return send(200, hit) end
     end
     local status, body, log = self:call(role, op, params)
     if log then ngx_log(ngx.ERR, "progallery: ", log) end
-    if key and status == 200 then self:remember(key, body) end
+    if key and status == 200 then self:remember(key, body, version) end
     return send(status, body)
 end
 
 -- Response cache of GETs, per worker. Entries are valid while the store's
 -- dataVersion() stays the same: it moves on every commit, by this worker, a
--- thread of its pool, or any other process. The version is read before the
--- call, so a cached body is never older than the version it is filed under.
-local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
+-- thread of its pool, or any other process. Each request captures the version
+-- before its call (cache_key), and its body is filed only under that version,
+-- and only if the version has not moved meanwhile (remember): a call that yields
+-- (a worker thread) may return after a commit and after another request has
+-- moved the cache on to the new version, and its older body must not land there.
+-- An entry costs #key + #body bytes; the cache starts afresh when the next entry would
+-- pass maxEntries or maxBytes, and an entry larger than maxBytes is not stored at all.
 
-function _M:cache_key(role)
+-- role, request URI -> key, version (this request's), or nil when not caching.
+function _M:cache_key(role, uri)
     if not self.cache or not self.stores then return nil end
     local v = self.stores.visitor:dataVersion()
     if not v then return nil end
@@ -666,20 +792,30 @@ function _M:cache_key(role)
     if c.version ~= v then
         c.version, c.entries, c.count, c.bytes = v, {}, 0, 0
     end
-    return role .. " " .. ngx.var.request_uri
+    return role .. " " .. uri, v
 end
 
 function _M:cached(key)
     return self.cache.entries[key]
 end
 
-function _M:remember(key, body)
+-- Files body (read at `version`, from cache_key) unless the data moved on since.
+function _M:remember(key, body, version)
     local c = self.cache
-    if c.count >= CACHE_MAX_ENTRIES or c.bytes + #body > CACHE_MAX_BYTES then
+    if version == nil or c.version ~= version then return end
+    if self.stores.visitor:dataVersion() ~= version then return end
+    local size = #key + #body
+    if size > c.maxBytes or c.maxEntries < 1 then return end
+    local old = c.entries[key] -- two misses of one key, both answered
+    if old then
+        c.entries[key] = nil
+        c.count, c.bytes = c.count - 1, c.bytes - (#key + #old)
+    end
+    if c.count >= c.maxEntries or c.bytes + size > c.maxBytes then
         c.entries, c.count, c.bytes = {}, 0, 0
     end
     c.entries[key] = body
-    c.count, c.bytes = c.count + 1, c.bytes + #body
+    c.count, c.bytes = c.count + 1, c.bytes + size
 end
 
 local function traceback(e)
@@ -707,8 +843,13 @@ local REJECT = {
     [400] = { "INVALID_ARGUMENT", "bad request" },
     [404] = { "NOT_FOUND", "no such route" },
     [405] = { "METHOD_NOT_ALLOWED", "method not allowed" },
+    [408] = { "REQUEST_TIMEOUT", "request timed out" },
     [413] = { "PAYLOAD_TOO_LARGE", "request body too large" },
+    [414] = { "URI_TOO_LONG", "request URI too long" },
+    [494] = { "RESOURCE_EXHAUSTED", "request headers too large" }, -- nginx's; sent as 400
     [500] = { "INTERNAL", "internal error" },
+    [501] = { "NOT_IMPLEMENTED", "not implemented" },
+    [505] = { "HTTP_VERSION_NOT_SUPPORTED", "HTTP version not supported" },
 }
 function _M:reject(status)
     local r = REJECT[status] or REJECT[500]

@@ -19,8 +19,8 @@
 
 local uri = require "progallery.uri"
 
-local type, pairs, pcall, error, tostring, setmetatable, getmetatable =
-    type, pairs, pcall, error, tostring, setmetatable, getmetatable
+local type, next, pcall, error, setmetatable, getmetatable, rawequal =
+    type, next, pcall, error, setmetatable, getmetatable, rawequal
 local huge = math.huge
 
 local _M = { _VERSION = "0.1.0" }
@@ -52,11 +52,14 @@ local function fail(path, msg)
     error(setmetatable({ msg = (path and path ~= "" and (path .. ": ") or "") .. msg }, Fail), 0)
 end
 
+-- Tables are read raw (next, never __pairs), and an error raised from a caller's value is
+-- described by its type, never through its __tostring.
 local function guarded(fn, ...)
     local ok, res = pcall(fn, ...)
     if ok then return res end
-    if type(res) == "table" and getmetatable(res) == Fail then return nil, res.msg, INVALID end
-    return nil, "invalid argument: " .. tostring(res), INVALID
+    if type(res) == "table" and rawequal(getmetatable(res), Fail) then return nil, res.msg, INVALID end
+    if type(res) ~= "string" then res = "(a " .. type(res) .. " value)" end
+    return nil, "invalid argument: " .. res, INVALID
 end
 
 -- The field path of the value being converted, kept as keys on a stack (KEYS[1..depth],
@@ -65,8 +68,18 @@ end
 -- inside itself, so one stack serves every call.
 local KEYS, ROOT = {}, nil
 
+-- A caller's key as messages name it: whole, valid UTF-8, other bytes as \xHH and a
+-- backslash doubled (progallery.escapeKey, the core's own rule). The C module comes with
+-- this one; without it a key is named as it is.
+local escape_key
+do
+    local ok, pg = pcall(require, "progallery")
+    escape_key = ok and type(pg) == "table" and pg.escapeKey or function(s) return s end
+end
+
 local function join(path, key)
     if type(key) == "number" then return (path or "") .. "[" .. key .. "]" end
+    key = escape_key(key)
     if not path or path == "" then return key end
     return path .. "." .. key
 end
@@ -102,7 +115,7 @@ local function copy_opaque(v, toRest, depth)
     if type(v) ~= "table" then return copy_scalar(v, depth, toRest) end
     if depth > MAX_DEPTH then fail(path_at(depth), "nested too deeply") end
     local out = {}
-    for k, x in pairs(v) do
+    for k, x in next, v do
         local tk = type(k)
         if tk ~= "string" and tk ~= "number" then fail(path_at(depth), "key of type " .. tk) end
         KEYS[depth + 1] = k
@@ -137,7 +150,7 @@ local function convert_table(v, toRest, parent, depth)
     if depth > MAX_DEPTH then fail(path_at(depth), "nested too deeply") end
     local rename = toRest and TO_REST or FROM_REST
     local out = {}
-    for k, x in pairs(v) do
+    for k, x in next, v do
         local tk = type(k)
         if tk ~= "string" and tk ~= "number" then fail(path_at(depth), "key of type " .. tk) end
         local nk = rename[k]

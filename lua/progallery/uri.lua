@@ -314,10 +314,16 @@ function _M.imageFromRest(obj)
     return build_image(id, filename or alt, width, height)
 end
 
--- Last path segment of a URL, without query or fragment.
+-- Last path segment of a URL, without query or fragment. Found with plain searches:
+-- the unanchored pattern "([^/]*)$" is quadratic in a long segment that ends in "/".
 local function last_segment(url)
     url = match(url, "^[^?#]*")
-    return match(url, "([^/]*)$")
+    local last, i = 0, find(url, "/", 1, true)
+    while i do
+        last = i
+        i = find(url, "/", i + 1, true)
+    end
+    return sub(url, last + 1)
 end
 
 local function poster_fragment(posters)
