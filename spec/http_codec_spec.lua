@@ -299,8 +299,11 @@ describe("progallery.http codec", function()
       local json = cjson.decode(text)
       local code = json.details.applicationError.code
       assert.equal(json.message, json.details.applicationError.description)
-      assert.equal(tonumber(sent), http.STATUS[code], status .. " " .. code)
+      assert.is_number(http.STATUS[code], status .. " " .. code) -- a code of the handler's
       assert.equal(status == 494 and 400 or status, tonumber(sent))
+      local _, body = http.errorResponse(code, json.message)
+      local rejected = cjson.decode(body)
+      assert.same(rejected.details.applicationError, json.details.applicationError) -- as reject() writes it
     end
   end)
 end)

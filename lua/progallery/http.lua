@@ -93,13 +93,16 @@ end
 -- ---------------------------------------------------------------------------------
 -- Errors
 
--- The codes of API.md section 7, and one per status that only HTTP has (the error pages
--- of examples/nginx/nginx.conf use the same).
+-- The codes of API.md section 7 and their statuses, and the few that only HTTP has: 401,
+-- 405 and 413 (earlier decisions, in the README) and 501 (Wix's own NOT_IMPLEMENTED). The
+-- error pages of examples/nginx/nginx.conf use these codes; a status of nginx's own with no
+-- code of its own takes the nearest (414 and oversized headers RESOURCE_EXHAUSTED, 408 and
+-- 505 INVALID_ARGUMENT).
 local STATUS = {
     INVALID_ARGUMENT = 400, RESOURCE_EXHAUSTED = 400, UNAUTHENTICATED = 401,
-    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405, REQUEST_TIMEOUT = 408,
-    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, URI_TOO_LONG = 414, INTERNAL = 500,
-    NOT_IMPLEMENTED = 501, UNAVAILABLE = 503, HTTP_VERSION_NOT_SUPPORTED = 505,
+    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405,
+    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, INTERNAL = 500,
+    NOT_IMPLEMENTED = 501, UNAVAILABLE = 503,
 }
 _M.STATUS = STATUS
 
@@ -843,13 +846,13 @@ local REJECT = {
     [400] = { "INVALID_ARGUMENT", "bad request" },
     [404] = { "NOT_FOUND", "no such route" },
     [405] = { "METHOD_NOT_ALLOWED", "method not allowed" },
-    [408] = { "REQUEST_TIMEOUT", "request timed out" },
+    [408] = { "INVALID_ARGUMENT", "request timed out" },
     [413] = { "PAYLOAD_TOO_LARGE", "request body too large" },
-    [414] = { "URI_TOO_LONG", "request URI too long" },
+    [414] = { "RESOURCE_EXHAUSTED", "request URI too long" },
     [494] = { "RESOURCE_EXHAUSTED", "request headers too large" }, -- nginx's; sent as 400
     [500] = { "INTERNAL", "internal error" },
     [501] = { "NOT_IMPLEMENTED", "not implemented" },
-    [505] = { "HTTP_VERSION_NOT_SUPPORTED", "HTTP version not supported" },
+    [505] = { "INVALID_ARGUMENT", "HTTP version not supported" },
 }
 function _M:reject(status)
     local r = REJECT[status] or REJECT[500]
