@@ -9,9 +9,11 @@
 -- garbage: a numeric fragment value that is not a finite number is an error (JS: NaN,
 -- which JSON cannot carry); REST objects without width/height, or with an id that would
 -- not survive a round trip (contains "/", "#" or "?"), are errors (JS: "undefined").
--- Every function returns nil, message on bad input and never raises.
+-- Every function returns nil, message on bad input and never raises. A caller's table is
+-- read raw (rawget, rawequal): its metatable never runs, so it cannot raise or lie.
 
-local type, tostring, tonumber, pairs, pcall = type, tostring, tonumber, pairs, pcall
+local type, tonumber, next, pcall, rawget, rawequal =
+    type, tonumber, next, pcall, rawget, rawequal
 local byte, char, sub, find, gsub, gmatch, format, lower, match =
     string.byte, string.char, string.sub, string.find, string.gsub, string.gmatch, string.format,
     string.lower, string.match
@@ -27,6 +29,7 @@ local INT32_MAX = 2147483647
 -- Valid UTF-8 (RFC 3629: no overlongs, no surrogates, max U+10FFFF). JS strings cannot
 -- hold anything else, so decodeURIComponent throws where this returns false.
 local function valid_utf8(s)
+    if type(s) ~= "string" then return false end
     local i, n = 1, #s
     while i <= n do
         local c = byte(s, i)
@@ -245,13 +248,13 @@ end
 _M.null = NULL
 
 local function is_null(v)
-    return v == nil or (NULL ~= nil and v == NULL)
+    return v == nil or (NULL ~= nil and rawequal(v, NULL))
 end
 _M.isNull = is_null
 
 -- Strings that are "set" in the JS sense (truthy): non-empty.
 local function opt_string(obj, key)
-    local v = obj[key]
+    local v = rawget(obj, key)
     if is_null(v) then return nil end
     if type(v) ~= "string" then return nil, key .. ": expected a string" end
     if v == "" then return nil end
@@ -259,7 +262,7 @@ local function opt_string(obj, key)
 end
 
 local function dimension(obj, key)
-    local v = obj[key]
+    local v = rawget(obj, key)
     if is_null(v) then return nil, key .. ": required" end
     if type(v) ~= "number" or v ~= v or v < 0 or v > INT32_MAX or v ~= floor(v) then
         return nil, key .. ": expected an integer from 0 to " .. INT32_MAX
@@ -324,8 +327,8 @@ local function poster_fragment(posters)
     if is_null(posters) then return "" end
     if type(posters) ~= "table" then return nil, "posters: expected an array" end
     -- The SDK prefers the second poster when there is one.
-    local index = posters[2] ~= nil and 2 or 1
-    local poster = posters[index]
+    local index = rawget(posters, 2) ~= nil and 2 or 1
+    local poster = rawget(posters, index)
     if is_null(poster) then return "" end
     local path = "posters[" .. index .. "]"
     if type(poster) ~= "table" then return nil, path .. ": expected an object" end
@@ -363,7 +366,7 @@ function _M.videoFromRest(obj)
         out = out .. "/" .. enc
     end
     local frag
-    frag, err = poster_fragment(obj.posters)
+    frag, err = poster_fragment(rawget(obj, "posters"))
     if not frag then return nil, err end
     return out .. frag
 end
@@ -385,16 +388,18 @@ function _M.posterImage(videoInfo)
                               width = p.posterWidth, height = p.posterHeight })
 end
 
--- Callers get nil, message instead of a raise even from hostile tables (metamethods
--- that raise): every exported function runs under pcall.
-for name, fn in pairs(_M) do
+-- Last line of defence (out of memory, a bug): every exported function runs under pcall
+-- and answers nil, message. The message is only ever a string of Lua's or ours.
+local wrapped = {}
+for name, fn in next, _M do
     if type(fn) == "function" and name ~= "isNull" and name ~= "isHttp" then
-        _M[name] = function(...)
+        wrapped[name] = function(...)
             local ok, a, b = pcall(fn, ...)
             if ok then return a, b end
-            return nil, "invalid argument: " .. tostring(a)
+            return nil, "internal error: " .. (type(a) == "string" and a or type(a))
         end
     end
 end
+for name, fn in next, wrapped do _M[name] = fn end
 
 return _M
