@@ -529,6 +529,45 @@ describe("progallery.frontend", function()
       assert.same({ url = "https://wix.com" }, r.items[1].link)
     end)
 
+    it("fromGalleryItems refuses what the store would refuse, with the store's code", function()
+      local h = assert(store:createGallery { gallery = { name = "bounds" } })
+      local legacy_long = "image://v1/id/" .. ("n"):rep(4096 - 4 - 14 - 29 + 1) .. "#originWidth=1&originHeight=1"
+      for _, c in ipairs {
+        { { src = IMG, title = ("t"):rep(1024) } },
+        { { src = IMG, title = ("t"):rep(1025) }, "RESOURCE_EXHAUSTED", "^items%[1%]%.title" },
+        { { src = IMG, title = "\255" }, "INVALID_ARGUMENT", "^items%[1%]%.title" },
+        { { src = IMG, title = "a\0b" }, "INVALID_ARGUMENT", "^items%[1%]%.title" },
+        { { src = IMG, description = ("d"):rep(16384) } },
+        { { src = IMG, description = ("d"):rep(16385) }, "RESOURCE_EXHAUSTED", "^items%[1%]%.description" },
+        { { src = IMG, link = "https://x/" .. ("l"):rep(4086) } },
+        { { src = IMG, link = "https://x/" .. ("l"):rep(4087) }, "RESOURCE_EXHAUSTED", "^items%[1%]%.link" },
+        { { src = IMG, link = "\192\128" }, "INVALID_ARGUMENT", "^items%[1%]%.link" },
+        { { src = "https://x/" .. ("s"):rep(4087) }, "RESOURCE_EXHAUSTED", "^items%[1%]%.src" },
+        { { src = legacy_long }, "RESOURCE_EXHAUSTED", "^items%[1%]%.src" },
+        { { src = legacy_long:sub(1, 14) .. legacy_long:sub(16) } },
+        { { src = "HTTPS://example.com/a.jpg" }, "INVALID_ARGUMENT", "^items%[1%]%.src" },
+        { { src = "wix:image://v1/abc/x.jpg" }, "INVALID_ARGUMENT", "^items%[1%]%.src" },
+      } do
+        local out, msg, code = frontend.fromGalleryItems { c[1] }
+        -- the same mapping sent to the store as it is
+        local f = c[1]
+        local src = f.src:find("^image:") and ("wix:" .. f.src) or f.src
+        local r, serr, scode = store:createGalleryItem(h._id, { image = { imageInfo = src }, title = f.title,
+          description = f.description, link = f.link and { url = f.link } })
+        if c[2] then
+          assert.is_nil(out)
+          assert.equal(c[2], code, msg)
+          assert.matches(c[3], msg)
+          assert.is_nil(r)
+          assert.equal(c[2], scode, serr)
+        else
+          assert.is_not_nil(out, msg)
+          assert.is_not_nil(r, serr)
+          assert(store:createGalleryItems(h._id, out))
+        end
+      end
+    end)
+
     it("toJSON of an empty stored gallery is []", function()
       local g = assert(store:createGallery { gallery = { name = "empty" } })
       assert.equal("[]", call(frontend.toJSON, assert(store:getGallery(g._id))))

@@ -6,8 +6,8 @@
 -- bare URL). Items without media have nothing to show either. Those are reported in
 -- `skipped`, or refused with strict = true.
 --
--- Every function returns nil, message, "INVALID_ARGUMENT" on malformed input and never
--- raises; progallery.null (== cjson.null) anywhere counts as absent. A caller's tables
+-- Every function returns nil, message, "INVALID_ARGUMENT" on malformed input
+-- ("RESOURCE_EXHAUSTED" for a string past the store's bound) and never raises; progallery.null (== cjson.null) anywhere counts as absent. A caller's tables
 -- are read raw (rawget, next): their metatables never run, so they can neither raise nor
 -- change the result; messages name a caller's value by its type, never by tostring.
 
@@ -20,8 +20,11 @@ local floor = math.floor
 
 local _M = { _VERSION = "0.1.0" }
 
-local INVALID = "INVALID_ARGUMENT"
-local is_null = uri.isNull
+local INVALID, EXHAUSTED = "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"
+local is_null, valid_utf8 = uri.isNull, uri.validUTF8
+
+-- The store's byte bounds of the fields a $w item fills (API.md section 4).
+local MAX_TITLE, MAX_DESCRIPTION, MAX_URL = 1024, 16384, 4096
 
 _M.REASON_TEXT = "text item"
 _M.REASON_NO_MEDIA = "no media"
@@ -29,8 +32,8 @@ _M.REASON_LINK_TEXT = "link has text"
 
 -- Internal early exit: raised as a table so a genuine Lua error is never mistaken for it.
 local Fail = {}
-local function fail(path, msg)
-    error(setmetatable({ msg = path .. ": " .. msg }, Fail), 0)
+local function fail(path, msg, code)
+    error(setmetatable({ msg = path .. ": " .. msg, code = code or INVALID }, Fail), 0)
 end
 
 -- Text for an error value that is not one of ours (out of memory, a bug): a string as
@@ -43,7 +46,9 @@ end
 local function guarded(fn, ...)
     local ok, a, b = pcall(fn, ...)
     if ok then return a, b end
-    if type(a) == "table" and rawequal(getmetatable(a), Fail) then return nil, rawget(a, "msg"), INVALID end
+    if type(a) == "table" and rawequal(getmetatable(a), Fail) then
+        return nil, rawget(a, "msg"), rawget(a, "code")
+    end
     return nil, "internal error: " .. describe(a), INVALID
 end
 
@@ -85,6 +90,17 @@ local function opt_string(t, key, path)
     if type(v) ~= "string" then
         fail(path .. "." .. key, "expected a string, got " .. type(v))
     end
+    return v
+end
+
+-- An optional string the store will hold: the store's rules for it, in its order
+-- (src/model.c check_string): UTF-8 without NUL, then at most max bytes.
+local function opt_text(t, key, path, max)
+    local v = opt_string(t, key, path)
+    if v == nil then return nil end
+    if not valid_utf8(v) then fail(path .. "." .. key, "must be valid UTF-8") end
+    if find(v, "\0", 1, true) then fail(path .. "." .. key, "must not contain a NUL byte") end
+    if #v > max then fail(path .. "." .. key, "longer than " .. max .. " bytes", EXHAUSTED) end
     return v
 end
 
@@ -231,13 +247,15 @@ local function from_item(fitem, path)
     local src = opt_string(fitem, "src", path)
     if not src then fail(path .. ".src", "required") end
     local kind = frontend_kind(fitem, src, path)
-    local parts, err
+    -- progallery.uri's grammar is the store's (spec/fixtures/media_uris.lua), and it
+    -- answers with the store's code.
+    local parts, err, code
     if kind == "image" then
-        parts, err = uri.parseImage(src)
+        parts, err, code = uri.parseImage(src)
     else
-        parts, err = uri.parseVideo(src)
+        parts, err, code = uri.parseVideo(src)
     end
-    if not parts then fail(path .. ".src", err) end
+    if not parts then fail(path .. ".src", err, code) end
     -- http(s) sources are kept verbatim; a legacy wix URI without "wix:" is normalized,
     -- since the store accepts only the full form.
     local info = parts.scheme == "http" and src or parts.uri
@@ -248,10 +266,12 @@ local function from_item(fitem, path)
         out.video = { videoInfo = info }
     end
     -- slug came from _id; the store ignores _id on create, so this is safe to send.
+    -- The other strings get the store's checks here, so that what this returns the
+    -- store takes (and what it refuses, the store would refuse, with the same code).
     out._id = opt_string(fitem, "slug", path)
-    out.title = opt_string(fitem, "title", path)
-    out.description = opt_string(fitem, "description", path)
-    local link = opt_string(fitem, "link", path)
+    out.title = opt_text(fitem, "title", path, MAX_TITLE)
+    out.description = opt_text(fitem, "description", path, MAX_DESCRIPTION)
+    local link = opt_text(fitem, "link", path, MAX_URL)
     if link then out.link = { url = link } end
     return out
 end
@@ -269,7 +289,10 @@ local function from_gallery_items(frontendItems)
     return out
 end
 
--- $w.Gallery items -> backend items for createGalleryItems.
+-- $w.Gallery items -> backend items for createGalleryItems: each one the store takes
+-- as it is, or nil, message, code with the code the store would give (INVALID_ARGUMENT,
+-- RESOURCE_EXHAUSTED for a string past its bound). The batch size is the caller's
+-- (createGalleryItems takes 1..1000 items).
 function _M.fromGalleryItems(frontendItems)
     return guarded(from_gallery_items, frontendItems)
 end
@@ -374,7 +397,9 @@ function _M.galleryJSON(store, galleryId, opts)
     end
     local ok, a, b, c = pcall(gallery_json, store, galleryId, opts)
     if ok then return a, b, c end -- a store's own failure comes back unchanged
-    if type(a) == "table" and rawequal(getmetatable(a), Fail) then return nil, rawget(a, "msg"), INVALID end
+    if type(a) == "table" and rawequal(getmetatable(a), Fail) then
+        return nil, rawget(a, "msg"), rawget(a, "code")
+    end
     return nil, "store: " .. describe(a), INVALID
 end
 

@@ -180,26 +180,32 @@ function _M.isHttp(s)
     return type(s) == "string" and is_http(s)
 end
 
+local INVALID, EXHAUSTED = "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"
+
 -- The grammar (spec/fixtures/media_uris.lua has it in full, with its vectors). kind is
 -- "image" or "video"; check_length is false for the builders, whose strings the store
--- bounds itself (RESOURCE_EXHAUSTED).
+-- bounds itself. Failures are nil, message, code, with the store's code for the string
+-- and in the store's order: UTF-8 and NUL first, then the length, then the syntax.
 local function parse(s, kind, prefix, check_length)
     if type(s) ~= "string" then
-        return nil, "expected a string, got " .. type(s)
+        return nil, "expected a string, got " .. type(s), INVALID
     end
+    if not valid_utf8(s) then return nil, "not valid UTF-8", INVALID end
+    if find(s, "\0", 1, true) then return nil, "must not contain a NUL byte", INVALID end
     -- Legacy form without the scheme ("image://v1/..."): the SDK prefixes "wix:".
     local legacy = sub(s, 1, #kind + 1) == kind .. ":"
     if legacy then s = "wix:" .. s end
     if check_length and #s > MAX_BYTES then
-        return nil, "longer than " .. MAX_BYTES .. " bytes" .. (legacy and " with \"wix:\"" or "")
+        return nil, "longer than " .. MAX_BYTES .. " bytes" .. (legacy and " with \"wix:\"" or ""),
+               EXHAUSTED
     end
     local plen, http = #prefix, is_http(s)
     if not http and sub(s, 1, plen) ~= prefix then
-        return nil, "expected a " .. prefix .. "<id>/<filename>#... URI or an http:// or https:// URL"
+        return nil, "expected a " .. prefix .. "<id>/<filename>#... URI or an http:// or https:// URL",
+               INVALID
     end
-    if not valid_utf8(s) then return nil, "not valid UTF-8" end
-    if find(s, "\0", 1, true) or find(s, "[\1- \127]") then
-        return nil, "must not contain spaces or control characters"
+    if find(s, "[\1- \127]") then
+        return nil, "must not contain spaces or control characters", INVALID
     end
     if http then
         return { kind = kind, scheme = "http", url = s }
@@ -212,51 +218,53 @@ local function parse(s, kind, prefix, check_length)
     local path = sub(s, plen + 1, path_end)
     local slash = find(path, "/", 1, true)
     local id = slash and sub(path, 1, slash - 1) or path
-    if id == "" then return nil, "missing media id" end
+    if id == "" then return nil, "missing media id", INVALID end
     local frag = hash and sub(s, hash + 1) or nil
     local parts = { kind = kind, scheme = "wix", uri = s, id = id, params = fragment_params(frag) }
     if slash then
         local raw = sub(path, slash + 1)
-        if raw == "" then return nil, "empty filename" end
-        if find(raw, "/", 1, true) then return nil, "more than <id>/<filename> in the path" end
+        if raw == "" then return nil, "empty filename", INVALID end
+        if find(raw, "/", 1, true) then return nil, "more than <id>/<filename> in the path", INVALID end
         local name, err = decode_component(raw)
-        if not name then return nil, "filename: " .. err end
-        if find(name, "\0", 1, true) then return nil, "filename: a NUL byte once decoded" end
+        if not name then return nil, "filename: " .. err, INVALID end
+        if find(name, "\0", 1, true) then return nil, "filename: a NUL byte once decoded", INVALID end
         parts.filename = name
     end
     local err
     if kind == "image" then
-        if not frag then return nil, "missing the #originWidth=<w>&originHeight=<h> fragment" end
+        if not frag then return nil, "missing the #originWidth=<w>&originHeight=<h> fragment", INVALID end
         parts.width, err = fragment_size(frag, "originWidth", true)
-        if not parts.width then return nil, err end
+        if not parts.width then return nil, err, INVALID end
         parts.height, err = fragment_size(frag, "originHeight", true)
-        if not parts.height then return nil, err end
+        if not parts.height then return nil, err, INVALID end
     else
         local poster = frag and raw_param(frag, "posterUri")
         if poster and poster ~= "" then
             poster = form_decode(poster)
             if not valid_utf8(poster) or find(poster, "\0", 1, true) then
-                return nil, "posterUri: not valid UTF-8 without NUL once decoded"
+                return nil, "posterUri: not valid UTF-8 without NUL once decoded", INVALID
             end
             parts.posterUri = poster
         end
         parts.posterWidth, err = fragment_size(frag, "posterWidth", false)
-        if not parts.posterWidth then return nil, err end
+        if not parts.posterWidth then return nil, err, INVALID end
         parts.posterHeight, err = fragment_size(frag, "posterHeight", false)
-        if not parts.posterHeight then return nil, err end
+        if not parts.posterHeight then return nil, err, INVALID end
     end
     return parts
 end
 
 -- Returns { kind="image", scheme="wix", uri, id, filename?, width, height, params }
--- or { kind="image", scheme="http", url }, or nil, message. uri is the wix: form (a
--- legacy string gets "wix:"); params is the fragment as URLSearchParams reads it.
+-- or { kind="image", scheme="http", url }, or nil, message, code (the store's code for
+-- that string: RESOURCE_EXHAUSTED past 4096 bytes, else INVALID_ARGUMENT). uri is the
+-- wix: form (a legacy string gets "wix:"); params is the fragment as URLSearchParams
+-- reads it.
 function _M.parseImage(s)
     return parse(s, "image", IMAGE_PREFIX, true)
 end
 
 -- Returns { kind="video", scheme="wix", uri, id, filename?, posterUri?, posterWidth,
--- posterHeight, params } or { kind="video", scheme="http", url }, or nil, message.
+-- posterHeight, params } or { kind="video", scheme="http", url }, or nil, message, code.
 function _M.parseVideo(s)
     return parse(s, "video", VIDEO_PREFIX, true)
 end
@@ -468,8 +476,8 @@ local wrapped = {}
 for name, fn in next, _M do
     if type(fn) == "function" and name ~= "isNull" and name ~= "isHttp" then
         wrapped[name] = function(...)
-            local ok, a, b = pcall(fn, ...)
-            if ok then return a, b end
+            local ok, a, b, c = pcall(fn, ...)
+            if ok then return a, b, c end
             return nil, "internal error: " .. (type(a) == "string" and a or type(a))
         end
     end
