@@ -133,7 +133,8 @@ static int decodes_to_utf8(const char *s, size_t n, int form)
         return 0;
     for (i = 0; i < n; i++) {
         if (s[i] == '%') {
-            int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1, lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
+            int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
             if (hi >= 0 && lo >= 0) {
                 buf[len++] = (char)(hi * 16 + lo);
                 i += 2;

@@ -7,9 +7,10 @@
 -- `skipped`, or refused with strict = true.
 --
 -- Every function returns nil, message, "INVALID_ARGUMENT" on malformed input
--- ("RESOURCE_EXHAUSTED" for a string past the store's bound) and never raises; progallery.null (== cjson.null) anywhere counts as absent. A caller's tables
--- are read raw (rawget, next): their metatables never run, so they can neither raise nor
--- change the result; messages name a caller's value by its type, never by tostring.
+-- ("RESOURCE_EXHAUSTED" for a string past the store's bound) and never raises;
+-- progallery.null (== cjson.null) anywhere counts as absent. A caller's tables are read
+-- raw (rawget, next): their metatables never run, so they can neither raise nor change
+-- the result; messages name a caller's value by its type, never by tostring.
 
 local uri = require "progallery.uri"
 
@@ -338,7 +339,9 @@ local function method(store, name)
     elseif rawequal(getmetatable(store), STORE_LOCK) then
         fn = store[name]
     end
-    if type(fn) ~= "function" then fail("store", "expected a progallery store (no " .. name .. " method)") end
+    if type(fn) ~= "function" then
+        fail("store", "expected a progallery store (no " .. name .. " method)")
+    end
     return fn
 end
 
@@ -363,12 +366,15 @@ end
 -- identity may call it. Store errors come back unchanged (nil, message, code).
 local function gallery_json(store, galleryId, opts)
     local get_gallery = method(store, "getGallery")
-    local gallery, err, code = store_call(get_gallery, store, "getGallery", galleryId, { itemLimit = 100 })
+    local gallery, err, code = store_call(get_gallery, store, "getGallery", galleryId,
+                                          { itemLimit = 100 })
     if gallery == nil then return nil, err, code end
     local list, n = result_items(gallery, "getGallery")
     local total = rawget(gallery, "totalItems")
     if total == nil then total = 0 end
-    if type(total) ~= "number" then fail("store", "getGallery returned a totalItems of type " .. type(total)) end
+    if type(total) ~= "number" then
+        fail("store", "getGallery returned a totalItems of type " .. type(total))
+    end
     local all, count = {}, 0
     for i = 1, n do count = count + 1; all[count] = rawget(list, i) end
     if count < total then

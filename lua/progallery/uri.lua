@@ -16,8 +16,9 @@
 -- would decode them first). REST objects without width/height, or with an id that would
 -- not survive a round trip (contains "/", "#" or "?"), are errors (JS: "undefined"); the
 -- builders only ever return strings of the grammar.
--- Every function returns nil, message on bad input and never raises. A caller's table is
--- read raw (rawget, rawequal): its metatable never runs, so it cannot raise or lie.
+-- Every function returns nil, message on bad input (parseImage / parseVideo add the code
+-- the store would answer) and never raises. A caller's table is read raw (rawget,
+-- rawequal): its metatable never runs, so it cannot raise or lie.
 
 local type, tonumber, next, pcall, rawget, rawequal =
     type, tonumber, next, pcall, rawget, rawequal
@@ -201,7 +202,7 @@ local function parse(s, kind, prefix, check_length)
     end
     local plen, http = #prefix, is_http(s)
     if not http and sub(s, 1, plen) ~= prefix then
-        return nil, "expected a " .. prefix .. "<id>/<filename>#... URI or an http:// or https:// URL",
+        return nil, "expected a " .. prefix .. "<id>/<filename>#... URI or an http(s):// URL",
                INVALID
     end
     if find(s, "[\1- \127]") then
@@ -224,15 +225,21 @@ local function parse(s, kind, prefix, check_length)
     if slash then
         local raw = sub(path, slash + 1)
         if raw == "" then return nil, "empty filename", INVALID end
-        if find(raw, "/", 1, true) then return nil, "more than <id>/<filename> in the path", INVALID end
+        if find(raw, "/", 1, true) then
+            return nil, "more than <id>/<filename> in the path", INVALID
+        end
         local name, err = decode_component(raw)
         if not name then return nil, "filename: " .. err, INVALID end
-        if find(name, "\0", 1, true) then return nil, "filename: a NUL byte once decoded", INVALID end
+        if find(name, "\0", 1, true) then
+            return nil, "filename: a NUL byte once decoded", INVALID
+        end
         parts.filename = name
     end
     local err
     if kind == "image" then
-        if not frag then return nil, "missing the #originWidth=<w>&originHeight=<h> fragment", INVALID end
+        if not frag then
+            return nil, "missing the #originWidth=<w>&originHeight=<h> fragment", INVALID
+        end
         parts.width, err = fragment_size(frag, "originWidth", true)
         if not parts.width then return nil, err, INVALID end
         parts.height, err = fragment_size(frag, "originHeight", true)
