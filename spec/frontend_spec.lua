@@ -297,20 +297,22 @@ describe("progallery.frontend", function()
       assert.matches("^options", invalid(frontend.toGalleryItems, {}, { strikt = true }))
     end)
 
-    it("survives hostile tables", function()
+    it("reads hostile tables raw: their metatables change nothing", function()
       local function boom() error("boom") end
       local cyc = {} -- an item that is its own image: imageInfo is missing, whatever the depth
       cyc.image = cyc
-      for _, v in ipairs {
-        setmetatable({}, { __index = boom }),
-        setmetatable({ bogus = 1 }, { __pairs = boom }),
-        { items = setmetatable({ 1 }, { __pairs = boom }) },
-        { setmetatable({}, { __index = boom }) },
-        { { image = setmetatable({}, { __index = boom }) } },
-        { cyc },
-        { { image = { imageInfo = IMG }, link = setmetatable({}, { __index = boom }) } },
+      local hostile = { __index = boom, __pairs = boom, __len = boom }
+      for _, c in ipairs {
+        { setmetatable({}, hostile), {} },
+        { setmetatable({ bogus = 1 }, hostile), { bogus = 1 } },
+        { { items = setmetatable({ 1 }, hostile) }, { items = { 1 } } },
+        { { setmetatable({}, hostile) }, { {} } },
+        { { { image = setmetatable({}, hostile) } }, { { image = {} } } },
+        { { cyc }, { cyc } },
+        { { { image = { imageInfo = IMG }, link = setmetatable({}, hostile) } },
+          { { image = { imageInfo = IMG }, link = {} } } },
       } do
-        invalid(frontend.toGalleryItems, v)
+        assert.same({ call(frontend.toGalleryItems, c[2]) }, { call(frontend.toGalleryItems, c[1]) })
       end
     end)
   end)
@@ -525,6 +527,45 @@ describe("progallery.frontend", function()
       assert.same({ "IMAGE", "VIDEO", "IMAGE" }, { r.items[1].type, r.items[2].type, r.items[3].type })
       assert.equal("https://example.com/pic.jpg", r.items[3].image.imageInfo)
       assert.same({ url = "https://wix.com" }, r.items[1].link)
+    end)
+
+    it("fromGalleryItems refuses what the store would refuse, with the store's code", function()
+      local h = assert(store:createGallery { gallery = { name = "bounds" } })
+      local legacy_long = "image://v1/id/" .. ("n"):rep(4096 - 4 - 14 - 29 + 1) .. "#originWidth=1&originHeight=1"
+      for _, c in ipairs {
+        { { src = IMG, title = ("t"):rep(1024) } },
+        { { src = IMG, title = ("t"):rep(1025) }, "RESOURCE_EXHAUSTED", "^items%[1%]%.title" },
+        { { src = IMG, title = "\255" }, "INVALID_ARGUMENT", "^items%[1%]%.title" },
+        { { src = IMG, title = "a\0b" }, "INVALID_ARGUMENT", "^items%[1%]%.title" },
+        { { src = IMG, description = ("d"):rep(16384) } },
+        { { src = IMG, description = ("d"):rep(16385) }, "RESOURCE_EXHAUSTED", "^items%[1%]%.description" },
+        { { src = IMG, link = "https://x/" .. ("l"):rep(4086) } },
+        { { src = IMG, link = "https://x/" .. ("l"):rep(4087) }, "RESOURCE_EXHAUSTED", "^items%[1%]%.link" },
+        { { src = IMG, link = "\192\128" }, "INVALID_ARGUMENT", "^items%[1%]%.link" },
+        { { src = "https://x/" .. ("s"):rep(4087) }, "RESOURCE_EXHAUSTED", "^items%[1%]%.src" },
+        { { src = legacy_long }, "RESOURCE_EXHAUSTED", "^items%[1%]%.src" },
+        { { src = legacy_long:sub(1, 14) .. legacy_long:sub(16) } },
+        { { src = "HTTPS://example.com/a.jpg" }, "INVALID_ARGUMENT", "^items%[1%]%.src" },
+        { { src = "wix:image://v1/abc/x.jpg" }, "INVALID_ARGUMENT", "^items%[1%]%.src" },
+      } do
+        local out, msg, code = frontend.fromGalleryItems { c[1] }
+        -- the same mapping sent to the store as it is
+        local f = c[1]
+        local src = f.src:find("^image:") and ("wix:" .. f.src) or f.src
+        local r, serr, scode = store:createGalleryItem(h._id, { image = { imageInfo = src }, title = f.title,
+          description = f.description, link = f.link and { url = f.link } })
+        if c[2] then
+          assert.is_nil(out)
+          assert.equal(c[2], code, msg)
+          assert.matches(c[3], msg)
+          assert.is_nil(r)
+          assert.equal(c[2], scode, serr)
+        else
+          assert.is_not_nil(out, msg)
+          assert.is_not_nil(r, serr)
+          assert(store:createGalleryItems(h._id, out))
+        end
+      end
     end)
 
     it("toJSON of an empty stored gallery is []", function()

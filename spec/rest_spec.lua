@@ -118,10 +118,17 @@ describe("progallery.rest", function()
       assert.equal(null, call(rest.toRest, { image = { imageInfo = null } }).image.imageInfo)
     end)
 
-    it("keeps array metatables (cjson array markers)", function()
-      local mt = {}
-      local r = call(rest.toRest, { items = setmetatable({}, mt) })
-      assert.equal(mt, getmetatable(r.items))
+    it("keeps cjson's array markers and no other metatable", function()
+      for _, mt in ipairs { cjson.array_mt or false, cjson.empty_array_mt or false } do
+        if mt then
+          local r = call(rest.toRest, { items = setmetatable({}, mt), exif = { a = setmetatable({}, mt) } })
+          assert.equal(mt, getmetatable(r.items))
+          assert.equal(mt, getmetatable(r.exif.a))
+        end
+      end
+      local r = call(rest.toRest, { items = setmetatable({}, {}), exif = setmetatable({}, { __index = {} }) })
+      assert.is_nil(getmetatable(r.items))
+      assert.is_nil(getmetatable(r.exif))
     end)
 
     it("passes scalars and delete results through", function()

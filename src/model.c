@@ -110,31 +110,78 @@ static int all_digits(const char *s, size_t n)
     return 1;
 }
 
-/* wix:image://v1/<id>[/<filename>]#originWidth=<w>&originHeight=<h>[&...] and
- * wix:video://v1/<id>[/<filename>][#posterUri=..&posterWidth=<w>&posterHeight=<h>].
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Whether s[0..n) percent-decodes to UTF-8 without NUL, the rule for every string:
+ * the decoded text is the REST object's filename or poster id (reference 2.11).
+ * form = 0 is decodeURIComponent (a malformed escape is refused, as JS throws);
+ * form = 1 is URLSearchParams ("+" is a space, a malformed escape stays as it is). */
+static int decodes_to_utf8(const char *s, size_t n, int form)
+{
+    char buf[MAX_URL];
+    size_t i, len = 0;
+    if (n > sizeof buf)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%') {
+            int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
+            if (hi >= 0 && lo >= 0) {
+                buf[len++] = (char)(hi * 16 + lo);
+                i += 2;
+                continue;
+            }
+            if (!form)
+                return 0;
+        }
+        buf[len++] = form && s[i] == '+' ? ' ' : s[i];
+    }
+    return utf8_problem(buf, len) == NULL;
+}
+
+/* wix:image://v1/<id>[/<filename>][?<query>]#originWidth=<w>&originHeight=<h>[&...] and
+ * wix:video://v1/<id>[/<filename>][?<query>][#posterUri=..&posterWidth=<w>&posterHeight=<h>].
  * The filename and the video's poster are optional because Wix's SDK builds
- * these strings without them when the REST object has none. */
+ * these strings without them when the REST object has none. A "?" ends the path, as
+ * for the URL parser of the SDK (reference 2.11); the query plays no part. The same
+ * grammar is progallery.uri's; spec/fixtures/media_uris.lua holds the vectors both pass. */
 static int wix_uri_ok(const char *s, size_t n, int image)
 {
     const char *end = s + n, *hash = memchr(s, '#', n), *path_end = hash ? hash : end;
-    const char *slash = memchr(s, '/', (size_t)(path_end - s));
+    const char *query = memchr(s, '?', (size_t)(path_end - s)), *slash;
     static const char *const dims[2][2] = { { "posterWidth", "posterHeight" },
                                             { "originWidth", "originHeight" } };
     int i;
+    size_t len;
+    const char *poster;
+    if (query)
+        path_end = query;
+    slash = memchr(s, '/', (size_t)(path_end - s));
     if (slash == s || (slash && (slash + 1 == path_end || memchr(slash + 1, '/',
                                                                  (size_t)(path_end - slash - 1)))))
         return 0; /* empty id, empty filename, or extra path segments */
     if (path_end == s)
         return 0;
+    if (slash && !decodes_to_utf8(slash + 1, (size_t)(path_end - slash - 1), 0))
+        return 0;
     if (!hash)
         return !image;
     for (i = 0; i < 2; i++) {
-        size_t len;
         const char *v = fragment_param(hash + 1, end, dims[image][i], &len);
         if (v ? !all_digits(v, len) : image)
             return 0;
     }
-    return 1;
+    poster = image ? NULL : fragment_param(hash + 1, end, "posterUri", &len);
+    return !poster || decodes_to_utf8(poster, len, 1);
 }
 
 static int check_url(ctx *c, const pg_value *v, const char *wix_prefix)

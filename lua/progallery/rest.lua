@@ -15,12 +15,15 @@
 -- unsharpMasking.*), never in a title that happens to read "NaN".
 --
 -- Functions return nil, message, "INVALID_ARGUMENT" on bad input (message prefixed with
--- the field path) and never raise. Tables are copied; inputs are never modified.
+-- the field path) and never raise. Tables are copied; inputs are never modified. A
+-- caller's tables are read raw (next, rawget): their metatables never run. The copies
+-- carry no caller metatable either, except cjson's array markers, which only tell cjson
+-- that an empty table is an array.
 
 local uri = require "progallery.uri"
 
-local type, next, pcall, error, setmetatable, getmetatable, rawequal =
-    type, next, pcall, error, setmetatable, getmetatable, rawequal
+local type, next, pcall, error, setmetatable, getmetatable, rawget, rawequal, require =
+    type, next, pcall, error, setmetatable, getmetatable, rawget, rawequal, require
 local huge = math.huge
 
 local _M = { _VERSION = "0.1.0" }
@@ -46,6 +49,23 @@ local FLOAT_STRINGS = { NaN = 0 / 0, Infinity = huge, ["-Infinity"] = -huge }
 _M.ARRAY_KEYS = { items = true, galleries = true, values = true, itemIds = true,
                   posters = true, resolutions = true }
 
+-- cjson's array markers (OpenResty's cjson has them, Debian's stock 2.1.0 does not); the
+-- store puts the same ones on its result arrays.
+local ARRAY_MT, EMPTY_ARRAY_MT
+do
+    local ok, cjson = pcall(require, "cjson")
+    if ok and type(cjson) == "table" then
+        ARRAY_MT, EMPTY_ARRAY_MT = rawget(cjson, "array_mt"), rawget(cjson, "empty_array_mt")
+    end
+end
+
+-- The metatable a copy of v gets: v's when it is a cjson array marker, else none.
+local function marker_of(v)
+    local mt = getmetatable(v)
+    if mt ~= nil and (rawequal(mt, ARRAY_MT) or rawequal(mt, EMPTY_ARRAY_MT)) then return mt end
+    return nil
+end
+
 -- Internal early exit, raised as a tagged table so real Lua errors stay distinguishable.
 local Fail = {}
 local function fail(path, msg)
@@ -57,9 +77,11 @@ end
 local function guarded(fn, ...)
     local ok, res = pcall(fn, ...)
     if ok then return res end
-    if type(res) == "table" and rawequal(getmetatable(res), Fail) then return nil, res.msg, INVALID end
-    if type(res) ~= "string" then res = "(a " .. type(res) .. " value)" end
-    return nil, "invalid argument: " .. res, INVALID
+    if type(res) == "table" and rawequal(getmetatable(res), Fail) then
+        return nil, rawget(res, "msg"), INVALID
+    end
+    -- not ours (out of memory, a bug): a string as it is, anything else by its type
+    return nil, "internal error: " .. (type(res) == "string" and res or type(res)), INVALID
 end
 
 -- The field path of the value being converted, kept as keys on a stack (KEYS[1..depth],
@@ -121,8 +143,8 @@ local function copy_opaque(v, toRest, depth)
         KEYS[depth + 1] = k
         out[k] = copy_opaque(x, toRest, depth + 1)
     end
-    local mt = getmetatable(v)
-    if type(mt) == "table" then setmetatable(out, mt) end
+    local mt = marker_of(v)
+    if mt then setmetatable(out, mt) end
     return out
 end
 
@@ -161,8 +183,8 @@ local function convert_table(v, toRest, parent, depth)
             out[nk or k] = convert(x, toRest, k, parent, depth + 1)
         end
     end
-    local mt = getmetatable(v)
-    if type(mt) == "table" then setmetatable(out, mt) end
+    local mt = marker_of(v)
+    if mt then setmetatable(out, mt) end
     return out
 end
 

@@ -5,28 +5,41 @@
 -- algorithm of the Wix SDK runtime (reference section 2.11), so progallery.frontend and
 -- progallery.rest agree byte for byte. Pure Lua; runs on Lua 5.1 (LuaJIT) through 5.4.
 --
--- Deliberate differences from the JavaScript original, all on input JS would turn into
--- garbage: a numeric fragment value that is not a finite number is an error (JS: NaN,
--- which JSON cannot carry); REST objects without width/height, or with an id that would
--- not survive a round trip (contains "/", "#" or "?"), are errors (JS: "undefined").
--- Every function returns nil, message on bad input and never raises.
+-- parseImage / parseVideo accept exactly the strings the store accepts (src/model.c):
+-- one grammar, written out and checked by the vectors of spec/fixtures/media_uris.lua.
+-- Besides, they read the legacy "image://" / "video://" forms by adding "wix:", as the
+-- SDK does. The grammar is the SDK's reading with the store's checks on top, all on input
+-- the SDK would turn into garbage: an image needs originWidth and originHeight, and the
+-- sizes are 1 to 9 digits (JS: 0 or NaN, which JSON cannot carry); a filename must
+-- decode (JS throws); http and https are lower case as API.md writes them; no spaces or
+-- control characters; at most 4096 bytes. Fragment names are matched as written (JS
+-- would decode them first). REST objects without width/height, or with an id that would
+-- not survive a round trip (contains "/", "#" or "?"), are errors (JS: "undefined"); the
+-- builders only ever return strings of the grammar.
+-- Every function returns nil, message on bad input (parseImage / parseVideo add the code
+-- the store would answer) and never raises. A caller's table is read raw (rawget,
+-- rawequal): its metatable never runs, so it cannot raise or lie.
 
-local type, tostring, tonumber, pairs, pcall = type, tostring, tonumber, pairs, pcall
-local byte, char, sub, find, gsub, gmatch, format, lower, match =
+local type, tonumber, next, pcall, rawget, rawequal =
+    type, tonumber, next, pcall, rawget, rawequal
+local byte, char, sub, find, gsub, gmatch, format, match =
     string.byte, string.char, string.sub, string.find, string.gsub, string.gmatch, string.format,
-    string.lower, string.match
-local floor, huge = math.floor, math.huge
+    string.match
+local floor = math.floor
 local tointeger = math.tointeger -- nil on LuaJIT / 5.1
 
 local _M = { _VERSION = "0.1.0" }
 
 local IMAGE_PREFIX = "wix:image://v1/"
 local VIDEO_PREFIX = "wix:video://v1/"
-local INT32_MAX = 2147483647
+local MAX_BYTES = 4096        -- imageInfo / videoInfo (API.md section 4)
+local MAX_DIGITS = 9          -- of a size in the fragment (src/model.c all_digits)
+local MAX_SIZE = 999999999    -- the largest such size
 
 -- Valid UTF-8 (RFC 3629: no overlongs, no surrogates, max U+10FFFF). JS strings cannot
 -- hold anything else, so decodeURIComponent throws where this returns false.
 local function valid_utf8(s)
+    if type(s) ~= "string" then return false end
     local i, n = 1, #s
     while i <= n do
         local c = byte(s, i)
@@ -77,7 +90,7 @@ end
 
 -- JS decodeURIComponent: every %XX decoded (also %2F and %23); a malformed escape or a
 -- result that is not UTF-8 is an error, as JS throws URIError there.
-function _M.decodeURIComponent(s)
+local function decode_component(s)
     if type(s) ~= "string" then return nil, "expected a string" end
     local i = 1
     while true do
@@ -92,15 +105,17 @@ function _M.decodeURIComponent(s)
     if not valid_utf8(out) then return nil, "not valid UTF-8 once decoded" end
     return out
 end
+_M.decodeURIComponent = decode_component
 
 -- URLSearchParams decoding of one name or value: "+" is a space, bad escapes stay as
 -- they are (it never throws).
 local function form_decode(s)
-    s = gsub(s, "+", " ")
+    s = gsub(s, "%+", " ")
     return (gsub(s, "%%(%x%x)", hex_to_char))
 end
 
 -- The fragment as URLSearchParams sees it; the first occurrence of a name wins (get()).
+-- Informative only (watermark and the like): the grammar reads raw_param.
 local function fragment_params(frag)
     local params = {}
     if not frag or frag == "" then return params end
@@ -118,6 +133,23 @@ local function fragment_params(frag)
     return params
 end
 
+-- The value of the first "&"-separated part of frag that starts with name .. "=", as
+-- written (not decoded), or nil: how the store reads the fragment.
+local function raw_param(frag, name)
+    local key = name .. "="
+    local klen, n, pos = #key, #frag, 1
+    while pos <= n do
+        local amp = find(frag, "&", pos, true)
+        local stop = amp and amp - 1 or n
+        if stop - pos + 1 >= klen and sub(frag, pos, pos + klen - 1) == key then
+            return sub(frag, pos + klen, stop)
+        end
+        if not amp then break end
+        pos = amp + 1
+    end
+    return nil
+end
+
 local function as_integer(n)
     if tointeger then
         local i = tointeger(n)
@@ -126,81 +158,122 @@ local function as_integer(n)
     return n
 end
 
--- JS Number() of a URLSearchParams.get() result: absent or blank is 0.
-local function fragment_number(params, name)
-    local v = params[name]
-    if v == nil or match(v, "^%s*$") then return 0 end
-    local n = tonumber(v)
-    if not n or n ~= n or n == huge or n == -huge then
-        return nil, name .. " is not a number"
+-- A size of the fragment: 1 to 9 digits; absent is an error when required, else 0
+-- (JS Number(null)).
+local function fragment_size(frag, name, required)
+    local v = frag and raw_param(frag, name)
+    if v == nil then
+        if required then return nil, "missing " .. name end
+        return 0
     end
-    return as_integer(n)
+    if #v > MAX_DIGITS or not find(v, "^%d+$") then
+        return nil, name .. ": expected 1 to " .. MAX_DIGITS .. " digits"
+    end
+    return as_integer(tonumber(v))
 end
 
+local function is_http(s)
+    return (sub(s, 1, 8) == "https://" and #s > 8) or (sub(s, 1, 7) == "http://" and #s > 7)
+end
+
+-- The http(s) form of the grammar: "http://" or "https://" (lower case) and more.
 function _M.isHttp(s)
-    if type(s) ~= "string" then return false end
-    local scheme = match(s, "^(%a+)://")
-    scheme = scheme and lower(scheme)
-    return scheme == "http" or scheme == "https"
+    return type(s) == "string" and is_http(s)
 end
 
--- Common part of parseImage/parseVideo. kind is "image" or "video".
-local function parse_wix(s, kind, prefix)
+local INVALID, EXHAUSTED = "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"
+
+-- The grammar (spec/fixtures/media_uris.lua has it in full, with its vectors). kind is
+-- "image" or "video"; check_length is false for the builders, whose strings the store
+-- bounds itself. Failures are nil, message, code, with the store's code for the string
+-- and in the store's order: UTF-8 and NUL first, then the length, then the syntax.
+local function parse(s, kind, prefix, check_length)
     if type(s) ~= "string" then
-        return nil, "expected a string, got " .. type(s)
+        return nil, "expected a string, got " .. type(s), INVALID
     end
-    if _M.isHttp(s) then
+    if not valid_utf8(s) then return nil, "not valid UTF-8", INVALID end
+    if find(s, "\0", 1, true) then return nil, "must not contain a NUL byte", INVALID end
+    -- Legacy form without the scheme ("image://v1/..."): the SDK prefixes "wix:".
+    local legacy = sub(s, 1, #kind + 1) == kind .. ":"
+    if legacy then s = "wix:" .. s end
+    if check_length and #s > MAX_BYTES then
+        return nil, "longer than " .. MAX_BYTES .. " bytes" .. (legacy and " with \"wix:\"" or ""),
+               EXHAUSTED
+    end
+    local plen, http = #prefix, is_http(s)
+    if not http and sub(s, 1, plen) ~= prefix then
+        return nil, "expected a " .. prefix .. "<id>/<filename>#... URI or an http(s):// URL",
+               INVALID
+    end
+    if find(s, "[\1- \127]") then
+        return nil, "must not contain spaces or control characters", INVALID
+    end
+    if http then
         return { kind = kind, scheme = "http", url = s }
     end
-    -- Legacy form without the scheme ("image://v1/..."): the SDK prefixes "wix:".
-    if sub(s, 1, #kind + 1) == kind .. ":" then s = "wix:" .. s end
-    if sub(s, 1, #prefix) ~= prefix then
-        return nil, "expected a " .. prefix .. " URI or an http(s) URL"
-    end
-    local hash = find(s, "#", 1, true)
-    local path = hash and sub(s, #prefix + 1, hash - 1) or sub(s, #prefix + 1)
-    local frag = hash and sub(s, hash + 1) or nil
-    -- A "?" ends the path for a URL parser; its query plays no part in the conversion.
-    local q = find(path, "?", 1, true)
-    if q then path = sub(path, 1, q - 1) end
+    -- The path ends at "#" or "?", as for the SDK's URL parser; the query is ignored.
+    local hash = find(s, "#", plen + 1, true)
+    local path_end = hash and hash - 1 or #s
+    local q = find(s, "?", plen + 1, true)
+    if q and q <= path_end then path_end = q - 1 end
+    local path = sub(s, plen + 1, path_end)
     local slash = find(path, "/", 1, true)
     local id = slash and sub(path, 1, slash - 1) or path
-    local rawname = slash and match(path, "^[^/]*", slash + 1) or nil
-    if id == "" then return nil, "missing media id" end
-    local parts = { kind = kind, scheme = "wix", uri = s, id = id,
-                    params = fragment_params(frag) }
-    if rawname and rawname ~= "" then
-        local name, err = _M.decodeURIComponent(rawname)
-        if not name then return nil, "filename: " .. err end
+    if id == "" then return nil, "missing media id", INVALID end
+    local frag = hash and sub(s, hash + 1) or nil
+    local parts = { kind = kind, scheme = "wix", uri = s, id = id, params = fragment_params(frag) }
+    if slash then
+        local raw = sub(path, slash + 1)
+        if raw == "" then return nil, "empty filename", INVALID end
+        if find(raw, "/", 1, true) then
+            return nil, "more than <id>/<filename> in the path", INVALID
+        end
+        local name, err = decode_component(raw)
+        if not name then return nil, "filename: " .. err, INVALID end
+        if find(name, "\0", 1, true) then
+            return nil, "filename: a NUL byte once decoded", INVALID
+        end
         parts.filename = name
+    end
+    local err
+    if kind == "image" then
+        if not frag then
+            return nil, "missing the #originWidth=<w>&originHeight=<h> fragment", INVALID
+        end
+        parts.width, err = fragment_size(frag, "originWidth", true)
+        if not parts.width then return nil, err, INVALID end
+        parts.height, err = fragment_size(frag, "originHeight", true)
+        if not parts.height then return nil, err, INVALID end
+    else
+        local poster = frag and raw_param(frag, "posterUri")
+        if poster and poster ~= "" then
+            poster = form_decode(poster)
+            if not valid_utf8(poster) or find(poster, "\0", 1, true) then
+                return nil, "posterUri: not valid UTF-8 without NUL once decoded", INVALID
+            end
+            parts.posterUri = poster
+        end
+        parts.posterWidth, err = fragment_size(frag, "posterWidth", false)
+        if not parts.posterWidth then return nil, err, INVALID end
+        parts.posterHeight, err = fragment_size(frag, "posterHeight", false)
+        if not parts.posterHeight then return nil, err, INVALID end
     end
     return parts
 end
 
 -- Returns { kind="image", scheme="wix", uri, id, filename?, width, height, params }
--- or { kind="image", scheme="http", url }, or nil, message.
+-- or { kind="image", scheme="http", url }, or nil, message, code (the store's code for
+-- that string: RESOURCE_EXHAUSTED past 4096 bytes, else INVALID_ARGUMENT). uri is the
+-- wix: form (a legacy string gets "wix:"); params is the fragment as URLSearchParams
+-- reads it.
 function _M.parseImage(s)
-    local p, err = parse_wix(s, "image", IMAGE_PREFIX)
-    if not p or p.scheme ~= "wix" then return p, err end
-    p.width, err = fragment_number(p.params, "originWidth")
-    if not p.width then return nil, err end
-    p.height, err = fragment_number(p.params, "originHeight")
-    if not p.height then return nil, err end
-    return p
+    return parse(s, "image", IMAGE_PREFIX, true)
 end
 
 -- Returns { kind="video", scheme="wix", uri, id, filename?, posterUri?, posterWidth,
--- posterHeight, params } or { kind="video", scheme="http", url }, or nil, message.
+-- posterHeight, params } or { kind="video", scheme="http", url }, or nil, message, code.
 function _M.parseVideo(s)
-    local p, err = parse_wix(s, "video", VIDEO_PREFIX)
-    if not p or p.scheme ~= "wix" then return p, err end
-    local poster = p.params.posterUri
-    if poster and poster ~= "" then p.posterUri = poster end
-    p.posterWidth, err = fragment_number(p.params, "posterWidth")
-    if not p.posterWidth then return nil, err end
-    p.posterHeight, err = fragment_number(p.params, "posterHeight")
-    if not p.posterHeight then return nil, err end
-    return p
+    return parse(s, "video", VIDEO_PREFIX, true)
 end
 
 -- imageInfo string -> REST CommonImage. The url of a wix: image is the URI itself (with
@@ -245,13 +318,13 @@ end
 _M.null = NULL
 
 local function is_null(v)
-    return v == nil or (NULL ~= nil and v == NULL)
+    return v == nil or (NULL ~= nil and rawequal(v, NULL))
 end
 _M.isNull = is_null
 
 -- Strings that are "set" in the JS sense (truthy): non-empty.
 local function opt_string(obj, key)
-    local v = obj[key]
+    local v = rawget(obj, key)
     if is_null(v) then return nil end
     if type(v) ~= "string" then return nil, key .. ": expected a string" end
     if v == "" then return nil end
@@ -259,12 +332,20 @@ local function opt_string(obj, key)
 end
 
 local function dimension(obj, key)
-    local v = obj[key]
+    local v = rawget(obj, key)
     if is_null(v) then return nil, key .. ": required" end
-    if type(v) ~= "number" or v ~= v or v < 0 or v > INT32_MAX or v ~= floor(v) then
-        return nil, key .. ": expected an integer from 0 to " .. INT32_MAX
+    if type(v) ~= "number" or v ~= v or v < 0 or v > MAX_SIZE or v ~= floor(v) then
+        return nil, key .. ": expected an integer from 0 to " .. MAX_SIZE
     end
     return format("%d", v)
+end
+
+-- What a builder returns: its string when the grammar takes it (the store bounds the
+-- length itself), else nil, message.
+local function built(s, kind)
+    local p, err = parse(s, kind, kind == "image" and IMAGE_PREFIX or VIDEO_PREFIX, false)
+    if not p then return nil, err end
+    return s
 end
 
 -- An id goes into the URI path unescaped (as in the SDK), so it must not carry the
@@ -301,7 +382,11 @@ function _M.imageFromRest(obj)
     if type(obj) ~= "table" then return nil, "expected an object, got " .. type(obj) end
     local id, err = media_id(obj)
     if err then return nil, err end
-    if not id then return url_only(obj, "image") end
+    if not id then
+        local url, uerr = url_only(obj, "image")
+        if not url then return nil, uerr end
+        return built(url, "image")
+    end
     local filename, alt, width, height
     filename, err = opt_string(obj, "filename")
     if err then return nil, err end
@@ -311,7 +396,10 @@ function _M.imageFromRest(obj)
     if not width then return nil, err end
     height, err = dimension(obj, "height")
     if not height then return nil, err end
-    return build_image(id, filename or alt, width, height)
+    local out
+    out, err = build_image(id, filename or alt, width, height)
+    if not out then return nil, err end
+    return built(out, "image")
 end
 
 -- Last path segment of a URL, without query or fragment. Found with plain searches:
@@ -330,8 +418,8 @@ local function poster_fragment(posters)
     if is_null(posters) then return "" end
     if type(posters) ~= "table" then return nil, "posters: expected an array" end
     -- The SDK prefers the second poster when there is one.
-    local index = posters[2] ~= nil and 2 or 1
-    local poster = posters[index]
+    local index = rawget(posters, 2) ~= nil and 2 or 1
+    local poster = rawget(posters, index)
     if is_null(poster) then return "" end
     local path = "posters[" .. index .. "]"
     if type(poster) ~= "table" then return nil, path .. ": expected an object" end
@@ -357,7 +445,11 @@ function _M.videoFromRest(obj)
     if type(obj) ~= "table" then return nil, "expected an object, got " .. type(obj) end
     local id, err = media_id(obj)
     if err then return nil, err end
-    if not id then return url_only(obj, "video") end
+    if not id then
+        local url, uerr = url_only(obj, "video")
+        if not url then return nil, uerr end
+        return built(url, "video")
+    end
     local filename
     filename, err = opt_string(obj, "filename")
     if err then return nil, err end
@@ -369,9 +461,9 @@ function _M.videoFromRest(obj)
         out = out .. "/" .. enc
     end
     local frag
-    frag, err = poster_fragment(obj.posters)
+    frag, err = poster_fragment(rawget(obj, "posters"))
     if not frag then return nil, err end
-    return out .. frag
+    return built(out .. frag, "video")
 end
 
 -- { id=, filename=?, width=, height= } -> wix:image URI (same rules as imageFromRest).
@@ -391,16 +483,18 @@ function _M.posterImage(videoInfo)
                               width = p.posterWidth, height = p.posterHeight })
 end
 
--- Callers get nil, message instead of a raise even from hostile tables (metamethods
--- that raise): every exported function runs under pcall.
-for name, fn in pairs(_M) do
+-- Last line of defence (out of memory, a bug): every exported function runs under pcall
+-- and answers nil, message. The message is only ever a string of Lua's or ours.
+local wrapped = {}
+for name, fn in next, _M do
     if type(fn) == "function" and name ~= "isNull" and name ~= "isHttp" then
-        _M[name] = function(...)
-            local ok, a, b = pcall(fn, ...)
-            if ok then return a, b end
-            return nil, "invalid argument: " .. tostring(a)
+        wrapped[name] = function(...)
+            local ok, a, b, c = pcall(fn, ...)
+            if ok then return a, b, c end
+            return nil, "internal error: " .. (type(a) == "string" and a or type(a))
         end
     end
 end
+for name, fn in next, wrapped do _M[name] = fn end
 
 return _M

@@ -1,0 +1,124 @@
+-- One grammar of media URIs (issue #10, finding 2): every vector of
+-- spec/fixtures/media_uris.lua goes through progallery.uri and through the store's
+-- validation (an item created with it), and both must say what the vector says.
+local uri = require "progallery.uri"
+local rest = require "progallery.rest"
+local VECTORS = require "spec.fixtures.media_uris"
+
+local IMAGE_FIELDS = { "id", "filename", "width", "height" }
+local VIDEO_FIELDS = { "id", "filename", "posterUri", "posterWidth", "posterHeight" }
+
+-- printable form of a vector's input for messages (long ones shortened)
+local function show(s)
+  local t = #s > 80 and (s:sub(1, 40) .. "...(" .. #s .. " bytes)..." .. s:sub(-30)) or s
+  return (t:gsub("[%z\1-\31\127-\255]", function(c) return ("\\%d"):format(c:byte()) end))
+end
+
+-- what progallery.uri says: nil, message or the parts in the vectors' terms
+local function uri_view(kind, s)
+  local p, err = (kind == "image" and uri.parseImage or uri.parseVideo)(s)
+  if not p then return nil, err end
+  if p.scheme == "http" then return { url = p.url }, nil, p end
+  local out = {}
+  for _, f in ipairs(kind == "image" and IMAGE_FIELDS or VIDEO_FIELDS) do out[f] = p[f] end
+  return out, nil, p
+end
+
+local function item_with(kind, s)
+  if kind == "image" then return { image = { imageInfo = s } } end
+  return { video = { videoInfo = s } }
+end
+
+describe("media URI grammar: progallery.uri and the store agree on every vector", function()
+  local store, gid
+  setup(function()
+    store = require("spec.support").admin()
+    gid = assert(store:createGallery { gallery = { name = "uris" } })._id
+  end)
+  teardown(function() store:close() end)
+
+  it("has vectors of both kinds, accepted and refused", function()
+    local n = { image = { [true] = 0, [false] = 0 }, video = { [true] = 0, [false] = 0 } }
+    for _, v in ipairs(VECTORS) do n[v[1]][v[3]] = n[v[1]][v[3]] + 1 end
+    for _, kind in ipairs { "image", "video" } do
+      assert.is_true(n[kind][true] >= 10 and n[kind][false] >= 10, kind)
+    end
+  end)
+
+  -- REST objects: what uri.imageFromRest / videoFromRest build, the store must take
+  local BUILDS = {
+    { "image", { id = "a.jpg", width = 999999999, height = 0, filename = "x y.jpg" }, true },
+    { "image", { id = "a.jpg", width = 1, height = 1, altText = "été" }, true },
+    { "image", { url = "https://x/y.png" }, true },
+    { "image", { id = "a.jpg", width = 2147483647, height = 1 }, false },
+    { "image", { id = "a b", width = 1, height = 1 }, false },
+    { "image", { id = "a\tb", width = 1, height = 1 }, false },
+    { "image", { id = "a.jpg", width = 1, height = 1, filename = "nul\0" }, false },
+    { "image", { url = "HTTPS://x/y.png" }, false },
+    { "image", { url = "ftp://x/y.png" }, false },
+    { "video", { id = "v", filename = "f.mp4", posters = { { id = "p.jpg", width = 1, height = 2 } } }, true },
+    { "video", { id = "v", posters = { { url = "https://s/m/p.jpg?x=1", width = 1, height = 2 } } }, true },
+    { "video", { id = "v", posters = { { id = "p.jpg", width = 1234567890, height = 2 } } }, false },
+    { "video", { id = "v", posters = { { id = "p q", width = 1, height = 2 } } }, false },
+    { "video", { id = "v", filename = "nul\0" }, false },
+    { "video", { url = "https://vimeo.com/1" }, true },
+    { "video", { url = "rtmp://x" }, false },
+  }
+  for i, b in ipairs(BUILDS) do
+    local kind, obj, ok = b[1], b[2], b[3]
+    it(("builder #%d (%s) %s"):format(i, kind, ok and "builds a string both take" or "refuses"), function()
+      local s, err = (kind == "image" and uri.imageFromRest or uri.videoFromRest)(obj)
+      if not ok then
+        assert.is_nil(s, "built " .. tostring(s))
+        assert.equal("string", type(err))
+        return
+      end
+      assert.equal("string", type(s), err)
+      assert.is_not_nil((uri_view(kind, s)))
+      local r, serr = store:createGalleryItem(gid, item_with(kind, s))
+      assert.is_not_nil(r, serr)
+    end)
+  end
+
+  for i, v in ipairs(VECTORS) do
+    local kind, s, ok, parsed = v[1], v[2], v[3], v[4]
+    local label = ("#%d %s %s %s"):format(i, kind, ok and "accepts" or "refuses", show(s))
+
+    it("progallery.uri " .. label, function()
+      local got, err, p = uri_view(kind, s)
+      if not ok then
+        assert.is_nil(got, "accepted")
+        assert.equal("string", type(err))
+        return
+      end
+      assert.is_not_nil(got, err)
+      assert.same(parsed, got)
+      if not parsed.url then
+        -- the wix: form it stands for (a legacy string gets "wix:")
+        assert.equal(v.legacy and ("wix:" .. s) or s, p.uri)
+      end
+    end)
+
+    it("the store " .. label, function()
+      local stored = v.legacy and ("wix:" .. s) or s
+      local r, err, code = store:createGalleryItem(gid, item_with(kind, stored))
+      if not ok then
+        assert.is_nil(r, "the store accepted it")
+        assert.is_true(code == "INVALID_ARGUMENT" or code == "RESOURCE_EXHAUSTED", code)
+        assert.matches("^item%." .. kind .. "%." .. kind .. "Info", err)
+      else
+        assert.is_not_nil(r, err)
+        assert.equal(stored, r[kind][kind .. "Info"])
+        -- what the store holds, its REST face can serve, and progallery.uri reads back
+        local back, rerr = rest.itemToRest(r)
+        assert.is_not_nil(back, rerr)
+        assert.same(parsed, (uri_view(kind, stored)))
+      end
+      if v.legacy then -- the store has no legacy form
+        local r2, _, code2 = store:createGalleryItem(gid, item_with(kind, s))
+        assert.is_nil(r2)
+        assert.is_true(code2 == "INVALID_ARGUMENT" or code2 == "RESOURCE_EXHAUSTED", code2)
+      end
+    end)
+  end
+end)
