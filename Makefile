@@ -1,6 +1,8 @@
 # progallery: C core + Lua binding + pure-Lua helpers.
 #   make                 build build/progallery.so for Lua 5.4
 #   make luajit          build build-luajit/progallery.so (LuaJIT / OpenResty ABI)
+#   make test            the fast specs on Lua 5.4 (no nginx, no npm): seconds
+#   make test-nginx      the HTTP specs: real nginx, the official Wix SDK
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
 #   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
@@ -27,10 +29,15 @@ else
 SQLITE_LIBS ?= -lsqlite3
 endif
 
+# The version is written once, in lua/progallery/version.lua.
+VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/progallery/version.lua)
+
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    ?= -std=c99 -Wall -Wextra -pedantic -Wshadow -Wno-overlength-strings
 PIC      = -fPIC
+# Only luaopen_progallery is exported (PG_EXPORT); every other symbol stays inside the module.
+DEFS     = -fvisibility=hidden -DPG_VERSION='"$(VERSION)"'
 LIBFLAG ?= -shared
 # Never link liblua/libluajit into the module: the host (lua, nginx) provides it.
 LIBS     = $(SQLITE_LIBS) -lm
@@ -40,19 +47,19 @@ LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
-CORE     = value status ids model storage_sqlite api
+CORE     = arena value utf8 json status ids model storage_sqlite api
 BINDING  = lua_value lua_auth lua_json lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: all luajit check test install clean bench bench-http serve serve-stop fuzz
+.PHONY: all luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz
 
 all: $(SO)
 
 $(BUILD)/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PIC) $(CFLAGS) $(WARN) -c $< -o $@
+	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PIC) $(DEFS) $(CFLAGS) $(WARN) -c $< -o $@
 
 $(SO): $(OBJS)
 	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
@@ -64,7 +71,10 @@ check:
 	sh scripts/test.sh
 
 test: $(SO)
-	$(BUSTED)
+	$(BUSTED) --exclude-tags=nginx
+
+test-nginx: $(SO) luajit
+	$(BUSTED) --tags=nginx
 
 bench:
 	sh bench/run.sh

@@ -18,26 +18,21 @@ dependencies = { "lua >= 5.1" }
 external_dependencies = {
    SQLITE = { header = "sqlite3.h", library = "sqlite3" },
 }
+-- The Makefile builds and installs everything: the C sources, the version and the Lua
+-- modules are listed there only. LuaJIT's headers come after LuaRocks' own Lua headers,
+-- as a fallback for --lua-version=5.1 when no Lua 5.1 headers exist.
 build = {
-   type = "builtin",
-   modules = {
-      progallery = {
-         sources = {
-            "src/value.c", "src/status.c", "src/ids.c", "src/model.c",
-            "src/storage_sqlite.c", "src/api.c",
-            "src/lua_value.c", "src/lua_auth.c", "src/lua_json.c", "src/lprogallery.c",
-         },
-         -- LuaJIT's headers as a fallback for --lua-version=5.1 when no Lua 5.1 headers exist
-         -- (the Lua headers LuaRocks picks, -I$(LUA_INCDIR), always come first)
-         incdirs = { "src", "$(SQLITE_INCDIR)", "/usr/include/luajit-2.1" },
-         libdirs = { "$(SQLITE_LIBDIR)" },
-         libraries = { "sqlite3", "m" },
-      },
-      ["progallery.auth"] = "lua/progallery/auth.lua",
-      ["progallery.uri"] = "lua/progallery/uri.lua",
-      ["progallery.frontend"] = "lua/progallery/frontend.lua",
-      ["progallery.rest"] = "lua/progallery/rest.lua",
-      ["progallery.http"] = "lua/progallery/http.lua",
+   type = "make",
+   build_variables = {
+      CFLAGS = "$(CFLAGS)",
+      LIBFLAG = "$(LIBFLAG)",
+      LUA_CFLAGS = "-I$(LUA_INCDIR) -I/usr/include/luajit-2.1",
+      SQLITE_INCDIR = "$(SQLITE_INCDIR)",
+      SQLITE_LIBDIR = "$(SQLITE_LIBDIR)",
+   },
+   install_variables = {
+      LIBDIR = "$(LIBDIR)",
+      LUADIR = "$(LUADIR)",
    },
 }
 -- Debian's lua-busted is not a rock, so the tests run through make.

@@ -1,8 +1,8 @@
 #!/bin/bash
 # libFuzzer on the C code that turns input into the data model (no Lua):
-# reliability/fuzz/fuzz_model.c linked with src/value.c src/status.c src/ids.c
-# src/model.c, built with clang -fsanitize=fuzzer,address,undefined
-# (value.c's malloc/calloc/realloc routed through an allocator that can fail,
+# reliability/fuzz/fuzz_model.c linked with the core's model sources (below), built with
+# clang -fsanitize=fuzzer,address,undefined (the malloc/calloc/realloc of arena.c and
+# json.c routed through an allocator that can fail,
 # for the out-of-memory checks). Starts from the seed corpus in
 # reliability/fuzz/corpus, works in a temporary corpus, and on a crash keeps
 # the reproducer in reliability/fuzz/crashes/.
@@ -20,10 +20,12 @@ SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-om
 OOM="-Dmalloc=pgf_malloc -Drealloc=pgf_realloc -Dcalloc=pgf_calloc"
 CFLAGS="-g -O1 -I$SRC"
 BIN=$TMP/fuzz_model
+ALLOCATING="arena json"           # the core's only mallocs: built with the failing allocator
+OTHERS="value utf8 status ids model"
 {
-  $CC $CFLAGS ${SAN/fuzzer,/fuzzer-no-link,} $OOM -c "$SRC/value.c" -o "$TMP/value.o" &&
-  for f in status ids model; do $CC $CFLAGS ${SAN/fuzzer,/fuzzer-no-link,} -c "$SRC/$f.c" -o "$TMP/$f.o" || exit 1; done &&
-  $CC $CFLAGS $SAN "$HERE/fuzz/fuzz_model.c" "$TMP"/value.o "$TMP"/status.o "$TMP"/ids.o "$TMP"/model.o -lm -o "$BIN"
+  for f in $ALLOCATING; do $CC $CFLAGS ${SAN/fuzzer,/fuzzer-no-link,} $OOM -c "$SRC/$f.c" -o "$TMP/$f.o" || exit 1; done &&
+  for f in $OTHERS; do $CC $CFLAGS ${SAN/fuzzer,/fuzzer-no-link,} -c "$SRC/$f.c" -o "$TMP/$f.o" || exit 1; done &&
+  $CC $CFLAGS $SAN "$HERE/fuzz/fuzz_model.c" $(for f in $ALLOCATING $OTHERS; do echo "$TMP/$f.o"; done) -lm -o "$BIN"
 } >"$TMP/build.log" 2>&1 || { cat "$TMP/build.log"; echo "fuzz-c: build failed; 1 failures"; exit 1; }
 mkdir -p "$TMP/corpus"
 cp "$HERE"/fuzz/corpus/* "$TMP/corpus/"

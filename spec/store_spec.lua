@@ -6,9 +6,29 @@ describe("store", function()
   after_each(S.cleanup)
 
   describe("module", function()
-    it("has a version string", function()
-      assert.equal("string", type(progallery._VERSION))
-      assert.matches("%d", progallery._VERSION)
+    it("has one version: lua/progallery/version.lua's, in the C module, every Lua module and the rockspec", function()
+      local v = require "progallery.version"
+      assert.matches("^%d+%.%d+%.%d+$", v)
+      assert.equal(v, progallery._VERSION)
+      for _, name in ipairs { "progallery.auth", "progallery.uri", "progallery.frontend", "progallery.rest" } do
+        assert.equal(v, require(name)._VERSION, name)
+      end
+      local rockspecs = S.sh("ls progallery-*.rockspec")
+      assert.equal("progallery-" .. v .. "-1.rockspec", rockspecs)
+      local f = assert(io.open("progallery-" .. v .. "-1.rockspec"))
+      local text = f:read("*a")
+      f:close()
+      assert.truthy(text:find('version = "' .. v .. '-1"', 1, true))
+    end)
+
+    it("exports only luaopen_progallery from the C module", function()
+      local so = package.searchpath("progallery", package.cpath)
+      local out = S.sh("nm -D --defined-only " .. S.shell_quote(so))
+      local names = {}
+      for name in out:gmatch("%x+ [TDBR] ([%w_]+)") do
+        if not name:match("^_") then names[#names + 1] = name end
+      end
+      assert.same({ "luaopen_progallery" }, names)
     end)
 
     it("exposes null as the same value as cjson.null", function()

@@ -9,7 +9,15 @@
 #include "api.h"
 #include "lua_binding.h"
 
-#define PG_VERSION "0.1.0"
+#ifndef PG_VERSION
+#error "PG_VERSION comes from lua/progallery/version.lua (build with the Makefile)"
+#endif
+/* The one symbol the module exports (the Makefile hides the rest). */
+#if defined(__GNUC__)
+#define PG_EXPORT __attribute__((visibility("default")))
+#else
+#define PG_EXPORT
+#endif
 #define STORE_MT "progallery.store"
 #define REG_DEFAULT "progallery.default"
 
@@ -481,7 +489,7 @@ static const luaL_Reg store_methods[] = {
     { NULL, NULL },
 };
 
-int luaopen_progallery(lua_State *L)
+PG_EXPORT int luaopen_progallery(lua_State *L)
 {
     if (luaL_newmetatable(L, STORE_MT)) {
         luaL_setfuncs(L, store_meta, 0);

@@ -1,5 +1,6 @@
 /* progallery.encodeJSON: exact JSON text from Lua values, through the core's
  * value trees and encoder (used by progallery.http for every response). */
+#include "json.h"
 #include "lua_binding.h"
 
 /* Lua cannot tell an empty array from an empty object: an empty table under a

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "ids.h"
+#include "json.h"
+#include "utf8.h"
 
 /* Byte bounds of spec section 4. */
 #define MAX_SHORT 1024

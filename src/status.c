@@ -1,6 +1,6 @@
 #include "status.h"
 
-#include "value.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>

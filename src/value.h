@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-typedef struct pg_arena pg_arena;
+#include "arena.h"
 
 typedef enum {
     PG_NULL = 0, /* the explicit null (progallery.null / JSON null) */
@@ -39,14 +39,6 @@ struct pg_value {
     } u;
 };
 
-/* Arena: bump allocator over a chain of blocks. Returns NULL when out of memory. */
-pg_arena *pg_arena_new(void);
-void pg_arena_free(pg_arena *a);
-/* Drop everything allocated so far; keeps at most one modest block for reuse. */
-void pg_arena_reset(pg_arena *a);
-void *pg_arena_alloc(pg_arena *a, size_t n);
-char *pg_arena_strdup(pg_arena *a, const char *s, size_t n);
-
 pg_value *pg_new_null(pg_arena *a);
 pg_value *pg_new_bool(pg_arena *a, int b);
 pg_value *pg_new_number(pg_arena *a, double n);
@@ -72,16 +64,5 @@ const char *pg_type_name(const pg_value *v);
 
 /* Integral and within +-2^53: shown as an integer everywhere (JSON and Lua). */
 int pg_number_is_int(double n);
-
-/* NULL when s is valid UTF-8 (no overlongs, surrogates or NUL bytes), else why not. */
-const char *pg_utf8_problem(const char *s, size_t n);
-/* Length of the valid UTF-8 character that s starts with (1 to 4), or 0: none
- * (n == 0, a NUL byte, or bytes that are not UTF-8). */
-size_t pg_utf8_char(const char *s, size_t n);
-
-/* JSON. Encoding writes into the arena; returns NULL on out of memory.
- * Decoding returns NULL and fills err (static text) on malformed input. */
-char *pg_json_encode(pg_arena *a, const pg_value *v, size_t *len);
-pg_value *pg_json_decode(pg_arena *a, const char *s, size_t len, const char **err);
 
 #endif

@@ -19,7 +19,7 @@ local type, next, pcall, error, setmetatable, getmetatable, require, rawget, raw
 local lower, find, gsub = string.lower, string.find, string.gsub
 local floor = math.floor
 
-local _M = { _VERSION = "0.1.0" }
+local _M = { _VERSION = require "progallery.version" }
 
 local INVALID, EXHAUSTED = "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"
 local is_null, valid_utf8 = uri.isNull, uri.validUTF8

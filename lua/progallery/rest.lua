@@ -26,7 +26,7 @@ local type, next, pcall, error, setmetatable, getmetatable, rawget, rawequal, re
     type, next, pcall, error, setmetatable, getmetatable, rawget, rawequal, require
 local huge = math.huge
 
-local _M = { _VERSION = "0.1.0" }
+local _M = { _VERSION = require "progallery.version" }
 
 local INVALID = "INVALID_ARGUMENT"
 local is_null = uri.isNull

@@ -28,7 +28,7 @@ local byte, char, sub, find, gsub, gmatch, format, match =
 local floor = math.floor
 local tointeger = math.tointeger -- nil on LuaJIT / 5.1
 
-local _M = { _VERSION = "0.1.0" }
+local _M = { _VERSION = require "progallery.version" }
 
 local IMAGE_PREFIX = "wix:image://v1/"
 local VIDEO_PREFIX = "wix:video://v1/"

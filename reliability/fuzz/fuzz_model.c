@@ -12,9 +12,9 @@
  *     again a valid document, with at most one media member, no nulls, the
  *     patch's fields and the stored fields the patch leaves alone;
  *   - out of memory: the same input is run again with the Nth allocation of
- *     value.c failing, for every N the normal run used (up to 64): no crash,
+ *     arena.c or json.c failing, for every N the normal run used (up to 64): no crash,
  *     and a failure is either the normal one or INTERNAL "out of memory".
- * Built by reliability/fuzz.sh with value.c compiled with
+ * Built by reliability/fuzz.sh with arena.c and json.c compiled with
  * -Dmalloc=pgf_malloc -Drealloc=pgf_realloc -Dcalloc=pgf_calloc. */
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +23,7 @@
 
 #include "model.h"
 #include "status.h"
+#include "json.h"
 #include "value.h"
 
 /* ---- allocation failure injection --------------------------------------- */
