@@ -53,7 +53,7 @@ OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: all luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz
+.PHONY: all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz
 
 all: $(SO)
 
@@ -63,6 +63,11 @@ $(BUILD)/%.o: src/%.c $(HEADERS)
 
 $(SO): $(OBJS)
 	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+# What the rockspec builds: from scratch, since the last rock may have been for another ABI.
+rock:
+	rm -rf $(BUILD)
+	$(MAKE) all
 
 luajit:
 	$(MAKE) BUILD=build-luajit LUA_PC=luajit

@@ -23,6 +23,9 @@ external_dependencies = {
 -- as a fallback for --lua-version=5.1 when no Lua 5.1 headers exist.
 build = {
    type = "make",
+   -- a fresh build of its own: one source tree may build a rock for each ABI in turn
+   build_target = "rock",
+   variables = { BUILD = "build-rock" },
    build_variables = {
       CFLAGS = "$(CFLAGS)",
       LIBFLAG = "$(LIBFLAG)",
