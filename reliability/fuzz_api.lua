@@ -464,12 +464,13 @@ local function storm_call(f, ...)
   local pause, stepmul = collectgarbage("setpause", 0), collectgarbage("setstepmul", 1000)
   storm.live = true
   sentinels = nil -- garbage from here: collected, and finalized, during the call if a cycle ends
-  local r = { pcall(f, unpack(args, 1, args.n)) }
+  -- no table constructor before the call: its allocation could run a finalizer first
+  local ok, res, err, code = pcall(f, unpack(args, 1, args.n))
   storm.live = false
   storm.held = nil
   collectgarbage("setpause", pause)
   collectgarbage("setstepmul", stepmul)
-  return unpack(r, 1, 4)
+  return ok, res, err, code
 end
 
 -- Runs a call through pcall; checks the shape of its outcome against `expect`
