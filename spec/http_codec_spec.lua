@@ -3,6 +3,8 @@
 local progallery = require "progallery"
 local S = require "spec.support"
 local http = require "progallery.http"
+local errors = require "progallery.http.errors"
+local router = require "progallery.http.router"
 local cjson = require "cjson"
 
 describe("progallery.http codec", function()
@@ -12,7 +14,7 @@ describe("progallery.http codec", function()
       FAILED_PRECONDITION = 412, UNAVAILABLE = 503, INTERNAL = 500,
     }
     for code, status in pairs(want) do
-      local got, body = http.errorResponse(code, "x: something")
+      local got, body = errors.response(code, "x: something")
       assert.equal(status, got, code)
       local json = cjson.decode(body)
       assert.equal(code, json.details.applicationError.code)
@@ -21,7 +23,7 @@ describe("progallery.http codec", function()
   end)
 
   it("hides internal messages: INTERNAL answers 'internal error' and logs the detail", function()
-    local status, body, log = http.errorResponse("INTERNAL", "storage error: disk I/O error at /srv/x.db")
+    local status, body, log = errors.response("INTERNAL", "storage error: disk I/O error at /srv/x.db")
     assert.equal(500, status)
     assert.equal("internal error", cjson.decode(body).message)
     assert.matches("disk I/O error", log)
@@ -82,7 +84,7 @@ describe("progallery.http codec", function()
       { "/galleries/" .. G .. "/items/" .. I .. string.rep("/a", 5000), "GET", nil, "NOT_FOUND" },
     }
     for _, c in ipairs(cases) do
-      local op, ids = http.route(c[1], c[2])
+      local op, ids = router.route(c[1], c[2])
       assert.equal(c[3], op, c[1]:sub(1, 80))
       if not op then assert.equal(c[4], ids, c[1]:sub(1, 80)) end
     end
@@ -299,9 +301,9 @@ describe("progallery.http codec", function()
       local json = cjson.decode(text)
       local code = json.details.applicationError.code
       assert.equal(json.message, json.details.applicationError.description)
-      assert.is_number(http.STATUS[code], status .. " " .. code) -- a code of the handler's
+      assert.is_number(errors.STATUS[code], status .. " " .. code) -- a code of the handler's
       assert.equal(status == 494 and 400 or status, tonumber(sent))
-      local _, body = http.errorResponse(code, json.message)
+      local _, body = errors.response(code, json.message)
       local rejected = cjson.decode(body)
       assert.same(rejected.details.applicationError, json.details.applicationError) -- as reject() writes it
     end

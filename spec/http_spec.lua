@@ -4,7 +4,7 @@
 -- on 127.0.0.1 with a temporary prefix and is stopped in teardown, failures or not.
 local cjson = require "cjson"
 -- stock lua-cjson writes 14 significant digits; progallery.http's encoder is exact
-local encode = require("progallery.http").encode
+local encode = require("progallery.http.json").encode
 
 local ROOT = (function()
   local f = assert(io.popen("pwd"))

@@ -52,195 +52,11 @@ local mt = { __index = _M }
 local NULL = progallery.null
 local escape_key = progallery.escapeKey -- a caller's key as messages name it: UTF-8, \xHH
 
--- ---------------------------------------------------------------------------------
--- JSON: lua-cjson (a private instance) decodes; progallery.encodeJSON (C) writes,
--- because the cjson in Debian's nginx (stock 2.1.0) cannot mark empty arrays and
--- rounds numbers to 14 digits. Arrays: non-empty 1..n tables, and empty tables under
--- a key of rest.ARRAY_KEYS (outside exif/css) or carrying cjson's array metatable.
+local json = require "progallery.http.json"
+local errors = require "progallery.http.errors"
+local router = require "progallery.http.router"
 
-local cjson
-do
-    local base = require "cjson"
-    cjson = base.new and base.new() or base
-    if cjson.decode_invalid_numbers then pcall(cjson.decode_invalid_numbers, false) end
-    if cjson.decode_max_depth then pcall(cjson.decode_max_depth, 64) end
-    _M.array_mt = base.array_mt
-    _M.empty_array_mt = base.empty_array_mt
-end
-local ARRAY_KEYS = rest.ARRAY_KEYS
-
-local OPAQUE = { exif = true, css = true } -- free-form user data: no key-based guessing
-local encodeJSON = progallery.encodeJSON
-
--- Value -> JSON text; raises (with a short message) only on values no result carries.
-function _M.encode(v)
-    local text, err = encodeJSON(v, ARRAY_KEYS, OPAQUE)
-    if not text then error(err, 0) end
-    return text
-end
-
--- Request body text -> table, or nil, message. Only a JSON object is a body.
-function _M.decode_body(raw)
-    if raw == nil then return {} end
-    if type(raw) ~= "string" then return nil, "body: expected JSON text" end
-    if find(raw, "^%s*$") then return {} end
-    if not find(raw, "^%s*{") then return nil, "body: expected a JSON object" end
-    local ok, v = pcall(cjson.decode, raw)
-    if not ok or type(v) ~= "table" then return nil, "body: malformed JSON" end
-    return v
-end
-
--- ---------------------------------------------------------------------------------
--- Errors
-
--- The codes of API.md section 7 and their statuses, and the few that only HTTP has: 401,
--- 405 and 413 (earlier decisions, in the README) and 501 (Wix's own NOT_IMPLEMENTED). The
--- error pages of examples/nginx/nginx.conf use these codes; a status of nginx's own with no
--- code of its own takes the nearest (414 and oversized headers RESOURCE_EXHAUSTED, 408 and
--- 505 INVALID_ARGUMENT).
-local STATUS = {
-    INVALID_ARGUMENT = 400, RESOURCE_EXHAUSTED = 400, UNAUTHENTICATED = 401,
-    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405,
-    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, INTERNAL = 500,
-    NOT_IMPLEMENTED = 501, UNAVAILABLE = 503,
-}
-_M.STATUS = STATUS
-
--- First segment of a message's field path -> it is a field (REST names; the store's
--- Velo roots are the same words).
-local FIELD_ROOTS = {
-    gallery = true, item = true, items = true, galleryId = true, itemId = true, itemIds = true,
-    itemsIds = true, cloneFromGalleryId = true, limit = true, offset = true, itemLimit = true,
-    itemOffset = true, body = true,
-}
-local VELO_TO_REST = { _id = "id", _createdDate = "createdDate", _updatedDate = "updatedDate" }
-
--- "items[2].image._id" (1-based, Velo names) -> "items[1].image.id" (0-based, REST names).
-function _M.restField(path)
-    path = gsub(path, "%[(%d+)%]", function(n) return "[" .. (tonumber(n) - 1) .. "]" end)
-    path = gsub(path, "[^%.%[%]]+", function(seg) return VELO_TO_REST[seg] or seg end)
-    return path
-end
-
--- A message that names a field: "<path>: <description>" -> REST path, description.
-function _M.splitField(msg)
-    local field, desc = match(msg, "^(.-): (.*)$")
-    if not field then return nil end
-    local root = match(field, "^[%a_][%w_]*")
-    if not root or not FIELD_ROOTS[root] then return nil end
-    return _M.restField(field), desc
-end
-
--- Text for a value that may be a caller's object: a string or number as it is, anything
--- else by its type only (tostring or .. would call the caller's __tostring / __concat).
-local function text_of(v)
-    local t = type(v)
-    if t == "string" then return v end
-    if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
-    return "(a " .. t .. " value)"
-end
-
-local function looks_like_lua_error(msg)
-    return find(msg, "%.lua:%d+:") ~= nil or find(msg, "stack traceback", 1, true) ~= nil
-end
-
--- code, message[, field] -> status, JSON body, log line (nil when nothing to log).
--- A message naming a field is rewritten with the REST path (0-based indexes).
--- code and msg may come from a store (or a stub of one): neither is touched through a
--- metamethod; a code that is not a string is INTERNAL.
-function _M.errorResponse(code, msg, field)
-    if type(code) ~= "string" then code = "INTERNAL" end
-    local status = STATUS[code] or 500
-    local log
-    msg = text_of(msg)
-    if status == 500 or looks_like_lua_error(msg) then
-        log = code .. ": " .. msg
-        msg = status == 500 and "internal error" or "invalid request"
-    end
-    local violation
-    if code == "INVALID_ARGUMENT" or code == "RESOURCE_EXHAUSTED" then
-        local desc
-        if field then -- msg is "<field>: <desc>" (the field may hold ": " itself)
-            desc = sub(msg, 1, #field + 2) == field .. ": " and sub(msg, #field + 3)
-                or match(msg, "^.-: (.*)$") or msg
-        else
-            field, desc = _M.splitField(msg)
-        end
-        if field then
-            msg = field .. ": " .. desc
-            violation = { fieldViolations = { { field = field, description = desc } } }
-        end
-    end
-    local body = { message = msg,
-                   details = { applicationError = { code = code, description = msg },
-                               validationError = violation } }
-    return status, _M.encode(body), log
-end
-
--- ---------------------------------------------------------------------------------
--- Routing (pure)
-
-local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
-local function is_uuid(s) return type(s) == "string" and find(s, UUID) ~= nil end
-_M.isUUID = is_uuid
-
-local ALLOW = {
-    galleries = "GET, POST", gallery = "GET, PATCH, DELETE",
-    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST",
-}
-
--- path (after the prefix, "" or "/..."), method -> op, ids or nil, code, message, allow.
-function _M.route(path, method)
-    local segs, n = {}, 0
-    if path ~= "" then
-        if sub(path, 1, 1) ~= "/" then return nil, "NOT_FOUND", "no such route" end
-        -- at most 5 segments: no route has more, so a path of thousands costs no more
-        local i = 2
-        while n < 5 do
-            local j = find(path, "/", i, true)
-            n = n + 1
-            segs[n] = sub(path, i, (j or 0) - 1)
-            if not j then break end
-            i = j + 1
-        end
-    end
-    if n == 0 or segs[1] ~= "galleries" then return nil, "NOT_FOUND", "no such route" end
-    if n == 1 then
-        if method == "GET" then return "listGalleries", {} end
-        if method == "POST" then return "createGallery", {} end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.galleries
-    end
-    local gid = segs[2]
-    if not is_uuid(gid) then
-        return nil, "INVALID_ARGUMENT", "galleryId: not a valid UUID"
-    end
-    local ids = { galleryId = gid }
-    if n == 2 then
-        if method == "GET" then return "getGallery", ids end
-        if method == "PATCH" then return "updateGallery", ids end
-        if method == "DELETE" then return "deleteGallery", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.gallery
-    end
-    if segs[3] ~= "items" then return nil, "NOT_FOUND", "no such route" end
-    if n == 3 then
-        if method == "GET" then return "listGalleryItems", ids end
-        if method == "POST" then return "createGalleryItem", ids end
-        if method == "DELETE" then return "deleteGalleryItems", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.items
-    end
-    local iid = segs[4]
-    if iid == "delete" and n == 4 then
-        if method == "POST" then return "bulkDeleteGalleryItems", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.delete
-    end
-    if not is_uuid(iid) then return nil, "INVALID_ARGUMENT", "itemId: not a valid UUID" end
-    if n > 4 then return nil, "NOT_FOUND", "no such route" end
-    ids.itemId = iid
-    if method == "GET" then return "getGalleryItem", ids end
-    if method == "PATCH" then return "updateGalleryItem", ids end
-    if method == "DELETE" then return "deleteGalleryItem", ids end
-    return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.item
-end
+local text_of = errors.text_of
 
 -- ---------------------------------------------------------------------------------
 -- Execution (pure): op + params -> store call -> status, JSON text, log line
@@ -346,7 +162,7 @@ local function same_id(name, copy, truth)
 end
 
 local function body_of(op, params)
-    local body, err = _M.decode_body(params.body)
+    local body, err = json.decode_body(params.body)
     if not body then fail("INVALID_ARGUMENT", err) end
     local allowed = BODY_KEYS[op]
     for k in next, body do
@@ -459,7 +275,7 @@ local function run_op(store, op, params)
     local body
     body, err, code = rest.response(RESULT_NAME[op] or op, result)
     if not body then fail("INTERNAL", "response conversion: " .. text_of(err)) end
-    return _M.encode(body)
+    return json.encode(body)
 end
 
 -- store: a progallery store (or view) with the caller's identity.
@@ -471,9 +287,9 @@ function _M.execute(store, op, params)
     local ok, res = pcall(run_op, store, op, params)
     if ok then return 200, res end
     if type(res) == "table" and rawequal(getmetatable(res), Fail) then
-        return _M.errorResponse(rawget(res, "code"), rawget(res, "msg"), rawget(res, "field"))
+        return errors.response(rawget(res, "code"), rawget(res, "msg"), rawget(res, "field"))
     end
-    local status, body = _M.errorResponse("INTERNAL", "internal error")
+    local status, body = errors.response("INTERNAL", "internal error")
     return status, body, "execute " .. text_of(op) .. ": " .. text_of(res)
 end
 
@@ -510,9 +326,9 @@ function _M.thread_execute(conf, role, op, params)
             if not pair then
                 local s, b
                 if code == "UNAVAILABLE" then
-                    s, b = _M.errorResponse(code, "database is busy, try again")
+                    s, b = errors.response(code, "database is busy, try again")
                 else
-                    s, b = _M.errorResponse("INTERNAL", "internal error")
+                    s, b = errors.response("INTERNAL", "internal error")
                 end
                 return s, b, "thread store open failed: " .. tostring(err) .. " (" .. tostring(code) .. ")"
             end
@@ -521,21 +337,12 @@ function _M.thread_execute(conf, role, op, params)
         return _M.execute(role == "admin" and pair.admin or pair.visitor, op, params)
     end)
     if ok then return status, body, log end
-    local s, b = _M.errorResponse("INTERNAL", "internal error")
+    local s, b = errors.response("INTERNAL", "internal error")
     return s, b, "thread_execute: " .. tostring(status)
 end
 
 -- ---------------------------------------------------------------------------------
 -- nginx side
-
-local DEFAULT_PREFIX = "/pro-gallery/v2"
-local SDK_PREFIX = "/progallery/v2"
-
-local function normalize_prefix(p)
-    p = gsub(p, "/+$", "")
-    if sub(p, 1, 1) ~= "/" then p = "/" .. p end
-    return p
-end
 
 -- Response cache bounds (per worker), unless conf.cache sets them.
 local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
@@ -564,22 +371,20 @@ function _M.new(conf)
     if conf.adminKey ~= nil and type(conf.adminKey) ~= "string" then
         return nil, "adminKey: expected a string"
     end
-    local prefix = conf.prefix or DEFAULT_PREFIX
-    if type(prefix) ~= "string" then return nil, "prefix: expected a string" end
-    prefix = normalize_prefix(prefix)
+    local routes, err = router.new(conf.prefix)
+    if not routes then return nil, err end
     local maxBody = conf.maxBody or 1048576
     if type(maxBody) ~= "number" or maxBody < 0 then return nil, "maxBody: expected bytes" end
     if conf.threadPool ~= nil and type(conf.threadPool) ~= "string" then
         return nil, "threadPool: expected a thread_pool name"
     end
-    local prefixes = { prefix }
-    if prefix ~= SDK_PREFIX then prefixes[2] = SDK_PREFIX end
     local key = conf.adminKey
     if key == "" then key = nil end
-    local cache, err = new_cache(conf.cache)
+    local cache
+    cache, err = new_cache(conf.cache)
     if err then return nil, err end
     return setmetatable({
-        prefixes = prefixes,
+        router = routes,
         maxBody = maxBody,
         threadPool = conf.threadPool,
         adminKey = key,
@@ -671,7 +476,7 @@ local function send(status, body, allow)
 end
 
 local function send_error(code, msg, allow)
-    local status, body, log = _M.errorResponse(code, msg)
+    local status, body, log = errors.response(code, msg)
     if log then ngx_log(ngx.ERR, "progallery: ", log) end
     return send(status, body, allow)
 end
@@ -715,7 +520,7 @@ function _M:call(role, op, params)
                                            self.storeConf, role, op, params)
         if not ok then
             ngx_log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
-            local s, b = _M.errorResponse("INTERNAL", "internal error")
+            local s, b = errors.response("INTERNAL", "internal error")
             return s, b
         end
         return status, body, log
@@ -723,7 +528,7 @@ function _M:call(role, op, params)
     if not self.stores then
         local ok = self:init_worker()
         if not ok then
-            return _M.errorResponse("INTERNAL", "internal error")
+            return errors.response("INTERNAL", "internal error")
         end
     end
     return _M.execute(role == "admin" and self.stores.admin or self.stores.visitor, op, params)
@@ -731,16 +536,10 @@ end
 
 function _M:_handle()
     local uri = ngx.var.uri
-    local rest_path
-    for _, p in ipairs(self.prefixes) do
-        if uri == p or sub(uri, 1, #p + 1) == p .. "/" then
-            rest_path = sub(uri, #p + 1)
-            break
-        end
-    end
+    local rest_path = self.router:strip(uri)
     if not rest_path then return send_error("NOT_FOUND", "no such route") end
     local method = ngx.req.get_method()
-    local op, ids, msg, allow = _M.route(rest_path, method)
+    local op, ids, msg, allow = router.route(rest_path, method)
     if not op and ids ~= "INVALID_ARGUMENT" then
         ngx.req.discard_body()
         return send_error(ids, msg, allow)
@@ -831,7 +630,7 @@ function _M:handle()
     if not ok then
         ngx_log(ngx.ERR, "progallery: request failed: ", err)
         if not ngx.headers_sent then
-            local status, body = _M.errorResponse("INTERNAL", "internal error")
+            local status, body = errors.response("INTERNAL", "internal error")
             ngx.status = status
             ngx.header["Content-Type"] = "application/json; charset=utf-8"
             ngx.print(body)
@@ -842,23 +641,10 @@ end
 
 -- For error_page locations (e.g. nginx's own 413 for client_max_body_size): the same
 -- JSON error body as the handler's.
-local REJECT = {
-    [400] = { "INVALID_ARGUMENT", "bad request" },
-    [404] = { "NOT_FOUND", "no such route" },
-    [405] = { "METHOD_NOT_ALLOWED", "method not allowed" },
-    [408] = { "INVALID_ARGUMENT", "request timed out" },
-    [413] = { "PAYLOAD_TOO_LARGE", "request body too large" },
-    [414] = { "RESOURCE_EXHAUSTED", "request URI too long" },
-    [494] = { "RESOURCE_EXHAUSTED", "request headers too large" }, -- nginx's; sent as 400
-    [500] = { "INTERNAL", "internal error" },
-    [501] = { "NOT_IMPLEMENTED", "not implemented" },
-    [505] = { "INVALID_ARGUMENT", "HTTP version not supported" },
-}
 function _M:reject(status)
-    local r = REJECT[status] or REJECT[500]
-    local msg = r[2]
+    local code, msg = errors.for_status(status)
     if status == 413 then msg = "request body larger than " .. self.maxBody .. " bytes" end
-    return send_error(r[1], msg)
+    return send_error(code, msg)
 end
 
 return _M
