@@ -55,6 +55,7 @@ local escape_key = progallery.escapeKey -- a caller's key as messages name it: U
 local json = require "progallery.http.json"
 local errors = require "progallery.http.errors"
 local router = require "progallery.http.router"
+local auth = require "progallery.http.auth"
 
 local text_of = errors.text_of
 
@@ -92,18 +93,16 @@ end
 function _M.new(conf)
     if type(conf) ~= "table" then return nil, "conf: expected a table" end
     if type(conf.db) ~= "string" or conf.db == "" then return nil, "db: expected a path" end
-    if conf.adminKey ~= nil and type(conf.adminKey) ~= "string" then
-        return nil, "adminKey: expected a string"
-    end
-    local routes, err = router.new(conf.prefix)
+    local caller, err = auth.new(conf.adminKey)
+    if not caller then return nil, err end
+    local routes
+    routes, err = router.new(conf.prefix)
     if not routes then return nil, err end
     local maxBody = conf.maxBody or 1048576
     if type(maxBody) ~= "number" or maxBody < 0 then return nil, "maxBody: expected bytes" end
     if conf.threadPool ~= nil and type(conf.threadPool) ~= "string" then
         return nil, "threadPool: expected a thread_pool name"
     end
-    local key = conf.adminKey
-    if key == "" then key = nil end
     local cache
     cache, err = new_cache(conf.cache)
     if err then return nil, err end
@@ -111,7 +110,7 @@ function _M.new(conf)
         router = routes,
         maxBody = maxBody,
         threadPool = conf.threadPool,
-        adminKey = key,
+        auth = caller,
         storeConf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
         stores = nil, -- this worker's, from init_worker
         cache = cache, -- GET responses, see cache_key
@@ -124,8 +123,6 @@ end
 
 -- Per worker (init_worker_by_lua): opens this worker's store. Returns true or nil, message.
 function _M:init_worker()
-    local sha1 = ngx and ngx.sha1_bin
-    if self.adminKey and sha1 then self.adminDigest = sha1(self.adminKey) end
     local pair, err, code = thread.open_stores(self.storeConf)
     if not pair then
         ngx_log(ngx.ERR, "progallery: cannot open ", self.storeConf.path, ": ", err, " (", code, ")")
@@ -136,55 +133,6 @@ function _M:init_worker()
         ngx_log(ngx.WARN, "progallery: ngx.run_worker_thread is missing; calling the store directly")
     end
     return true
-end
-
--- Constant-time comparison of fixed-size digests (the lengths never leak).
-local bxor, bor
-do
-    local ok, bit = pcall(require, "bit")
-    if ok then bxor, bor = bit.bxor, bit.bor end
-end
-local function digest_equal(a, b)
-    if #a ~= #b then return false end
-    local diff = 0
-    if bxor then
-        for i = 1, #a do diff = bor(diff, bxor(byte(a, i), byte(b, i))) end
-    else
-        for i = 1, #a do
-            local x, y = byte(a, i), byte(b, i)
-            diff = diff + (x - y) * (x - y)
-        end
-    end
-    return diff == 0
-end
-
--- s without leading and trailing white space (%s), in linear time: the pattern
--- "^%s*(.-)%s*$" is quadratic in the white space inside s.
-local function trim(s)
-    local i = find(s, "%S")
-    if not i then return "" end
-    local j = #s
-    local c = byte(s, j)
-    while c == 32 or (c >= 9 and c <= 13) do
-        j = j - 1
-        c = byte(s, j)
-    end
-    return sub(s, i, j)
-end
-_M.trim = trim
-
--- "admin", "visitor", or nil (wrong key). The header is read through ngx.var, which
--- finds it however many headers come before it (ngx.req.get_headers stops at a count);
--- nginx itself refuses a request with two Authorization headers (400).
-function _M:caller()
-    local h = ngx.var.http_authorization
-    if h == nil then return "visitor" end
-    h = trim(h)
-    if h == "" then return "visitor" end
-    if not self.adminKey then return nil end
-    if not self.adminDigest then self.adminDigest = ngx.sha1_bin(self.adminKey) end
-    if digest_equal(ngx.sha1_bin(h), self.adminDigest) then return "admin" end
-    return nil
 end
 
 local function send(status, body, allow)
@@ -268,7 +216,9 @@ function _M:_handle()
         ngx.req.discard_body()
         return send_error(ids, msg, allow)
     end
-    local role = self:caller()
+    -- read through ngx.var, which finds the header however many come before it
+    -- (ngx.req.get_headers stops at a count); nginx itself refuses two of them (400)
+    local role = self.auth:role(ngx.var.http_authorization)
     if not role then
         ngx.req.discard_body()
         return send_error("UNAUTHENTICATED", "invalid credentials in the Authorization header")
