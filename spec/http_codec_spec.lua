@@ -100,80 +100,24 @@ describe("progallery.http codec", function()
     assert.equal(s, auth.trim("  " .. s .. "  "))
   end)
 
-  describe("the per-worker GET cache", function()
-    -- a stand-in for the worker's store (only dataVersion is used) and for ngx.var
-    local version
-    local stores = { visitor = { dataVersion = function() return version end } }
-    local saved_ngx
-    before_each(function()
-      version = 1
-      saved_ngx = rawget(_G, "ngx")
-      _G.ngx = { var = { request_uri = "/u" } }
-    end)
-    after_each(function() _G.ngx = saved_ngx end)
-
-    local function handler(cache)
-      local h = assert(http.new { db = ":memory:", cache = cache })
-      h.stores = stores
-      return h
-    end
-    local function store(h, uri, body)
-      ngx.var.request_uri = uri
-      local key, v = h:cache_key("visitor", uri)
-      h:remember(key, body, v)
-      return key
-    end
-    local function check_bounds(h, maxBytes, maxEntries)
-      local bytes, count = 0, 0
-      for k, b in pairs(h.cache.entries) do
-        bytes, count = bytes + #k + #b, count + 1
-      end
-      assert.is_true(bytes <= maxBytes, "bytes " .. bytes)
-      assert.is_true(count <= maxEntries, "entries " .. count)
-      assert.equal(bytes, h.cache.bytes)
-      assert.equal(count, h.cache.count)
-    end
-
-    it("never stores an entry larger than the byte bound (default: 32 MiB)", function()
-      local h = handler()
-      local key = store(h, "/big", string.rep("z", 32 * 1024 * 1024 + 1))
-      assert.is_nil(h:cached(key))
-      key = store(h, "/small", "{}")
-      assert.equal("{}", h:cached(key))
-    end)
-
-    it("keeps both bounds for every entry, as configured", function()
-      local h = handler { maxBytes = 1000, maxEntries = 3 }
-      assert.is_nil(h:cached(store(h, "/a", string.rep("x", 1000)))) -- with its key: over 1000
-      local key = store(h, "/a", string.rep("x", 900))
-      assert.equal(900, #h:cached(key))
-      for i = 1, 60 do
-        store(h, "/p" .. (i % 7), string.rep("y", (i * 137) % 990))
-        check_bounds(h, 1000, 3)
-      end
-      local none = handler { maxEntries = 0 }
-      assert.is_nil(none:cached(store(none, "/a", "{}")))
-      assert.is_nil(http.new { db = ":memory:", cache = { maxBytes = -1 } })
-      assert.is_nil(http.new { db = ":memory:", cache = "yes" })
-      assert.is_nil(http.new { db = ":memory:", cache = false }.cache)
-    end)
-
-    it("files a body only under the data version it was read at", function()
-      local h = handler()
-      ngx.var.request_uri = "/g"
-      local key, v1 = h:cache_key("visitor", "/g")
-      version = 2 -- a commit while the call ran; another request moves the cache on
-      local key2 = h:cache_key("visitor", "/other")
-      assert.truthy(key2)
-      h:remember(key, "old body", v1)
-      assert.is_nil(h:cached(key))
-      -- read at v2, but the data moved again before it came back: not filed either
-      local _, v2 = h:cache_key("visitor", "/g")
-      version = 3
-      h:remember(key, "v2 body", v2)
-      h:cache_key("visitor", "/g")
-      assert.is_nil(h:cached(key))
-    end)
+  it("checks the cache's configuration, and names resty.lrucache where it cannot load", function()
+    -- the cache itself (LuaJIT only) is spec/http_cache_spec.lua
+    assert.is_nil(http.new { db = ":memory:", cache = { maxBytes = -1 } })
+    assert.is_nil(http.new { db = ":memory:", cache = { maxEntries = math.huge } })
+    assert.is_nil(http.new { db = ":memory:", cache = "yes" })
+    assert.is_nil(assert(http.new { db = ":memory:", cache = false }).cache)
+    -- as on Lua 5.4 (no FFI) or without lua-resty-lrucache installed
+    local saved = { package.loaded["resty.lrucache"], package.preload["resty.lrucache"],
+                    package.loaded["progallery.http.cache"], package.loaded["progallery.http"] }
+    package.loaded["resty.lrucache"], package.loaded["progallery.http.cache"] = nil, nil
+    package.loaded["progallery.http"] = nil
+    package.preload["resty.lrucache"] = function() error("module 'resty.lrucache' not found", 0) end
+    local ok, h, err = pcall(function() return require("progallery.http").new { db = ":memory:" } end)
+    package.loaded["resty.lrucache"], package.preload["resty.lrucache"] = saved[1], saved[2]
+    package.loaded["progallery.http.cache"], package.loaded["progallery.http"] = saved[3], saved[4]
+    assert.is_true(ok, tostring(h))
+    assert.is_nil(h)
+    assert.matches("cache: resty.lrucache is not available", err, 1, true)
   end)
 
   describe("execute with a caller's hostile values", function()

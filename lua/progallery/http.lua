@@ -56,6 +56,7 @@ local json = require "progallery.http.json"
 local errors = require "progallery.http.errors"
 local router = require "progallery.http.router"
 local auth = require "progallery.http.auth"
+local cache = require "progallery.http.cache"
 
 local text_of = errors.text_of
 
@@ -69,24 +70,11 @@ _M.thread_execute = thread.execute
 -- ---------------------------------------------------------------------------------
 -- nginx side
 
--- Response cache bounds (per worker), unless conf.cache sets them.
-local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
-
--- conf.cache -> the cache table, nil (off), or nil, message.
+-- conf.cache -> the response cache, nil (off), or nil, message.
 local function new_cache(c)
     if c == false then return nil end
-    if c == nil or c == true then c = {} end
-    if type(c) ~= "table" then return nil, "cache: expected a boolean or { maxBytes?, maxEntries? }" end
-    local maxBytes, maxEntries = c.maxBytes, c.maxEntries
-    if maxBytes == nil then maxBytes = CACHE_MAX_BYTES end
-    if maxEntries == nil then maxEntries = CACHE_MAX_ENTRIES end
-    if type(maxBytes) ~= "number" or maxBytes < 0 or maxBytes ~= maxBytes then
-        return nil, "cache.maxBytes: expected a number of bytes"
-    end
-    if type(maxEntries) ~= "number" or maxEntries < 0 or maxEntries ~= maxEntries then
-        return nil, "cache.maxEntries: expected a number of entries"
-    end
-    return { maxBytes = maxBytes, maxEntries = maxEntries, entries = {}, count = 0, bytes = 0 }
+    if c == true then c = nil end
+    return cache.new(c)
 end
 
 -- conf -> handler, or nil, message. Opens nothing (call init_worker in each worker).
@@ -103,8 +91,8 @@ function _M.new(conf)
     if conf.threadPool ~= nil and type(conf.threadPool) ~= "string" then
         return nil, "threadPool: expected a thread_pool name"
     end
-    local cache
-    cache, err = new_cache(conf.cache)
+    local responses
+    responses, err = new_cache(conf.cache)
     if err then return nil, err end
     return setmetatable({
         router = routes,
@@ -113,7 +101,7 @@ function _M.new(conf)
         auth = caller,
         storeConf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
         stores = nil, -- this worker's, from init_worker
-        cache = cache, -- GET responses, see cache_key
+        cache = responses, -- GET responses (progallery.http.cache), or nil
     }, mt)
 end
 
@@ -237,61 +225,18 @@ function _M:_handle()
     else
         ngx.req.discard_body()
     end
-    local key, version
-    if method == "GET" then key, version = self:cache_key(role, ngx.var.request_uri) end
-    if key then
-        local hit = self:cached(key)
-        if hit then return send(200, hit) end
+    local responses, key, version = self.cache, nil, nil
+    if responses and method == "GET" and self.stores then
+        key, version = responses:key(self.stores.visitor, role, ngx.var.request_uri)
+        if key then
+            local hit = responses:get(key)
+            if hit then return send(200, hit) end
+        end
     end
     local status, body, log = self:call(role, op, params)
     if log then ngx_log(ngx.ERR, "progallery: ", log) end
-    if key and status == 200 then self:remember(key, body, version) end
+    if key and status == 200 then responses:set(self.stores.visitor, key, body, version) end
     return send(status, body)
-end
-
--- Response cache of GETs, per worker. Entries are valid while the store's
--- dataVersion() stays the same: it moves on every commit, by this worker, a
--- thread of its pool, or any other process. Each request captures the version
--- before its call (cache_key), and its body is filed only under that version,
--- and only if the version has not moved meanwhile (remember): a call that yields
--- (a worker thread) may return after a commit and after another request has
--- moved the cache on to the new version, and its older body must not land there.
--- An entry costs #key + #body bytes; the cache starts afresh when the next entry would
--- pass maxEntries or maxBytes, and an entry larger than maxBytes is not stored at all.
-
--- role, request URI -> key, version (this request's), or nil when not caching.
-function _M:cache_key(role, uri)
-    if not self.cache or not self.stores then return nil end
-    local v = self.stores.visitor:dataVersion()
-    if not v then return nil end
-    local c = self.cache
-    if c.version ~= v then
-        c.version, c.entries, c.count, c.bytes = v, {}, 0, 0
-    end
-    return role .. " " .. uri, v
-end
-
-function _M:cached(key)
-    return self.cache.entries[key]
-end
-
--- Files body (read at `version`, from cache_key) unless the data moved on since.
-function _M:remember(key, body, version)
-    local c = self.cache
-    if version == nil or c.version ~= version then return end
-    if self.stores.visitor:dataVersion() ~= version then return end
-    local size = #key + #body
-    if size > c.maxBytes or c.maxEntries < 1 then return end
-    local old = c.entries[key] -- two misses of one key, both answered
-    if old then
-        c.entries[key] = nil
-        c.count, c.bytes = c.count - 1, c.bytes - (#key + #old)
-    end
-    if c.count >= c.maxEntries or c.bytes + size > c.maxBytes then
-        c.entries, c.count, c.bytes = {}, 0, 0
-    end
-    c.entries[key] = body
-    c.count, c.bytes = c.count + 1, c.bytes + size
 end
 
 local function traceback(e)
