@@ -18,6 +18,14 @@
 --   location / { content_by_lua_block { app.handler:handle() } }
 --   error_page 413 = @too_large;  location @too_large { content_by_lua_block { app.handler:reject(413) } }
 --
+-- This file is the handler only: nginx's request in, the response out. Each concept has
+-- its own file under progallery/http/:
+--   router.lua  prefixes, URI + method -> operation      auth.lua    Authorization -> role
+--   ops.lua     operation + params -> store call -> status, JSON (pure: runs on Lua 5.4)
+--   thread.lua  the entry a worker thread runs; the store pair a worker or thread opens
+--   cache.lua   the per-worker GET response cache (resty.lrucache, LuaJIT)
+--   errors.lua  codes -> statuses and the JSON error body  json.lua    JSON text
+--
 -- Worker model: a store is opened per worker in init_worker (never before fork). With a
 -- thread pool, every API call runs through ngx.run_worker_thread in an nginx thread: the
 -- thread's Lua VM decodes the body, calls its own store (kept in a module-level table of
@@ -26,49 +34,31 @@
 -- or where ngx.run_worker_thread is missing, the worker's own store is called directly.
 -- Each store call is one transaction, so none is held across a yield.
 --
--- Every client-visible failure is a JSON body
---   { message, details = { applicationError = { code, description },
---                          validationError = { fieldViolations = {{field, description}} }? } }
--- and no Lua error text reaches a client: the handler runs under xpcall, and anything
--- unexpected is logged with ngx.log and answered with a generic 500.
---
--- execute(store, op, params) is the pure part (no ngx): routing results in, status and
--- JSON text out. It runs on Lua 5.4 too.
+-- No Lua error text reaches a client: the handler runs under xpcall, and anything
+-- unexpected is logged with ngx.log and answered with the generic 500 JSON error body.
 
 local progallery = require "progallery"
-local rest = require "progallery.rest"
-
-local type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable =
-    type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable
-local rawget, rawequal = rawget, rawequal
-local byte, sub, find, gsub, format, lower, match =
-    string.byte, string.sub, string.find, string.gsub, string.format, string.lower, string.match
-local concat = table.concat
-local floor, huge = math.floor, math.huge
-
-local _M = { _VERSION = "0.1.0" }
-local mt = { __index = _M }
-
-local NULL = progallery.null
-local escape_key = progallery.escapeKey -- a caller's key as messages name it: UTF-8, \xHH
-
-local json = require "progallery.http.json"
 local errors = require "progallery.http.errors"
 local router = require "progallery.http.router"
 local auth = require "progallery.http.auth"
 local cache = require "progallery.http.cache"
-
-local text_of = errors.text_of
-
 local ops = require "progallery.http.ops"
 local thread = require "progallery.http.thread"
 
--- The pure part, and the worker thread's entry (as progallery.http.thread's execute).
+local type, pairs, tostring, tonumber, xpcall, setmetatable, error =
+    type, pairs, tostring, tonumber, xpcall, setmetatable, error
+local open = io.open
+local traceback = debug.traceback
+
+local error_response = errors.response
+
+local _M = { _VERSION = progallery._VERSION }
+local mt = { __index = _M }
+
+-- The pure part, and the worker thread's entry: the same functions as ops.execute and
+-- thread.execute (the handler runs "progallery.http.thread", "execute" in its pool).
 _M.execute = ops.execute
 _M.thread_execute = thread.execute
-
--- ---------------------------------------------------------------------------------
--- nginx side
 
 -- conf.cache -> the response cache, nil (off), or nil, message.
 local function new_cache(c)
@@ -86,8 +76,8 @@ function _M.new(conf)
     local routes
     routes, err = router.new(conf.prefix)
     if not routes then return nil, err end
-    local maxBody = conf.maxBody or 1048576
-    if type(maxBody) ~= "number" or maxBody < 0 then return nil, "maxBody: expected bytes" end
+    local max_body = conf.maxBody or 1048576
+    if type(max_body) ~= "number" or max_body < 0 then return nil, "maxBody: expected bytes" end
     if conf.threadPool ~= nil and type(conf.threadPool) ~= "string" then
         return nil, "threadPool: expected a thread_pool name"
     end
@@ -96,29 +86,29 @@ function _M.new(conf)
     if err then return nil, err end
     return setmetatable({
         router = routes,
-        maxBody = maxBody,
-        threadPool = conf.threadPool,
         auth = caller,
-        storeConf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
-        stores = nil, -- this worker's, from init_worker
+        max_body = max_body,
+        thread_pool = conf.threadPool,
+        store_conf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
+        stores = nil,      -- this worker's, from init_worker
         cache = responses, -- GET responses (progallery.http.cache), or nil
     }, mt)
 end
 
-local function ngx_log(level, ...)
+local function log(level, ...)
     if ngx and ngx.log then ngx.log(level, ...) end
 end
 
 -- Per worker (init_worker_by_lua): opens this worker's store. Returns true or nil, message.
 function _M:init_worker()
-    local pair, err, code = thread.open_stores(self.storeConf)
+    local pair, err, code = thread.open_stores(self.store_conf)
     if not pair then
-        ngx_log(ngx.ERR, "progallery: cannot open ", self.storeConf.path, ": ", err, " (", code, ")")
+        log(ngx.ERR, "progallery: cannot open ", self.store_conf.path, ": ", err, " (", code, ")")
         return nil, err
     end
     self.stores = pair
-    if self.threadPool and not (ngx and ngx.run_worker_thread) then
-        ngx_log(ngx.WARN, "progallery: ngx.run_worker_thread is missing; calling the store directly")
+    if self.thread_pool and not (ngx and ngx.run_worker_thread) then
+        log(ngx.WARN, "progallery: ngx.run_worker_thread is missing; calling the store directly")
     end
     return true
 end
@@ -136,31 +126,31 @@ local function send(status, body, allow)
 end
 
 local function send_error(code, msg, allow)
-    local status, body, log = errors.response(code, msg)
-    if log then ngx_log(ngx.ERR, "progallery: ", log) end
+    local status, body, line = error_response(code, msg)
+    if line then log(ngx.ERR, "progallery: ", line) end
     return send(status, body, allow)
 end
 
--- Reads the body up to maxBody bytes: text, or nil when it is too large.
-function _M:read_body()
+-- The request body up to max_body bytes: text, or nil when it is too large.
+local function read_body(max_body)
     local cl = ngx.var.http_content_length -- wherever it is among the headers
-    if cl and tonumber(cl) and tonumber(cl) > self.maxBody then return nil end
+    if cl and tonumber(cl) and tonumber(cl) > max_body then return nil end
     ngx.req.read_body()
     local data = ngx.req.get_body_data()
     if not data then
         local file = ngx.req.get_body_file()
         if file then
-            local f = io.open(file, "rb")
+            local f = open(file, "rb")
             if not f then error("cannot read the buffered body", 0) end
             local size = f:seek("end")
-            if size > self.maxBody then f:close(); return nil end
+            if size > max_body then f:close(); return nil end
             f:seek("set")
             data = f:read("*a")
             f:close()
         end
     end
     data = data or ""
-    if #data > self.maxBody then return nil end
+    if #data > max_body then return nil end
     return data
 end
 
@@ -173,30 +163,30 @@ local function query_args()
     return out
 end
 
-function _M:call(role, op, params)
+-- role, op, params -> status, JSON text, log line: in a pool thread, or directly.
+local function call(self, role, op, params)
     local run = ngx.run_worker_thread
-    if self.threadPool and run then
-        local ok, status, body, log = run(self.threadPool, "progallery.http.thread", "execute",
-                                           self.storeConf, role, op, params)
+    if self.thread_pool and run then
+        local ok, status, body, line = run(self.thread_pool, "progallery.http.thread", "execute",
+                                           self.store_conf, role, op, params)
         if not ok then
-            ngx_log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
-            local s, b = errors.response("INTERNAL", "internal error")
+            log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
+            local s, b = error_response("INTERNAL", "internal error")
             return s, b
         end
-        return status, body, log
+        return status, body, line
     end
     if not self.stores then
         local ok = self:init_worker()
         if not ok then
-            return errors.response("INTERNAL", "internal error")
+            return error_response("INTERNAL", "internal error")
         end
     end
     return ops.execute(role == "admin" and self.stores.admin or self.stores.visitor, op, params)
 end
 
-function _M:_handle()
-    local uri = ngx.var.uri
-    local rest_path = self.router:strip(uri)
+local function handle(self)
+    local rest_path = self.router:strip(ngx.var.uri)
     if not rest_path then return send_error("NOT_FOUND", "no such route") end
     local method = ngx.req.get_method()
     local op, ids, msg, allow = router.route(rest_path, method)
@@ -217,9 +207,9 @@ function _M:_handle()
     end
     local params = { galleryId = ids.galleryId, itemId = ids.itemId, query = query_args() }
     if method == "POST" or method == "PATCH" then
-        local body = self:read_body()
+        local body = read_body(self.max_body)
         if not body then
-            return send_error("PAYLOAD_TOO_LARGE", "request body larger than " .. self.maxBody .. " bytes")
+            return send_error("PAYLOAD_TOO_LARGE", "request body larger than " .. self.max_body .. " bytes")
         end
         params.body = body
     else
@@ -233,23 +223,23 @@ function _M:_handle()
             if hit then return send(200, hit) end
         end
     end
-    local status, body, log = self:call(role, op, params)
-    if log then ngx_log(ngx.ERR, "progallery: ", log) end
+    local status, body, line = call(self, role, op, params)
+    if line then log(ngx.ERR, "progallery: ", line) end
     if key and status == 200 then responses:set(self.stores.visitor, key, body, version) end
     return send(status, body)
 end
 
-local function traceback(e)
-    return debug.traceback(tostring(e), 2)
+local function with_traceback(e)
+    return traceback(tostring(e), 2)
 end
 
 -- content_by_lua entry point.
 function _M:handle()
-    local ok, err = xpcall(self._handle, traceback, self)
+    local ok, err = xpcall(handle, with_traceback, self)
     if not ok then
-        ngx_log(ngx.ERR, "progallery: request failed: ", err)
+        log(ngx.ERR, "progallery: request failed: ", err)
         if not ngx.headers_sent then
-            local status, body = errors.response("INTERNAL", "internal error")
+            local status, body = error_response("INTERNAL", "internal error")
             ngx.status = status
             ngx.header["Content-Type"] = "application/json; charset=utf-8"
             ngx.print(body)
@@ -262,7 +252,7 @@ end
 -- JSON error body as the handler's.
 function _M:reject(status)
     local code, msg = errors.for_status(status)
-    if status == 413 then msg = "request body larger than " .. self.maxBody .. " bytes" end
+    if status == 413 then msg = "request body larger than " .. self.max_body .. " bytes" end
     return send_error(code, msg)
 end
 
