@@ -38,6 +38,13 @@ build = {
       ["progallery.frontend"] = "lua/progallery/frontend.lua",
       ["progallery.rest"] = "lua/progallery/rest.lua",
       ["progallery.http"] = "lua/progallery/http.lua",
+      ["progallery.http.json"] = "lua/progallery/http/json.lua",
+      ["progallery.http.errors"] = "lua/progallery/http/errors.lua",
+      ["progallery.http.router"] = "lua/progallery/http/router.lua",
+      ["progallery.http.auth"] = "lua/progallery/http/auth.lua",
+      ["progallery.http.ops"] = "lua/progallery/http/ops.lua",
+      ["progallery.http.thread"] = "lua/progallery/http/thread.lua",
+      ["progallery.http.cache"] = "lua/progallery/http/cache.lua",
    },
 }
 -- Debian's lua-busted is not a rock, so the tests run through make.
