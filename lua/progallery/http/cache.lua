@@ -18,9 +18,10 @@
 -- Bounds: lrucache holds at most maxEntries entries (it evicts the least recently used).
 -- Beside it, each key's cost (#key + #body) is kept, and `bytes` is their sum. An entry
 -- lrucache evicted on its own still counts until the next reconcile, so `bytes` is never
--- less than what the live entries cost; set() evicts the least recently used entries
--- until the new one fits under maxBytes, and an entry larger than maxBytes is never
--- stored. So the byte bound holds for every entry, at every moment.
+-- less than what the live entries cost. When a new entry would take it past maxBytes,
+-- set() evicts the least recently used entries, down to 7/8 of maxBytes (finding them is
+-- a walk over lrucache's keys, so it is done once per batch), and an entry larger than
+-- maxBytes is never stored. So the byte bound holds for every entry, at every moment.
 
 local type, tostring, pcall, require, setmetatable = type, tostring, pcall, require, setmetatable
 local floor, huge = math.floor, math.huge
@@ -127,13 +128,18 @@ function _M:set(store, key, body, version)
     -- also reconcile after as many evictions as entries, so sizes stays small
     if self.bytes + size > self.max_bytes or self.n >= 2 * self.max_entries then
         local keys = reconcile(self)
-        local sizes, i = self.sizes, #keys
-        while self.bytes + size > self.max_bytes do -- ends: size <= max_bytes
-            local k = keys[i]
-            i = i - 1
-            lru:delete(k)
-            self.n, self.bytes = self.n - 1, self.bytes - sizes[k]
-            sizes[k] = nil
+        if self.bytes + size > self.max_bytes then
+            -- least recently used first, down to 7/8 of the bound: finding them takes a
+            -- walk over every key, so one walk frees room for a batch of entries
+            local low = self.max_bytes - self.max_bytes / 8
+            local sizes, i = self.sizes, #keys
+            while i >= 1 and self.bytes + size > low do -- then bytes + size <= max_bytes
+                local k = keys[i]
+                i = i - 1
+                lru:delete(k)
+                self.n, self.bytes = self.n - 1, self.bytes - sizes[k]
+                sizes[k] = nil
+            end
         end
     end
     lru:set(key, body)
