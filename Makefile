@@ -98,9 +98,10 @@ fuzz: all
 	bash reliability/run.sh long $(FUZZ_SECONDS)
 
 install: $(SO)
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LUADIR)/progallery
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LUADIR)/progallery $(DESTDIR)$(LUADIR)/progallery/http
 	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/progallery.so
 	install -m 0644 lua/progallery/*.lua $(DESTDIR)$(LUADIR)/progallery/
+	install -m 0644 lua/progallery/http/*.lua $(DESTDIR)$(LUADIR)/progallery/http/
 
 clean:
 	rm -rf build build-* *.so src/*.o

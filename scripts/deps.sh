@@ -2,13 +2,14 @@
 # Installs what progallery needs on Debian 12. Idempotent: installs only what is missing.
 #   scripts/deps.sh core     build + run on Lua 5.4 (the demo)
 #   scripts/deps.sh all      everything the test suite uses: LuaJIT, nginx + lua module,
-#                            clang/libFuzzer, valgrind, curl, Node.js for the SDK test
+#                            lua-resty-lrucache (the HTTP response cache), clang/libFuzzer,
+#                            valgrind, curl, Node.js for the SDK test
 set -e
 want="${1:-core}"
 pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3"
 if [ "$want" = all ]; then
   pkgs="$pkgs lua-busted luarocks valgrind luajit2 libluajit2-5.1-dev clang libclang-rt-14-dev \
-nginx-light libnginx-mod-http-lua curl procps"
+nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps"
   command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

@@ -79,7 +79,7 @@ for script in examples/quickstart.lua spec/smoke.lua; do
   record "valgrind $script" $? "$OUT/vg.log"
 done
 
-step "the rock: luarocks make for Lua 5.4 and for LuaJIT (5.1 ABI), then spec/smoke.lua on each"
+step "the rock: luarocks make for Lua 5.4 and for LuaJIT (5.1 ABI), then spec/smoke.lua and spec/rock_check.lua on each"
 # in a copy of the tracked files, so the checkout stays clean of LuaRocks' build output
 rock="$OUT/rock"
 mkdir -p "$rock/src"
@@ -90,7 +90,9 @@ for v in 5.4 5.1; do
   log="$OUT/rock-$v.log"
   ( cd "$rock/src" && luarocks --lua-version=$v make --tree "$rock/tree-$v" progallery-*.rockspec ) >"$log" 2>&1 &&
   LUA_PATH="$rock/tree-$v/share/lua/$v/?.lua;;" LUA_CPATH="$rock/tree-$v/lib/lua/$v/?.so;;" \
-    $interp spec/smoke.lua "$OUT/rock-$v.db" >>"$log" 2>&1
+    $interp spec/smoke.lua "$OUT/rock-$v.db" >>"$log" 2>&1 &&
+  LUA_PATH="$rock/tree-$v/share/lua/$v/?.lua;;" LUA_CPATH="$rock/tree-$v/lib/lua/$v/?.so;;" \
+    $interp spec/rock_check.lua "$rock/tree-$v/share/lua/$v" progallery-*.rockspec >>"$log" 2>&1
   record "rock $v ($interp)" $? "$log"
 done
 

@@ -3,6 +3,9 @@
 local progallery = require "progallery"
 local S = require "spec.support"
 local http = require "progallery.http"
+local errors = require "progallery.http.errors"
+local router = require "progallery.http.router"
+local auth = require "progallery.http.auth"
 local cjson = require "cjson"
 
 describe("progallery.http codec", function()
@@ -12,7 +15,7 @@ describe("progallery.http codec", function()
       FAILED_PRECONDITION = 412, UNAVAILABLE = 503, INTERNAL = 500,
     }
     for code, status in pairs(want) do
-      local got, body = http.errorResponse(code, "x: something")
+      local got, body = errors.response(code, "x: something")
       assert.equal(status, got, code)
       local json = cjson.decode(body)
       assert.equal(code, json.details.applicationError.code)
@@ -21,7 +24,7 @@ describe("progallery.http codec", function()
   end)
 
   it("hides internal messages: INTERNAL answers 'internal error' and logs the detail", function()
-    local status, body, log = http.errorResponse("INTERNAL", "storage error: disk I/O error at /srv/x.db")
+    local status, body, log = errors.response("INTERNAL", "storage error: disk I/O error at /srv/x.db")
     assert.equal(500, status)
     assert.equal("internal error", cjson.decode(body).message)
     assert.matches("disk I/O error", log)
@@ -82,95 +85,39 @@ describe("progallery.http codec", function()
       { "/galleries/" .. G .. "/items/" .. I .. string.rep("/a", 5000), "GET", nil, "NOT_FOUND" },
     }
     for _, c in ipairs(cases) do
-      local op, ids = http.route(c[1], c[2])
+      local op, ids = router.route(c[1], c[2])
       assert.equal(c[3], op, c[1]:sub(1, 80))
       if not op then assert.equal(c[4], ids, c[1]:sub(1, 80)) end
     end
   end)
 
   it("trims Authorization values in linear time", function()
-    assert.equal("", http.trim(""))
-    assert.equal("", http.trim(" \t\r\n\v\f "))
-    assert.equal("a  b", http.trim("  a  b \t"))
-    assert.equal("x", http.trim("x"))
+    assert.equal("", auth.trim(""))
+    assert.equal("", auth.trim(" \t\r\n\v\f "))
+    assert.equal("a  b", auth.trim("  a  b \t"))
+    assert.equal("x", auth.trim("x"))
     local s = "a" .. string.rep(" ", 200000) .. "b"
-    assert.equal(s, http.trim("  " .. s .. "  "))
+    assert.equal(s, auth.trim("  " .. s .. "  "))
   end)
 
-  describe("the per-worker GET cache", function()
-    -- a stand-in for the worker's store (only dataVersion is used) and for ngx.var
-    local version
-    local stores = { visitor = { dataVersion = function() return version end } }
-    local saved_ngx
-    before_each(function()
-      version = 1
-      saved_ngx = rawget(_G, "ngx")
-      _G.ngx = { var = { request_uri = "/u" } }
-    end)
-    after_each(function() _G.ngx = saved_ngx end)
-
-    local function handler(cache)
-      local h = assert(http.new { db = ":memory:", cache = cache })
-      h.stores = stores
-      return h
-    end
-    local function store(h, uri, body)
-      ngx.var.request_uri = uri
-      local key, v = h:cache_key("visitor", uri)
-      h:remember(key, body, v)
-      return key
-    end
-    local function check_bounds(h, maxBytes, maxEntries)
-      local bytes, count = 0, 0
-      for k, b in pairs(h.cache.entries) do
-        bytes, count = bytes + #k + #b, count + 1
-      end
-      assert.is_true(bytes <= maxBytes, "bytes " .. bytes)
-      assert.is_true(count <= maxEntries, "entries " .. count)
-      assert.equal(bytes, h.cache.bytes)
-      assert.equal(count, h.cache.count)
-    end
-
-    it("never stores an entry larger than the byte bound (default: 32 MiB)", function()
-      local h = handler()
-      local key = store(h, "/big", string.rep("z", 32 * 1024 * 1024 + 1))
-      assert.is_nil(h:cached(key))
-      key = store(h, "/small", "{}")
-      assert.equal("{}", h:cached(key))
-    end)
-
-    it("keeps both bounds for every entry, as configured", function()
-      local h = handler { maxBytes = 1000, maxEntries = 3 }
-      assert.is_nil(h:cached(store(h, "/a", string.rep("x", 1000)))) -- with its key: over 1000
-      local key = store(h, "/a", string.rep("x", 900))
-      assert.equal(900, #h:cached(key))
-      for i = 1, 60 do
-        store(h, "/p" .. (i % 7), string.rep("y", (i * 137) % 990))
-        check_bounds(h, 1000, 3)
-      end
-      local none = handler { maxEntries = 0 }
-      assert.is_nil(none:cached(store(none, "/a", "{}")))
-      assert.is_nil(http.new { db = ":memory:", cache = { maxBytes = -1 } })
-      assert.is_nil(http.new { db = ":memory:", cache = "yes" })
-      assert.is_nil(http.new { db = ":memory:", cache = false }.cache)
-    end)
-
-    it("files a body only under the data version it was read at", function()
-      local h = handler()
-      ngx.var.request_uri = "/g"
-      local key, v1 = h:cache_key("visitor", "/g")
-      version = 2 -- a commit while the call ran; another request moves the cache on
-      local key2 = h:cache_key("visitor", "/other")
-      assert.truthy(key2)
-      h:remember(key, "old body", v1)
-      assert.is_nil(h:cached(key))
-      -- read at v2, but the data moved again before it came back: not filed either
-      local _, v2 = h:cache_key("visitor", "/g")
-      version = 3
-      h:remember(key, "v2 body", v2)
-      h:cache_key("visitor", "/g")
-      assert.is_nil(h:cached(key))
-    end)
+  it("checks the cache's configuration, and names resty.lrucache where it cannot load", function()
+    -- the cache itself (LuaJIT only) is spec/http_cache_spec.lua
+    assert.is_nil(http.new { db = ":memory:", cache = { maxBytes = -1 } })
+    assert.is_nil(http.new { db = ":memory:", cache = { maxEntries = math.huge } })
+    assert.is_nil(http.new { db = ":memory:", cache = "yes" })
+    assert.is_nil(assert(http.new { db = ":memory:", cache = false }).cache)
+    -- as on Lua 5.4 (no FFI) or without lua-resty-lrucache installed
+    local saved = { package.loaded["resty.lrucache"], package.preload["resty.lrucache"],
+                    package.loaded["progallery.http.cache"], package.loaded["progallery.http"] }
+    package.loaded["resty.lrucache"], package.loaded["progallery.http.cache"] = nil, nil
+    package.loaded["progallery.http"] = nil
+    package.preload["resty.lrucache"] = function() error("module 'resty.lrucache' not found", 0) end
+    local ok, h, err = pcall(function() return require("progallery.http").new { db = ":memory:" } end)
+    package.loaded["resty.lrucache"], package.preload["resty.lrucache"] = saved[1], saved[2]
+    package.loaded["progallery.http.cache"], package.loaded["progallery.http"] = saved[3], saved[4]
+    assert.is_true(ok, tostring(h))
+    assert.is_nil(h)
+    assert.matches("cache: resty.lrucache is not available", err, 1, true)
   end)
 
   describe("execute with a caller's hostile values", function()
@@ -299,9 +246,9 @@ describe("progallery.http codec", function()
       local json = cjson.decode(text)
       local code = json.details.applicationError.code
       assert.equal(json.message, json.details.applicationError.description)
-      assert.is_number(http.STATUS[code], status .. " " .. code) -- a code of the handler's
+      assert.is_number(errors.STATUS[code], status .. " " .. code) -- a code of the handler's
       assert.equal(status == 494 and 400 or status, tonumber(sent))
-      local _, body = http.errorResponse(code, json.message)
+      local _, body = errors.response(code, json.message)
       local rejected = cjson.decode(body)
       assert.same(rejected.details.applicationError, json.details.applicationError) -- as reject() writes it
     end

@@ -4,7 +4,7 @@
 -- on 127.0.0.1 with a temporary prefix and is stopped in teardown, failures or not.
 local cjson = require "cjson"
 -- stock lua-cjson writes 14 significant digits; progallery.http's encoder is exact
-local encode = require("progallery.http").encode
+local encode = require("progallery.http.json").encode
 
 local ROOT = (function()
   local f = assert(io.popen("pwd"))
@@ -846,9 +846,27 @@ http {
                 " description=", tostring(item.description), " name=", tostring(empty.name))
       }
     }
+    location = /cache {
+      content_by_lua_block {
+        -- resty.lrucache through the default path (";;"), as progallery.http's cache uses it
+        local cache = require "progallery.http.cache"
+        local h = assert(require("progallery.http").new { db = "%s/null.db" })
+        local c = assert(cache.new { maxEntries = 2, maxBytes = 100 })
+        local store = { dataVersion = function() return 7 end }
+        local filed = {}
+        for _, uri in ipairs { "/a", "/b", "/c" } do
+          local key, v = c:key(store, "visitor", uri)
+          filed[#filed + 1] = tostring(c:set(store, key, uri .. "-body", v))
+        end
+        ngx.say("lrucache=", package.loaded["resty.lrucache"] and "loaded" or "missing",
+                " handler_cache=", tostring(getmetatable(h.cache).__index == cache),
+                " filed=", table.concat(filed, ","), " a=", tostring(c:get("visitor /a")),
+                " c=", tostring(c:get("visitor /c")), " entries=", c.lru:count())
+      }
+    }
   }
 }
-]]):format(ROOT, ROOT, port, dir))
+]]):format(ROOT, ROOT, port, dir, dir))
     local nginx = sh("command -v nginx || echo /usr/sbin/nginx"):gsub("%s+$", "")
     local out, st = sh(("%s -p %s/ -c conf/nginx.conf -e logs/error.log"):format(nginx, q(dir)))
     assert(st == 0, out)
@@ -869,6 +887,12 @@ http {
     end
     assert.are.equal("same=true title=nil description=d name=nil", (out:gsub("%s+$", "")),
       read_file(dir .. "/logs/error.log"))
+  end)
+
+  it("runs progallery.http's response cache on resty.lrucache, found through the default path", function()
+    local out = sh(("curl -s --max-time 5 http://127.0.0.1:%d/cache"):format(port))
+    assert.are.equal("lrucache=loaded handler_cache=true filed=true,true,true a=nil c=/c-body entries=2",
+      (out:gsub("%s+$", "")), read_file(dir .. "/logs/error.log"))
   end)
 end)
 

@@ -35,7 +35,7 @@ local handler, err = http.new{
     cache = env("PROGALLERY_CACHE", "on") ~= "off",
 }
 if not handler then error("progallery: bad configuration: " .. tostring(err)) end
-if not handler.adminKey then
+if not env("PROGALLERY_ADMIN_KEY") then
     ngx.log(ngx.WARN, "progallery: PROGALLERY_ADMIN_KEY is not set: every request is a visitor")
 end
 _M.handler = handler

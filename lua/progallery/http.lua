@@ -18,6 +18,14 @@
 --   location / { content_by_lua_block { app.handler:handle() } }
 --   error_page 413 = @too_large;  location @too_large { content_by_lua_block { app.handler:reject(413) } }
 --
+-- This file is the handler only: nginx's request in, the response out. Each concept has
+-- its own file under progallery/http/:
+--   router.lua  prefixes, URI + method -> operation      auth.lua    Authorization -> role
+--   ops.lua     operation + params -> store call -> status, JSON (pure: runs on Lua 5.4)
+--   thread.lua  the entry a worker thread runs; the store pair a worker or thread opens
+--   cache.lua   the per-worker GET response cache (resty.lrucache, LuaJIT)
+--   errors.lua  codes -> statuses and the JSON error body  json.lua    JSON text
+--
 -- Worker model: a store is opened per worker in init_worker (never before fork). With a
 -- thread pool, every API call runs through ngx.run_worker_thread in an nginx thread: the
 -- thread's Lua VM decodes the body, calls its own store (kept in a module-level table of
@@ -26,636 +34,83 @@
 -- or where ngx.run_worker_thread is missing, the worker's own store is called directly.
 -- Each store call is one transaction, so none is held across a yield.
 --
--- Every client-visible failure is a JSON body
---   { message, details = { applicationError = { code, description },
---                          validationError = { fieldViolations = {{field, description}} }? } }
--- and no Lua error text reaches a client: the handler runs under xpcall, and anything
--- unexpected is logged with ngx.log and answered with a generic 500.
---
--- execute(store, op, params) is the pure part (no ngx): routing results in, status and
--- JSON text out. It runs on Lua 5.4 too.
+-- No Lua error text reaches a client: the handler runs under xpcall, and anything
+-- unexpected is logged with ngx.log and answered with the generic 500 JSON error body.
 
 local progallery = require "progallery"
-local rest = require "progallery.rest"
+local errors = require "progallery.http.errors"
+local router = require "progallery.http.router"
+local auth = require "progallery.http.auth"
+local cache = require "progallery.http.cache"
+local ops = require "progallery.http.ops"
+local thread = require "progallery.http.thread"
 
-local type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable =
-    type, pairs, ipairs, next, tostring, tonumber, pcall, xpcall, setmetatable, getmetatable
-local rawget, rawequal = rawget, rawequal
-local byte, sub, find, gsub, format, lower, match =
-    string.byte, string.sub, string.find, string.gsub, string.format, string.lower, string.match
-local concat = table.concat
-local floor, huge = math.floor, math.huge
+local type, pairs, tostring, tonumber, xpcall, setmetatable, error =
+    type, pairs, tostring, tonumber, xpcall, setmetatable, error
+local open = io.open
+local traceback = debug.traceback
 
-local _M = { _VERSION = "0.1.0" }
+local error_response = errors.response
+
+local _M = { _VERSION = progallery._VERSION }
 local mt = { __index = _M }
 
-local NULL = progallery.null
-local escape_key = progallery.escapeKey -- a caller's key as messages name it: UTF-8, \xHH
+-- The pure part, and the worker thread's entry: the same functions as ops.execute and
+-- thread.execute (the handler runs "progallery.http.thread", "execute" in its pool).
+_M.execute = ops.execute
+_M.thread_execute = thread.execute
 
--- ---------------------------------------------------------------------------------
--- JSON: lua-cjson (a private instance) decodes; progallery.encodeJSON (C) writes,
--- because the cjson in Debian's nginx (stock 2.1.0) cannot mark empty arrays and
--- rounds numbers to 14 digits. Arrays: non-empty 1..n tables, and empty tables under
--- a key of rest.ARRAY_KEYS (outside exif/css) or carrying cjson's array metatable.
-
-local cjson
-do
-    local base = require "cjson"
-    cjson = base.new and base.new() or base
-    if cjson.decode_invalid_numbers then pcall(cjson.decode_invalid_numbers, false) end
-    if cjson.decode_max_depth then pcall(cjson.decode_max_depth, 64) end
-    _M.array_mt = base.array_mt
-    _M.empty_array_mt = base.empty_array_mt
-end
-local ARRAY_KEYS = rest.ARRAY_KEYS
-
-local OPAQUE = { exif = true, css = true } -- free-form user data: no key-based guessing
-local encodeJSON = progallery.encodeJSON
-
--- Value -> JSON text; raises (with a short message) only on values no result carries.
-function _M.encode(v)
-    local text, err = encodeJSON(v, ARRAY_KEYS, OPAQUE)
-    if not text then error(err, 0) end
-    return text
-end
-
--- Request body text -> table, or nil, message. Only a JSON object is a body.
-function _M.decode_body(raw)
-    if raw == nil then return {} end
-    if type(raw) ~= "string" then return nil, "body: expected JSON text" end
-    if find(raw, "^%s*$") then return {} end
-    if not find(raw, "^%s*{") then return nil, "body: expected a JSON object" end
-    local ok, v = pcall(cjson.decode, raw)
-    if not ok or type(v) ~= "table" then return nil, "body: malformed JSON" end
-    return v
-end
-
--- ---------------------------------------------------------------------------------
--- Errors
-
--- The codes of API.md section 7 and their statuses, and the few that only HTTP has: 401,
--- 405 and 413 (earlier decisions, in the README) and 501 (Wix's own NOT_IMPLEMENTED). The
--- error pages of examples/nginx/nginx.conf use these codes; a status of nginx's own with no
--- code of its own takes the nearest (414 and oversized headers RESOURCE_EXHAUSTED, 408 and
--- 505 INVALID_ARGUMENT).
-local STATUS = {
-    INVALID_ARGUMENT = 400, RESOURCE_EXHAUSTED = 400, UNAUTHENTICATED = 401,
-    PERMISSION_DENIED = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405,
-    FAILED_PRECONDITION = 412, PAYLOAD_TOO_LARGE = 413, INTERNAL = 500,
-    NOT_IMPLEMENTED = 501, UNAVAILABLE = 503,
-}
-_M.STATUS = STATUS
-
--- First segment of a message's field path -> it is a field (REST names; the store's
--- Velo roots are the same words).
-local FIELD_ROOTS = {
-    gallery = true, item = true, items = true, galleryId = true, itemId = true, itemIds = true,
-    itemsIds = true, cloneFromGalleryId = true, limit = true, offset = true, itemLimit = true,
-    itemOffset = true, body = true,
-}
-local VELO_TO_REST = { _id = "id", _createdDate = "createdDate", _updatedDate = "updatedDate" }
-
--- "items[2].image._id" (1-based, Velo names) -> "items[1].image.id" (0-based, REST names).
-function _M.restField(path)
-    path = gsub(path, "%[(%d+)%]", function(n) return "[" .. (tonumber(n) - 1) .. "]" end)
-    path = gsub(path, "[^%.%[%]]+", function(seg) return VELO_TO_REST[seg] or seg end)
-    return path
-end
-
--- A message that names a field: "<path>: <description>" -> REST path, description.
-function _M.splitField(msg)
-    local field, desc = match(msg, "^(.-): (.*)$")
-    if not field then return nil end
-    local root = match(field, "^[%a_][%w_]*")
-    if not root or not FIELD_ROOTS[root] then return nil end
-    return _M.restField(field), desc
-end
-
--- Text for a value that may be a caller's object: a string or number as it is, anything
--- else by its type only (tostring or .. would call the caller's __tostring / __concat).
-local function text_of(v)
-    local t = type(v)
-    if t == "string" then return v end
-    if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
-    return "(a " .. t .. " value)"
-end
-
-local function looks_like_lua_error(msg)
-    return find(msg, "%.lua:%d+:") ~= nil or find(msg, "stack traceback", 1, true) ~= nil
-end
-
--- code, message[, field] -> status, JSON body, log line (nil when nothing to log).
--- A message naming a field is rewritten with the REST path (0-based indexes).
--- code and msg may come from a store (or a stub of one): neither is touched through a
--- metamethod; a code that is not a string is INTERNAL.
-function _M.errorResponse(code, msg, field)
-    if type(code) ~= "string" then code = "INTERNAL" end
-    local status = STATUS[code] or 500
-    local log
-    msg = text_of(msg)
-    if status == 500 or looks_like_lua_error(msg) then
-        log = code .. ": " .. msg
-        msg = status == 500 and "internal error" or "invalid request"
-    end
-    local violation
-    if code == "INVALID_ARGUMENT" or code == "RESOURCE_EXHAUSTED" then
-        local desc
-        if field then -- msg is "<field>: <desc>" (the field may hold ": " itself)
-            desc = sub(msg, 1, #field + 2) == field .. ": " and sub(msg, #field + 3)
-                or match(msg, "^.-: (.*)$") or msg
-        else
-            field, desc = _M.splitField(msg)
-        end
-        if field then
-            msg = field .. ": " .. desc
-            violation = { fieldViolations = { { field = field, description = desc } } }
-        end
-    end
-    local body = { message = msg,
-                   details = { applicationError = { code = code, description = msg },
-                               validationError = violation } }
-    return status, _M.encode(body), log
-end
-
--- ---------------------------------------------------------------------------------
--- Routing (pure)
-
-local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
-local function is_uuid(s) return type(s) == "string" and find(s, UUID) ~= nil end
-_M.isUUID = is_uuid
-
-local ALLOW = {
-    galleries = "GET, POST", gallery = "GET, PATCH, DELETE",
-    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST",
-}
-
--- path (after the prefix, "" or "/..."), method -> op, ids or nil, code, message, allow.
-function _M.route(path, method)
-    local segs, n = {}, 0
-    if path ~= "" then
-        if sub(path, 1, 1) ~= "/" then return nil, "NOT_FOUND", "no such route" end
-        -- at most 5 segments: no route has more, so a path of thousands costs no more
-        local i = 2
-        while n < 5 do
-            local j = find(path, "/", i, true)
-            n = n + 1
-            segs[n] = sub(path, i, (j or 0) - 1)
-            if not j then break end
-            i = j + 1
-        end
-    end
-    if n == 0 or segs[1] ~= "galleries" then return nil, "NOT_FOUND", "no such route" end
-    if n == 1 then
-        if method == "GET" then return "listGalleries", {} end
-        if method == "POST" then return "createGallery", {} end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.galleries
-    end
-    local gid = segs[2]
-    if not is_uuid(gid) then
-        return nil, "INVALID_ARGUMENT", "galleryId: not a valid UUID"
-    end
-    local ids = { galleryId = gid }
-    if n == 2 then
-        if method == "GET" then return "getGallery", ids end
-        if method == "PATCH" then return "updateGallery", ids end
-        if method == "DELETE" then return "deleteGallery", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.gallery
-    end
-    if segs[3] ~= "items" then return nil, "NOT_FOUND", "no such route" end
-    if n == 3 then
-        if method == "GET" then return "listGalleryItems", ids end
-        if method == "POST" then return "createGalleryItem", ids end
-        if method == "DELETE" then return "deleteGalleryItems", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.items
-    end
-    local iid = segs[4]
-    if iid == "delete" and n == 4 then
-        if method == "POST" then return "bulkDeleteGalleryItems", ids end
-        return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.delete
-    end
-    if not is_uuid(iid) then return nil, "INVALID_ARGUMENT", "itemId: not a valid UUID" end
-    if n > 4 then return nil, "NOT_FOUND", "no such route" end
-    ids.itemId = iid
-    if method == "GET" then return "getGalleryItem", ids end
-    if method == "PATCH" then return "updateGalleryItem", ids end
-    if method == "DELETE" then return "deleteGalleryItem", ids end
-    return nil, "METHOD_NOT_ALLOWED", "method " .. escape_key(method) .. " not allowed", ALLOW.item
-end
-
--- ---------------------------------------------------------------------------------
--- Execution (pure): op + params -> store call -> status, JSON text, log line
-
-local WRITES = {
-    createGallery = true, updateGallery = true, deleteGallery = true, createGalleryItem = true,
-    updateGalleryItem = true, deleteGalleryItem = true, bulkDeleteGalleryItems = true,
-    deleteGalleryItems = true,
-}
-_M.WRITES = WRITES
-
--- Body keys each op takes; path ids may be repeated there.
-local BODY_KEYS = {
-    createGallery = { gallery = true, cloneFromGalleryId = true },
-    updateGallery = { gallery = true, galleryId = true },
-    createGalleryItem = { item = true, galleryId = true },
-    updateGalleryItem = { item = true, galleryId = true, itemId = true },
-    bulkDeleteGalleryItems = { itemIds = true, galleryId = true },
-}
-
-local Fail = {}
-local function fail(code, msg, field)
-    error(setmetatable({ code = code, msg = msg, field = field }, Fail), 0)
-end
-
--- A caller's query table, read raw (next, rawget: never a metamethod) into plain data:
--- string keys; values that are strings, numbers, booleans, or arrays of them (?a=1&a=2).
-local function plain_query(q)
-    local out = {}
-    if type(q) ~= "table" then return out end
-    local k, v = next(q)
-    while k ~= nil do
-        if type(k) == "string" then
-            local t = type(v)
-            if t == "table" then
-                local arr, i, x = {}, 1, rawget(v, 1)
-                while x ~= nil do
-                    local tx = type(x)
-                    if tx ~= "string" and tx ~= "number" and tx ~= "boolean" then
-                        fail("INVALID_ARGUMENT", escape_key(k) .. ": expected text values")
-                    end
-                    arr[i] = x
-                    i = i + 1
-                    x = rawget(v, i)
-                end
-                v = arr
-            elseif t ~= "string" and t ~= "number" and t ~= "boolean" then
-                fail("INVALID_ARGUMENT", escape_key(k) .. ": expected text")
-            end
-            out[k] = v
-        end
-        k, v = next(q, k)
-    end
-    return out
-end
-
--- execute()'s params, read raw into a fresh table: the caller's is never indexed with
--- metamethods, nor written to.
-local function plain_params(params)
-    if type(params) ~= "table" then return { query = {} } end
-    local gid, iid, body = rawget(params, "galleryId"), rawget(params, "itemId"), rawget(params, "body")
-    if gid ~= nil and type(gid) ~= "string" then fail("INVALID_ARGUMENT", "galleryId: expected a string") end
-    if iid ~= nil and type(iid) ~= "string" then fail("INVALID_ARGUMENT", "itemId: expected a string") end
-    if body ~= nil and type(body) ~= "string" then fail("INVALID_ARGUMENT", "body: expected JSON text") end
-    return { galleryId = gid, itemId = iid, body = body, query = plain_query(rawget(params, "query")) }
-end
-
-local function check(res, err, code)
-    if res == nil then fail(code or "INTERNAL", err or "unknown failure") end
-    return res
-end
-
-local function absent(v) return v == nil or v == NULL end
-
--- Query value -> what the store judges: integer-looking text becomes a number. Two
--- patterns, each linear: "^%-?%d+%.?%d*$" backtracks quadratically on a long run of
--- digits that ends in anything else.
-local function query_number(v)
-    if type(v) == "string" and (find(v, "^%-?%d+$") or find(v, "^%-?%d+%.%d*$")) then
-        return tonumber(v)
-    end
-    return v
-end
-
-local function paging(query, names)
-    local opts
-    for _, name in ipairs(names) do
-        local v = query[name]
-        if v ~= nil then
-            opts = opts or {}
-            opts[name] = query_number(v)
-        end
-    end
-    return opts
-end
-
--- A repeated id (query or body) must agree with the path.
-local function same_id(name, copy, truth)
-    if absent(copy) or truth == nil then return end
-    if type(copy) ~= "string" or lower(copy) ~= lower(truth) then
-        fail("INVALID_ARGUMENT", name .. ": does not match the path")
-    end
-end
-
-local function body_of(op, params)
-    local body, err = _M.decode_body(params.body)
-    if not body then fail("INVALID_ARGUMENT", err) end
-    local allowed = BODY_KEYS[op]
-    for k in next, body do
-        if not allowed[k] then
-            -- cjson's keys are strings; named whole, escaped (valid UTF-8, \xHH)
-            local name = type(k) == "string" and escape_key(k) or text_of(k)
-            fail("INVALID_ARGUMENT", name .. ": unknown field", name)
-        end
-    end
-    same_id("galleryId", body.galleryId, params.galleryId)
-    same_id("itemId", body.itemId, params.itemId)
-    return body
-end
-
-local function entity(body, key, id)
-    local v = body[key]
-    if absent(v) then return nil end
-    if type(v) ~= "table" then fail("INVALID_ARGUMENT", key .. ": expected an object") end
-    if id then same_id(key .. ".id", v.id, id) end
-    local out, err, code = rest.fromRest(v, key)
-    return check(out, err, code)
-end
-
-local OPS = {}
-
-function OPS.listGalleries(store, p)
-    return store:listGalleries(paging(p.query, { "limit", "offset", "itemLimit" }))
-end
-
-function OPS.getGallery(store, p)
-    return store:getGallery(p.galleryId, paging(p.query, { "itemOffset", "itemLimit" }))
-end
-
-function OPS.listGalleryItems(store, p)
-    return store:listGalleryItems(p.galleryId, paging(p.query, { "itemOffset", "itemLimit" }))
-end
-
-function OPS.getGalleryItem(store, p)
-    return store:getGalleryItem{ galleryId = p.galleryId, itemId = p.itemId }
-end
-
-function OPS.deleteGallery(store, p)
-    return store:deleteGallery(p.galleryId)
-end
-
-function OPS.deleteGalleryItem(store, p)
-    return store:deleteGalleryItem{ galleryId = p.galleryId, itemId = p.itemId }
-end
-
-function OPS.createGallery(store, p)
-    local body = body_of("createGallery", p)
-    local opts = {}
-    opts.gallery = entity(body, "gallery")
-    if not absent(body.cloneFromGalleryId) then opts.cloneFromGalleryId = body.cloneFromGalleryId end
-    return store:createGallery(opts)
-end
-
-function OPS.updateGallery(store, p)
-    local body = body_of("updateGallery", p)
-    local gallery = entity(body, "gallery", p.galleryId)
-    if not gallery then fail("INVALID_ARGUMENT", "gallery: required") end
-    return store:updateGallery(p.galleryId, gallery)
-end
-
-function OPS.createGalleryItem(store, p)
-    local body = body_of("createGalleryItem", p)
-    local item = entity(body, "item")
-    if not item then fail("INVALID_ARGUMENT", "item: required") end
-    return store:createGalleryItem(p.galleryId, item)
-end
-
-function OPS.updateGalleryItem(store, p)
-    local body = body_of("updateGalleryItem", p)
-    local item = entity(body, "item", p.itemId)
-    if not item then fail("INVALID_ARGUMENT", "item: required") end
-    return store:updateGalleryItem({ galleryId = p.galleryId, itemId = p.itemId }, item)
-end
-
-function OPS.bulkDeleteGalleryItems(store, p)
-    local body = body_of("bulkDeleteGalleryItems", p)
-    local ids = body.itemIds
-    if absent(ids) then fail("INVALID_ARGUMENT", "itemIds: required") end
-    return store:bulkDeleteGalleryItems(p.galleryId, ids)
-end
-
--- Deprecated DELETE /galleries/{id}/items?itemsIds=..&itemsIds=..: the SDK's
--- deleteGalleryItems. Deletes, then answers {gallery} (two transactions).
-function OPS.deleteGalleryItems(store, p)
-    local ids = p.query.itemsIds
-    if ids == nil then fail("INVALID_ARGUMENT", "itemsIds: required") end
-    if type(ids) ~= "table" then ids = { ids } end
-    local _, err, code = store:bulkDeleteGalleryItems(p.galleryId, ids)
-    if err then
-        if type(err) == "string" then err = gsub(err, "^itemIds", "itemsIds") end
-        fail(code, err)
-    end
-    return store:getGallery(p.galleryId)
-end
-
-local RESULT_NAME = { deleteGalleryItems = "getGallery" }
-
-local function run_op(store, op, params)
-    local fn = type(op) == "string" and OPS[op]
-    if not fn then fail("NOT_FOUND", "no such route") end
-    local p = plain_params(params)
-    same_id("galleryId", p.query.galleryId, p.galleryId)
-    same_id("itemId", p.query.itemId, p.itemId)
-    local result, err, code = fn(store, p)
-    check(result, err, code)
-    local body
-    body, err, code = rest.response(RESULT_NAME[op] or op, result)
-    if not body then fail("INTERNAL", "response conversion: " .. text_of(err)) end
-    return _M.encode(body)
-end
-
--- store: a progallery store (or view) with the caller's identity.
--- op: a name from route(); params: { galleryId?, itemId?, query = {...}, body = "json"? }.
--- Returns status, JSON text, log line (nil when there is nothing to log). Never raises,
--- and never calls a metamethod of the caller's values: params are read raw, and what a
--- store returns or raises is described by its type when it is not a string.
-function _M.execute(store, op, params)
-    local ok, res = pcall(run_op, store, op, params)
-    if ok then return 200, res end
-    if type(res) == "table" and rawequal(getmetatable(res), Fail) then
-        return _M.errorResponse(rawget(res, "code"), rawget(res, "msg"), rawget(res, "field"))
-    end
-    local status, body = _M.errorResponse("INTERNAL", "internal error")
-    return status, body, "execute " .. text_of(op) .. ": " .. text_of(res)
-end
-
--- ---------------------------------------------------------------------------------
--- Thread side: runs inside an nginx worker thread's own Lua VM
-
-local thread_stores = {} -- this VM's stores, by open options
-
-local function open_pair(conf)
-    local store, err, code = progallery.open{
-        path = conf.path, caller = "visitor",
-        busyTimeout = conf.busyTimeout, synchronous = conf.synchronous,
-    }
-    if not store then return nil, err, code end
-    local admin
-    admin, err, code = store:as("admin")
-    if not admin then store:close(); return nil, err, code end
-    return { visitor = store, admin = admin }
-end
-
-local function conf_key(conf)
-    return concat({ tostring(conf.path), tostring(conf.busyTimeout), tostring(conf.synchronous) }, "\0")
-end
-
--- ngx.run_worker_thread(pool, "progallery.http", "thread_execute", conf, role, op, params)
--- conf = { path, busyTimeout?, synchronous? }; everything in and out is plain data.
-function _M.thread_execute(conf, role, op, params)
-    local ok, status, body, log = pcall(function()
-        local key = conf_key(conf)
-        local pair = thread_stores[key]
-        if not pair then
-            local err, code
-            pair, err, code = open_pair(conf)
-            if not pair then
-                local s, b
-                if code == "UNAVAILABLE" then
-                    s, b = _M.errorResponse(code, "database is busy, try again")
-                else
-                    s, b = _M.errorResponse("INTERNAL", "internal error")
-                end
-                return s, b, "thread store open failed: " .. tostring(err) .. " (" .. tostring(code) .. ")"
-            end
-            thread_stores[key] = pair
-        end
-        return _M.execute(role == "admin" and pair.admin or pair.visitor, op, params)
-    end)
-    if ok then return status, body, log end
-    local s, b = _M.errorResponse("INTERNAL", "internal error")
-    return s, b, "thread_execute: " .. tostring(status)
-end
-
--- ---------------------------------------------------------------------------------
--- nginx side
-
-local DEFAULT_PREFIX = "/pro-gallery/v2"
-local SDK_PREFIX = "/progallery/v2"
-
-local function normalize_prefix(p)
-    p = gsub(p, "/+$", "")
-    if sub(p, 1, 1) ~= "/" then p = "/" .. p end
-    return p
-end
-
--- Response cache bounds (per worker), unless conf.cache sets them.
-local CACHE_MAX_ENTRIES, CACHE_MAX_BYTES = 2000, 32 * 1024 * 1024
-
--- conf.cache -> the cache table, nil (off), or nil, message.
+-- conf.cache -> the response cache, nil (off), or nil, message.
 local function new_cache(c)
     if c == false then return nil end
-    if c == nil or c == true then c = {} end
-    if type(c) ~= "table" then return nil, "cache: expected a boolean or { maxBytes?, maxEntries? }" end
-    local maxBytes, maxEntries = c.maxBytes, c.maxEntries
-    if maxBytes == nil then maxBytes = CACHE_MAX_BYTES end
-    if maxEntries == nil then maxEntries = CACHE_MAX_ENTRIES end
-    if type(maxBytes) ~= "number" or maxBytes < 0 or maxBytes ~= maxBytes then
-        return nil, "cache.maxBytes: expected a number of bytes"
-    end
-    if type(maxEntries) ~= "number" or maxEntries < 0 or maxEntries ~= maxEntries then
-        return nil, "cache.maxEntries: expected a number of entries"
-    end
-    return { maxBytes = maxBytes, maxEntries = maxEntries, entries = {}, count = 0, bytes = 0 }
+    if c == true then c = nil end
+    return cache.new(c)
 end
 
 -- conf -> handler, or nil, message. Opens nothing (call init_worker in each worker).
 function _M.new(conf)
     if type(conf) ~= "table" then return nil, "conf: expected a table" end
     if type(conf.db) ~= "string" or conf.db == "" then return nil, "db: expected a path" end
-    if conf.adminKey ~= nil and type(conf.adminKey) ~= "string" then
-        return nil, "adminKey: expected a string"
-    end
-    local prefix = conf.prefix or DEFAULT_PREFIX
-    if type(prefix) ~= "string" then return nil, "prefix: expected a string" end
-    prefix = normalize_prefix(prefix)
-    local maxBody = conf.maxBody or 1048576
-    if type(maxBody) ~= "number" or maxBody < 0 then return nil, "maxBody: expected bytes" end
+    local caller, err = auth.new(conf.adminKey)
+    if not caller then return nil, err end
+    local routes
+    routes, err = router.new(conf.prefix)
+    if not routes then return nil, err end
+    local max_body = conf.maxBody or 1048576
+    if type(max_body) ~= "number" or max_body < 0 then return nil, "maxBody: expected bytes" end
     if conf.threadPool ~= nil and type(conf.threadPool) ~= "string" then
         return nil, "threadPool: expected a thread_pool name"
     end
-    local prefixes = { prefix }
-    if prefix ~= SDK_PREFIX then prefixes[2] = SDK_PREFIX end
-    local key = conf.adminKey
-    if key == "" then key = nil end
-    local cache, err = new_cache(conf.cache)
+    local responses
+    responses, err = new_cache(conf.cache)
     if err then return nil, err end
     return setmetatable({
-        prefixes = prefixes,
-        maxBody = maxBody,
-        threadPool = conf.threadPool,
-        adminKey = key,
-        storeConf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
-        stores = nil, -- this worker's, from init_worker
-        cache = cache, -- GET responses, see cache_key
+        router = routes,
+        auth = caller,
+        max_body = max_body,
+        thread_pool = conf.threadPool,
+        store_conf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
+        stores = nil,      -- this worker's, from init_worker
+        cache = responses, -- GET responses (progallery.http.cache), or nil
     }, mt)
 end
 
-local function ngx_log(level, ...)
+local function log(level, ...)
     if ngx and ngx.log then ngx.log(level, ...) end
 end
 
 -- Per worker (init_worker_by_lua): opens this worker's store. Returns true or nil, message.
 function _M:init_worker()
-    local sha1 = ngx and ngx.sha1_bin
-    if self.adminKey and sha1 then self.adminDigest = sha1(self.adminKey) end
-    local pair, err, code = open_pair(self.storeConf)
+    local pair, err, code = thread.open_stores(self.store_conf)
     if not pair then
-        ngx_log(ngx.ERR, "progallery: cannot open ", self.storeConf.path, ": ", err, " (", code, ")")
+        log(ngx.ERR, "progallery: cannot open ", self.store_conf.path, ": ", err, " (", code, ")")
         return nil, err
     end
     self.stores = pair
-    if self.threadPool and not (ngx and ngx.run_worker_thread) then
-        ngx_log(ngx.WARN, "progallery: ngx.run_worker_thread is missing; calling the store directly")
+    if self.thread_pool and not (ngx and ngx.run_worker_thread) then
+        log(ngx.WARN, "progallery: ngx.run_worker_thread is missing; calling the store directly")
     end
     return true
-end
-
--- Constant-time comparison of fixed-size digests (the lengths never leak).
-local bxor, bor
-do
-    local ok, bit = pcall(require, "bit")
-    if ok then bxor, bor = bit.bxor, bit.bor end
-end
-local function digest_equal(a, b)
-    if #a ~= #b then return false end
-    local diff = 0
-    if bxor then
-        for i = 1, #a do diff = bor(diff, bxor(byte(a, i), byte(b, i))) end
-    else
-        for i = 1, #a do
-            local x, y = byte(a, i), byte(b, i)
-            diff = diff + (x - y) * (x - y)
-        end
-    end
-    return diff == 0
-end
-
--- s without leading and trailing white space (%s), in linear time: the pattern
--- "^%s*(.-)%s*$" is quadratic in the white space inside s.
-local function trim(s)
-    local i = find(s, "%S")
-    if not i then return "" end
-    local j = #s
-    local c = byte(s, j)
-    while c == 32 or (c >= 9 and c <= 13) do
-        j = j - 1
-        c = byte(s, j)
-    end
-    return sub(s, i, j)
-end
-_M.trim = trim
-
--- "admin", "visitor", or nil (wrong key). The header is read through ngx.var, which
--- finds it however many headers come before it (ngx.req.get_headers stops at a count);
--- nginx itself refuses a request with two Authorization headers (400).
-function _M:caller()
-    local h = ngx.var.http_authorization
-    if h == nil then return "visitor" end
-    h = trim(h)
-    if h == "" then return "visitor" end
-    if not self.adminKey then return nil end
-    if not self.adminDigest then self.adminDigest = ngx.sha1_bin(self.adminKey) end
-    if digest_equal(ngx.sha1_bin(h), self.adminDigest) then return "admin" end
-    return nil
 end
 
 local function send(status, body, allow)
@@ -671,31 +126,31 @@ local function send(status, body, allow)
 end
 
 local function send_error(code, msg, allow)
-    local status, body, log = _M.errorResponse(code, msg)
-    if log then ngx_log(ngx.ERR, "progallery: ", log) end
+    local status, body, line = error_response(code, msg)
+    if line then log(ngx.ERR, "progallery: ", line) end
     return send(status, body, allow)
 end
 
--- Reads the body up to maxBody bytes: text, or nil when it is too large.
-function _M:read_body()
+-- The request body up to max_body bytes: text, or nil when it is too large.
+local function read_body(max_body)
     local cl = ngx.var.http_content_length -- wherever it is among the headers
-    if cl and tonumber(cl) and tonumber(cl) > self.maxBody then return nil end
+    if cl and tonumber(cl) and tonumber(cl) > max_body then return nil end
     ngx.req.read_body()
     local data = ngx.req.get_body_data()
     if not data then
         local file = ngx.req.get_body_file()
         if file then
-            local f = io.open(file, "rb")
+            local f = open(file, "rb")
             if not f then error("cannot read the buffered body", 0) end
             local size = f:seek("end")
-            if size > self.maxBody then f:close(); return nil end
+            if size > max_body then f:close(); return nil end
             f:seek("set")
             data = f:read("*a")
             f:close()
         end
     end
     data = data or ""
-    if #data > self.maxBody then return nil end
+    if #data > max_body then return nil end
     return data
 end
 
@@ -708,44 +163,40 @@ local function query_args()
     return out
 end
 
-function _M:call(role, op, params)
+-- role, op, params -> status, JSON text, log line: in a pool thread, or directly.
+local function call(self, role, op, params)
     local run = ngx.run_worker_thread
-    if self.threadPool and run then
-        local ok, status, body, log = run(self.threadPool, "progallery.http", "thread_execute",
-                                           self.storeConf, role, op, params)
+    if self.thread_pool and run then
+        local ok, status, body, line = run(self.thread_pool, "progallery.http.thread", "execute",
+                                           self.store_conf, role, op, params)
         if not ok then
-            ngx_log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
-            local s, b = _M.errorResponse("INTERNAL", "internal error")
+            log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
+            local s, b = error_response("INTERNAL", "internal error")
             return s, b
         end
-        return status, body, log
+        return status, body, line
     end
     if not self.stores then
         local ok = self:init_worker()
         if not ok then
-            return _M.errorResponse("INTERNAL", "internal error")
+            return error_response("INTERNAL", "internal error")
         end
     end
-    return _M.execute(role == "admin" and self.stores.admin or self.stores.visitor, op, params)
+    return ops.execute(role == "admin" and self.stores.admin or self.stores.visitor, op, params)
 end
 
-function _M:_handle()
-    local uri = ngx.var.uri
-    local rest_path
-    for _, p in ipairs(self.prefixes) do
-        if uri == p or sub(uri, 1, #p + 1) == p .. "/" then
-            rest_path = sub(uri, #p + 1)
-            break
-        end
-    end
+local function handle(self)
+    local rest_path = self.router:strip(ngx.var.uri)
     if not rest_path then return send_error("NOT_FOUND", "no such route") end
     local method = ngx.req.get_method()
-    local op, ids, msg, allow = _M.route(rest_path, method)
+    local op, ids, msg, allow = router.route(rest_path, method)
     if not op and ids ~= "INVALID_ARGUMENT" then
         ngx.req.discard_body()
         return send_error(ids, msg, allow)
     end
-    local role = self:caller()
+    -- read through ngx.var, which finds the header however many come before it
+    -- (ngx.req.get_headers stops at a count); nginx itself refuses two of them (400)
+    local role = self.auth:role(ngx.var.http_authorization)
     if not role then
         ngx.req.discard_body()
         return send_error("UNAUTHENTICATED", "invalid credentials in the Authorization header")
@@ -756,82 +207,39 @@ function _M:_handle()
     end
     local params = { galleryId = ids.galleryId, itemId = ids.itemId, query = query_args() }
     if method == "POST" or method == "PATCH" then
-        local body = self:read_body()
+        local body = read_body(self.max_body)
         if not body then
-            return send_error("PAYLOAD_TOO_LARGE", "request body larger than " .. self.maxBody .. " bytes")
+            return send_error("PAYLOAD_TOO_LARGE", "request body larger than " .. self.max_body .. " bytes")
         end
         params.body = body
     else
         ngx.req.discard_body()
     end
-    local key, version
-    if method == "GET" then key, version = self:cache_key(role, ngx.var.request_uri) end
-    if key then
-        local hit = self:cached(key)
-        if hit then return send(200, hit) end
+    local responses, key, version = self.cache, nil, nil
+    if responses and method == "GET" and self.stores then
+        key, version = responses:key(self.stores.visitor, role, ngx.var.request_uri)
+        if key then
+            local hit = responses:get(key)
+            if hit then return send(200, hit) end
+        end
     end
-    local status, body, log = self:call(role, op, params)
-    if log then ngx_log(ngx.ERR, "progallery: ", log) end
-    if key and status == 200 then self:remember(key, body, version) end
+    local status, body, line = call(self, role, op, params)
+    if line then log(ngx.ERR, "progallery: ", line) end
+    if key and status == 200 then responses:set(self.stores.visitor, key, body, version) end
     return send(status, body)
 end
 
--- Response cache of GETs, per worker. Entries are valid while the store's
--- dataVersion() stays the same: it moves on every commit, by this worker, a
--- thread of its pool, or any other process. Each request captures the version
--- before its call (cache_key), and its body is filed only under that version,
--- and only if the version has not moved meanwhile (remember): a call that yields
--- (a worker thread) may return after a commit and after another request has
--- moved the cache on to the new version, and its older body must not land there.
--- An entry costs #key + #body bytes; the cache starts afresh when the next entry would
--- pass maxEntries or maxBytes, and an entry larger than maxBytes is not stored at all.
-
--- role, request URI -> key, version (this request's), or nil when not caching.
-function _M:cache_key(role, uri)
-    if not self.cache or not self.stores then return nil end
-    local v = self.stores.visitor:dataVersion()
-    if not v then return nil end
-    local c = self.cache
-    if c.version ~= v then
-        c.version, c.entries, c.count, c.bytes = v, {}, 0, 0
-    end
-    return role .. " " .. uri, v
-end
-
-function _M:cached(key)
-    return self.cache.entries[key]
-end
-
--- Files body (read at `version`, from cache_key) unless the data moved on since.
-function _M:remember(key, body, version)
-    local c = self.cache
-    if version == nil or c.version ~= version then return end
-    if self.stores.visitor:dataVersion() ~= version then return end
-    local size = #key + #body
-    if size > c.maxBytes or c.maxEntries < 1 then return end
-    local old = c.entries[key] -- two misses of one key, both answered
-    if old then
-        c.entries[key] = nil
-        c.count, c.bytes = c.count - 1, c.bytes - (#key + #old)
-    end
-    if c.count >= c.maxEntries or c.bytes + size > c.maxBytes then
-        c.entries, c.count, c.bytes = {}, 0, 0
-    end
-    c.entries[key] = body
-    c.count, c.bytes = c.count + 1, c.bytes + size
-end
-
-local function traceback(e)
-    return debug.traceback(tostring(e), 2)
+local function with_traceback(e)
+    return traceback(tostring(e), 2)
 end
 
 -- content_by_lua entry point.
 function _M:handle()
-    local ok, err = xpcall(self._handle, traceback, self)
+    local ok, err = xpcall(handle, with_traceback, self)
     if not ok then
-        ngx_log(ngx.ERR, "progallery: request failed: ", err)
+        log(ngx.ERR, "progallery: request failed: ", err)
         if not ngx.headers_sent then
-            local status, body = _M.errorResponse("INTERNAL", "internal error")
+            local status, body = error_response("INTERNAL", "internal error")
             ngx.status = status
             ngx.header["Content-Type"] = "application/json; charset=utf-8"
             ngx.print(body)
@@ -842,23 +250,10 @@ end
 
 -- For error_page locations (e.g. nginx's own 413 for client_max_body_size): the same
 -- JSON error body as the handler's.
-local REJECT = {
-    [400] = { "INVALID_ARGUMENT", "bad request" },
-    [404] = { "NOT_FOUND", "no such route" },
-    [405] = { "METHOD_NOT_ALLOWED", "method not allowed" },
-    [408] = { "INVALID_ARGUMENT", "request timed out" },
-    [413] = { "PAYLOAD_TOO_LARGE", "request body too large" },
-    [414] = { "RESOURCE_EXHAUSTED", "request URI too long" },
-    [494] = { "RESOURCE_EXHAUSTED", "request headers too large" }, -- nginx's; sent as 400
-    [500] = { "INTERNAL", "internal error" },
-    [501] = { "NOT_IMPLEMENTED", "not implemented" },
-    [505] = { "INVALID_ARGUMENT", "HTTP version not supported" },
-}
 function _M:reject(status)
-    local r = REJECT[status] or REJECT[500]
-    local msg = r[2]
-    if status == 413 then msg = "request body larger than " .. self.maxBody .. " bytes" end
-    return send_error(r[1], msg)
+    local code, msg = errors.for_status(status)
+    if status == 413 then msg = "request body larger than " .. self.max_body .. " bytes" end
+    return send_error(code, msg)
 end
 
 return _M

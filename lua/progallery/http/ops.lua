@@ -1,0 +1,251 @@
+-- progallery.http.ops: the API operations over a store, from routed request to response.
+--
+--   local status, body, log = ops.execute(store, op, params)
+--
+-- store: a progallery store (or view) with the caller's identity. op: a name from
+-- router.route(); params: { galleryId?, itemId?, query = {...}, body = "json"? }.
+-- Returns status, JSON text and a log line (nil when there is nothing to log). Pure (no
+-- ngx: it runs on Lua 5.4 too) and never raises; never calls a metamethod of the
+-- caller's values: params are read raw, and what a store returns or raises is described
+-- by its type when it is not a string.
+
+local progallery = require "progallery"
+local rest = require "progallery.rest"
+local json = require "progallery.http.json"
+local errors = require "progallery.http.errors"
+
+local type, next, ipairs, tonumber, pcall, error, setmetatable, getmetatable, rawget, rawequal =
+    type, next, ipairs, tonumber, pcall, error, setmetatable, getmetatable, rawget, rawequal
+local find, gsub, lower = string.find, string.gsub, string.lower
+
+local NULL = progallery.null
+local escape_key = progallery.escapeKey -- a caller's key as messages name it: UTF-8, \xHH
+local encode, decode_body = json.encode, json.decode_body
+local error_response, text_of = errors.response, errors.text_of
+local from_rest, rest_response = rest.fromRest, rest.response
+
+local _M = {}
+
+-- Body keys each op takes; path ids may be repeated there.
+local BODY_KEYS = {
+    createGallery = { gallery = true, cloneFromGalleryId = true },
+    updateGallery = { gallery = true, galleryId = true },
+    createGalleryItem = { item = true, galleryId = true },
+    updateGalleryItem = { item = true, galleryId = true, itemId = true },
+    bulkDeleteGalleryItems = { itemIds = true, galleryId = true },
+}
+
+-- A refusal raised inside an op, answered by execute().
+local Fail = {}
+local function fail(code, msg, field)
+    error(setmetatable({ code = code, msg = msg, field = field }, Fail), 0)
+end
+
+-- A caller's query table, read raw (next, rawget: never a metamethod) into plain data:
+-- string keys; values that are strings, numbers, booleans, or arrays of them (?a=1&a=2).
+local function plain_query(q)
+    local out = {}
+    if type(q) ~= "table" then return out end
+    local k, v = next(q)
+    while k ~= nil do
+        if type(k) == "string" then
+            local t = type(v)
+            if t == "table" then
+                local arr, i, x = {}, 1, rawget(v, 1)
+                while x ~= nil do
+                    local tx = type(x)
+                    if tx ~= "string" and tx ~= "number" and tx ~= "boolean" then
+                        fail("INVALID_ARGUMENT", escape_key(k) .. ": expected text values")
+                    end
+                    arr[i] = x
+                    i = i + 1
+                    x = rawget(v, i)
+                end
+                v = arr
+            elseif t ~= "string" and t ~= "number" and t ~= "boolean" then
+                fail("INVALID_ARGUMENT", escape_key(k) .. ": expected text")
+            end
+            out[k] = v
+        end
+        k, v = next(q, k)
+    end
+    return out
+end
+
+-- execute()'s params, read raw into a fresh table: the caller's is never indexed with
+-- metamethods, nor written to.
+local function plain_params(params)
+    if type(params) ~= "table" then return { query = {} } end
+    local gid, iid, body = rawget(params, "galleryId"), rawget(params, "itemId"), rawget(params, "body")
+    if gid ~= nil and type(gid) ~= "string" then fail("INVALID_ARGUMENT", "galleryId: expected a string") end
+    if iid ~= nil and type(iid) ~= "string" then fail("INVALID_ARGUMENT", "itemId: expected a string") end
+    if body ~= nil and type(body) ~= "string" then fail("INVALID_ARGUMENT", "body: expected JSON text") end
+    return { galleryId = gid, itemId = iid, body = body, query = plain_query(rawget(params, "query")) }
+end
+
+local function check(res, err, code)
+    if res == nil then fail(code or "INTERNAL", err or "unknown failure") end
+    return res
+end
+
+local function absent(v) return v == nil or v == NULL end
+
+-- Query value -> what the store judges: integer-looking text becomes a number. Two
+-- patterns, each linear: "^%-?%d+%.?%d*$" backtracks quadratically on a long run of
+-- digits that ends in anything else.
+local function query_number(v)
+    if type(v) == "string" and (find(v, "^%-?%d+$") or find(v, "^%-?%d+%.%d*$")) then
+        return tonumber(v)
+    end
+    return v
+end
+
+local function paging(query, names)
+    local opts
+    for _, name in ipairs(names) do
+        local v = query[name]
+        if v ~= nil then
+            opts = opts or {}
+            opts[name] = query_number(v)
+        end
+    end
+    return opts
+end
+
+-- A repeated id (query or body) must agree with the path.
+local function same_id(name, copy, truth)
+    if absent(copy) or truth == nil then return end
+    if type(copy) ~= "string" or lower(copy) ~= lower(truth) then
+        fail("INVALID_ARGUMENT", name .. ": does not match the path")
+    end
+end
+
+local function body_of(op, params)
+    local body, err = decode_body(params.body)
+    if not body then fail("INVALID_ARGUMENT", err) end
+    local allowed = BODY_KEYS[op]
+    for k in next, body do
+        if not allowed[k] then
+            -- cjson's keys are strings; named whole, escaped (valid UTF-8, \xHH)
+            local name = type(k) == "string" and escape_key(k) or text_of(k)
+            fail("INVALID_ARGUMENT", name .. ": unknown field", name)
+        end
+    end
+    same_id("galleryId", body.galleryId, params.galleryId)
+    same_id("itemId", body.itemId, params.itemId)
+    return body
+end
+
+local function entity(body, key, id)
+    local v = body[key]
+    if absent(v) then return nil end
+    if type(v) ~= "table" then fail("INVALID_ARGUMENT", key .. ": expected an object") end
+    if id then same_id(key .. ".id", v.id, id) end
+    local out, err, code = from_rest(v, key)
+    return check(out, err, code)
+end
+
+local OPS = {}
+
+function OPS.listGalleries(store, p)
+    return store:listGalleries(paging(p.query, { "limit", "offset", "itemLimit" }))
+end
+
+function OPS.getGallery(store, p)
+    return store:getGallery(p.galleryId, paging(p.query, { "itemOffset", "itemLimit" }))
+end
+
+function OPS.listGalleryItems(store, p)
+    return store:listGalleryItems(p.galleryId, paging(p.query, { "itemOffset", "itemLimit" }))
+end
+
+function OPS.getGalleryItem(store, p)
+    return store:getGalleryItem{ galleryId = p.galleryId, itemId = p.itemId }
+end
+
+function OPS.deleteGallery(store, p)
+    return store:deleteGallery(p.galleryId)
+end
+
+function OPS.deleteGalleryItem(store, p)
+    return store:deleteGalleryItem{ galleryId = p.galleryId, itemId = p.itemId }
+end
+
+function OPS.createGallery(store, p)
+    local body = body_of("createGallery", p)
+    local opts = {}
+    opts.gallery = entity(body, "gallery")
+    if not absent(body.cloneFromGalleryId) then opts.cloneFromGalleryId = body.cloneFromGalleryId end
+    return store:createGallery(opts)
+end
+
+function OPS.updateGallery(store, p)
+    local body = body_of("updateGallery", p)
+    local gallery = entity(body, "gallery", p.galleryId)
+    if not gallery then fail("INVALID_ARGUMENT", "gallery: required") end
+    return store:updateGallery(p.galleryId, gallery)
+end
+
+function OPS.createGalleryItem(store, p)
+    local body = body_of("createGalleryItem", p)
+    local item = entity(body, "item")
+    if not item then fail("INVALID_ARGUMENT", "item: required") end
+    return store:createGalleryItem(p.galleryId, item)
+end
+
+function OPS.updateGalleryItem(store, p)
+    local body = body_of("updateGalleryItem", p)
+    local item = entity(body, "item", p.itemId)
+    if not item then fail("INVALID_ARGUMENT", "item: required") end
+    return store:updateGalleryItem({ galleryId = p.galleryId, itemId = p.itemId }, item)
+end
+
+function OPS.bulkDeleteGalleryItems(store, p)
+    local body = body_of("bulkDeleteGalleryItems", p)
+    local ids = body.itemIds
+    if absent(ids) then fail("INVALID_ARGUMENT", "itemIds: required") end
+    return store:bulkDeleteGalleryItems(p.galleryId, ids)
+end
+
+-- Deprecated DELETE /galleries/{id}/items?itemsIds=..&itemsIds=..: the SDK's
+-- deleteGalleryItems. Deletes, then answers {gallery} (two transactions).
+function OPS.deleteGalleryItems(store, p)
+    local ids = p.query.itemsIds
+    if ids == nil then fail("INVALID_ARGUMENT", "itemsIds: required") end
+    if type(ids) ~= "table" then ids = { ids } end
+    local _, err, code = store:bulkDeleteGalleryItems(p.galleryId, ids)
+    if err then
+        if type(err) == "string" then err = gsub(err, "^itemIds", "itemsIds") end
+        fail(code, err)
+    end
+    return store:getGallery(p.galleryId)
+end
+
+local RESULT_NAME = { deleteGalleryItems = "getGallery" }
+
+local function run_op(store, op, params)
+    local fn = type(op) == "string" and OPS[op]
+    if not fn then fail("NOT_FOUND", "no such route") end
+    local p = plain_params(params)
+    same_id("galleryId", p.query.galleryId, p.galleryId)
+    same_id("itemId", p.query.itemId, p.itemId)
+    local result, err, code = fn(store, p)
+    check(result, err, code)
+    local body
+    body, err = rest_response(RESULT_NAME[op] or op, result)
+    if not body then fail("INTERNAL", "response conversion: " .. text_of(err)) end
+    return encode(body)
+end
+
+-- store, op, params -> status, JSON text, log line (see the top of this file).
+function _M.execute(store, op, params)
+    local ok, res = pcall(run_op, store, op, params)
+    if ok then return 200, res end
+    if type(res) == "table" and rawequal(getmetatable(res), Fail) then
+        return error_response(rawget(res, "code"), rawget(res, "msg"), rawget(res, "field"))
+    end
+    local status, body = error_response("INTERNAL", "internal error")
+    return status, body, "execute " .. text_of(op) .. ": " .. text_of(res)
+end
+
+return _M

@@ -1,0 +1,70 @@
+-- progallery.http.thread: the entry point an nginx worker thread runs, and the store pair
+-- (visitor connection + admin view) that a worker and a thread VM each open alike.
+--
+--   ngx.run_worker_thread(pool, "progallery.http.thread", "execute", conf, role, op, params)
+--
+-- conf = { path, busyTimeout?, synchronous? }; everything in and out is plain data (the
+-- body travels as JSON text), and what comes back is status, JSON text, log line. The
+-- thread's Lua VM keeps its stores in this module's table, one pair per conf, opened on
+-- first use.
+
+local progallery = require "progallery"
+local ops = require "progallery.http.ops"
+local errors = require "progallery.http.errors"
+
+local tostring, pcall = tostring, pcall
+local concat = table.concat
+
+local execute, error_response = ops.execute, errors.response
+
+local _M = {}
+
+-- conf -> { visitor = store, admin = view }, or nil, message, code.
+function _M.open_stores(conf)
+    local store, err, code = progallery.open{
+        path = conf.path, caller = "visitor",
+        busyTimeout = conf.busyTimeout, synchronous = conf.synchronous,
+    }
+    if not store then return nil, err, code end
+    local admin
+    admin, err, code = store:as("admin")
+    if not admin then store:close(); return nil, err, code end
+    return { visitor = store, admin = admin }
+end
+local open_stores = _M.open_stores
+
+local stores = {} -- this VM's store pairs, by open options
+
+local function conf_key(conf)
+    return concat({ tostring(conf.path), tostring(conf.busyTimeout), tostring(conf.synchronous) }, "\0")
+end
+
+local function run(conf, role, op, params)
+    local key = conf_key(conf)
+    local pair = stores[key]
+    if not pair then
+        local err, code
+        pair, err, code = open_stores(conf)
+        if not pair then
+            local s, b
+            if code == "UNAVAILABLE" then
+                s, b = error_response(code, "database is busy, try again")
+            else
+                s, b = error_response("INTERNAL", "internal error")
+            end
+            return s, b, "thread store open failed: " .. tostring(err) .. " (" .. tostring(code) .. ")"
+        end
+        stores[key] = pair
+    end
+    return execute(role == "admin" and pair.admin or pair.visitor, op, params)
+end
+
+-- conf, role, op, params -> status, JSON text, log line. Never raises.
+function _M.execute(conf, role, op, params)
+    local ok, status, body, log = pcall(run, conf, role, op, params)
+    if ok then return status, body, log end
+    local s, b = error_response("INTERNAL", "internal error")
+    return s, b, "thread_execute: " .. tostring(status)
+end
+
+return _M
