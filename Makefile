@@ -6,7 +6,8 @@
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
 #   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
-#   make serve           nginx + progallery.http on 127.0.0.1:8080 (make serve-stop)
+#   make serve           nginx + progallery.http + the pages on 127.0.0.1:8080 (make serve-stop)
+#   make web             bundle the pages (web/, npm pro-gallery) into build/web
 #   make fuzz            the reliability harnesses and fuzzers for FUZZ_SECONDS (default 1800)
 #   make install         install into PREFIX (or LIBDIR/LUADIR, as LuaRocks passes them)
 # Override anything on the command line: make LUA_VERSION=5.4 CFLAGS=-O0 ...
@@ -52,10 +53,16 @@ BINDING  = lua_value lua_auth lua_json lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
+# progallery.image (src/lua_image.c): image sizes and content hashes for the progallery
+# command, from Debian's libstb-dev, libwebp-dev and libssl-dev; a module of its own, so the
+# core needs none of them.
+IMAGE_SO     = $(BUILD)/progallery/image.so
+IMAGE_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags stb libwebp libcrypto)
+IMAGE_LIBS   ?= $(shell $(PKG_CONFIG) --libs stb libwebp libcrypto)
 
-.PHONY: all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz
+.PHONY: all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz web
 
-all: $(SO)
+all: $(SO) $(IMAGE_SO)
 
 $(BUILD)/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(BUILD)
@@ -63,6 +70,11 @@ $(BUILD)/%.o: src/%.c $(HEADERS)
 
 $(SO): $(OBJS)
 	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
+
+$(IMAGE_SO): src/lua_image.c
+	@mkdir -p $(BUILD)/progallery
+	$(CC) $(LUA_CFLAGS) $(IMAGE_CFLAGS) $(PIC) -fvisibility=hidden $(CFLAGS) $(WARN) $(LIBFLAG) $(LDFLAGS) \
+	  -o $@ $< $(IMAGE_LIBS)
 
 # What the rockspec builds: from scratch, since the last rock may have been for another ABI.
 rock:
@@ -87,8 +99,11 @@ bench:
 bench-http:
 	sh bench/http.sh
 
-serve: luajit
+serve: luajit web
 	sh scripts/serve.sh start
+
+web:
+	sh scripts/web.sh
 
 serve-stop:
 	sh scripts/serve.sh stop
@@ -97,7 +112,7 @@ FUZZ_SECONDS ?= 1800
 fuzz: all
 	bash reliability/run.sh long $(FUZZ_SECONDS)
 
-install: $(SO)
+install: $(SO) $(IMAGE_SO)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LUADIR)/progallery $(DESTDIR)$(LUADIR)/progallery/http
 	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/progallery.so
 	install -m 0644 lua/progallery/*.lua $(DESTDIR)$(LUADIR)/progallery/

@@ -66,7 +66,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # A private copy of the module: a concurrent `make luajit` cannot swap it under the workers.
-mkdir -p "$work/conf" "$work/logs" "$work/data" "$work/tmp" "$work/lib" "$work/html"
+mkdir -p "$work/conf" "$work/logs" "$work/data" "$work/tmp" "$work/lib" "$work/html" "$work/cache" "$work/media"
 cp build-luajit/progallery.so "$work/lib/progallery.so"
 chmod 755 "$work" "$work/lib" "$work/html"
 
@@ -75,7 +75,7 @@ user_line="# (not root: workers run as $(id -un))"
 if [ "$(id -u)" -eq 0 ]; then
   if runuser -u nobody -- sh -c "test -r '$ROOT/lua/progallery/http.lua' && test -r '$work/lib/progallery.so'" 2>/dev/null; then
     user_line="user nobody nogroup;"
-    chown -R nobody:nogroup "$work/data" "$work/tmp"
+    chown -R nobody:nogroup "$work/data" "$work/tmp" "$work/cache"
   else
     user_line="user root root;"
   fi
@@ -103,6 +103,8 @@ write_conf() {
       -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" -e "s|@USER_LINE@|$user_line|g" \
       -e "s|@WORKERS@|$WORKERS|g" -e "s|@THREADS@|$POOL_THREADS|g" \
       -e "s|@MAX_BODY@|$PROGALLERY_MAX_BODY|g" -e "s|@LOG_LEVEL@|warn|g" -e "s|@ACCESS_LOG@|off|g" \
+      -e "s|@DIR@|$work|g" -e "s|@MEDIA@|$work/media|g" -e "s|@WEB@|$ROOT/build/web|g" \
+      -e "s|@MEDIA_BASE@|https://static.wixstatic.com/media|g" \
       examples/nginx/nginx.conf | awk -v loc="$static_loc" '/^[ \t]*location \/ \{/ && !done { print loc; done = 1 } { print }' \
       >"$work/conf/nginx.conf"
   grep -q 'location = /static/gallery.json' "$work/conf/nginx.conf" ||

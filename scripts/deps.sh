@@ -3,13 +3,17 @@
 #   scripts/deps.sh core     build + run on Lua 5.4 (the demo)
 #   scripts/deps.sh all      everything the test suite uses: LuaJIT, nginx + lua module,
 #                            lua-resty-lrucache (the HTTP response cache), clang/libFuzzer,
-#                            valgrind, curl, Node.js for the SDK test
+#                            valgrind, curl, Node.js for the SDK test and the pages,
+#                            nginx's image_filter (resized media), chromium (the browser
+#                            spec) and python3-pil (the images that spec generates)
+# core includes libstb-dev, libwebp-dev and libssl-dev: progallery.image (src/lua_image.c)
 set -e
 want="${1:-core}"
-pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3"
+pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 libstb-dev libwebp-dev libssl-dev"
 if [ "$want" = all ]; then
   pkgs="$pkgs lua-busted luarocks valgrind luajit2 libluajit2-5.1-dev clang libclang-rt-14-dev \
-nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps"
+nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps \
+libnginx-mod-http-image-filter chromium python3-pil"
   command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

@@ -19,7 +19,11 @@
 #   PROGALLERY_CACHE          "off": no per-worker cache of GET responses (for comparison)
 #   PROGALLERY_BUSY_TIMEOUT   ms a write waits for a lock (5000); PROGALLERY_SYNCHRONOUS (normal)
 #   PROGALLERY_LOG_LEVEL      error_log level (warn); PROGALLERY_ACCESS_LOG: "on" for logs/access.log
+#   PROGALLERY_MEDIA          the media folder served under /media/ (<dir>/media)
+#   PROGALLERY_MEDIA_BASE     where /media/ redirects for files not in the folder
+#                             (https://static.wixstatic.com/media, Wix's media server)
 #   PROGALLERY_NO_DEPS        set: do not run scripts/deps.sh / make
+# The pages (GET /, GET /g/{galleryId}) come from build/web (make web; docs/site.md).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -70,15 +74,24 @@ start() {
   if [ -z "${PROGALLERY_NO_DEPS:-}" ]; then
     sh scripts/deps.sh all || { echo "serve: installing dependencies failed" >&2; exit 1; }
     make -s luajit >/dev/null || { echo "serve: 'make luajit' failed" >&2; exit 1; }
+    make -s web >/dev/null || { echo "serve: 'make web' failed (the API still runs; the pages need it)" >&2; }
   fi
+  [ -f build/web/index.html ] || echo "serve: warning: build/web/index.html missing (make web): / and /g/ answer 503" >&2
   find_nginx
   [ -n "$NGINX" ] || { echo "serve: nginx not found (sh scripts/deps.sh all)" >&2; exit 1; }
-  for m in ndk_http_module ngx_http_lua_module; do
-    [ -f "/usr/lib/nginx/modules/$m.so" ] || { echo "serve: /usr/lib/nginx/modules/$m.so missing (apt-get install libnginx-mod-http-lua)" >&2; exit 1; }
+  for m in ndk_http_module ngx_http_lua_module ngx_http_image_filter_module; do
+    [ -f "/usr/lib/nginx/modules/$m.so" ] || { echo "serve: /usr/lib/nginx/modules/$m.so missing (sh scripts/deps.sh all)" >&2; exit 1; }
   done
   [ -f build-luajit/progallery.so ] || { echo "serve: build-luajit/progallery.so missing (make luajit)" >&2; exit 1; }
 
-  mkdir -p "$DIR/conf" "$DIR/logs" "$DIR/data" "$DIR/tmp"
+  mkdir -p "$DIR/conf" "$DIR/logs" "$DIR/data" "$DIR/tmp" "$DIR/cache"
+  MEDIA=${PROGALLERY_MEDIA:-$DIR/media}
+  case "$MEDIA" in /*) ;; *) MEDIA=$ROOT/$MEDIA ;; esac
+  mkdir -p "$MEDIA"
+  MEDIA_BASE=${PROGALLERY_MEDIA_BASE:-https://static.wixstatic.com/media}
+  MEDIA_BASE=${MEDIA_BASE%/}
+  # a socket left by an nginx that did not exit cleanly would stop this one from binding
+  rm -f "$DIR/tmp/media-resize.sock"
   if [ -z "${PROGALLERY_ADMIN_KEY:-}" ]; then
     if [ -s "$DIR/admin-key" ]; then
       PROGALLERY_ADMIN_KEY=$(cat "$DIR/admin-key")
@@ -99,7 +112,7 @@ start() {
   if [ "$(id -u)" -eq 0 ]; then
     if runuser -u nobody -- sh -c "test -r '$ROOT/lua/progallery/http.lua' && test -r '$ROOT/build-luajit/progallery.so' && test -x '$DIR/data'" 2>/dev/null; then
       user_line="user nobody nogroup;"
-      chown -R nobody:nogroup "$DIR/data" "$DIR/tmp"
+      chown -R nobody:nogroup "$DIR/data" "$DIR/tmp" "$DIR/cache"
       dbdir=$(dirname "$PROGALLERY_DB")
       [ "$dbdir" = "$DIR/data" ] || chown nobody:nogroup "$dbdir" 2>/dev/null || true
     else
@@ -113,7 +126,8 @@ start() {
   sed -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" -e "s|@USER_LINE@|$user_line|g" \
       -e "s|@WORKERS@|${PROGALLERY_WORKERS:-2}|g" -e "s|@THREADS@|${PROGALLERY_THREADS:-4}|g" \
       -e "s|@MAX_BODY@|$PROGALLERY_MAX_BODY|g" -e "s|@LOG_LEVEL@|${PROGALLERY_LOG_LEVEL:-warn}|g" \
-      -e "s|@ACCESS_LOG@|$access_log|g" \
+      -e "s|@ACCESS_LOG@|$access_log|g" -e "s|@DIR@|$DIR|g" -e "s|@MEDIA@|$MEDIA|g" \
+      -e "s|@MEDIA_BASE@|$MEDIA_BASE|g" -e "s|@WEB@|$ROOT/build/web|g" \
       examples/nginx/nginx.conf >"$DIR/conf/nginx.conf"
 
   if ! "$NGINX" -p "$DIR/" -c conf/nginx.conf -e logs/error.log; then
@@ -135,7 +149,8 @@ start() {
   done
   cat <<EOF
 serve: progallery REST v2 on $base (also http://127.0.0.1:$PORT/progallery/v2)
-  pid $(cat "$DIR/logs/nginx.pid"), prefix $DIR, database $PROGALLERY_DB
+  the galleries: http://127.0.0.1:$PORT/   one gallery: http://127.0.0.1:$PORT/g/<galleryId>
+  pid $(cat "$DIR/logs/nginx.pid"), prefix $DIR, database $PROGALLERY_DB, media $MEDIA
   admin key: $PROGALLERY_ADMIN_KEY
 
 Try it:
