@@ -18,27 +18,33 @@ export const LAYOUTS = {
   collage: GALLERY_CONSTS.layoutParams_structure_galleryLayout.COLLAGE,
 };
 
+// Titles and descriptions go below the items in grid and masonry (columns); a collage has
+// no room below its items, so there they are an overlay, always shown.
 function options(layout) {
+  const overlay = layout === 'collage';
   return {
     layoutParams_structure_galleryLayout: LAYOUTS[layout],
+    layoutParams_structure_layoutOrientation: layout === 'masonry' ? 'VERTICAL' : 'HORIZONTAL',
     layoutParams_structure_itemSpacing: 12,
-    layoutParams_info_placement: 'BELOW',
+    layoutParams_info_placement: overlay ? 'OVERLAY' : 'BELOW',
     layoutParams_info_height: INFO_HEIGHT,
     layoutParams_info_sizeUnits: 'PIXEL',
     layoutParams_crop_method: 'FILL',
-    layoutParams_targetItemSize_value: 320,
+    layoutParams_targetItemSize_unit: 'PIXEL',
+    layoutParams_targetItemSize_value: 300,
     behaviourParams_item_clickAction: 'LINK',
-    behaviourParams_item_overlay_hoveringBehaviour: 'NEVER_SHOW',
+    behaviourParams_item_overlay_hoveringBehaviour: overlay ? 'ALWAYS_SHOW' : 'NEVER_SHOW',
+    behaviourParams_item_overlay_backgroundColor: 'rgba(0,0,0,0)',
     behaviourParams_item_video_playTrigger: 'CLICK',
     behaviourParams_gallery_vertical_loadMore_enable: false,
   };
 }
 
-function Info({ item }) {
+function Info({ item, overlay }) {
   const { title, description, type } = item;
   if (type === 'text' || (!title && !description)) return null;
   return (
-    <div className="pg-info">
+    <div className={overlay ? 'pg-info pg-overlay' : 'pg-info'}>
       {title ? <div className="pg-title">{title}</div> : null}
       {description ? <div className="pg-description">{description}</div> : null}
     </div>
@@ -90,11 +96,14 @@ function Gallery({ gallery, layout }) {
           items={items}
           options={options(layout)}
           container={{ width, height: window.innerHeight }}
-          scrollingElement={() => window}
+          scrollingElement={window}
           createMediaUrl={createMediaUrl}
           eventsListener={eventsListener}
           totalItemsCount={gallery.totalItems}
-          customComponents={{ customInfoRenderer: (p) => <Info item={p} /> }}
+          customComponents={{
+            customInfoRenderer: (p) => <Info item={p} />,
+            customHoverRenderer: (p) => <Info item={p} overlay />,
+          }}
         />
       ) : null}
     </div>
