@@ -8,6 +8,7 @@
 
 #include "json.h"
 #include "model.h"
+#include "restore.h"
 
 struct pg_db {
     const pg_storage_ops *ops;
@@ -60,6 +61,11 @@ int pg_db_data_version(pg_db *db, int64_t *v, pg_status *st)
     return db->ops->data_version(db->s, v, st) > 0;
 }
 pg_arena *pg_db_arena(pg_db *db) { return db->arena; }
+const pg_storage_ops *pg_db_engine(pg_db *db, pg_storage **s)
+{
+    *s = db->s;
+    return db->ops;
+}
 
 /* ---- argument helpers ----------------------------------------------------- */
 
@@ -649,5 +655,8 @@ const pg_api_entry pg_api[] = {
     { "deleteGalleryItem", delete_gallery_item, 1, 1 },
     { "bulkDeleteGalleryItems", bulk_delete_gallery_items, 2, 1 },
     { "listGalleryItems", list_gallery_items, 2, 0 },
+    /* not Wix's: progallery import (restore.c) */
+    { "_restoreGallery", pg_restore_gallery, 1, 1 },
+    { "_restoreItems", pg_restore_items, 2, 1 },
 };
 const int pg_api_count = (int)(sizeof pg_api / sizeof pg_api[0]);

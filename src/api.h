@@ -17,6 +17,8 @@ int pg_db_readonly(const pg_db *db);
 int pg_db_data_version(pg_db *db, int64_t *v, pg_status *st);
 /* Scratch memory for one call: arguments and results. Reset between calls. */
 pg_arena *pg_db_arena(pg_db *db);
+/* The engine under a store, for restore.c (which keeps exported ids and dates). */
+const pg_storage_ops *pg_db_engine(pg_db *db, pg_storage **s);
 
 /* args[i] is NULL when the caller passed nothing (nil) in that position. */
 typedef pg_value *(*pg_api_fn)(pg_db *db, pg_value *const *args, pg_status *st);
