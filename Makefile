@@ -46,6 +46,7 @@ LIBS     = $(SQLITE_LIBS) -lm
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR   ?= $(PREFIX)/bin
 
 BUILD   ?= build
 CORE     = arena value utf8 json status ids model storage_sqlite api restore
@@ -115,8 +116,13 @@ fuzz: all
 install: $(SO) $(IMAGE_SO)
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LUADIR)/progallery $(DESTDIR)$(LUADIR)/progallery/http
 	install -m 0755 $(SO) $(DESTDIR)$(LIBDIR)/progallery.so
+	install -d $(DESTDIR)$(LIBDIR)/progallery
+	install -m 0755 $(IMAGE_SO) $(DESTDIR)$(LIBDIR)/progallery/image.so
 	install -m 0644 lua/progallery/*.lua $(DESTDIR)$(LUADIR)/progallery/
 	install -m 0644 lua/progallery/http/*.lua $(DESTDIR)$(LUADIR)/progallery/http/
+	install -d $(DESTDIR)$(LUADIR)/progallery/cli $(DESTDIR)$(BINDIR)
+	install -m 0644 lua/progallery/cli/*.lua $(DESTDIR)$(LUADIR)/progallery/cli/
+	install -m 0755 bin/progallery $(DESTDIR)$(BINDIR)/progallery
 
 clean:
 	rm -rf build build-* *.so src/*.o

@@ -36,6 +36,8 @@ build = {
    install_variables = {
       LIBDIR = "$(LIBDIR)",
       LUADIR = "$(LUADIR)",
+      -- the progallery command (bin/progallery, Lua 5.4)
+      BINDIR = "$(BINDIR)",
    },
 }
 -- Debian's lua-busted is not a rock, so the tests run through make.

@@ -1,0 +1,201 @@
+-- progallery export [--db PATH] [--output FILE]    and    progallery import FILE [--db PATH]
+-- A whole store as JSON Lines (docs/site.md, "Export format"): a header line, then each
+-- gallery as {"gallery":{...}} followed by its items as {"item":{...}}, in the store's
+-- orders, then {"end":{...counts}}. Every object is the store's own Velo shape with its
+-- _id, dates and sortOrder, so import (through _restoreGallery / _restoreItems) loses
+-- nothing. Both stream: a page of items (100, export) or a batch (1000, import) is in
+-- memory at a time, whatever the store's size. Numbers are written exactly
+-- (progallery.encodeJSON), so a sortOrder or a focal point comes back bit for bit.
+local cli = require "progallery.cli"
+local progress = require "progallery.cli.progress"
+
+local _M = {}
+
+_M.FORMAT, _M.VERSION = "progallery-export", 1
+local PAGE, BATCH = 100, 1000
+
+function _M.options(name)
+  local o = { ["--db"] = "value", ["--dsn"] = "value" }
+  if name == "export" then o["--output"] = "value" end
+  return o
+end
+
+function _M.usage(name)
+  if name == "export" then
+    return [[
+usage: progallery export [--db PATH | --dsn DSN] [--output FILE]
+
+Writes the whole store (galleries and items, with their ids, dates and sort orders) as
+JSON Lines to FILE, or to stdout. Streamed: memory does not grow with the store. Run it
+while nothing writes to the store (each page of 100 items is read in its own transaction).
+
+  --output FILE  write here instead of stdout (written to FILE.part, renamed when complete)
+  --db PATH      the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
+  --dsn DSN      PostgreSQL: not built yet
+]]
+  end
+  return [[
+usage: progallery import FILE [--db PATH | --dsn DSN]
+
+Reads an export (FILE, or - for stdin) into a store that has no galleries yet, keeping every
+id, date and sort order. Streamed, in transactions of at most 1000 items. A file that is
+cut short (no end line) or malformed stops the import with the line number; what was read
+before stays in the store.
+
+  --db PATH      the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
+  --dsn DSN      PostgreSQL: not built yet
+]]
+end
+
+local function encoder()
+  local json = require "progallery.http.json"
+  return function(v)
+    local s, err = json.encode(v)
+    if not s then cli.fail("cannot encode: " .. tostring(err)) end
+    return s
+  end
+end
+
+-- Calls fn(gallery) for every gallery, in listGalleries' order.
+local function each_gallery(store, fn)
+  local offset = 0
+  while true do
+    local page = cli.call(store, "listGalleries", { limit = 10, offset = offset, itemLimit = 1 })
+    for _, g in ipairs(page.galleries) do fn(g) end
+    offset = offset + #page.galleries
+    if #page.galleries == 0 or offset >= page.totalGalleries then return page.totalGalleries end
+  end
+end
+
+local function export(opts, out, err)
+  local store = cli.open_store(opts, true)
+  local encode = encoder()
+  local ngal, nitems = 0, 0
+  each_gallery(store, function(g) ngal = ngal + 1; nitems = nitems + g.totalItems end)
+  local dest, tmp = out, nil
+  if opts.output then
+    tmp = opts.output .. ".part"
+    local f, ferr = io.open(tmp, "wb")
+    if not f then cli.fail("--output: " .. tostring(ferr)) end
+    dest = f
+  end
+  local function line(v)
+    local ok, werr = dest:write(encode(v), "\n")
+    if not ok then cli.fail("write: " .. tostring(werr)) end
+  end
+  line{ format = _M.FORMAT, version = _M.VERSION, progallery = require "progallery.version",
+        galleries = ngal, items = nitems }
+  local bar = progress.new("export", nitems)
+  local gseen, iseen = 0, 0
+  each_gallery(store, function(g)
+    local want = g.totalItems
+    g.items, g.totalItems = nil, nil
+    line{ gallery = g }
+    gseen = gseen + 1
+    local offset = 0
+    while offset < want do
+      local items = cli.call(store, "listGalleryItems", g._id, { itemOffset = offset, itemLimit = PAGE }).items
+      if #items == 0 then break end
+      for _, it in ipairs(items) do line{ item = it } end
+      offset = offset + #items
+      iseen = iseen + #items
+      bar:step(#items)
+    end
+  end)
+  line{ ["end"] = { galleries = gseen, items = iseen } }
+  bar:done()
+  store:close()
+  if tmp then
+    local ok, cerr = dest:close()
+    if not ok then os.remove(tmp); cli.fail("--output: " .. tostring(cerr)) end
+    ok, cerr = os.rename(tmp, opts.output)
+    if not ok then cli.fail("--output: " .. tostring(cerr)) end
+  else
+    dest:flush()
+  end
+  err:write(("export: %d galleries, %d items\n"):format(gseen, iseen))
+  return 0
+end
+
+local function import(opts, pos, err)
+  local file = pos[1]
+  if not file then cli.usage_error("FILE is required (- for stdin)") end
+  if #pos > 1 then cli.usage_error("one FILE only") end
+  local input = io.stdin
+  if file ~= "-" then
+    local f, ferr = io.open(file, "rb")
+    if not f then cli.fail(tostring(ferr)) end
+    input = f
+  end
+  local cjson = require("cjson").new()
+  cjson.decode_max_depth(64)
+  local store = cli.open_store(opts)
+  local existing = cli.call(store, "listGalleries", { limit = 1 }).totalGalleries
+  if existing > 0 then
+    cli.fail(("the store %s already has %d galler%s; import reads into an empty store")
+      :format(opts.db or cli.default_db(), existing, existing == 1 and "y" or "ies"))
+  end
+  local lineno, header, ended = 0, nil, nil
+  local bar
+  local gallery, batch = nil, {}
+  local ngal, nitems = 0, 0
+  local function bad(msg) cli.fail(("%s:%d: %s"):format(file, lineno, msg)) end
+  local function flush()
+    if #batch == 0 then return end
+    local res, e, code = store:_restoreItems(gallery, batch)
+    if not res then bad(("%s (%s)"):format(tostring(e), tostring(code))) end
+    nitems = nitems + #batch
+    bar:step(#batch)
+    batch = {}
+  end
+  for text in input:lines() do
+    lineno = lineno + 1
+    if ended then bad("text after the end line") end
+    local ok, rec = pcall(cjson.decode, text)
+    if not ok or type(rec) ~= "table" then bad("not a JSON object: " .. tostring(rec)) end
+    if not header then
+      if rec.format ~= _M.FORMAT then bad("not a progallery export (no format header)") end
+      if rec.version ~= _M.VERSION then bad("export version " .. tostring(rec.version) .. " is not " .. _M.VERSION) end
+      header = rec
+      bar = progress.new("import", tonumber(rec.items))
+    elseif rec.gallery then
+      flush()
+      local res, e, code = store:_restoreGallery(rec.gallery)
+      if not res then bad(("%s (%s)"):format(tostring(e), tostring(code))) end
+      gallery = res.galleryId
+      ngal = ngal + 1
+    elseif rec.item then
+      if not gallery then bad("an item before any gallery") end
+      batch[#batch + 1] = rec.item
+      if #batch >= BATCH then flush() end
+    elseif rec["end"] then
+      flush()
+      ended = rec["end"]
+    else
+      bad("unknown record (expected gallery, item or end)")
+    end
+  end
+  if input ~= io.stdin then input:close() end
+  if header and not ended then flush() end
+  if not header then cli.fail(file .. ": empty (not a progallery export)") end
+  if not ended then cli.fail(("%s: cut short after line %d (no end line); %d galleries and %d items were imported")
+    :format(file, lineno, ngal, nitems)) end
+  if ended.galleries ~= ngal or ended.items ~= nitems then
+    cli.fail(("%s: the end line counts %s galleries and %s items, the file held %d and %d")
+      :format(file, tostring(ended.galleries), tostring(ended.items), ngal, nitems))
+  end
+  bar:done()
+  store:close()
+  err:write(("import: %d galleries, %d items\n"):format(ngal, nitems))
+  return 0
+end
+
+function _M.run(name, opts, pos, out, err)
+  if name == "export" then
+    if #pos > 0 then cli.usage_error("export takes no FILE (use --output FILE or > FILE)") end
+    return export(opts, out, err)
+  end
+  return import(opts, pos, err)
+end
+
+return _M
