@@ -145,6 +145,7 @@ function _M.main(args, out, err)
       out:write(cmd.usage(name))
       return 0
     end
+    if opts.dsn then usage_error("--dsn: the PostgreSQL engine is not built yet; use --db PATH (SQLite)") end
     return cmd.run(name, opts, pos, out, err)
   end)
   if ok then return res or 0 end
