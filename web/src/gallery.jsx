@@ -9,7 +9,7 @@ import { createMediaUrl } from './media.js';
 import { toProGallery } from './items.js';
 
 const PAGE = 100;
-const INFO_HEIGHT = 64;
+const INFO_HEIGHT = 52;
 
 // ?layout= names the spec allows, to pro-gallery's layout numbers.
 export const LAYOUTS = {
