@@ -5,7 +5,8 @@
 # UBSan, smoke scripts under valgrind, the LuaRocks rock for Lua 5.4 and
 # LuaJIT, a short round of every reliability
 # harness (many writers, crashes, full disk, fuzzers), and ends with one line
-# "N passed, N failed" summed over every run.
+# "N passed, N failed" summed over every run. The site's browser spec (spec/site_spec.lua,
+# chromium) saves its screenshots in build/test-output (or $PROGALLERY_TEST_OUT).
 set -u
 case "${1:-}" in
   -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -17,6 +18,7 @@ sh scripts/deps.sh all || { echo "deps: install failed"; echo "0 passed, 1 faile
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+export PROGALLERY_TEST_OUT="${PROGALLERY_TEST_OUT:-$ROOT/build/test-output}"
 PASSED=0
 FAILED=0
 SKIPPED=0
