@@ -1,5 +1,5 @@
--- One test per decision the README records where API.md is silent
--- ("Decisions where the spec is silent"), so the README and the code cannot drift.
+-- One test per decision docs/decisions.md records where API.md is silent
+-- ("Decisions where the spec is silent"), so the docs and the code cannot drift.
 local progallery = require "progallery"
 local S = require "spec.support"
 local null = progallery.null

@@ -1,4 +1,4 @@
--- Runs examples/member_galleries.lua as a subprocess, the way the README tells users to,
+-- Runs examples/member_galleries.lua as a subprocess, the way docs/api.md (Scenario) tells users to,
 -- on the VM that runs this suite (lua5.4 or luajit) with this suite's module paths.
 local cjson = require "cjson"
 

@@ -482,7 +482,7 @@ describe("permissions", function()
     end)
 
     -- Lua 5.4 only: LuaJIT shows nothing by which a hook's frame can be told
-    -- apart (the README says so)
+    -- apart (docs/api.md, Permissions, says so)
     if not jit then it("a debug hook that runs during an elevated call is not elevated by it", function()
       local v = S.view(base, "visitor")
       local codes = {}

@@ -15,7 +15,7 @@ local encode = json.encode
 local _M = {}
 
 -- The codes of API.md section 7 and their statuses, and the few that only HTTP has: 401,
--- 405 and 413 (earlier decisions, in the README) and 501 (Wix's own NOT_IMPLEMENTED). The
+-- 405 and 413 (earlier decisions, in docs/http.md) and 501 (Wix's own NOT_IMPLEMENTED). The
 -- error pages of examples/nginx/nginx.conf use these codes; a status of nginx's own with no
 -- code of its own takes the nearest (414 and oversized headers RESOURCE_EXHAUSTED, 408 and
 -- 505 INVALID_ARGUMENT).
