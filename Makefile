@@ -6,6 +6,7 @@
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
 #   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
+#   make bench-site      the page (API vs static JSON) in chromium, the resize path vs static files
 #   make serve           nginx + progallery.http + the pages on 127.0.0.1:8080 (make serve-stop)
 #   make web             bundle the pages (web/, npm pro-gallery) into build/web
 #   make fuzz            the reliability harnesses and fuzzers for FUZZ_SECONDS (default 1800)
@@ -61,7 +62,7 @@ IMAGE_SO     = $(BUILD)/progallery/image.so
 IMAGE_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags stb libwebp libcrypto)
 IMAGE_LIBS   ?= $(shell $(PKG_CONFIG) --libs stb libwebp libcrypto)
 
-.PHONY: all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz web
+.PHONY: all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz web bench-site
 
 all: $(SO) $(IMAGE_SO)
 
@@ -99,6 +100,9 @@ bench:
 
 bench-http:
 	sh bench/http.sh
+
+bench-site:
+	sh bench/site.sh
 
 serve: luajit web
 	sh scripts/serve.sh start

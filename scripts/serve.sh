@@ -113,6 +113,8 @@ start() {
     if runuser -u nobody -- sh -c "test -r '$ROOT/lua/progallery/http.lua' && test -r '$ROOT/build-luajit/progallery.so' && test -x '$DIR/data'" 2>/dev/null; then
       user_line="user nobody nogroup;"
       chown -R nobody:nogroup "$DIR/data" "$DIR/tmp" "$DIR/cache"
+      runuser -u nobody -- test -r "$MEDIA" -a -x "$MEDIA" 2>/dev/null ||
+        echo "serve: warning: user nobody cannot read the media folder $MEDIA: /media/ answers 403" >&2
       dbdir=$(dirname "$PROGALLERY_DB")
       [ "$dbdir" = "$DIR/data" ] || chown nobody:nogroup "$dbdir" 2>/dev/null || true
     else

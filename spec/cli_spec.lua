@@ -199,7 +199,7 @@ describe("progallery (the command)", function()
   end)
 
   describe("export and import", function()
-    -- a store with every field of API.md section 4, a fractional sort order, an empty
+    -- a store with every field of docs/api.md (Shapes), a fractional sort order, an empty
     -- gallery and one gallery past a page (100) and an import batch (1000)
     local function fill(db)
       local store = open(db)

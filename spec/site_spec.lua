@@ -135,6 +135,9 @@ describe("the site #nginx", function()
         :format(poster.id, poster.width, poster.height) } } })
     assert.equal(200, st, body)
     local video = cjson.decode(body).item.id
+    -- the video file itself (its bytes are not a video: the page only preloads its metadata)
+    write_file(srv.media .. "/clip.mp4", ("\0"):rep(1024))
+    sh("chmod 644 " .. q(srv.media .. "/clip.mp4"))
 
     local ids, titles = {}, {}
     for _, it in ipairs(g.items) do ids[#ids + 1] = it.id; titles[#titles + 1] = it.title end
@@ -143,7 +146,8 @@ describe("the site #nginx", function()
     titles[#titles + 1] = "A video"
     expect = { ids = ids, titles = titles, name = "Browser test", images = 18,
                links = { { url = "https://example.com/linked" } },
-               texts = { "Text items show here, which $w.Gallery cannot." } }
+               texts = { "Text items show here, which $w.Gallery cannot." },
+               fetched = { "/media/clip.mp4" } }
     write_file(srv.dir .. "/expect.json", cjson.encode(expect))
     local out, rst = sh(("cd web && BASE=%s GALLERY=%s EXPECT=%s OUT=%s node test/browser.mjs")
       :format(q(srv.base), q(gallery), q(srv.dir .. "/expect.json"), q(out_dir)))

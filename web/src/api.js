@@ -1,4 +1,4 @@
-// The REST v2 API of the same origin (API.md section 9), read as a visitor.
+// The REST v2 API of the same origin (docs/http.md), read as a visitor.
 export const PREFIX = '/progallery/v2';
 
 async function get(path) {

@@ -1,4 +1,4 @@
-// REST v2 items (API.md section 9) to pro-gallery items (docs/site.md, "Items"). An item with
+// REST v2 items to pro-gallery items (docs/site.md, "The page"). An item with
 // nothing to show (no media member, or a media URI it cannot use) is left out, and counted.
 import { wixMediaId, mediaPath } from './media.js';
 
@@ -46,7 +46,7 @@ export function toProGallery(item) {
     if (!url || !poster || !(p.width > 0) || !(p.height > 0)) return null;
     return {
       itemId: item.id, mediaUrl: url,
-      metaData: { type: 'video', width: p.width, height: p.height, ...base,
+      metaData: { type: 'video', width: p.width, height: p.height, ...base, videoUrl: url,
                   poster: { url: poster, width: p.width, height: p.height } },
     };
   }

@@ -7,7 +7,8 @@
 // and GET / lists the gallery with a link to /g/{id}. Saves a screenshot per layout in OUT.
 // Prints one JSON line: { ok, failures: [...], layouts: { name: { items, images, ms, startBytes } } }.
 //   BASE=http://127.0.0.1:PORT GALLERY=<id> EXPECT=<file.json> OUT=<dir> node test/browser.mjs
-// EXPECT: { ids: [itemId...], titles: [...], links: [{ url }], texts: [substring...], name }
+// EXPECT: { ids: [itemId...], titles: [...], links: [{ url }], texts: [substring...], name,
+//          images: least number of <img>, fetched: [paths that must answer 200/206] }
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
 
@@ -31,8 +32,16 @@ try {
     const startBytes = { total: 0 };
     page.on('pageerror', (e) => errors.push('page error: ' + e.message));
     page.on('console', (m) => { if (m.type() === 'error') errors.push('console error: ' + m.text()); });
-    page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`); });
+    // a video element that has read the metadata it preloads stops the download: not a failure
+    page.on('requestfailed', (r) => {
+      if (r.resourceType() === 'media' && r.failure()?.errorText === 'net::ERR_ABORTED') return;
+      errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
+    const fetched = new Map();
+    page.on('response', (r) => {
+      fetched.set(new URL(r.url()).pathname, r.status());
+      if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
+    });
     const t0 = Date.now();
     await page.goto(`${BASE}/g/${GALLERY}?layout=${layout}`, { waitUntil: 'load' });
     await page.waitForSelector('#app[data-ready="gallery"]', { timeout: 20000 });
@@ -70,6 +79,10 @@ try {
       if (!seen.links.some((a) => a.href === l.url)) fail(layout, `no link to ${l.url}`);
     }
     for (const t of expect.texts) if (!seen.html.includes(t)) fail(layout, `text item HTML "${t}" missing`);
+    for (const p of expect.fetched || []) {
+      const st = fetched.get(p);
+      if (st !== 200 && st !== 206) fail(layout, `${p} not fetched (status ${st})`);
+    }
     for (const e of errors) fail(layout, e);
     // what the page loaded (encoded bytes: gzip as sent) from /assets/ and the HTML
     const bytes = await page.evaluate(() => performance.getEntriesByType('resource')

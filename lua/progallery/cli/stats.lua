@@ -31,7 +31,7 @@ Prints the number of galleries and items in the store, and the largest gallery.
 usage: progallery check [--db PATH | --dsn DSN]
 
 Reads every gallery and item of the store and checks that each one reads back (its stored
-document decodes and has the shape of API.md section 4) and that each gallery's totalItems
+document decodes and has the shape of docs/api.md, Shapes) and that each gallery's totalItems
 is the number of items it lists. Prints "check: ok" and exits 0, or names every problem
 and exits 1. Run it while nothing writes to the store.
 
