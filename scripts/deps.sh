@@ -5,7 +5,8 @@
 #                            lua-resty-lrucache (the HTTP response cache), clang/libFuzzer,
 #                            valgrind, curl, Node.js for the SDK test and the pages,
 #                            nginx's image_filter (resized media), chromium (the browser
-#                            spec) and python3-pil (the images that spec generates)
+#                            spec), python3-pil (the images the site specs generate) and
+#                            time (peak memory of the progallery command)
 # core includes libstb-dev, libwebp-dev and libssl-dev: progallery.image (src/lua_image.c)
 set -e
 want="${1:-core}"
@@ -13,7 +14,7 @@ pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev s
 if [ "$want" = all ]; then
   pkgs="$pkgs lua-busted luarocks valgrind luajit2 libluajit2-5.1-dev clang libclang-rt-14-dev \
 nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps \
-libnginx-mod-http-image-filter chromium python3-pil"
+libnginx-mod-http-image-filter chromium python3-pil time"
   command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""
