@@ -163,6 +163,40 @@ describe("the site #nginx", function()
     end
   end)
 
+  it("loads a gallery of 230 items page by page as the renderer asks for more (grid)", function()
+    -- three pages of REST items (100 a page), every image one of the imported files
+    local st, body = http(srv, "GET", "/progallery/v2/galleries/" .. gallery .. "?itemLimit=16")
+    assert.equal(200, st, body)
+    local src = cjson.decode(body).gallery.items
+    st, body = http(srv, "POST", "/progallery/v2/galleries", { gallery = { name = "Long" } })
+    assert.equal(200, st, body)
+    local long = cjson.decode(body).gallery.id
+    local ids = {}
+    for batch = 1, 3 do
+      local items = {}
+      for i = 1, batch < 3 and 100 or 30 do
+        local info = src[(#ids + i) % #src + 1].image.imageInfo
+        items[#items + 1] = { title = "n" .. (#ids + i), image = { imageInfo = {
+          id = info.id, filename = info.filename, width = info.width, height = info.height } } }
+      end
+      -- createGalleryItems over REST is one item a call; the Lua store takes a batch
+      for _, it in ipairs(items) do
+        st, body = http(srv, "POST", "/progallery/v2/galleries/" .. long .. "/items", { item = it })
+        assert.equal(200, st, body)
+        ids[#ids + 1] = cjson.decode(body).item.id
+      end
+    end
+    write_file(srv.dir .. "/long.json", cjson.encode { ids = ids, titles = { "n1", "n230" }, name = "Long",
+                                                       links = {}, texts = {}, images = 230 })
+    local out, rst = sh(("cd web && LAYOUTS=grid LIST=off SHOT=long BASE=%s GALLERY=%s EXPECT=%s OUT=%s node test/browser.mjs")
+      :format(q(srv.base), q(long), q(srv.dir .. "/long.json"), q(out_dir)))
+    local ok, rep = pcall(cjson.decode, out:match("(%b{})%s*$") or "")
+    assert(ok and type(rep) == "table", "web/test/browser.mjs gave no report:\n" .. out)
+    assert.same({}, rep.failures)
+    assert.equal(0, rst, out)
+    assert.equal(230, rep.layouts.grid.items)
+  end)
+
   it("serves the media folder, and resized copies only in the widths of web/src/media.js, each made once", function()
     local media = assert(read_file(ROOT .. "/web/src/media.js"))
     local sizes = {}

@@ -66,14 +66,21 @@ function Gallery({ gallery, layout }) {
     return () => ro.disconnect();
   }, []);
 
+  // The renderer asks once and then waits for new items: a request that comes while a page
+  // is loading is remembered and served when that page is in, never dropped.
+  const asked = useRef(false);
   const more = useCallback(async () => {
-    if (loading.current || fetched.current >= gallery.totalItems) return;
+    asked.current = true;
+    if (loading.current) return;
     loading.current = true;
     try {
-      const res = await listItems(gallery.id, fetched.current, PAGE);
-      const got = res.items || [];
-      fetched.current = got.length ? fetched.current + got.length : gallery.totalItems;
-      setItems((old) => old.concat(got.map(toProGallery).filter(Boolean)));
+      while (asked.current && fetched.current < gallery.totalItems) {
+        asked.current = false;
+        const res = await listItems(gallery.id, fetched.current, PAGE);
+        const got = res.items || [];
+        fetched.current = got.length ? fetched.current + got.length : gallery.totalItems;
+        setItems((old) => old.concat(got.map(toProGallery).filter(Boolean)));
+      }
     } finally {
       loading.current = false;
     }
