@@ -330,6 +330,37 @@ describe("progallery (the command)", function()
     end)
   end)
 
+  it("serve runs scripts/serve.sh of the checkout (status of a server that is not running: 1)", function()
+    local d = dir()
+    local out, st = sh("PROGALLERY_SERVE_DIR=" .. q(d .. "/srv") .. " bin/progallery serve status")
+    assert.equal(1, st, out)
+    assert.truthy(out:find("serve: not running", 1, true), out)
+    local est, _, err = run("serve reboot")
+    assert.equal(2, est)
+    assert.truthy(err:find("unknown action reboot", 1, true), err)
+    est, _, err = run("serve --port x")
+    assert.equal(2, est)
+    out, est = sh("PROGALLERY_ROOT=" .. q(d) .. " bin/progallery serve status")
+    assert.equal(1, est)
+    assert.truthy(out:find("source checkout", 1, true), out)
+  end)
+
+  it("draws a progress bar only on a terminal", function()
+    local progress = require "progallery.cli.progress"
+    local buf = {}
+    local stream = { write = function(_, ...) for _, s in ipairs { ... } do buf[#buf + 1] = s end end, flush = function() end }
+    local bar = progress.new("import", 4, stream, true)
+    for _ = 1, 4 do bar:step() end
+    bar:done()
+    local text = table.concat(buf)
+    assert.truthy(text:find("\rimport [###############...............] 2/4  50%", 1, true), text)
+    assert.equal("4/4 100%\n", text:sub(-9))
+    buf = {}
+    bar = progress.new("import", 4, stream, false)
+    bar:step(); bar:done()
+    assert.equal("", table.concat(buf))
+  end)
+
   describe("stats and check", function()
     it("stats counts galleries and items; check finds a totalItems that does not match its items", function()
       local d = dir()
