@@ -89,11 +89,15 @@ try {
       if (!seen.links.some((a) => a.href === l.url)) fail(layout, `no link to ${l.url}`);
     }
     for (const t of expect.texts) if (!seen.html.includes(t)) fail(layout, `text item HTML "${t}" missing`);
-    // asked for, and answered with the file when the answer came before the preload stopped
+    // pointed at by the page (a <video>, or the preview iframe's document, which loads lazily)
+    // and, when asked for, answered with the file
     for (const p of expect.fetched) {
       const st = fetched.get(p);
-      if (!requested.has(p)) fail(layout, `${p} never requested`);
-      else if (st !== undefined && st !== 200 && st !== 206) fail(layout, `${p} answered ${st}`);
+      const inPage = await page.evaluate((path) => [...document.querySelectorAll('video, source, iframe')]
+        .some((e) => [e.currentSrc, e.getAttribute('src'), e.getAttribute('srcdoc')]
+          .some((v) => v && v.includes(path))), p);
+      if (!requested.has(p) && !inPage) fail(layout, `${p} neither requested nor in the page`);
+      if (st !== undefined && st !== 200 && st !== 206) fail(layout, `${p} answered ${st}`);
     }
     for (const e of errors) fail(layout, e);
     // what the page loaded (encoded bytes: gzip as sent) from /assets/ and the HTML
