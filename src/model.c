@@ -630,6 +630,38 @@ pg_value *pg_doc_apply(pg_arena *a, const pg_value *stored, const pg_value *patc
     return out;
 }
 
+/* One media member of a document, a Velo string before schema 2: its object. */
+static int upgrade_media(pg_arena *a, pg_value *owner, const char *key, pg_media_kind k, int *changed)
+{
+    size_t i;
+    if (!owner || owner->type != PG_OBJECT)
+        return 1;
+    for (i = 0; i < owner->u.obj.n; i++) {
+        pg_member *m = &owner->u.obj.m[i];
+        const char *why;
+        pg_value *obj;
+        if (!key_is(m, key) || m->val->type != PG_STRING)
+            continue;
+        obj = pg_media_parse(a, k, m->val->u.str.s, m->val->u.str.len, &why);
+        if (!obj)
+            return why ? -1 : 0;
+        m->val = obj;
+        *changed = 1;
+    }
+    return 1;
+}
+
+int pg_doc_upgrade(pg_arena *a, pg_value *doc, int *changed)
+{
+    pg_value *second = pg_obj_get(doc, "secondaryMedia");
+    int rc;
+    *changed = 0;
+    if ((rc = upgrade_media(a, pg_obj_get(doc, "image"), "imageInfo", PG_IMAGE, changed)) <= 0
+        || (rc = upgrade_media(a, pg_obj_get(doc, "video"), "videoInfo", PG_VIDEO, changed)) <= 0)
+        return rc;
+    return upgrade_media(a, second ? pg_obj_get(second, "image") : NULL, "imageInfo", PG_IMAGE, changed);
+}
+
 const char *pg_doc_type(const pg_value *doc)
 {
     if (pg_obj_get(doc, "image"))
