@@ -162,7 +162,7 @@ describe("validation", function()
       end
       assert.same({}, accepted)
       bad({ image = { imageInfo = 42 } }, "item.image.imageInfo")
-      bad({ image = { imageInfo = { url = "ftp://a.b/c.jpg" } } }, "item.image.imageInfo.url")
+      bad({ image = { imageInfo = { url = "ftp://a.b/c.jpg" } } }, "item.image.imageInfo")
       bad({ image = { imageInfo = { id = "a.jpg" } } }, "item.image.imageInfo.width")
       bad({ image = { imageInfo = { id = "a/b.jpg", width = 1, height = 1 } } }, "item.image.imageInfo.id")
       bad({ image = { imageInfo = { id = "a.jpg", width = 1, height = 1, size = 3 } } },

@@ -618,7 +618,7 @@ static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_
         return oom(st);
     for (i = 0; i < n; i++) {
         char name[32];
-        snprintf(name, sizeof name, "itemIds[%zu]", i + !db->rest);
+        snprintf(name, sizeof name, "itemIds[%zu]", i + 1); /* REST: made 0-based by progallery.http */
         if (!id_arg(list->u.arr.v[i], name, ids[i], st))
             return NULL;
     }

@@ -564,11 +564,11 @@ static pg_value *from_object(ctx *c, pg_media_kind k, const pg_value *in)
         return bad(c, "needs an id or a url"), NULL;
     } else {
         const char *why;
-        size_t old = pg_path_key(c->path, "url", 3), i;
+        size_t i;
+        /* named as the media field itself: its url is what a Velo string is */
         pg_value *parsed = pg_media_parse(c->a, k, url->u.str.s, url->u.str.len, &why);
         if (!parsed)
             return why ? bad(c, why) : oom(c), NULL;
-        pg_path_pop(c->path, old);
         /* what the string says, then the object's other fields */
         for (i = 0; i < out->u.obj.n; i++) {
             const pg_member *m = &out->u.obj.m[i];
