@@ -48,7 +48,7 @@ LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
 CORE     = arena strbuf value utf8 json status ids media model rest storage_sqlite api
-BINDING  = lua_value lua_auth lua_json lprogallery
+BINDING  = lua_value lua_auth lua_json lua_rest lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so

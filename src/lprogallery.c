@@ -592,6 +592,8 @@ PG_EXPORT int luaopen_progallery(lua_State *L)
     lua_setfield(L, -2, "elevate");
     pg_lua_push_encoder(L);
     lua_setfield(L, -2, "encodeJSON");
+    pg_lua_push_rest_shape(L);
+    lua_setfield(L, -2, "restShape");
     lua_pushcfunction(L, l_escape_key);
     lua_setfield(L, -2, "escapeKey");
     lua_pushlightuserdata(L, NULL); /* == cjson.null == ngx.null */

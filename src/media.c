@@ -180,8 +180,8 @@ pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, 
     if (!split(s + PREFIX_LEN, n - PREFIX_LEN, &p))
         return BAD(why, bad);
     if (!(o = pg_new_object(a, 7)) || !put(a, o, "id", text(a, p.id, p.idlen))
-        || !put(a, o, "url", text(a, s, n)))
-        return OOM(why);
+        || (k == PG_IMAGE && p.file && !put(a, o, "url", text(a, s, n))))
+        return OOM(why); /* url: the SDK sets it on an image with a filename part */
     if (k == PG_IMAGE) {
         const char *w, *h, *mark;
         size_t wl, hl, ml;
@@ -581,6 +581,36 @@ static pg_value *from_object(ctx *c, pg_media_kind k, const pg_value *in)
     }
 }
 
+pg_value *pg_media_stored(pg_arena *a, pg_media_kind k, const char *s, size_t n, const char **why)
+{
+    char stack[1024];
+    pg_strbuf b;
+    pg_value *o = pg_media_parse(a, k, s, n, why), *url;
+    const char *prefix = k == PG_IMAGE ? IMAGE_PREFIX : VIDEO_PREFIX;
+    int same;
+    if (!o || pg_obj_get(o, "url"))
+        return o;
+    if (n > 6 && memcmp(s, prefix + 4, PREFIX_LEN - 4) == 0) { /* legacy: compared with "wix:" */
+        char *full = pg_arena_alloc(a, n + 4);
+        if (!full)
+            return OOM(why);
+        memcpy(full, "wix:", 4);
+        memcpy(full + 4, s, n);
+        s = full;
+        n += 4;
+    }
+    /* a string the object would not give back (a query, other fragment
+     * parameters, its own percent-encoding) is kept whole as the url */
+    pg_strbuf_init(&b, stack, sizeof stack);
+    same = !derive(&b, k, o) || (!b.oom && b.len == n && memcmp(b.buf, s, n) == 0);
+    pg_strbuf_free(&b);
+    if (same)
+        return o;
+    if (!(url = text(a, s, n)) || !pg_obj_add(a, o, "url", url))
+        return OOM(why);
+    return o;
+}
+
 pg_value *pg_media_value(pg_arena *a, pg_media_kind k, const pg_value *in, pg_path *path,
                          pg_status *st)
 {
@@ -590,7 +620,7 @@ pg_value *pg_media_value(pg_arena *a, pg_media_kind k, const pg_value *in, pg_pa
         pg_value *out;
         if (!check_text(&c, in, 1, PG_MAX_MEDIA_URL))
             return NULL;
-        out = pg_media_parse(a, k, in->u.str.s, in->u.str.len, &why);
+        out = pg_media_stored(a, k, in->u.str.s, in->u.str.len, &why);
         if (!out)
             return why ? bad(&c, why) : oom(&c), NULL;
         return out;

@@ -23,6 +23,12 @@ pg_value *pg_media_value(pg_arena *a, pg_media_kind k, const pg_value *in, pg_pa
 pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n,
                          const char **why);
 
+/* A Velo string a caller stores -> the object kept: pg_media_parse's, with the
+ * string itself as the url when the object would derive another string, so
+ * that nothing of it is lost. */
+pg_value *pg_media_stored(pg_arena *a, pg_media_kind k, const char *s, size_t n,
+                          const char **why);
+
 /* A stored object -> its Velo string (a string node); NULL when out of
  * memory. A string (a document stored before objects were) is returned as it is. */
 pg_value *pg_media_string(pg_arena *a, pg_media_kind k, const pg_value *obj);

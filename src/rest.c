@@ -15,7 +15,6 @@ typedef struct {
     const pg_shape *how;
     pg_path *path;
     pg_status *st;
-    int trusted; /* the store's own results: media objects need no validation */
 } walk;
 
 static int key_is(const char *key, size_t len, const char *k)
@@ -75,16 +74,18 @@ static int media(walk *w, pg_member *m, pg_media_kind k)
     pg_value *v = m->val, *out;
     if (v->type == PG_NULL || w->how->media == PG_MEDIA_KEEP)
         return 1;
+    if (v->type != PG_STRING && v->type != PG_OBJECT)
+        return fail(w, "expected a string or a table, got %s", pg_type_name(v));
     if (w->how->media == PG_MEDIA_OBJECTS) {
         const char *why;
-        if (v->type != PG_STRING)
-            return 1; /* an object already */
+        if (v->type == PG_OBJECT) /* an object already: checked unless it is the store's */
+            return w->how->trusted || (m->val = pg_media_value(w->a, k, v, w->path, w->st)) != NULL;
         if (!(out = pg_media_parse(w->a, k, v->u.str.s, v->u.str.len, &why)))
             return why ? fail(w, "%s", why) : oom(w);
     } else {
         if (v->type == PG_STRING)
             return 1; /* the Velo form already */
-        if (!w->trusted && !(v = pg_media_value(w->a, k, v, w->path, w->st)))
+        if (!w->how->trusted && !(v = pg_media_value(w->a, k, v, w->path, w->st)))
             return 0;
         if (!(out = pg_media_string(w->a, k, v)))
             return oom(w);
@@ -198,15 +199,15 @@ static int shape(walk *w, pg_value *v, const char *parent, size_t plen, int in_o
 
 int pg_rest_shape(pg_arena *a, pg_value *v, const pg_shape *how, pg_path *path, pg_status *st)
 {
-    walk w = { a, how, path, st, 0 };
+    walk w = { a, how, path, st };
     return shape(&w, v, NULL, 0, 0, 0);
 }
 
 int pg_velo_result(pg_arena *a, pg_value *result, pg_status *st)
 {
-    static const pg_shape velo = { PG_NAMES_KEEP, PG_MEDIA_STRINGS, 0 };
+    static const pg_shape velo = { PG_NAMES_KEEP, PG_MEDIA_STRINGS, 0, 1 };
     pg_path path;
-    walk w = { a, &velo, &path, st, 1 };
+    walk w = { a, &velo, &path, st };
     pg_path_init(&path, "");
     return shape(&w, result, NULL, 0, 0, 0);
 }
@@ -340,7 +341,7 @@ static pg_value *read_body(pg_arena *a, const rest_op *op, const pg_rest_request
 static pg_value *entity(pg_arena *a, const rest_op *op, const pg_rest_request *req, pg_value *body,
                         int *ok, pg_status *st)
 {
-    static const pg_shape from_rest = { PG_NAMES_FROM_REST, PG_MEDIA_KEEP, -1 };
+    static const pg_shape from_rest = { PG_NAMES_FROM_REST, PG_MEDIA_KEEP, -1, 0 };
     pg_value *v = pg_obj_get(body, op->entity);
     pg_path path;
     *ok = 0;
@@ -395,7 +396,7 @@ static pg_value *identifiers(pg_arena *a, const pg_rest_request *req)
 
 int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, pg_status *st)
 {
-    static const pg_shape to_rest = { PG_NAMES_TO_REST, PG_MEDIA_OBJECTS, 1 };
+    static const pg_shape to_rest = { PG_NAMES_TO_REST, PG_MEDIA_OBJECTS, 1, 1 };
     pg_arena *a = pg_db_arena(db);
     const rest_op *op = find_op(req->op, req->oplen);
     const pg_api_entry *e = pg_rest_entry(req->op, req->oplen);

@@ -24,6 +24,7 @@ typedef struct {
     pg_names names;
     pg_media_form media;
     int floats; /* +1: non-finite numbers to strings; -1: those strings back to numbers */
+    int trusted; /* the store's own results: media objects are valid, not checked again */
 } pg_shape;
 
 /* Reshapes v in place (member keys and values are replaced; v's nodes must
