@@ -315,6 +315,21 @@ describe("progallery.http under nginx #nginx", function()
       gid = g.id
     end)
 
+    it("POST and GET give back every field of Wix's REST objects as sent (API.md section 12)", function()
+      local F = require "spec.fixtures.rest_items"
+      for _, item in ipairs { F.image, F.video, F.text } do
+        local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+          { body = { item = item } })
+        assert.are.equal(200, status, text)
+        assert.are.same(item, F.own_fields(json.item))
+        status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items/" .. json.item.id)
+        assert.are.equal(200, status, text)
+        assert.are.same(item, F.own_fields(json.item))
+        status = request(srv, "DELETE", "/pro-gallery/v2/galleries/" .. gid .. "/items/" .. json.item.id)
+        assert.are.equal(200, status)
+      end
+    end)
+
     it("GET /galleries lists with limit, offset and itemLimit", function()
       local status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries?limit=10&offset=0&itemLimit=1")
       assert.are.equal(200, status, text)
