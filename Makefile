@@ -53,9 +53,13 @@ OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz
+.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz
 
 all: $(SO)
+
+# The core's sources, for harnesses that build parts of it (reliability/fuzz.sh).
+print-core:
+	@echo $(CORE)
 
 $(BUILD)/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(BUILD)

@@ -479,8 +479,25 @@ static pg_value *list_of(ctx *c, const pg_value *in, const rule *rules, size_t n
         pg_value *v = object_of(c, in->u.arr.v[i], rules, nrules);
         if (!v)
             return NULL;
-        if (rules == poster_rules && !pg_obj_get(v, "id") && !pg_obj_get(v, "url"))
-            return bad(c, "a poster needs an id or a url"), NULL;
+        if (rules == poster_rules && !pg_obj_get(v, "id")) {
+            const pg_value *url = pg_obj_get(v, "url");
+            pg_value seg;
+            size_t o2;
+            if (!url)
+                return bad(c, "a poster needs an id or a url"), NULL;
+            /* the Velo string names a poster by its url's last segment, as an id */
+            seg = *url;
+            while (seg.u.str.len && url->u.str.s[seg.u.str.len - 1] != '/')
+                seg.u.str.len--;
+            seg.u.str.s = url->u.str.s + seg.u.str.len;
+            seg.u.str.len = url->u.str.len - seg.u.str.len;
+            o2 = pg_path_key(c->path, "url", 3);
+            if (seg.u.str.len == 0)
+                return bad(c, "must end in a file name (the poster's id), not a slash"), NULL;
+            if (!check_id(c, &seg, "&#%+"))
+                return NULL;
+            pg_path_pop(c->path, o2);
+        }
         out->u.arr.v[out->u.arr.n++] = v;
         pg_path_pop(c->path, old);
     }
@@ -517,7 +534,7 @@ static pg_value *object_of(ctx *c, const pg_value *in, const rule *rules, size_t
         case K_DIM: ok = check_dimension(c, v); break;
         case K_ID: ok = check_id(c, v, "/?#"); break;
         case K_POSTER_ID: ok = check_id(c, v, "&#%+"); break;
-        case K_TOKEN: ok = check_id(c, v, "&#") && check_text(c, v, 1, PG_MAX_MEDIA_URL); break;
+        case K_TOKEN: ok = check_id(c, v, "&") && check_text(c, v, 1, PG_MAX_MEDIA_URL); break;
         case K_RESOLUTIONS: ok = (v = list_of(c, v, resolution_rules, COUNT(resolution_rules))) != NULL; break;
         case K_POSTERS: ok = (v = list_of(c, v, poster_rules, COUNT(poster_rules))) != NULL; break;
         }
