@@ -50,8 +50,8 @@ LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR   ?= $(PREFIX)/bin
 
 BUILD   ?= build
-CORE     = arena value utf8 json status ids model storage_sqlite api restore
-BINDING  = lua_value lua_auth lua_json lprogallery
+CORE     = arena strbuf value utf8 json status ids media model rest storage_sqlite api restore
+BINDING  = lua_value lua_auth lua_json lua_rest lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
@@ -62,9 +62,13 @@ IMAGE_SO     = $(BUILD)/progallery/image.so
 IMAGE_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags stb libwebp libcrypto)
 IMAGE_LIBS   ?= $(shell $(PKG_CONFIG) --libs stb libwebp libcrypto)
 
-.PHONY: all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz web bench-site
+.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz web bench-site
 
 all: $(SO) $(IMAGE_SO)
+
+# The core's sources, for harnesses that build parts of it (reliability/fuzz.sh).
+print-core:
+	@echo $(CORE)
 
 $(BUILD)/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(BUILD)

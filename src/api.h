@@ -6,6 +6,7 @@
 
 #include "status.h"
 #include "storage.h"
+#include "strbuf.h"
 #include "value.h"
 
 typedef struct pg_db pg_db;
@@ -19,6 +20,11 @@ int pg_db_data_version(pg_db *db, int64_t *v, pg_status *st);
 pg_arena *pg_db_arena(pg_db *db);
 /* The engine under a store, for restore.c (which keeps exported ids and dates). */
 const pg_storage_ops *pg_db_engine(pg_db *db, pg_storage **s);
+/* The buffer REST responses are written into (rest.h), kept for the next call. */
+pg_strbuf *pg_db_out(pg_db *db);
+/* On for a REST call (rest.c): results carry stored item documents as their
+ * text (PG_RAW) and field paths count from 0. */
+void pg_db_rest_mode(pg_db *db, int on);
 
 /* args[i] is NULL when the caller passed nothing (nil) in that position. */
 typedef pg_value *(*pg_api_fn)(pg_db *db, pg_value *const *args, pg_status *st);

@@ -5,9 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+#include "model.h" /* pg_doc_upgrade: what a document becomes is the model's */
 #include "storage.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+/* Schema 2 (progallery 0.2): the same tables; item documents hold media as Wix's
+ * REST objects instead of Velo strings (API.md section 12). */
+#define UPGRADE_BATCH 256
 
 static const char *const schema_v1 =
     "CREATE TABLE galleries("
@@ -201,6 +206,85 @@ static int user_version(pg_storage *s, int *v, pg_status *st)
     return rc == SQLITE_ROW ? 1 : fail_db(s, rc, st);
 }
 
+static int upgrade_docs_batch(pg_storage *s, pg_arena *a, sqlite3_int64 *after, int *more,
+                              pg_status *st)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    sqlite3_int64 keys[UPGRADE_BATCH];
+    char *docs[UPGRADE_BATCH];
+    size_t lens[UPGRADE_BATCH];
+    int n = 0, i, rc;
+    *more = 0;
+    rc = sqlite3_prepare_v2(s->db, "SELECT iid, doc FROM items WHERE iid > ?1 ORDER BY iid LIMIT ?2",
+                            -1, &sel, NULL);
+    if (rc != SQLITE_OK)
+        return fail_db(s, rc, st);
+    sqlite3_bind_int64(sel, 1, *after);
+    sqlite3_bind_int(sel, 2, UPGRADE_BATCH);
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(sel, 1), *err = NULL;
+        size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+        pg_value *doc;
+        int changed = 0, up;
+        *after = sqlite3_column_int64(sel, 0);
+        *more = 1;
+        doc = text ? pg_json_decode(a, text, len, &err) : NULL;
+        if (!doc || doc->type != PG_OBJECT) {
+            sqlite3_finalize(sel);
+            return pg_fail(st, PG_INTERNAL, "database damaged: item %lld: document not readable",
+                           (long long)*after), -1;
+        }
+        if ((up = pg_doc_upgrade(a, doc, &changed)) <= 0) {
+            sqlite3_finalize(sel);
+            return up == 0 ? pg_fail(st, PG_INTERNAL, "out of memory"), -1
+                           : (pg_fail(st, PG_INTERNAL, "database damaged: item %lld: a media string"
+                                      " no progallery wrote", (long long)*after), -1);
+        }
+        if (changed) {
+            if (!(docs[n] = pg_json_encode(a, doc, &lens[n]))) {
+                sqlite3_finalize(sel);
+                return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+            }
+            keys[n++] = *after;
+        }
+    }
+    sqlite3_finalize(sel);
+    if (rc != SQLITE_DONE)
+        return fail_db(s, rc, st);
+    rc = sqlite3_prepare_v2(s->db, "UPDATE items SET doc = ?2 WHERE iid = ?1", -1, &upd, NULL);
+    if (rc != SQLITE_OK)
+        return fail_db(s, rc, st);
+    for (i = 0; i < n; i++) {
+        sqlite3_bind_int64(upd, 1, keys[i]);
+        sqlite3_bind_text(upd, 2, docs[i], (int)lens[i], SQLITE_STATIC);
+        rc = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        if (rc != SQLITE_DONE) {
+            sqlite3_finalize(upd);
+            return fail_db(s, rc, st);
+        }
+    }
+    sqlite3_finalize(upd);
+    return 1;
+}
+
+/* Schema 1 -> 2: every item document, a batch at a time, inside the caller's
+ * transaction (a crash leaves schema 1, untouched). */
+static int upgrade_docs(pg_storage *s, pg_status *st)
+{
+    pg_arena *a = pg_arena_new();
+    sqlite3_int64 after = 0;
+    int more = 1, rc = 1;
+    if (!a)
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    while (more && rc > 0) {
+        rc = upgrade_docs_batch(s, a, &after, &more, st);
+        pg_arena_reset(a);
+    }
+    pg_arena_free(a);
+    return rc;
+}
+
 /* Creates or upgrades the schema. The common case (already current) takes no
  * lock, so opening a store never waits for another connection's writes; a
  * new file is set up under the write lock, so that two processes opening it
@@ -218,12 +302,26 @@ static int migrate(pg_storage *s, int readonly, pg_status *st)
             return -1;
         if (user_version(s, &v, st) < 0)
             goto fail;
-        if (v == 0 && (exec(s, schema_v1, st) < 0 || exec(s, "PRAGMA user_version = 1", st) < 0))
+        if (v == 0 && (exec(s, schema_v1, st) < 0 || exec(s, "PRAGMA user_version = 2", st) < 0))
             goto fail;
         if (exec(s, "COMMIT", st) < 0)
             goto fail;
         if (v == 0)
             v = SCHEMA_VERSION;
+    }
+    if (v == 1 && readonly)
+        return pg_fail(st, PG_FAILED_PRECONDITION,
+                       "path: file has schema version 1; open it read-write once to upgrade it"), -1;
+    if (v == 1) {
+        if (exec(s, "BEGIN IMMEDIATE", st) < 0)
+            return -1;
+        if (user_version(s, &v, st) < 0)
+            goto fail;
+        if (v == 1 && (upgrade_docs(s, st) < 0 || exec(s, "PRAGMA user_version = 2", st) < 0))
+            goto fail;
+        if (exec(s, "COMMIT", st) < 0)
+            goto fail;
+        v = SCHEMA_VERSION;
     }
     if (v < 0) {
         pg_fail(st, PG_FAILED_PRECONDITION,

@@ -1,15 +1,18 @@
 -- progallery export [--db PATH] [--output FILE]    and    progallery import FILE [--db PATH]
 -- A whole store as JSON Lines (docs/site.md, "Export format"): a header line, then each
--- gallery as {"gallery":{...}} followed by its items as {"item":{...}}, in the store's
--- orders, then {"end":{...counts}}. Every object is the store's own Velo shape with its
--- _id, dates and sortOrder, so import (through _restoreGallery / _restoreItems) loses
--- nothing. Both stream: a page of items (100, export) or a batch (1000, import) is in
--- memory at a time, whatever the store's size. Numbers are written exactly
--- (progallery.encodeJSON), so a sortOrder or a focal point comes back bit for bit.
+-- gallery as {"gallery":{...}} (Velo shape: _id, name, sortOrder, dates) followed by its
+-- items, a page of 100 a line as {"items":[...]}: the text store:rest answers, the items'
+-- stored REST form (media as Wix's REST objects, every field they carry), then
+-- {"end":{...counts}}. import gives them back through _restoreGallery / _restoreItems with
+-- their ids, dates and sort orders. Both stream: a page of items (100, export) or a batch
+-- (1000, import) is in memory at a time, whatever the store's size. Numbers are written
+-- exactly (progallery.encodeJSON, and the C REST codec), so a sortOrder or a focal point
+-- comes back bit for bit.
 local cli = require "progallery.cli"
 local progress = require "progallery.cli.progress"
 
 local _M = {}
+local from_rest
 
 _M.FORMAT, _M.VERSION = "progallery-export", 1
 local PAGE, BATCH = 100, 1000
@@ -68,6 +71,7 @@ local function each_gallery(store, fn)
 end
 
 local function export(opts, out, err)
+  local cjson = require "cjson"
   local store = cli.open_store(opts, true)
   local encode = encoder()
   local ngal, nitems = 0, 0
@@ -94,12 +98,15 @@ local function export(opts, out, err)
     gseen = gseen + 1
     local offset = 0
     while offset < want do
-      local items = cli.call(store, "listGalleryItems", g._id, { itemOffset = offset, itemLimit = PAGE }).items
-      if #items == 0 then break end
-      for _, it in ipairs(items) do line{ item = it } end
-      offset = offset + #items
-      iseen = iseen + #items
-      bar:step(#items)
+      local text, e, code = store:rest("listGalleryItems", g._id, nil, { itemOffset = offset, itemLimit = PAGE }, nil)
+      if not text then cli.fail(("listGalleryItems: %s (%s)"):format(tostring(e), tostring(code))) end
+      local n = #cjson.decode(text).items
+      if n == 0 then break end
+      local ok, werr = dest:write(text, "\n")
+      if not ok then cli.fail("write: " .. tostring(werr)) end
+      offset = offset + n
+      iseen = iseen + n
+      bar:step(n)
     end
   end)
   line{ ["end"] = { galleries = gseen, items = iseen } }
@@ -115,6 +122,16 @@ local function export(opts, out, err)
   end
   err:write(("export: %d galleries, %d items\n"):format(gseen, iseen))
   return 0
+end
+
+-- A REST item as _restoreItems takes it: the REST names of the item's own id and dates
+-- become the Velo ones; media stay REST objects, which the store takes as they are.
+local REST_NAMES = { id = "_id", createdDate = "_createdDate", updatedDate = "_updatedDate" }
+from_rest = function(item)
+  if type(item) ~= "table" then return item end
+  local out = {}
+  for k, v in pairs(item) do out[REST_NAMES[k] or k] = v end
+  return out
 end
 
 local function import(opts, pos, err)
@@ -164,15 +181,18 @@ local function import(opts, pos, err)
       if not res then bad(("%s (%s)"):format(tostring(e), tostring(code))) end
       gallery = res.galleryId
       ngal = ngal + 1
-    elseif rec.item then
-      if not gallery then bad("an item before any gallery") end
-      batch[#batch + 1] = rec.item
-      if #batch >= BATCH then flush() end
+    elseif rec.items then
+      if not gallery then bad("items before any gallery") end
+      if type(rec.items) ~= "table" then bad("items: expected an array") end
+      for _, it in ipairs(rec.items) do
+        batch[#batch + 1] = from_rest(it)
+        if #batch >= BATCH then flush() end
+      end
     elseif rec["end"] then
       flush()
       ended = rec["end"]
     else
-      bad("unknown record (expected gallery, item or end)")
+      bad("unknown record (expected gallery, items or end)")
     end
   end
   if input ~= io.stdin then input:close() end
