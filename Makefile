@@ -47,7 +47,7 @@ LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
-CORE     = arena value utf8 json status ids model storage_sqlite api
+CORE     = arena value utf8 json status ids model events storage_sqlite api
 BINDING  = lua_value lua_auth lua_json lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)

@@ -17,6 +17,9 @@ int pg_db_readonly(const pg_db *db);
 int pg_db_data_version(pg_db *db, int64_t *v, pg_status *st);
 /* Scratch memory for one call: arguments and results. Reset between calls. */
 pg_arena *pg_db_arena(pg_db *db);
+/* Who the next write calls run as (the events' identity); id may be NULL. */
+#define PG_ACTOR_ID_MAX 256
+void pg_db_set_actor(pg_db *db, int actor, const char *id, size_t len);
 
 /* args[i] is NULL when the caller passed nothing (nil) in that position. */
 typedef pg_value *(*pg_api_fn)(pg_db *db, pg_value *const *args, pg_status *st);
@@ -25,10 +28,15 @@ typedef struct {
     const char *name;
     pg_api_fn fn;
     int nargs;  /* documented arguments; extra ones are ignored */
-    int writes; /* needs the right to write */
+    int writes; /* needs the right to write; PG_NEEDS_PRIVILEGE: a read that needs it */
 } pg_api_entry;
+
+#define PG_NEEDS_PRIVILEGE 2
 
 extern const pg_api_entry pg_api[];
 extern const int pg_api_count;
+/* The event feed (spec section 10.3): store methods only. */
+extern const pg_api_entry pg_feed_api[];
+extern const int pg_feed_api_count;
 
 #endif

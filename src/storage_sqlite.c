@@ -2,12 +2,13 @@
  * One connection per store; statements are prepared once per connection and
  * reset on every exit path, so none stays active between API calls. */
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "storage.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char *const schema_v1 =
     "CREATE TABLE galleries("
@@ -31,12 +32,51 @@ static const char *const schema_v1 =
     "  doc TEXT NOT NULL);"
     "CREATE INDEX items_by_order ON items(gid, sort_order);";
 
+/* Version 2: the event feed (spec section 10). One row per event; seq is
+ * given from feed.last_seq, so it is never reused once events are pruned, and
+ * feed.pruned_through tells a consumer that it missed events. */
+static const char *const schema_v2_events =
+    "CREATE TABLE feed("
+    "  one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  last_seq INTEGER NOT NULL,"
+    "  pruned_through INTEGER NOT NULL);"
+    "INSERT INTO feed VALUES (1, 0, 0);"
+    "CREATE TABLE events("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  gallery_id TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  entity_seq INTEGER NOT NULL,"
+    "  origin INTEGER NOT NULL,"
+    "  actor INTEGER NOT NULL,"
+    "  actor_id TEXT,"
+    "  item_id TEXT,"
+    "  doc TEXT,"
+    "  sort_order,"
+    "  created_ms INTEGER,"
+    "  updated_ms INTEGER,"
+    "  count INTEGER);"
+    /* per-gallery counters of entityEventSequence; a row goes with its gallery's deletion */
+    "CREATE TABLE event_entities(gallery_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)"
+    "  WITHOUT ROWID;"
+    "CREATE TABLE event_cursors(name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE event_leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+    "  until_ms INTEGER NOT NULL) WITHOUT ROWID;";
+
+/* The migrations, in order: migrations[v] takes a file from version v to v + 1. */
+static const char *const migrations[SCHEMA_VERSION] = { schema_v1, schema_v2_events };
+
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
     Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
-    Q_ITEMS_CLONE,
+    Q_ITEMS_CLONE, Q_ITEM_IDS,
+    /* the event feed */
+    Q_FEED_STATE, Q_FEED_SET_LAST, Q_FEED_SET_PRUNED, Q_EVENT_INSERT, Q_ENTITY_GET,
+    Q_ENTITY_SET, Q_ENTITY_DROP, Q_EVENT_PAGE, Q_EVENT_OLDEST, Q_EVENT_DELETE_THROUGH,
+    Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
     Q_COUNT
 };
 
@@ -72,6 +112,28 @@ static const char *const sql[Q_COUNT] = {
     [Q_ITEMS_CLONE] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
                       " SELECT pg_uuid7(?3), ?2, ?4 + row_number() OVER (ORDER BY sort_order, iid) - 1,"
                       " type, ?3, ?3, doc FROM items WHERE gid = ?1 ORDER BY sort_order, iid",
+    [Q_ITEM_IDS] = "SELECT id FROM items WHERE gid = ?1 ORDER BY sort_order, iid",
+    [Q_FEED_STATE] = "SELECT last_seq, pruned_through FROM feed WHERE one = 1",
+    [Q_FEED_SET_LAST] = "UPDATE feed SET last_seq = ?1 WHERE one = 1",
+    [Q_FEED_SET_PRUNED] = "UPDATE feed SET pruned_through = ?1 WHERE one = 1",
+    [Q_EVENT_INSERT] = "INSERT INTO events(seq, id, kind, gallery_id, time_ms, entity_seq, origin,"
+                       " actor, actor_id, item_id, doc, sort_order, created_ms, updated_ms, count)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [Q_ENTITY_GET] = "SELECT last_seq FROM event_entities WHERE gallery_id = ?1",
+    [Q_ENTITY_SET] = "INSERT OR REPLACE INTO event_entities(gallery_id, last_seq) VALUES (?1, ?2)",
+    [Q_ENTITY_DROP] = "DELETE FROM event_entities WHERE gallery_id = ?1",
+    [Q_EVENT_PAGE] = "SELECT seq, id, kind, gallery_id, time_ms, entity_seq, origin, actor, actor_id,"
+                     " item_id, doc, sort_order, created_ms, updated_ms, count"
+                     " FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [Q_EVENT_OLDEST] = "SELECT seq, time_ms FROM events ORDER BY seq LIMIT ?1",
+    [Q_EVENT_DELETE_THROUGH] = "DELETE FROM events WHERE seq <= ?1",
+    [Q_CURSOR_MIN] = "SELECT min(seq) FROM event_cursors",
+    [Q_CURSOR_GET] = "SELECT seq FROM event_cursors WHERE name = ?1",
+    [Q_CURSOR_SET] = "INSERT OR REPLACE INTO event_cursors(name, seq) VALUES (?1, ?2)",
+    [Q_LEASE_TAKE] = "INSERT INTO event_leases(name, holder, until_ms) VALUES (?1, ?2, ?4)"
+                     " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
+                     " until_ms = excluded.until_ms"
+                     " WHERE event_leases.holder = excluded.holder OR event_leases.until_ms <= ?3",
 };
 
 struct pg_storage {
@@ -202,9 +264,10 @@ static int user_version(pg_storage *s, int *v, pg_status *st)
 }
 
 /* Creates or upgrades the schema. The common case (already current) takes no
- * lock, so opening a store never waits for another connection's writes; a
- * new file is set up under the write lock, so that two processes opening it
- * at once do not both create the schema. */
+ * lock, so opening a store never waits for another connection's writes; an
+ * older file is brought up to date under the write lock (version by version,
+ * in one transaction), so that two processes opening it at once do not both
+ * migrate it. */
 static int migrate(pg_storage *s, int readonly, pg_status *st)
 {
     int v = 0;
@@ -213,17 +276,22 @@ static int migrate(pg_storage *s, int readonly, pg_status *st)
     if (v == 0 && readonly)
         return pg_fail(st, PG_FAILED_PRECONDITION,
                        "path: no progallery data in this file (open it read-write once)"), -1;
-    if (v == 0) {
+    if (v >= 0 && v < SCHEMA_VERSION && !readonly) {
+        char set[48];
         if (exec(s, "BEGIN IMMEDIATE", st) < 0)
             return -1;
         if (user_version(s, &v, st) < 0)
             goto fail;
-        if (v == 0 && (exec(s, schema_v1, st) < 0 || exec(s, "PRAGMA user_version = 1", st) < 0))
-            goto fail;
+        if (v >= 0 && v < SCHEMA_VERSION) {
+            for (; v < SCHEMA_VERSION; v++)
+                if (exec(s, migrations[v], st) < 0)
+                    goto fail;
+            snprintf(set, sizeof set, "PRAGMA user_version = %d", SCHEMA_VERSION);
+            if (exec(s, set, st) < 0)
+                goto fail;
+        }
         if (exec(s, "COMMIT", st) < 0)
             goto fail;
-        if (v == 0)
-            v = SCHEMA_VERSION;
     }
     if (v < 0) {
         pg_fail(st, PG_FAILED_PRECONDITION,
@@ -668,10 +736,265 @@ static int sq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, doubl
     return 1;
 }
 
+static int sq_item_ids(pg_storage *s, int64_t gallery_key, pg_arena *a,
+                       char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ITEM_IDS, st);
+    size_t cap = 0;
+    int rc;
+    *ids = NULL;
+    *n = 0;
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, gallery_key);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            char (*grown)[PG_UUID_LEN + 1];
+            cap = cap ? cap * 2 : 64;
+            if (!(grown = pg_arena_alloc(a, cap * sizeof *grown))) {
+                finish(s, q, SQLITE_DONE, st);
+                return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+            }
+            if (*n)
+                memcpy(grown, *ids, *n * sizeof *grown);
+            *ids = grown;
+        }
+        copy_id((*ids)[(*n)++], q, 0);
+    }
+    return finish(s, q, rc, st);
+}
+
+/* ---- the event feed ------------------------------------------------------ */
+
+static int sq_feed_state(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_FEED_STATE, st);
+    int rc;
+    if (!q)
+        return -1;
+    rc = sqlite3_step(q);
+    *last_seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    *pruned_through = rc == SQLITE_ROW ? sqlite3_column_int64(q, 1) : 0;
+    if (finish(s, q, rc, st) < 0)
+        return -1;
+    if (rc != SQLITE_ROW)
+        return pg_fail(st, PG_INTERNAL, "database damaged: the event feed's state is missing"), -1;
+    return 1;
+}
+
+static int set_int(pg_storage *s, int which, int64_t v, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, which, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, v);
+    return run(s, q, st);
+}
+
+/* A gallery's last entityEventSequence (0 when it has none yet). */
+static int entity_get(pg_storage *s, const char *gallery_id, int64_t *seq, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ENTITY_GET, st);
+    int rc;
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    return finish(s, q, rc, st);
+}
+
+/* Saves a gallery's counter, or drops it with the gallery's deletion. */
+static int entity_put(pg_storage *s, const char *gallery_id, int64_t seq, int dropped,
+                      pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, dropped ? Q_ENTITY_DROP : Q_ENTITY_SET, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    if (!dropped)
+        sqlite3_bind_int64(q, 2, seq);
+    return run(s, q, st);
+}
+
+static int event_insert(pg_storage *s, const pg_event_row *e, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_EVENT_INSERT, st);
+    int entity = e->kind == PG_EV_GALLERY_CREATED || e->kind == PG_EV_GALLERY_UPDATED
+                 || e->kind == PG_EV_ITEM_CREATED || e->kind == PG_EV_ITEM_UPDATED;
+    int item = e->kind >= PG_EV_ITEM_CREATED;
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, e->seq);
+    sqlite3_bind_text(q, 2, e->id, PG_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int(q, 3, e->kind);
+    sqlite3_bind_text(q, 4, e->gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, e->time_ms);
+    sqlite3_bind_int64(q, 6, e->entity_seq);
+    sqlite3_bind_int(q, 7, e->origin);
+    sqlite3_bind_int(q, 8, e->actor);
+    bind_text(q, 9, e->actor_id, e->actor_idlen);
+    if (item)
+        sqlite3_bind_text(q, 10, e->item_id, PG_UUID_LEN, SQLITE_STATIC);
+    if (entity) {
+        bind_text(q, 11, e->doc, e->doclen);
+        bind_number(q, 12, e->sort);
+        sqlite3_bind_int64(q, 13, e->created_ms);
+        sqlite3_bind_int64(q, 14, e->updated_ms);
+        if (!item)
+            sqlite3_bind_int64(q, 15, e->count);
+    }
+    return run(s, q, st);
+}
+
+/* One gallery's counter is read once and written once per run of its events. */
+static int sq_event_append(pg_storage *s, pg_event_row *rows, size_t n, pg_status *st)
+{
+    int64_t last, pruned, eseq = 0;
+    size_t i;
+    if (n == 0)
+        return 1;
+    if (sq_feed_state(s, &last, &pruned, st) < 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        pg_event_row *e = &rows[i];
+        if (i == 0 || strcmp(e->gallery_id, rows[i - 1].gallery_id) != 0) {
+            if (i > 0 && entity_put(s, rows[i - 1].gallery_id, eseq,
+                                    rows[i - 1].kind == PG_EV_GALLERY_DELETED, st) < 0)
+                return -1;
+            if (entity_get(s, e->gallery_id, &eseq, st) < 0)
+                return -1;
+        }
+        e->seq = ++last;
+        e->entity_seq = ++eseq;
+        if (event_insert(s, e, st) < 0)
+            return -1;
+    }
+    if (entity_put(s, rows[n - 1].gallery_id, eseq, rows[n - 1].kind == PG_EV_GALLERY_DELETED,
+                   st) < 0)
+        return -1;
+    return set_int(s, Q_FEED_SET_LAST, last, st);
+}
+
+static const char *read_event_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
+{
+    pg_event_row *e = row;
+    (void)ctx;
+    memset(e, 0, sizeof *e);
+    e->seq = sqlite3_column_int64(q, 0);
+    copy_id(e->id, q, 1);
+    e->kind = sqlite3_column_int(q, 2);
+    copy_id(e->gallery_id, q, 3);
+    e->time_ms = sqlite3_column_int64(q, 4);
+    e->entity_seq = sqlite3_column_int64(q, 5);
+    e->origin = sqlite3_column_int(q, 6);
+    e->actor = sqlite3_column_int(q, 7);
+    if (e->kind < 0 || e->kind >= PG_EV_KINDS || e->actor < PG_ACTOR_WIX_USER
+        || e->actor > PG_ACTOR_VISITOR || !pg_date_ok(e->time_ms))
+        return "database damaged: an event row is not readable";
+    if (sqlite3_column_type(q, 8) != SQLITE_NULL
+        && !(e->actor_id = col_text(a, q, 8, &e->actor_idlen)))
+        return "out of memory";
+    copy_id(e->item_id, q, 9);
+    if (sqlite3_column_type(q, 10) != SQLITE_NULL && !(e->doc = col_text(a, q, 10, &e->doclen)))
+        return "out of memory";
+    e->sort = sqlite3_column_double(q, 11);
+    e->created_ms = sqlite3_column_int64(q, 12);
+    e->updated_ms = sqlite3_column_int64(q, 13);
+    e->count = sqlite3_column_int64(q, 14);
+    if ((e->kind == PG_EV_ITEM_CREATED || e->kind == PG_EV_ITEM_UPDATED) && !e->doc)
+        return "database damaged: an item event has no item";
+    if (e->kind != PG_EV_GALLERY_DELETED && e->kind != PG_EV_ITEM_DELETED)
+        return check_dates(e->created_ms, e->updated_ms);
+    return NULL;
+}
+
+static int sq_event_page(pg_storage *s, int64_t after, int64_t limit, pg_arena *a,
+                         pg_event_row **rows, size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_EVENT_PAGE, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, after);
+    sqlite3_bind_int64(q, 2, limit);
+    return collect(s, q, a, limit, sizeof **rows, read_event_row, NULL, (void **)rows, n, st);
+}
+
+static int sq_event_prune(pg_storage *s, int64_t before_ms, int64_t max_rows, int64_t *removed,
+                          pg_status *st)
+{
+    sqlite3_stmt *q;
+    double min_cursor = 0;
+    int has_cursor, rc;
+    int64_t through = 0, last, pruned;
+    *removed = 0;
+    if (scalar(s, Q_CURSOR_MIN, 0, &min_cursor, &has_cursor, st) < 0)
+        return -1;
+    if (!(q = stmt(s, Q_EVENT_OLDEST, st)))
+        return -1;
+    sqlite3_bind_int64(q, 1, max_rows);
+    /* only a prefix of the feed goes, so pruned_through says exactly what is gone */
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(q, 0);
+        if (sqlite3_column_int64(q, 1) >= before_ms || (has_cursor && (double)seq > min_cursor))
+            break;
+        through = seq;
+        (*removed)++;
+    }
+    if (finish(s, q, rc == SQLITE_ROW ? SQLITE_DONE : rc, st) < 0)
+        return -1;
+    if (through == 0)
+        return 1;
+    if (sq_feed_state(s, &last, &pruned, st) < 0 || set_int(s, Q_EVENT_DELETE_THROUGH, through, st) < 0)
+        return -1;
+    return through > pruned ? set_int(s, Q_FEED_SET_PRUNED, through, st) : 1;
+}
+
+static int sq_cursor_get(pg_storage *s, const char *name, size_t len, int64_t *seq, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_CURSOR_GET, st);
+    int rc;
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    if (finish(s, q, rc, st) < 0)
+        return -1;
+    return rc == SQLITE_ROW;
+}
+
+static int sq_cursor_set(pg_storage *s, const char *name, size_t len, int64_t seq, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_CURSOR_SET, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, seq);
+    return run(s, q, st);
+}
+
+static int sq_lease_take(pg_storage *s, const char *name, size_t len, const char *holder,
+                         size_t holderlen, int64_t now_ms, int64_t until_ms, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_LEASE_TAKE, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, holder, (int)holderlen, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, now_ms);
+    sqlite3_bind_int64(q, 4, until_ms);
+    if (run(s, q, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0;
+}
+
 const pg_storage_ops pg_sqlite_ops = {
     sq_open, sq_close, sq_begin, sq_data_version, sq_commit, sq_rollback,
     sq_gallery_find, sq_gallery_insert, sq_gallery_update, sq_gallery_delete,
     sq_gallery_count, sq_gallery_max_sort, sq_gallery_page,
     sq_item_find, sq_item_insert, sq_item_update, sq_item_delete, sq_item_max_sort,
-    sq_item_page, sq_items_clone,
+    sq_item_page, sq_items_clone, sq_item_ids,
+    sq_event_append, sq_event_page, sq_feed_state, sq_event_prune,
+    sq_cursor_get, sq_cursor_set, sq_lease_take,
 };
