@@ -199,9 +199,10 @@ static pg_value *end(pg_db *db, pg_value *result, pg_status *st)
 {
     size_t n = db->npending;
     db->npending = 0;
+    /* pruned first: a call never removes its own events */
     if (result && n
-        && (db->ops->event_append(db->s, db->pending, n, st) < 0
-            || !prune(db, (int64_t)n, db->pending[0].time_ms, st)))
+        && (!prune(db, (int64_t)n, db->pending[0].time_ms, st)
+            || db->ops->event_append(db->s, db->pending, n, st) < 0))
         result = NULL;
     if (result && db->ops->commit(db->s, st) > 0)
         return result;

@@ -130,8 +130,8 @@ typedef struct {
     /* The last seq ever given (0: none) and the last one removed by pruning. */
     int (*feed_state)(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st);
     /* Removes at most max_rows of the oldest events, in seq order, stopping at
-     * the first one at or after before_ms or not yet passed by every cursor. */
-    int (*event_prune)(pg_storage *s, int64_t before_ms, int64_t max_rows, int64_t *removed,
+     * the first one later than through_ms or not yet passed by every cursor. */
+    int (*event_prune)(pg_storage *s, int64_t through_ms, int64_t max_rows, int64_t *removed,
                        pg_status *st);
     /* A consumer's cursor: 1 and *seq, or 0 when the name has none. */
     int (*cursor_get)(pg_storage *s, const char *name, size_t len, int64_t *seq, pg_status *st);

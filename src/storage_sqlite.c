@@ -920,7 +920,7 @@ static int sq_event_page(pg_storage *s, int64_t after, int64_t limit, pg_arena *
     return collect(s, q, a, limit, sizeof **rows, read_event_row, NULL, (void **)rows, n, st);
 }
 
-static int sq_event_prune(pg_storage *s, int64_t before_ms, int64_t max_rows, int64_t *removed,
+static int sq_event_prune(pg_storage *s, int64_t through_ms, int64_t max_rows, int64_t *removed,
                           pg_status *st)
 {
     sqlite3_stmt *q;
@@ -936,7 +936,7 @@ static int sq_event_prune(pg_storage *s, int64_t before_ms, int64_t max_rows, in
     /* only a prefix of the feed goes, so pruned_through says exactly what is gone */
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(q, 0);
-        if (sqlite3_column_int64(q, 1) >= before_ms || (has_cursor && (double)seq > min_cursor))
+        if (sqlite3_column_int64(q, 1) > through_ms || (has_cursor && (double)seq > min_cursor))
             break;
         through = seq;
         (*removed)++;
