@@ -40,15 +40,17 @@ PIC      = -fPIC
 DEFS     = -fvisibility=hidden -DPG_VERSION='"$(VERSION)"'
 LIBFLAG ?= -shared
 # Never link liblua/libluajit into the module: the host (lua, nginx) provides it.
-LIBS     = $(SQLITE_LIBS) -lm
+# libcrypto: the RS256 signatures of webhooks (src/sign.c)
+CRYPTO_LIBS ?= -lcrypto
+LIBS     = $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
-CORE     = arena value utf8 json status ids model events storage_sqlite api
-BINDING  = lua_value lua_auth lua_json lprogallery
+CORE     = arena value utf8 json status ids model events sign storage_sqlite api
+BINDING  = lua_value lua_auth lua_json lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so

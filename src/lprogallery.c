@@ -595,6 +595,8 @@ PG_EXPORT int luaopen_progallery(lua_State *L)
     lua_setfield(L, -2, "encodeJSON");
     lua_pushcfunction(L, l_escape_key);
     lua_setfield(L, -2, "escapeKey");
+    pg_lua_push_jwt(L);
+    lua_setfield(L, -2, "jwtRS256");
     lua_pushlightuserdata(L, NULL); /* == cjson.null == ngx.null */
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, PG_VERSION);

@@ -46,4 +46,7 @@ void pg_lua_push_elevate(lua_State *L);
 /* lua_json.c */
 void pg_lua_push_encoder(lua_State *L);       /* progallery.encodeJSON */
 
+/* lua_jwt.c */
+void pg_lua_push_jwt(lua_State *L);           /* progallery.jwtRS256 */
+
 #endif
