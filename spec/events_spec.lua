@@ -97,10 +97,15 @@ describe("events (10.1): what each write records", function()
     S.ok(store:deleteGallery(g._id))
     assert.same({ "item_deleted", "item_deleted", "item_deleted", "gallery_deleted" }, kinds(store, mark))
     local evs = feed(store, mark)
+    local ids = {}
     for i = 1, 3 do
-      assert.same({ itemId = items[i]._id }, evs[i].data)
+      ids[i] = evs[i].data.itemId
       assert.equal("Gallery Deleted", evs[i].metadata.originatedFrom)
     end
+    table.sort(ids)
+    local want = S.ids(items)
+    table.sort(want)
+    assert.same(want, ids)
     assert.same({ "metadata" }, (function() local k = {} for key in pairs(evs[4]) do k[#k + 1] = key end return k end)())
     assert.equal(g._id, evs[4].metadata.entityId)
   end)
@@ -159,8 +164,8 @@ describe("events (10.2): the envelope", function()
     assert.equal(g1._id, evs[1].metadata.entityId)
     assert.equal(g2._id, evs[4].metadata.entityId)
     assert.equal("4", evs[6].metadata.entityEventSequence)
-    -- one call, one time (createGallery with its items)
-    assert.equal(evs[1].metadata.eventTime, evs[2].metadata.eventTime)
+    -- one call, one time (createGalleryItems' two items)
+    assert.equal(evs[2].metadata.eventTime, evs[3].metadata.eventTime)
   end)
 
   it("each event type carries its data in the SDK's envelope shape", function()
@@ -288,7 +293,9 @@ describe("the feed (10.3)", function()
   describe("retention", function()
     it("removes old events once every consumer passed them, and says so when asked for them", function()
       local store = S.ok(progallery.open { path = ":memory:", caller = "admin", eventRetention = 0 })
-      S.gallery_with(store, 4)          -- seq 1..5
+      S.ok(store:setEventCursor("slow", 0)) -- a consumer from now on: nothing goes before it passed
+      for _ = 1, 5 do S.ok(store:createGallery {}) end -- seq 1..5, one call each
+      assert.equal(1, S.ok(store:events()).events[1].metadata.seq)
       S.ok(store:setEventCursor("slow", 2))
       S.gallery_with(store, 0)          -- seq 6
       local r = S.ok(store:events { after = 2 })
@@ -322,19 +329,27 @@ describe("the feed (10.3)", function()
       keep:close()
     end)
 
-    it("prunes a bounded number of rows per write", function()
+    it("prunes a bounded number of rows per write, and a call's events together", function()
       local path = S.tmppath()
       local store = S.ok(progallery.open { path = path, caller = "admin" })
-      for _ = 1, 3 do S.gallery_with(store, 999) end -- 3000 events, kept (7 days)
+      for _ = 1, 40 do S.ok(store:createGallery {}) end -- 40 events of 40 calls, kept (7 days)
       store:close()
       store = S.ok(progallery.open { path = path, caller = "admin", eventRetention = 0 })
-      S.ok(store:createGallery {}) -- 1 event: removes at most 2 * 1 + 16
+      S.ok(store:createGallery {}) -- 1 event: removes at most 2 * 1 + 16 (a call's events go together)
       S.expect_err("FAILED_PRECONDITION", "after", store.events, store)
       assert.equal(19, S.ok(store:events { after = 18 }).events[1].metadata.seq)
       S.gallery_with(store, 0)
       assert.equal(37, S.ok(store:events { after = 36 }).events[1].metadata.seq)
       S.expect_err("FAILED_PRECONDITION", "after", store.events, store, { after = 35 })
       S.expect_err("INVALID_ARGUMENT", "eventRetention", progallery.open, { path = ":memory:", eventRetention = -1 })
+      -- the events of one call (here 300 of createGalleryItems) are pruned as one, never split
+      S.ok(store:setEventCursor("c", 37))
+      local g = S.gallery_with(store, 300) -- seq 43 (gallery), 44..343 (items)
+      S.ok(store:setEventCursor("c", 200))
+      local r = S.ok(store:events { after = 43, limit = 1 })
+      assert.equal(44, r.events[1].metadata.seq) -- kept: the call's events up to 299 or beyond
+      S.expect_err("FAILED_PRECONDITION", "after", store.events, store, { after = 42 })
+      assert.is_string(g._id)
       store:close()
     end)
   end)
@@ -423,5 +438,30 @@ describe("leaseEventConsumer (one deliverer per consumer, 10.5)", function()
     local v = S.view(a, "visitor")
     S.expect_err("PERMISSION_DENIED", nil, v.leaseEventConsumer, v, "x", "h", 1)
     a:close(); b:close()
+  end)
+end)
+
+describe("the feed's pages across a big call", function()
+  it("pages of any size through 1,000 events of one call come back whole and in order", function()
+    local store = S.admin()
+    local g, items = S.gallery_with(store, 999)
+    S.ok(store:deleteGallery(g._id))
+    local seen, after = {}, 0
+    repeat
+      local r = S.ok(store:events { after = after, limit = 7 })
+      for _, e in ipairs(r.events) do seen[#seen + 1] = e end
+      after = r.lastSeq
+    until #r.events == 0
+    assert.equal(2000, #seen)
+    for i, e in ipairs(seen) do assert.equal(i, e.metadata.seq) end
+    local deleted = {}
+    for i = 1, 999 do
+      assert.same(items[i], seen[i + 1].data.item)
+      deleted[seen[1000 + i].data.itemId] = true -- the order of a gallery's deletions is the store's
+      assert.equal(tostring(1000 + i), seen[1000 + i].metadata.entityEventSequence)
+    end
+    for i = 1, 999 do assert.is_true(deleted[items[i]._id]) end
+    assert.equal("2000", seen[2000].metadata.entityEventSequence)
+    store:close()
   end)
 end)

@@ -26,6 +26,8 @@ struct pg_db {
     int has_actor_id;
     pg_event_row *pending; /* arena memory */
     size_t npending, cap_pending;
+    /* no event can be old enough to prune before this time (ms): most writes skip it */
+    int64_t prune_not_before;
 };
 
 #define ITEMS_PAGE_DEFAULT 50
@@ -185,11 +187,33 @@ static int begin(pg_db *db, int write, pg_status *st)
 
 /* A bounded part of the feed's pruning, inside a write: at most a few rows
  * more than the call added, so that no call does unbounded work and the feed
- * shrinks faster than writes grow it. */
-static int prune(pg_db *db, int64_t added, int64_t now, pg_status *st)
+ * shrinks faster than writes grow it. When the oldest event kept is too young
+ * to go, no write looks again until it could (force: a cursor just moved). */
+static int prune(pg_db *db, int64_t added, int64_t now, int force, pg_status *st)
 {
-    int64_t removed;
-    return db->ops->event_prune(db->s, now - db->retention_ms, 2 * added + 16, &removed, st) > 0;
+    int64_t removed, next_ms;
+    int blocked;
+    if (!force && now < db->prune_not_before)
+        return 1;
+    if (db->ops->event_prune(db->s, now - db->retention_ms, 2 * added + 16, &removed, &next_ms,
+                             &blocked, st) < 0)
+        return 0;
+    /* blocked by a cursor (another connection may move it) or by the bound: soon again */
+    db->prune_not_before = blocked ? now + 1000
+                           : next_ms < 0 ? now + db->retention_ms
+                                         : next_ms + db->retention_ms;
+    return 1;
+}
+
+/* Appends the events of the call so far (pruned first: a call never removes
+ * its own events). */
+static int flush_events(pg_db *db, pg_status *st)
+{
+    size_t n = db->npending;
+    db->npending = 0;
+    return n == 0
+           || (prune(db, (int64_t)n, db->pending[0].time_ms, 0, st)
+               && db->ops->event_append(db->s, db->pending, n, st) > 0);
 }
 
 /* Appends the call's events and commits when result is set, otherwise rolls
@@ -197,20 +221,34 @@ static int prune(pg_db *db, int64_t added, int64_t now, pg_status *st)
  * committed. */
 static pg_value *end(pg_db *db, pg_value *result, pg_status *st)
 {
-    size_t n = db->npending;
-    db->npending = 0;
-    /* pruned first: a call never removes its own events */
-    if (result && n
-        && (!prune(db, (int64_t)n, db->pending[0].time_ms, st)
-            || db->ops->event_append(db->s, db->pending, n, st) < 0))
+    if (result && !flush_events(db, st))
         result = NULL;
+    db->npending = 0;
     if (result && db->ops->commit(db->s, st) > 0)
         return result;
+    /* a rolled-back prune removed nothing: look again next time */
+    db->prune_not_before = 0;
     db->ops->rollback(db->s);
     return NULL;
 }
 
 /* ---- the call's events -------------------------------------------------------- */
+
+/* Room for n more events of the running call, when their number is known:
+ * one allocation instead of doublings. 1, or 0 with st set. */
+static int reserve_events(pg_db *db, size_t n, pg_status *st)
+{
+    pg_event_row *grown;
+    if (!db->feed_on || db->npending + n <= db->cap_pending)
+        return 1;
+    if (!(grown = pg_arena_alloc(db->arena, (db->npending + n) * sizeof *grown)))
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    if (db->npending)
+        memcpy(grown, db->pending, db->npending * sizeof *grown);
+    db->pending = grown;
+    db->cap_pending = db->npending + n;
+    return 1;
+}
 
 /* A new event of the running call, about gallery gid, at time now (the same
  * for every event of one call); NULL when out of memory or the feed is off. */
@@ -380,7 +418,7 @@ static int insert_items(pg_db *db, pg_gallery_row *g, const pg_item_in *items, s
     size_t i;
     if (n == 0)
         return 1;
-    if ((has_max = db->ops->item_max_sort(db->s, g->key, &max, st)) < 0)
+    if (!reserve_events(db, n, st) || (has_max = db->ops->item_max_sort(db->s, g->key, &max, st)) < 0)
         return 0;
     for (i = 0; i < n; i++) {
         pg_item_row it;
@@ -423,7 +461,8 @@ static int cloned_events(pg_db *db, const pg_gallery_row *g, int64_t n, int64_t 
 {
     pg_item_row *rows;
     size_t got, i;
-    if (db->ops->item_page(db->s, g->key, 0, n, db->arena, &rows, &got, st) < 0)
+    if (db->ops->item_page(db->s, g->key, 0, n, db->arena, &rows, &got, st) < 0
+        || !reserve_events(db, got, st))
         return 0;
     for (i = 0; i < got; i++)
         if (!item_event(db, PG_EV_ITEM_CREATED, g->id, &rows[i], now, st))
@@ -589,12 +628,14 @@ static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     if (db->feed_on) {
         char (*ids)[PG_UUID_LEN + 1];
         size_t n, i;
-        if (db->ops->item_ids(db->s, g.key, db->arena, &ids, &n, st) < 0)
+        if (db->ops->items_delete_all(db->s, g.key, db->arena, &ids, &n, st) < 0
+            || !reserve_events(db, n + 1, st))
             return end(db, NULL, st);
         for (i = 0; i < n; i++)
             if (!item_deleted_event(db, g.id, ids[i], PG_ORIGIN_GALLERY_DELETED, now, st))
                 return end(db, NULL, st);
-        if (!gallery_event(db, PG_EV_GALLERY_DELETED, &g, now, st))
+        /* appended while the gallery still holds its entityEventSequence */
+        if (!gallery_event(db, PG_EV_GALLERY_DELETED, &g, now, st) || !flush_events(db, st))
             return end(db, NULL, st);
     }
     if (db->ops->gallery_delete(db->s, g.key, st) < 0)
@@ -925,7 +966,7 @@ static pg_value *set_event_cursor(pg_db *db, pg_value *const *args, pg_status *s
                 (long long)seq, (long long)last);
         return end(db, NULL, st);
     }
-    if (db->ops->cursor_set(db->s, name, len, seq, st) < 0 || !prune(db, 0, pg_now_ms(), st))
+    if (db->ops->cursor_set(db->s, name, len, seq, st) < 0 || !prune(db, 0, pg_now_ms(), 1, st))
         return end(db, NULL, st);
     if (!(ok = pg_new_bool(db->arena, 1)))
         return end(db, oom(st), st);

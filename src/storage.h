@@ -117,9 +117,11 @@ typedef struct {
      * sort orders first_sort, first_sort + 1, ... in the source's order. */
     int (*items_clone)(pg_storage *s, int64_t src_key, int64_t dst_key, double first_sort,
                        int64_t now_ms, int64_t *copied, pg_status *st);
-    /* Ids of a gallery's items, in item_page order; *ids is arena memory. */
-    int (*item_ids)(pg_storage *s, int64_t gallery_key, pg_arena *a,
-                    char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st);
+    /* Deletes every item of a gallery (as gallery_delete does) and gives their ids,
+     * in no particular order; *ids is arena memory. For the events of a deletion:
+     * one pass over the items instead of a read and a delete. */
+    int (*items_delete_all)(pg_storage *s, int64_t gallery_key, pg_arena *a,
+                            char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st);
 
     /* ---- the event feed (inside a write transaction where it writes) ---- */
     /* Appends rows in order, setting their seq and entity_seq. */
@@ -129,10 +131,12 @@ typedef struct {
                       pg_event_row **rows, size_t *n, pg_status *st);
     /* The last seq ever given (0: none) and the last one removed by pruning. */
     int (*feed_state)(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st);
-    /* Removes at most max_rows of the oldest events, in seq order, stopping at
-     * the first one later than through_ms or not yet passed by every cursor. */
+    /* Removes the oldest events, in seq order (at most max_rows of the engine's rows),
+     * stopping at the first one later than through_ms or not yet passed by every
+     * cursor. *next_ms: the time of the first event kept (-1: none is left);
+     * *blocked: it stayed for a cursor or the bound, not its age. */
     int (*event_prune)(pg_storage *s, int64_t through_ms, int64_t max_rows, int64_t *removed,
-                       pg_status *st);
+                       int64_t *next_ms, int *blocked, pg_status *st);
     /* A consumer's cursor: 1 and *seq, or 0 when the name has none. */
     int (*cursor_get)(pg_storage *s, const char *name, size_t len, int64_t *seq, pg_status *st);
     int (*cursor_set)(pg_storage *s, const char *name, size_t len, int64_t seq, pg_status *st);

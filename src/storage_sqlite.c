@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "storage.h"
 
 #define SCHEMA_VERSION 2
@@ -32,34 +33,28 @@ static const char *const schema_v1 =
     "  doc TEXT NOT NULL);"
     "CREATE INDEX items_by_order ON items(gid, sort_order);";
 
-/* Version 2: the event feed (spec section 10). One row per event; seq is
- * given from feed.last_seq, so it is never reused once events are pruned, and
- * feed.pruned_through tells a consumer that it missed events. */
+/* Version 2: the event feed (spec section 10). Events are kept in chunks of up to
+ * PG_CHUNK_EVENTS consecutive events of one call and one gallery (packed by events.c),
+ * keyed by their last seq: one row and one statement per chunk, not per event, so that
+ * a write with its events costs little more than the write. seq continues from the
+ * last chunk, or from feed.pruned_through once every chunk is pruned, so it is never
+ * reused; galleries.event_seq is the per-gallery entityEventSequence, kept in the
+ * gallery's own row (which every write touches anyway). */
 static const char *const schema_v2_events =
     "CREATE TABLE feed("
     "  one INTEGER PRIMARY KEY CHECK (one = 1),"
-    "  last_seq INTEGER NOT NULL,"
     "  pruned_through INTEGER NOT NULL);"
-    "INSERT INTO feed VALUES (1, 0, 0);"
-    "CREATE TABLE events("
-    "  seq INTEGER PRIMARY KEY,"
-    "  id TEXT NOT NULL,"
-    "  kind INTEGER NOT NULL,"
+    "INSERT INTO feed VALUES (1, 0);"
+    "CREATE TABLE event_chunks("
+    "  last_seq INTEGER PRIMARY KEY,"
+    "  first_seq INTEGER NOT NULL,"
     "  gallery_id TEXT NOT NULL,"
+    "  first_entity_seq INTEGER NOT NULL,"
     "  time_ms INTEGER NOT NULL,"
-    "  entity_seq INTEGER NOT NULL,"
-    "  origin INTEGER NOT NULL,"
     "  actor INTEGER NOT NULL,"
     "  actor_id TEXT,"
-    "  item_id TEXT,"
-    "  doc TEXT,"
-    "  sort_order,"
-    "  created_ms INTEGER,"
-    "  updated_ms INTEGER,"
-    "  count INTEGER);"
-    /* per-gallery counters of entityEventSequence; a row goes with its gallery's deletion */
-    "CREATE TABLE event_entities(gallery_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL)"
-    "  WITHOUT ROWID;"
+    "  body BLOB NOT NULL);"
+    "ALTER TABLE galleries ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;"
     "CREATE TABLE event_cursors(name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE event_leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
     "  until_ms INTEGER NOT NULL) WITHOUT ROWID;";
@@ -72,10 +67,10 @@ enum {
     Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
-    Q_ITEMS_CLONE, Q_ITEM_IDS,
+    Q_ITEMS_CLONE, Q_ITEMS_DELETE_ALL,
     /* the event feed */
-    Q_FEED_STATE, Q_FEED_SET_LAST, Q_FEED_SET_PRUNED, Q_EVENT_INSERT, Q_ENTITY_GET,
-    Q_ENTITY_SET, Q_ENTITY_DROP, Q_EVENT_PAGE, Q_EVENT_OLDEST, Q_EVENT_DELETE_THROUGH,
+    Q_FEED_STATE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_GET, Q_ENTITY_SET,
+    Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
     Q_COUNT
 };
@@ -112,21 +107,18 @@ static const char *const sql[Q_COUNT] = {
     [Q_ITEMS_CLONE] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
                       " SELECT pg_uuid7(?3), ?2, ?4 + row_number() OVER (ORDER BY sort_order, iid) - 1,"
                       " type, ?3, ?3, doc FROM items WHERE gid = ?1 ORDER BY sort_order, iid",
-    [Q_ITEM_IDS] = "SELECT id FROM items WHERE gid = ?1 ORDER BY sort_order, iid",
-    [Q_FEED_STATE] = "SELECT last_seq, pruned_through FROM feed WHERE one = 1",
-    [Q_FEED_SET_LAST] = "UPDATE feed SET last_seq = ?1 WHERE one = 1",
+    [Q_ITEMS_DELETE_ALL] = "DELETE FROM items WHERE gid = ?1 RETURNING id",
+    [Q_FEED_STATE] = "SELECT max(coalesce((SELECT max(last_seq) FROM event_chunks), 0), pruned_through),"
+                     " pruned_through FROM feed WHERE one = 1",
     [Q_FEED_SET_PRUNED] = "UPDATE feed SET pruned_through = ?1 WHERE one = 1",
-    [Q_EVENT_INSERT] = "INSERT INTO events(seq, id, kind, gallery_id, time_ms, entity_seq, origin,"
-                       " actor, actor_id, item_id, doc, sort_order, created_ms, updated_ms, count)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    [Q_ENTITY_GET] = "SELECT last_seq FROM event_entities WHERE gallery_id = ?1",
-    [Q_ENTITY_SET] = "INSERT OR REPLACE INTO event_entities(gallery_id, last_seq) VALUES (?1, ?2)",
-    [Q_ENTITY_DROP] = "DELETE FROM event_entities WHERE gallery_id = ?1",
-    [Q_EVENT_PAGE] = "SELECT seq, id, kind, gallery_id, time_ms, entity_seq, origin, actor, actor_id,"
-                     " item_id, doc, sort_order, created_ms, updated_ms, count"
-                     " FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    [Q_EVENT_OLDEST] = "SELECT seq, time_ms FROM events ORDER BY seq LIMIT ?1",
-    [Q_EVENT_DELETE_THROUGH] = "DELETE FROM events WHERE seq <= ?1",
+    [Q_CHUNK_INSERT] = "INSERT INTO event_chunks(last_seq, first_seq, gallery_id, first_entity_seq,"
+                       " time_ms, actor, actor_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_ENTITY_GET] = "SELECT event_seq FROM galleries WHERE id = ?1",
+    [Q_ENTITY_SET] = "UPDATE galleries SET event_seq = ?2 WHERE id = ?1",
+    [Q_CHUNK_PAGE] = "SELECT last_seq, first_seq, gallery_id, first_entity_seq, time_ms, actor, actor_id,"
+                     " body FROM event_chunks WHERE last_seq > ?1 ORDER BY last_seq",
+    [Q_CHUNK_OLDEST] = "SELECT last_seq, time_ms FROM event_chunks ORDER BY last_seq LIMIT ?1",
+    [Q_CHUNK_DELETE_THROUGH] = "DELETE FROM event_chunks WHERE last_seq <= ?1",
     [Q_CURSOR_MIN] = "SELECT min(seq) FROM event_cursors",
     [Q_CURSOR_GET] = "SELECT seq FROM event_cursors WHERE name = ?1",
     [Q_CURSOR_SET] = "INSERT OR REPLACE INTO event_cursors(name, seq) VALUES (?1, ?2)",
@@ -736,10 +728,10 @@ static int sq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, doubl
     return 1;
 }
 
-static int sq_item_ids(pg_storage *s, int64_t gallery_key, pg_arena *a,
-                       char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st)
+static int sq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
+                               char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st)
 {
-    sqlite3_stmt *q = stmt(s, Q_ITEM_IDS, st);
+    sqlite3_stmt *q = stmt(s, Q_ITEMS_DELETE_ALL, st);
     size_t cap = 0;
     int rc;
     *ids = NULL;
@@ -791,7 +783,7 @@ static int set_int(pg_storage *s, int which, int64_t v, pg_status *st)
     return run(s, q, st);
 }
 
-/* A gallery's last entityEventSequence (0 when it has none yet). */
+/* A gallery's last entityEventSequence (0 when it has none, or is gone). */
 static int entity_get(pg_storage *s, const char *gallery_id, int64_t *seq, pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, Q_ENTITY_GET, st);
@@ -804,148 +796,181 @@ static int entity_get(pg_storage *s, const char *gallery_id, int64_t *seq, pg_st
     return finish(s, q, rc, st);
 }
 
-/* Saves a gallery's counter, or drops it with the gallery's deletion. */
-static int entity_put(pg_storage *s, const char *gallery_id, int64_t seq, int dropped,
-                      pg_status *st)
+static int entity_set(pg_storage *s, const char *gallery_id, int64_t seq, pg_status *st)
 {
-    sqlite3_stmt *q = stmt(s, dropped ? Q_ENTITY_DROP : Q_ENTITY_SET, st);
+    sqlite3_stmt *q = stmt(s, Q_ENTITY_SET, st);
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
-    if (!dropped)
-        sqlite3_bind_int64(q, 2, seq);
+    sqlite3_bind_int64(q, 2, seq);
     return run(s, q, st);
 }
 
-static int event_insert(pg_storage *s, const pg_event_row *e, pg_status *st)
+/* Events share a chunk while they belong to one gallery and one call. */
+static int same_chunk(const pg_event_row *a, const pg_event_row *b)
 {
-    sqlite3_stmt *q = stmt(s, Q_EVENT_INSERT, st);
-    int entity = e->kind == PG_EV_GALLERY_CREATED || e->kind == PG_EV_GALLERY_UPDATED
-                 || e->kind == PG_EV_ITEM_CREATED || e->kind == PG_EV_ITEM_UPDATED;
-    int item = e->kind >= PG_EV_ITEM_CREATED;
+    return strcmp(a->gallery_id, b->gallery_id) == 0 && a->time_ms == b->time_ms
+           && a->actor == b->actor && a->actor_idlen == b->actor_idlen
+           && (a->actor_id == b->actor_id
+               || (a->actor_id && b->actor_id && memcmp(a->actor_id, b->actor_id, a->actor_idlen) == 0));
+}
+
+static int chunk_insert(pg_storage *s, const pg_event_row *rows, size_t n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_CHUNK_INSERT, st);
+    size_t i, size = 0, at = 0;
+    unsigned char *body;
+    int r;
     if (!q)
         return -1;
-    sqlite3_bind_int64(q, 1, e->seq);
-    sqlite3_bind_text(q, 2, e->id, PG_UUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int(q, 3, e->kind);
-    sqlite3_bind_text(q, 4, e->gallery_id, PG_UUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 5, e->time_ms);
-    sqlite3_bind_int64(q, 6, e->entity_seq);
-    sqlite3_bind_int(q, 7, e->origin);
-    sqlite3_bind_int(q, 8, e->actor);
-    bind_text(q, 9, e->actor_id, e->actor_idlen);
-    if (item)
-        sqlite3_bind_text(q, 10, e->item_id, PG_UUID_LEN, SQLITE_STATIC);
-    if (entity) {
-        bind_text(q, 11, e->doc, e->doclen);
-        bind_number(q, 12, e->sort);
-        sqlite3_bind_int64(q, 13, e->created_ms);
-        sqlite3_bind_int64(q, 14, e->updated_ms);
-        if (!item)
-            sqlite3_bind_int64(q, 15, e->count);
-    }
-    return run(s, q, st);
+    for (i = 0; i < n; i++)
+        size += pg_event_packed_size(&rows[i]);
+    if (!(body = malloc(size ? size : 1)))
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    for (i = 0; i < n; i++)
+        at += pg_event_pack(body + at, &rows[i]);
+    sqlite3_bind_int64(q, 1, rows[n - 1].seq);
+    sqlite3_bind_int64(q, 2, rows[0].seq);
+    sqlite3_bind_text(q, 3, rows[0].gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, rows[0].entity_seq);
+    sqlite3_bind_int64(q, 5, rows[0].time_ms);
+    sqlite3_bind_int(q, 6, rows[0].actor);
+    bind_text(q, 7, rows[0].actor_id, rows[0].actor_idlen);
+    sqlite3_bind_blob(q, 8, body, (int)at, SQLITE_STATIC);
+    r = run(s, q, st);
+    free(body);
+    return r;
 }
 
-/* One gallery's counter is read once and written once per run of its events. */
 static int sq_event_append(pg_storage *s, pg_event_row *rows, size_t n, pg_status *st)
 {
     int64_t last, pruned, eseq = 0;
-    size_t i;
+    size_t i = 0, j;
     if (n == 0)
         return 1;
     if (sq_feed_state(s, &last, &pruned, st) < 0)
         return -1;
-    for (i = 0; i < n; i++) {
-        pg_event_row *e = &rows[i];
-        if (i == 0 || strcmp(e->gallery_id, rows[i - 1].gallery_id) != 0) {
-            if (i > 0 && entity_put(s, rows[i - 1].gallery_id, eseq,
-                                    rows[i - 1].kind == PG_EV_GALLERY_DELETED, st) < 0)
-                return -1;
-            if (entity_get(s, e->gallery_id, &eseq, st) < 0)
-                return -1;
-        }
-        e->seq = ++last;
-        e->entity_seq = ++eseq;
-        if (event_insert(s, e, st) < 0)
+    while (i < n) {
+        /* a run of one gallery: its counter read and written once */
+        size_t end = i + 1;
+        while (end < n && same_chunk(&rows[end], &rows[i]))
+            end++;
+        if (entity_get(s, rows[i].gallery_id, &eseq, st) < 0)
             return -1;
+        for (j = i; j < end; j++) {
+            rows[j].seq = ++last;
+            rows[j].entity_seq = ++eseq;
+        }
+        for (j = i; j < end; j += PG_CHUNK_EVENTS)
+            if (chunk_insert(s, &rows[j], end - j < PG_CHUNK_EVENTS ? end - j : PG_CHUNK_EVENTS, st) < 0)
+                return -1;
+        if (entity_set(s, rows[i].gallery_id, eseq, st) < 0)
+            return -1;
+        i = end;
     }
-    if (entity_put(s, rows[n - 1].gallery_id, eseq, rows[n - 1].kind == PG_EV_GALLERY_DELETED,
-                   st) < 0)
-        return -1;
-    return set_int(s, Q_FEED_SET_LAST, last, st);
+    return 1;
 }
 
-static const char *read_event_row(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
+/* Unpacks the chunk at the current row of q into rows[*n...], skipping seq <= after,
+ * up to limit rows. NULL, or why the chunk is not readable. */
+static const char *read_chunk(pg_arena *a, sqlite3_stmt *q, int64_t after, int64_t limit,
+                              pg_event_row *rows, size_t *n)
 {
-    pg_event_row *e = row;
-    (void)ctx;
-    memset(e, 0, sizeof *e);
-    e->seq = sqlite3_column_int64(q, 0);
-    copy_id(e->id, q, 1);
-    e->kind = sqlite3_column_int(q, 2);
-    copy_id(e->gallery_id, q, 3);
-    e->time_ms = sqlite3_column_int64(q, 4);
-    e->entity_seq = sqlite3_column_int64(q, 5);
-    e->origin = sqlite3_column_int(q, 6);
-    e->actor = sqlite3_column_int(q, 7);
-    if (e->kind < 0 || e->kind >= PG_EV_KINDS || e->actor < PG_ACTOR_WIX_USER
-        || e->actor > PG_ACTOR_VISITOR || !pg_date_ok(e->time_ms))
-        return "database damaged: an event row is not readable";
-    if (sqlite3_column_type(q, 8) != SQLITE_NULL
-        && !(e->actor_id = col_text(a, q, 8, &e->actor_idlen)))
+    int64_t last = sqlite3_column_int64(q, 0), seq = sqlite3_column_int64(q, 1);
+    int64_t eseq = sqlite3_column_int64(q, 3), time_ms = sqlite3_column_int64(q, 4);
+    int actor = sqlite3_column_int(q, 5);
+    const char *actor_id = NULL;
+    size_t actor_idlen = 0, left, used;
+    const unsigned char *p;
+    if (actor < PG_ACTOR_WIX_USER || actor > PG_ACTOR_VISITOR || !pg_date_ok(time_ms) || last < seq)
+        return "database damaged: an event chunk is not readable";
+    if (sqlite3_column_type(q, 6) != SQLITE_NULL && !(actor_id = col_text(a, q, 6, &actor_idlen)))
         return "out of memory";
-    copy_id(e->item_id, q, 9);
-    if (sqlite3_column_type(q, 10) != SQLITE_NULL && !(e->doc = col_text(a, q, 10, &e->doclen)))
-        return "out of memory";
-    e->sort = sqlite3_column_double(q, 11);
-    e->created_ms = sqlite3_column_int64(q, 12);
-    e->updated_ms = sqlite3_column_int64(q, 13);
-    e->count = sqlite3_column_int64(q, 14);
-    if ((e->kind == PG_EV_ITEM_CREATED || e->kind == PG_EV_ITEM_UPDATED) && !e->doc)
-        return "database damaged: an item event has no item";
-    if (e->kind != PG_EV_GALLERY_DELETED && e->kind != PG_EV_ITEM_DELETED)
-        return check_dates(e->created_ms, e->updated_ms);
+    p = sqlite3_column_blob(q, 7);
+    left = (size_t)sqlite3_column_bytes(q, 7);
+    for (; seq <= last && (int64_t)*n < limit; seq++, eseq++) {
+        pg_event_row *e = &rows[*n];
+        int oom;
+        if (!p || !(used = pg_event_unpack(p, left, a, e, &oom)))
+            return oom ? "out of memory" : "database damaged: an event chunk is not readable";
+        p += used;
+        left -= used;
+        if (seq <= after)
+            continue;
+        e->seq = seq;
+        e->entity_seq = eseq;
+        copy_id(e->gallery_id, q, 2);
+        e->time_ms = time_ms;
+        e->actor = actor;
+        e->actor_id = actor_id;
+        e->actor_idlen = actor_idlen;
+        if (e->kind != PG_EV_GALLERY_DELETED && e->kind != PG_EV_ITEM_DELETED
+            && check_dates(e->created_ms, e->updated_ms))
+            return check_dates(e->created_ms, e->updated_ms);
+        if ((e->kind == PG_EV_ITEM_CREATED || e->kind == PG_EV_ITEM_UPDATED) && !e->doc)
+            return "database damaged: an item event has no item";
+        (*n)++;
+    }
     return NULL;
 }
 
 static int sq_event_page(pg_storage *s, int64_t after, int64_t limit, pg_arena *a,
                          pg_event_row **rows, size_t *n, pg_status *st)
 {
-    sqlite3_stmt *q = stmt(s, Q_EVENT_PAGE, st);
+    sqlite3_stmt *q = stmt(s, Q_CHUNK_PAGE, st);
+    int rc = SQLITE_DONE;
+    *rows = NULL;
+    *n = 0;
     if (!q)
         return -1;
+    if (limit <= 0)
+        return 1;
+    if (!(*rows = pg_arena_alloc(a, (size_t)limit * sizeof **rows)))
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
     sqlite3_bind_int64(q, 1, after);
-    sqlite3_bind_int64(q, 2, limit);
-    return collect(s, q, a, limit, sizeof **rows, read_event_row, NULL, (void **)rows, n, st);
+    while ((int64_t)*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *problem = read_chunk(a, q, after, limit, *rows, n);
+        if (problem) {
+            finish(s, q, SQLITE_DONE, st);
+            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
+        }
+    }
+    return finish(s, q, rc == SQLITE_ROW ? SQLITE_DONE : rc, st);
 }
 
 static int sq_event_prune(pg_storage *s, int64_t through_ms, int64_t max_rows, int64_t *removed,
-                          pg_status *st)
+                          int64_t *next_ms, int *blocked, pg_status *st)
 {
     sqlite3_stmt *q;
     double min_cursor = 0;
     int has_cursor, rc;
-    int64_t through = 0, last, pruned;
+    int64_t through = 0, last, pruned, n = 0;
     *removed = 0;
+    *next_ms = -1;
+    *blocked = 0;
     if (scalar(s, Q_CURSOR_MIN, 0, &min_cursor, &has_cursor, st) < 0)
         return -1;
-    if (!(q = stmt(s, Q_EVENT_OLDEST, st)))
+    if (!(q = stmt(s, Q_CHUNK_OLDEST, st)))
         return -1;
-    sqlite3_bind_int64(q, 1, max_rows);
+    sqlite3_bind_int64(q, 1, max_rows + 1);
     /* only a prefix of the feed goes, so pruned_through says exactly what is gone */
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(q, 0);
-        if (sqlite3_column_int64(q, 1) > through_ms || (has_cursor && (double)seq > min_cursor))
+        int64_t seq = sqlite3_column_int64(q, 0), t = sqlite3_column_int64(q, 1);
+        if (t > through_ms || (has_cursor && (double)seq > min_cursor) || n == max_rows) {
+            *next_ms = t;
+            *blocked = t <= through_ms;
             break;
+        }
         through = seq;
-        (*removed)++;
+        n++;
     }
     if (finish(s, q, rc == SQLITE_ROW ? SQLITE_DONE : rc, st) < 0)
         return -1;
+    *removed = n;
     if (through == 0)
         return 1;
-    if (sq_feed_state(s, &last, &pruned, st) < 0 || set_int(s, Q_EVENT_DELETE_THROUGH, through, st) < 0)
+    if (sq_feed_state(s, &last, &pruned, st) < 0
+        || set_int(s, Q_CHUNK_DELETE_THROUGH, through, st) < 0)
         return -1;
     return through > pruned ? set_int(s, Q_FEED_SET_PRUNED, through, st) : 1;
 }
@@ -994,7 +1019,7 @@ const pg_storage_ops pg_sqlite_ops = {
     sq_gallery_find, sq_gallery_insert, sq_gallery_update, sq_gallery_delete,
     sq_gallery_count, sq_gallery_max_sort, sq_gallery_page,
     sq_item_find, sq_item_insert, sq_item_update, sq_item_delete, sq_item_max_sort,
-    sq_item_page, sq_items_clone, sq_item_ids,
+    sq_item_page, sq_items_clone, sq_items_delete_all,
     sq_event_append, sq_event_page, sq_feed_state, sq_event_prune,
     sq_cursor_get, sq_cursor_set, sq_lease_take,
 };
