@@ -6,7 +6,8 @@
 //   PORT=9000 PUBLIC_KEY=pub.pem OUT=events.jsonl [APP_ID=...] node spec/sdk/receiver.mjs
 //
 // Prints "listening <port>" when ready. MODE=fail answers 500 to everything (a broken
-// receiver), MODE=hang never answers, MODE=close closes the connection at once.
+// receiver), MODE=hang never answers, MODE=close closes the connection at once, MODE=slow
+// answers each after 250 ms.
 import { createServer } from 'node:http';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { createClient, AppStrategy } from '@wix/sdk';
@@ -39,6 +40,7 @@ const server = createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', async () => {
     if (mode === 'fail') { res.writeHead(500); res.end('failing on purpose'); return; }
+    if (mode === 'slow') await new Promise((r) => setTimeout(r, 250));
     try {
       await client.webhooks.process(Buffer.concat(chunks).toString('utf8'));
       res.writeHead(200, { 'Content-Type': 'text/plain' });
