@@ -306,8 +306,8 @@ describe("webhooks through nginx, received by the official Wix SDK #nginx", func
     assert.equal(400, (curl("GET", srv.base .. "/events?limit=0", srv.key)))
     assert.equal(405, (curl("POST", srv.base .. "/events", srv.key, {})))
     local _, empty, text = curl("GET", srv.base .. "/events?after=" .. #events, srv.key)
-    assert.equal('{"events":[],"lastSeq":' .. #events .. '}', text)
-    assert.is_table(empty)
+    assert.truthy(text:find('"events":[]', 1, true), text) -- an empty page is an array
+    assert.equal(#events, empty.lastSeq)
 
     -- stop the receiver, write, start it again: everything arrives, in order
     stop_receiver(rx)
