@@ -6,6 +6,7 @@
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
 #   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
+#   make bench-webhooks  webhook delivery through nginx: events/s and commit-to-receipt lag
 #   make serve           nginx + progallery.http on 127.0.0.1:8080 (make serve-stop)
 #   make fuzz            the reliability harnesses and fuzzers for FUZZ_SECONDS (default 1800)
 #   make install         install into PREFIX (or LIBDIR/LUADIR, as LuaRocks passes them)
@@ -55,7 +56,7 @@ OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz
+.PHONY: all rock luajit check test test-nginx install clean bench bench-http bench-webhooks serve serve-stop fuzz
 
 all: $(SO)
 
@@ -88,6 +89,9 @@ bench:
 
 bench-http:
 	sh bench/http.sh
+
+bench-webhooks:
+	sh bench/webhooks.sh
 
 serve: luajit
 	sh scripts/serve.sh start

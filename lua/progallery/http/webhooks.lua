@@ -10,7 +10,7 @@
 -- Each endpoint is a consumer of the feed (its cursor is named "webhook:" .. url). The
 -- timers of all workers (and, with a shared engine, of all nodes) compete for a lease in
 -- the store; the holder delivers, in seq order, one POST per event, and moves the cursor
--- after each 2xx. Anything else is retried with exponential backoff (1 s doubling to
+-- past what got a 2xx (every 50 ms while it works through a page, and at the page's end). Anything else is retried with exponential backoff (1 s doubling to
 -- 5 min), without end; later events wait, so order holds. Deliveries run in timers,
 -- never in a request, and each endpoint has its own timer, so a slow endpoint delays only
 -- itself. The deliverer's store is its own connection with a short busyTimeout, so that a
@@ -34,9 +34,10 @@ local KNOWN = {}
 for _, n in ipairs(ALL) do KNOWN[n] = true end
 
 local BACKOFF_FIRST, BACKOFF_MAX = 1, 300 -- seconds
-local POLL = 0.1                          -- seconds between looks at the feed when idle
+local POLL = 0.02                         -- seconds between looks at the feed when idle (dataVersion: cheap)
 local PAGE = 100
 local DELIVERER_BUSY_TIMEOUT = 20         -- ms: see the header
+local SAVE_EVERY = 0.05                   -- seconds between cursor writes while a page is delivered
 
 -- The REST-shaped domain event of one envelope (10.5). The one place that builds it.
 function _M.domain_event(env)
@@ -208,9 +209,9 @@ function Deliverer:run()
                 log(ngx.ERR, ep.url, ": reading the feed: ", err, " (", code, ")")
                 ngx.sleep(1)
             else
-                -- the cursor moves after each delivery, and past events this endpoint
-                -- does not take at the end of the page
-                local passed = cursor
+                -- the cursor moves after deliveries: at most every SAVE_EVERY seconds within
+                -- a page, and at its end (a crash re-delivers at most those: at-least-once)
+                local passed, saved_at = cursor, ngx.now()
                 local function save(seq)
                     local ok
                     ok, err, code = call(store.setEventCursor, store, ep.consumer, seq)
@@ -224,7 +225,15 @@ function Deliverer:run()
                 for _, env in ipairs(page.events) do
                     local seq = env.metadata.seq
                     if ep.events[dispatch_names[env.metadata.eventType]] then
-                        if not self:deliver(env) or not save(seq) then return end
+                        if not self:deliver(env) then
+                            if passed > cursor then save(passed) end
+                            return
+                        end
+                        ngx.update_time()
+                        if ngx.now() - saved_at >= SAVE_EVERY then
+                            if not save(seq) then return end
+                            saved_at = ngx.now()
+                        end
                     end
                     passed = seq
                 end
