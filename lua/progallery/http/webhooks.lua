@@ -178,10 +178,15 @@ function Deliverer:deliver(env)
     while true do
         if not self:renew() or exiting() then return false end
         if self:post(env) then return true end
+        ngx.update_time()
         local until_t = ngx.now() + wait
-        while ngx.now() < until_t do
+        while true do
             if exiting() or not self:renew() then return false end
-            ngx.sleep(min(1, until_t - ngx.now()))
+            ngx.update_time()
+            local left = until_t - ngx.now()
+            -- never ngx.sleep(0): it may resume before the cached clock moves (a busy loop)
+            if left < 0.005 then break end
+            ngx.sleep(min(1, left))
         end
         wait = min(wait * 2, BACKOFF_MAX)
     end
