@@ -32,11 +32,12 @@ local function remove_dir(dir)
   if dir and dir:match("^/tmp/progallery%-http%.") then sh("rm -rf " .. q(dir)) end
 end
 
+-- below Linux's ephemeral range (32768..), where outgoing connections take their local ports
 local used = {}
 local function free_port()
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
   for _ = 1, 50 do
-    local port = math.random(20000, 60000)
+    local port = math.random(20000, 32000)
     local _, st = sh("curl -s -o /dev/null --max-time 1 http://127.0.0.1:" .. port .. "/")
     if st == 7 and not used[port] then used[port] = true; return port end
   end
@@ -182,7 +183,7 @@ local function received(r)
   return list
 end
 
-local function start_server(dir, env)
+local function start_server(dir, env, attempt)
   local port = free_port()
   local key = "test-admin-key-" .. os.time()
   local vars = { PORT = port, PROGALLERY_SERVE_DIR = dir .. "/serve", PROGALLERY_ADMIN_KEY = key,
@@ -194,6 +195,10 @@ local function start_server(dir, env)
   local srv = { env = table.concat(assigns, " "), port = port, key = key, dir = dir .. "/serve",
     base = "http://127.0.0.1:" .. port .. "/pro-gallery/v2", db = dir .. "/serve/data/progallery.db" }
   local out, st = sh(srv.env .. " sh scripts/serve.sh start")
+  if st ~= 0 and out:find("Address already in use", 1, true) and (attempt or 1) < 3 then
+    sh("rm -rf " .. q(dir .. "/serve")) -- taken meanwhile by another process: another port
+    return start_server(dir, env, (attempt or 1) + 1)
+  end
   assert(st == 0, "serve.sh did not start: " .. out)
   return srv
 end
