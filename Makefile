@@ -6,6 +6,7 @@
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
 #   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
+#   make bench-webhooks  webhook delivery through nginx: events/s and commit-to-receipt lag
 #   make serve           nginx + progallery.http on 127.0.0.1:8080 (make serve-stop)
 #   make fuzz            the reliability harnesses and fuzzers for FUZZ_SECONDS (default 1800)
 #   make install         install into PREFIX (or LIBDIR/LUADIR, as LuaRocks passes them)
@@ -40,20 +41,22 @@ PIC      = -fPIC
 DEFS     = -fvisibility=hidden -DPG_VERSION='"$(VERSION)"'
 LIBFLAG ?= -shared
 # Never link liblua/libluajit into the module: the host (lua, nginx) provides it.
-LIBS     = $(SQLITE_LIBS) -lm
+# libcrypto: the RS256 signatures of webhooks (src/sign.c)
+CRYPTO_LIBS ?= -lcrypto
+LIBS     = $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
-CORE     = arena strbuf value utf8 json status ids media model rest storage_sqlite api
-BINDING  = lua_value lua_auth lua_json lua_rest lprogallery
+CORE     = arena strbuf value utf8 json status ids media model rest events sign storage_sqlite api
+BINDING  = lua_value lua_auth lua_json lua_rest lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz
+.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http bench-webhooks serve serve-stop fuzz
 
 all: $(SO)
 
@@ -90,6 +93,9 @@ bench:
 
 bench-http:
 	sh bench/http.sh
+
+bench-webhooks:
+	sh bench/webhooks.sh
 
 serve: luajit
 	sh scripts/serve.sh start

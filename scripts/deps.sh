@@ -6,10 +6,10 @@
 #                            valgrind, curl, Node.js for the SDK test
 set -e
 want="${1:-core}"
-pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3"
+pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 libssl-dev"
 if [ "$want" = all ]; then
   pkgs="$pkgs lua-busted luarocks valgrind luajit2 libluajit2-5.1-dev clang libclang-rt-14-dev \
-nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps"
+nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps openssl"
   command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""
