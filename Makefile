@@ -7,6 +7,7 @@
 #   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
 #   make bench-site      the page (API vs static JSON) in chromium, the resize path vs static files
+#   make bench-webhooks  webhook delivery through nginx: events/s and commit-to-receipt lag
 #   make serve           nginx + progallery.http + the pages on 127.0.0.1:8080 (make serve-stop)
 #   make web             bundle the pages (web/, npm pro-gallery) into build/web
 #   make fuzz            the reliability harnesses and fuzzers for FUZZ_SECONDS (default 1800)
@@ -42,7 +43,9 @@ PIC      = -fPIC
 DEFS     = -fvisibility=hidden -DPG_VERSION='"$(VERSION)"'
 LIBFLAG ?= -shared
 # Never link liblua/libluajit into the module: the host (lua, nginx) provides it.
-LIBS     = $(SQLITE_LIBS) -lm
+# libcrypto: the RS256 signatures of webhooks (src/sign.c)
+CRYPTO_LIBS ?= -lcrypto
+LIBS     = $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
 
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
@@ -50,8 +53,8 @@ LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR   ?= $(PREFIX)/bin
 
 BUILD   ?= build
-CORE     = arena strbuf value utf8 json status ids media model rest storage_sqlite api restore
-BINDING  = lua_value lua_auth lua_json lua_rest lprogallery
+CORE     = arena strbuf value utf8 json status ids media model rest events sign storage_sqlite api restore
+BINDING  = lua_value lua_auth lua_json lua_rest lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
@@ -62,7 +65,7 @@ IMAGE_SO     = $(BUILD)/progallery/image.so
 IMAGE_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags stb libwebp libcrypto)
 IMAGE_LIBS   ?= $(shell $(PKG_CONFIG) --libs stb libwebp libcrypto)
 
-.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http serve serve-stop fuzz web bench-site
+.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http bench-webhooks serve serve-stop fuzz web bench-site
 
 all: $(SO) $(IMAGE_SO)
 
@@ -107,6 +110,9 @@ bench-http:
 
 bench-site:
 	sh bench/site.sh
+
+bench-webhooks:
+	sh bench/webhooks.sh
 
 serve: luajit web
 	sh scripts/serve.sh start

@@ -17,6 +17,7 @@ description = {
 dependencies = { "lua >= 5.1" }
 external_dependencies = {
    SQLITE = { header = "sqlite3.h", library = "sqlite3" },
+   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
 }
 -- The Makefile builds and installs everything: the C sources, the version and the Lua
 -- modules are listed there only. LuaJIT's headers come after LuaRocks' own Lua headers,

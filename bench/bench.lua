@@ -162,6 +162,51 @@ end
 -- ---- the cases ------------------------------------------------------------------
 
 local dels = table.concat(D.del, ",")
+local lines = {}
+local function out(s) lines[#lines + 1] = s; print(s) end
+
+-- ---- the event feed's cost (spec section 10, issue #12) ------------------------------
+-- The same write with the feed on (pg) and off (pgoff: events = false), alternating, each
+-- run a fresh process on a fresh copy; the cost is the median of the per-run time ratios.
+local EV_CASES = {
+  { name = "createGalleryItem, synchronous=NORMAL", case = "create1", db = W .. "/empty.db", n = 2000,
+    args = { "normal", D.empty_gid } },
+  { name = "createGalleryItem, synchronous=FULL", case = "create1", db = W .. "/empty.db", n = 500,
+    args = { "full", D.empty_gid } },
+  { name = "createGalleryItems, 1,000 items", case = "createN", db = W .. "/empty.db", n = 10,
+    args = { "normal", D.empty_gid } },
+  { name = "deleteGallery of a 10,000-item gallery", case = "delete", db = W .. "/delete.db", n = 3,
+    args = { dels } },
+}
+local ev_misses = 0
+out("The event feed's cost: each write with its events against the same write with the feed off")
+out("(events = false), medians of " .. REPS .. " alternating runs; target: at most 1.15x.")
+out("")
+local evrow = "| %-42s | %12s | %12s | %6s | %-12s |"
+out(evrow:format("case", "feed on", "feed off", "cost", "target"))
+out(evrow:format(("-"):rep(42), ("-"):rep(11) .. ":", ("-"):rep(11) .. ":", ("-"):rep(5) .. ":", ("-"):rep(12)))
+for ci, c in ipairs(EV_CASES) do
+  local secs, ratios = { pg = {}, pgoff = {} }, {}
+  for rep = 1, REPS do
+    for k = 0, 1 do
+      local who = (rep + ci + k) % 2 == 0 and "pg" or "pgoff"
+      copy(c.db, W .. "/run.db")
+      table.insert(secs[who], (measure(who, c.case, W .. "/run.db", c.n, c.args)))
+    end
+    ratios[rep] = secs.pg[rep] / secs.pgoff[rep]
+  end
+  local cost = median(ratios)
+  local ok = cost <= 1.15
+  if not ok then ev_misses = ev_misses + 1 end
+  out(evrow:format(c.name, ("%.3f ms"):format(median(secs.pg) / c.n * 1e3), ("%.3f ms"):format(median(secs.pgoff) / c.n * 1e3),
+    ("%.2fx"):format(cost), ok and "<= 1.15: PASS" or "<= 1.15: MISS"))
+end
+out("")
+if os.getenv("BENCH_ONLY") == "events" then
+  out(("Targets missed: %d. Total bench time %.0f s."):format(ev_misses, clock.now() - T0))
+  os.exit(0)
+end
+
 local CASES = {
   { name = "createGalleryItem, synchronous=NORMAL", case = "create1", db = W .. "/empty.db",
     n = 2000, args = { "normal", D.empty_gid }, write = true,
@@ -238,8 +283,6 @@ local function rate(x)
   return int .. frac
 end
 
-local lines = {}
-local function out(s) lines[#lines + 1] = s; print(s) end
 local fmtrow = "| %-42s | %10s | %10s | %11s | %6s | %7s | %-44s |"
 out("Rates per second (calls/s unless noted), medians of " .. REPS .. " alternating runs;"
     .. " ratios: progallery's speed over the baseline's, median of the per-run ratios.")
@@ -247,7 +290,7 @@ out("")
 out(fmtrow:format("case", "progallery", "raw C", "LuaSQL peer", "vs C", "vs peer", "target"))
 out(fmtrow:format(("-"):rep(42), ("-"):rep(9) .. ":", ("-"):rep(9) .. ":", ("-"):rep(10) .. ":",
                   ("-"):rep(5) .. ":", ("-"):rep(6) .. ":", ("-"):rep(44)))
-local misses, beyond = 0, {}
+local misses, beyond = ev_misses, {}
 for ci, c in ipairs(CASES) do
   local r = results[ci]
   local vc, vp = r.vc, r.vp

@@ -19,11 +19,13 @@ function M.items(n)
   return t
 end
 
--- impl: "pg" (progallery, admin) or "peer" (LuaSQL).
+-- impl: "pg" (progallery, admin), "pgoff" (the same with the event feed off: events =
+-- false, for the feed's overhead) or "peer" (LuaSQL).
 function M.open(impl, path, synchronous)
-  if impl == "pg" then
+  if impl == "pg" or impl == "pgoff" then
     local progallery = require "progallery"
-    return assert(progallery.open{ path = path, caller = "admin", synchronous = synchronous })
+    return assert(progallery.open{ path = path, caller = "admin", synchronous = synchronous,
+                                   events = impl == "pg" })
   end
   return require("peer").open(path, synchronous)
 end

@@ -27,3 +27,8 @@ for m in benchclock prof/marshal_floor; do
 done
 LUA_PATH="./bench/?.lua;./lua/?.lua;;" LUA_CPATH="$work/build/?.so;$work/?.so;;" \
   lua5.4 bench/bench.lua "$work" bench
+# webhook delivery (issue #12): needs nginx and node, as the test suite does
+if command -v node >/dev/null 2>&1 && [ -x /usr/sbin/nginx ] && [ -z "${BENCH_ONLY:-}" ]; then
+  echo
+  sh bench/webhooks.sh
+fi

@@ -5,7 +5,9 @@
 --     item by item (ids, titles, description sizes, order, names);
 --   * the one call in flight at the kill (intent without acknowledgement) is
 --     either wholly there or not at all: a clone has every item of its source
---     or does not exist, a batch or a bulk delete is all or nothing.
+--     or does not exist, a batch or a bulk delete is all or nothing;
+--   * the event feed holds exactly the committed changes: replayed from its first
+--     event it reproduces the file's galleries and items, seq without a gap.
 -- lua5.4 crash.lua ROUNDS [MAX_SECONDS] [SEED]
 -- The same file is reused by every round, so every recovery is exercised.
 local R = dofile((os.getenv("PG_ROOT") or ".") .. "/reliability/lib.lua")
@@ -187,7 +189,9 @@ while round < rounds and (R.now_ms() - started) < max_secs * 1000 do
       probs[#probs + 1] = ("reopen: %s %s"):format(tostring(err), tostring(code))
     else
       local ok, st = pcall(R.dump, store)
+      local feed_probs = ok and R.feed_check(store, st) or {}
       store:close()
+      for _, fp in ipairs(feed_probs) do probs[#probs + 1] = "feed: " .. fp end
       if not ok then
         probs[#probs + 1] = "read back: " .. tostring(st)
       else
@@ -229,7 +233,7 @@ while round < rounds and (R.now_ms() - started) < max_secs * 1000 do
 end
 
 local ng, ni = count(model)
-print(("crash: %d rounds (%d SIGKILLs) in %.0f s, %d acknowledged calls all present, in flight at the kill: %d wholly applied / %d not at all; final %d galleries / %d items; integrity ok in every round unless listed; %d failures")
+print(("crash: %d rounds (%d SIGKILLs) in %.0f s, %d acknowledged calls all present, in flight at the kill: %d wholly applied / %d not at all; final %d galleries / %d items; integrity ok and the replayed feed equal to the file in every round unless listed; %d failures")
   :format(round, killed, (R.now_ms() - started) / 1000, acked, pending_applied, pending_absent, ng, ni, failures))
 os.execute("rm -rf " .. R.q(dir))
 os.exit(failures == 0 and 0 or 1)

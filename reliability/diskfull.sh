@@ -5,7 +5,7 @@
 # items): each refused write must be INTERNAL with a storage message and change
 # nothing; then, without the limit, the file is intact, holds exactly what the
 # limited process last saw, and the same writes succeed. (2) When a tmpfs can be
-# mounted (root): a 2 MiB filesystem filled up (ENOSPC), writes refused, then
+# mounted (root): a 4 MiB filesystem filled up (ENOSPC), writes refused, then
 # the same store works again once the filler file is removed.
 # Usage: reliability/diskfull.sh
 set -u
@@ -27,10 +27,10 @@ $LUA "$HERE/diskfull.lua" verify "$DB" "$TMP/state" >"$TMP/v.out" || status=1
 echo "diskfull (RLIMIT_FSIZE $kib KiB): $(out "$TMP/l.out")/ $(out "$TMP/v.out")"
 
 mkdir -p "$TMP/mnt"
-if [ "${PG_NO_TMPFS:-}" = "" ] && mount -t tmpfs -o size=2m tmpfs "$TMP/mnt" 2>/dev/null; then
+if [ "${PG_NO_TMPFS:-}" = "" ] && mount -t tmpfs -o size=4m tmpfs "$TMP/mnt" 2>/dev/null; then
   MNT=$TMP/mnt
   $LUA "$HERE/diskfull.lua" tmpfs "$MNT" >"$TMP/t.out" || status=1
-  echo "diskfull (2 MiB tmpfs, ENOSPC): $(out "$TMP/t.out")"
+  echo "diskfull (4 MiB tmpfs, ENOSPC): $(out "$TMP/t.out")"
   umount "$MNT" && MNT=""
 else
   echo "diskfull (tmpfs): skipped, cannot mount a tmpfs here (not root?)"

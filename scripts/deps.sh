@@ -10,10 +10,10 @@
 # core includes libstb-dev, libwebp-dev and libssl-dev: progallery.image (src/lua_image.c)
 set -e
 want="${1:-core}"
-pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 libstb-dev libwebp-dev libssl-dev"
+pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 libssl-dev libstb-dev libwebp-dev"
 if [ "$want" = all ]; then
   pkgs="$pkgs lua-busted luarocks valgrind luajit2 libluajit2-5.1-dev clang libclang-rt-14-dev \
-nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps \
+nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps openssl \
 libnginx-mod-http-image-filter chromium python3-pil time"
   command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi

@@ -23,6 +23,9 @@
 #   PROGALLERY_MEDIA_BASE     where /media/ redirects for files not in the folder
 #                             (https://static.wixstatic.com/media, Wix's media server)
 #   PROGALLERY_NO_DEPS        set: do not run scripts/deps.sh / make
+#   PROGALLERY_WEBHOOKS       space-separated webhook URLs, each receiving all six events
+#   PROGALLERY_WEBHOOK_KEY    path of the PEM RSA private key that signs them (required with webhooks)
+#   PROGALLERY_INSTANCE_ID    the instanceId sent in webhooks (progallery)
 # The pages (GET /, GET /g/{galleryId}) come from build/web (make web; docs/site.md).
 set -eu
 cd "$(dirname "$0")/.."
@@ -106,6 +109,12 @@ start() {
   export PROGALLERY_ADMIN_KEY PROGALLERY_DB PROGALLERY_MAX_BODY
   export PROGALLERY_PREFIX="${PROGALLERY_PREFIX:-/pro-gallery/v2}"
   export PROGALLERY_THREAD_POOL="${PROGALLERY_THREAD_POOL:-progallery}"
+  if [ -n "${PROGALLERY_WEBHOOKS:-}" ]; then
+    [ -r "${PROGALLERY_WEBHOOK_KEY:-}" ] || { echo "serve: PROGALLERY_WEBHOOKS needs PROGALLERY_WEBHOOK_KEY (a readable PEM RSA private key)" >&2; exit 1; }
+    case "$PROGALLERY_WEBHOOK_KEY" in /*) ;; *) PROGALLERY_WEBHOOK_KEY=$ROOT/$PROGALLERY_WEBHOOK_KEY ;; esac
+    export PROGALLERY_WEBHOOKS PROGALLERY_WEBHOOK_KEY
+  fi
+  [ -n "${PROGALLERY_INSTANCE_ID:-}" ] && export PROGALLERY_INSTANCE_ID
 
   # A root master drops its workers to nobody: they must reach the code and own the data.
   user_line="# (not root: workers run as $(id -un))"

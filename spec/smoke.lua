@@ -75,6 +75,22 @@ local back = assert(rest.itemFromRest(shaped.gallery.items[1]))
 assert(back.image.imageInfo == IMG)
 expect_fail("INVALID_ARGUMENT", rest.toRest({ image = { imageInfo = { id = "x" } } }))
 assert(store:deleteGallery(clone._id).galleryId == clone._id)
+
+-- The event feed (section 10): pages, cursors, a lease, and a signature when OpenSSL can make a key.
+local feed = assert(store:events{ limit = 1000 })
+assert(#feed.events > 0 and feed.events[1].metadata.seq == 1 and feed.lastSeq == feed.events[#feed.events].metadata.seq)
+assert(#assert(store:events{ after = 3, limit = 5 }).events == 5)
+assert(store:setEventCursor("smoke", 4) and store:eventCursor("smoke") == 4)
+expect_fail("INVALID_ARGUMENT", store:setEventCursor("smoke", 3))
+expect_fail("PERMISSION_DENIED", store:as("visitor"):events())
+assert(store:leaseEventConsumer("smoke", "me", 1000) == true)
+expect_fail("INVALID_ARGUMENT", progallery.jwtRS256("not a key", "{}"))
+local keyfile = io.popen("openssl genrsa 2048 2>/dev/null")
+local pem = keyfile and keyfile:read("*a") or ""
+if keyfile then keyfile:close() end
+if pem:find("PRIVATE KEY", 1, true) then
+  assert(select(2, assert(progallery.jwtRS256(pem, '{"data":"x","iat":1}')):gsub("%.", "")) == 2)
+end
 store:close()
 expect_fail("FAILED_PRECONDITION", store:getGallery(g._id))
 local again = assert(progallery.open(path))

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "json.h"
 #include "model.h"
 #include "restore.h"
 #include "strbuf.h"
+#include "utf8.h"
 
 struct pg_db {
     const pg_storage_ops *ops;
@@ -19,6 +21,17 @@ struct pg_db {
     pg_strbuf out; /* the REST response text, kept from call to call */
     int readonly;
     int rest; /* a REST call runs: stored documents stay text, field paths count from 0 */
+    /* the event feed: the events of the running call, appended at its commit */
+    int feed_on;
+    int64_t retention_ms;
+    int actor;
+    char actor_id[PG_ACTOR_ID_MAX + 1];
+    size_t actor_idlen;
+    int has_actor_id;
+    pg_event_row *pending; /* arena memory */
+    size_t npending, cap_pending;
+    /* no event can be old enough to prune before this time (ms): most writes skip it */
+    int64_t prune_not_before;
 };
 
 #define ITEMS_PAGE_DEFAULT 50
@@ -39,6 +52,8 @@ int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st)
     pg_strbuf_init(&db->out, NULL, 0);
     db->ops = &pg_sqlite_ops;
     db->readonly = o->readonly;
+    db->feed_on = !o->events_off;
+    db->retention_ms = o->event_retention_ms;
     pg_idgen_init(&db->ids);
     if (db->ops->open(o, &db->ids, &db->s, st) < 0) {
         pg_arena_free(db->arena);
@@ -78,6 +93,16 @@ static void init_path(pg_db *db, pg_path *path, const char *root)
 {
     pg_path_init(path, root);
     path->zero_based = db->rest;
+}
+
+void pg_db_set_actor(pg_db *db, int actor, const char *id, size_t len)
+{
+    db->actor = actor;
+    db->has_actor_id = id && len <= PG_ACTOR_ID_MAX;
+    db->actor_idlen = db->has_actor_id ? len : 0;
+    if (db->has_actor_id)
+        memcpy(db->actor_id, id, len);
+    db->actor_id[db->actor_idlen] = '\0';
 }
 
 /* ---- argument helpers ----------------------------------------------------- */
@@ -174,16 +199,148 @@ static int identifiers(const pg_value *v, char gid[PG_UUID_LEN + 1], char iid[PG
 
 static int begin(pg_db *db, int write, pg_status *st)
 {
+    db->npending = db->cap_pending = 0;
+    db->pending = NULL;
     return db->ops->begin(db->s, write, st) > 0;
 }
 
-/* Commits when result is set, otherwise rolls back; returns result or NULL. */
+/* A bounded part of the feed's pruning, inside a write: at most a few rows
+ * more than the call added, so that no call does unbounded work and the feed
+ * shrinks faster than writes grow it. When the oldest event kept is too young
+ * to go, no write looks again until it could (force: a cursor just moved). */
+static int prune(pg_db *db, int64_t added, int64_t now, int force, pg_status *st)
+{
+    int64_t removed, next_ms;
+    int blocked;
+    if (!force && now < db->prune_not_before)
+        return 1;
+    if (db->ops->event_prune(db->s, now - db->retention_ms, 2 * added + 16, &removed, &next_ms,
+                             &blocked, st) < 0)
+        return 0;
+    /* blocked by a cursor (another connection may move it) or by the bound: soon again */
+    db->prune_not_before = blocked ? now + 1000
+                           : next_ms < 0 ? now + db->retention_ms
+                                         : next_ms + db->retention_ms;
+    return 1;
+}
+
+/* Appends the events of the call so far (pruned first: a call never removes
+ * its own events). */
+static int flush_events(pg_db *db, pg_status *st)
+{
+    size_t n = db->npending;
+    db->npending = 0;
+    return n == 0
+           || (prune(db, (int64_t)n, db->pending[0].time_ms, 0, st)
+               && db->ops->event_append(db->s, db->pending, n, st) > 0);
+}
+
+/* Appends the call's events and commits when result is set, otherwise rolls
+ * back; returns result or NULL. An event exists if and only if its change
+ * committed. */
 static pg_value *end(pg_db *db, pg_value *result, pg_status *st)
 {
+    if (result && !flush_events(db, st))
+        result = NULL;
+    db->npending = 0;
     if (result && db->ops->commit(db->s, st) > 0)
         return result;
+    /* a rolled-back prune removed nothing: look again next time */
+    db->prune_not_before = 0;
     db->ops->rollback(db->s);
     return NULL;
+}
+
+/* ---- the call's events -------------------------------------------------------- */
+
+/* Room for n more events of the running call, when their number is known:
+ * one allocation instead of doublings. 1, or 0 with st set. */
+static int reserve_events(pg_db *db, size_t n, pg_status *st)
+{
+    pg_event_row *grown;
+    if (!db->feed_on || db->npending + n <= db->cap_pending)
+        return 1;
+    if (!(grown = pg_arena_alloc(db->arena, (db->npending + n) * sizeof *grown)))
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    if (db->npending)
+        memcpy(grown, db->pending, db->npending * sizeof *grown);
+    db->pending = grown;
+    db->cap_pending = db->npending + n;
+    return 1;
+}
+
+/* A new event of the running call, about gallery gid, at time now (the same
+ * for every event of one call); NULL when out of memory or the feed is off. */
+static pg_event_row *event(pg_db *db, int kind, const char *gid, int64_t now, pg_status *st)
+{
+    pg_event_row *e;
+    if (!db->feed_on)
+        return NULL;
+    if (db->npending == db->cap_pending) {
+        size_t cap = db->cap_pending ? db->cap_pending * 2 : 16;
+        pg_event_row *grown = pg_arena_alloc(db->arena, cap * sizeof *grown);
+        if (!grown) {
+            pg_fail(st, PG_INTERNAL, "out of memory");
+            return NULL;
+        }
+        if (db->npending)
+            memcpy(grown, db->pending, db->npending * sizeof *grown);
+        db->pending = grown;
+        db->cap_pending = cap;
+    }
+    e = &db->pending[db->npending++];
+    memset(e, 0, sizeof *e);
+    e->kind = kind;
+    memcpy(e->gallery_id, gid, PG_UUID_LEN + 1);
+    e->time_ms = now;
+    e->actor = db->actor;
+    if (db->has_actor_id) {
+        e->actor_id = db->actor_id; /* alive until the commit */
+        e->actor_idlen = db->actor_idlen;
+    }
+    pg_uuid7(&db->ids, now, e->id);
+    return e;
+}
+
+/* Each returns 1, or 0 with st set (out of memory); a no-op with the feed off. */
+static int gallery_event(pg_db *db, int kind, const pg_gallery_row *g, int64_t now, pg_status *st)
+{
+    pg_event_row *e = event(db, kind, g->id, now, st);
+    if (!e)
+        return !db->feed_on;
+    e->doc = g->name;
+    e->doclen = g->namelen;
+    e->sort = g->sort;
+    e->created_ms = g->created_ms;
+    e->updated_ms = g->updated_ms;
+    e->count = g->item_count;
+    return 1;
+}
+
+static int item_event(pg_db *db, int kind, const char *gid, const pg_item_row *it, int64_t now,
+                      pg_status *st)
+{
+    pg_event_row *e = event(db, kind, gid, now, st);
+    if (!e)
+        return !db->feed_on;
+    memcpy(e->item_id, it->id, PG_UUID_LEN + 1);
+    e->doc = it->doc; /* the stored document, arena memory of this call */
+    e->doclen = it->doclen;
+    e->sort = it->sort;
+    e->created_ms = it->created_ms;
+    e->updated_ms = it->updated_ms;
+    return 1;
+}
+
+static int item_deleted_event(pg_db *db, const char *gid, const char *iid, int origin,
+                              int64_t now, pg_status *st)
+{
+    pg_event_row *e = event(db, PG_EV_ITEM_DELETED, gid, now, st);
+    if (!e)
+        return !db->feed_on;
+    memcpy(e->item_id, iid, PG_UUID_LEN + 1);
+    e->origin = origin;
+    return 1;
 }
 
 static double next_sort(double max, int has_max, int64_t now)
@@ -291,7 +448,7 @@ static int insert_items(pg_db *db, pg_gallery_row *g, const pg_item_in *items, s
     size_t i;
     if (n == 0)
         return 1;
-    if ((has_max = db->ops->item_max_sort(db->s, g->key, &max, st)) < 0)
+    if (!reserve_events(db, n, st) || (has_max = db->ops->item_max_sort(db->s, g->key, &max, st)) < 0)
         return 0;
     for (i = 0; i < n; i++) {
         pg_item_row it;
@@ -304,7 +461,8 @@ static int insert_items(pg_db *db, pg_gallery_row *g, const pg_item_in *items, s
         if (!it.doc)
             return oom(st) != NULL;
         pg_uuid7(&db->ids, now, it.id);
-        if (db->ops->item_insert(db->s, &it, st) < 0)
+        if (db->ops->item_insert(db->s, &it, st) < 0
+            || !item_event(db, PG_EV_ITEM_CREATED, g->id, &it, now, st))
             return 0;
         if (!has_max || it.sort > max)
             max = it.sort;
@@ -327,6 +485,20 @@ static int touch_gallery(pg_db *db, pg_gallery_row *g, int64_t now, pg_status *s
 }
 
 /* ---- galleries --------------------------------------------------------------- */
+
+/* gallery_item_created for each of the n items just cloned into g, in order. */
+static int cloned_events(pg_db *db, const pg_gallery_row *g, int64_t n, int64_t now, pg_status *st)
+{
+    pg_item_row *rows;
+    size_t got, i;
+    if (db->ops->item_page(db->s, g->key, 0, n, db->arena, &rows, &got, st) < 0
+        || !reserve_events(db, got, st))
+        return 0;
+    for (i = 0; i < got; i++)
+        if (!item_event(db, PG_EV_ITEM_CREATED, g->id, &rows[i], now, st))
+            return 0;
+    return 1;
+}
 
 static pg_value *create_gallery(pg_db *db, pg_value *const *args, pg_status *st)
 {
@@ -369,14 +541,19 @@ static pg_value *create_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     }
     g.created_ms = g.updated_ms = now;
     pg_uuid7(&db->ids, now, g.id);
-    if (db->ops->gallery_insert(db->s, &g, st) < 0)
+    if (db->ops->gallery_insert(db->s, &g, st) < 0
+        || !gallery_event(db, PG_EV_GALLERY_CREATED, &g, now, st))
         return end(db, NULL, st);
     if (cloning && db->ops->items_clone(db->s, src.key, g.key, (double)now, now, &copied, st) < 0)
+        return end(db, NULL, st);
+    if (copied && db->feed_on && !cloned_events(db, &g, copied, now, st))
         return end(db, NULL, st);
     g.item_count = copied;
     if (!insert_items(db, &g, in.items, in.nitems, now, NULL, st)
         || db->ops->gallery_update(db->s, &g, st) < 0)
         return end(db, NULL, st);
+    if (db->feed_on)
+        db->pending[0].count = g.item_count; /* gallery_created: totalItems with every item */
     return end(db, gallery_value(db, &g, 0, ITEMS_PAGE_DEFAULT, st), st);
 }
 
@@ -450,7 +627,7 @@ static pg_value *update_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     }
     if (in.has_sort)
         g.sort = in.sort;
-    if (!touch_gallery(db, &g, now, st))
+    if (!touch_gallery(db, &g, now, st) || !gallery_event(db, PG_EV_GALLERY_UPDATED, &g, now, st))
         return end(db, NULL, st);
     return end(db, gallery_value(db, &g, 0, ITEMS_PAGE_DEFAULT, st), st);
 }
@@ -473,9 +650,25 @@ static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
 {
     char id[PG_UUID_LEN + 1];
     pg_gallery_row g;
+    int64_t now = pg_now_ms();
     if (!id_arg(args[0], "galleryId", id, st) || !begin(db, 1, st))
         return NULL;
-    if (!find_gallery(db, id, "galleryId", &g, st) || db->ops->gallery_delete(db->s, g.key, st) < 0)
+    if (!find_gallery(db, id, "galleryId", &g, st))
+        return end(db, NULL, st);
+    if (db->feed_on) {
+        char (*ids)[PG_UUID_LEN + 1];
+        size_t n, i;
+        if (db->ops->items_delete_all(db->s, g.key, db->arena, &ids, &n, st) < 0
+            || !reserve_events(db, n + 1, st))
+            return end(db, NULL, st);
+        for (i = 0; i < n; i++)
+            if (!item_deleted_event(db, g.id, ids[i], PG_ORIGIN_GALLERY_DELETED, now, st))
+                return end(db, NULL, st);
+        /* appended while the gallery still holds its entityEventSequence */
+        if (!gallery_event(db, PG_EV_GALLERY_DELETED, &g, now, st) || !flush_events(db, st))
+            return end(db, NULL, st);
+    }
+    if (db->ops->gallery_delete(db->s, g.key, st) < 0)
         return end(db, NULL, st);
     return end(db, id_result(db, "galleryId", id, st), st);
 }
@@ -576,7 +769,8 @@ static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status
     it.updated_ms = later(it.updated_ms, now);
     if (!(it.doc = pg_json_encode(db->arena, doc, &it.doclen)))
         return end(db, oom(st), st);
-    if (db->ops->item_update(db->s, &it, st) < 0 || !touch_gallery(db, &g, now, st))
+    if (db->ops->item_update(db->s, &it, st) < 0 || !touch_gallery(db, &g, now, st)
+        || !item_event(db, PG_EV_ITEM_UPDATED, g.id, &it, now, st))
         return end(db, NULL, st);
     return end(db, pg_item_out(db->arena, it.id, it.type, it.sort, it.created_ms, it.updated_ms, doc),
                st);
@@ -587,13 +781,15 @@ static pg_value *delete_gallery_item(pg_db *db, pg_value *const *args, pg_status
     char gid[PG_UUID_LEN + 1], iid[PG_UUID_LEN + 1];
     pg_gallery_row g;
     pg_item_row it;
+    int64_t now = pg_now_ms();
     if (!identifiers(args[0], gid, iid, st) || !begin(db, 1, st))
         return NULL;
     if (!find_gallery_item(db, gid, iid, &g, &it, st)
         || db->ops->item_delete(db->s, it.key, st) < 0)
         return end(db, NULL, st);
     g.item_count--;
-    if (!touch_gallery(db, &g, pg_now_ms(), st))
+    if (!touch_gallery(db, &g, now, st)
+        || !item_deleted_event(db, g.id, iid, PG_ORIGIN_NONE, now, st))
         return end(db, NULL, st);
     return end(db, id_result(db, "itemId", iid, st), st);
 }
@@ -606,6 +802,7 @@ static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_
     char (*ids)[PG_UUID_LEN + 1];
     pg_value *deleted;
     size_t n, i;
+    int64_t now = pg_now_ms();
     if (!id_arg(args[0], "galleryId", gid, st))
         return NULL;
     if (absent(list))
@@ -639,14 +836,15 @@ static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_
             return end(db, NULL, st);
         if (!found)
             continue; /* not in this gallery: skipped */
-        if (db->ops->item_delete(db->s, it.key, st) < 0)
+        if (db->ops->item_delete(db->s, it.key, st) < 0
+            || !item_deleted_event(db, g.id, ids[i], PG_ORIGIN_NONE, now, st))
             return end(db, NULL, st);
         g.item_count--;
         deleted->u.arr.v[deleted->u.arr.n++] = pg_new_string(db->arena, ids[i], PG_UUID_LEN);
         if (!deleted->u.arr.v[deleted->u.arr.n - 1])
             return end(db, oom(st), st);
     }
-    if (deleted->u.arr.n && !touch_gallery(db, &g, pg_now_ms(), st))
+    if (deleted->u.arr.n && !touch_gallery(db, &g, now, st))
         return end(db, NULL, st);
     return end(db, wrap(db, "itemIds", deleted, st), st);
 }
@@ -684,3 +882,157 @@ const pg_api_entry pg_api[] = {
     { "_restoreItems", pg_restore_items, 2, 1 },
 };
 const int pg_api_count = (int)(sizeof pg_api / sizeof pg_api[0]);
+
+/* ---- the event feed (spec section 10.3) ---------------------------------------------- */
+
+#define EVENTS_PAGE_DEFAULT 100
+#define EVENTS_PAGE_MAX 1000
+#define CONSUMER_NAME_MAX 128
+
+/* A consumer or lease name: 1..128 bytes of UTF-8. */
+static int name_arg(const pg_value *v, const char *argname, size_t max, const char **s,
+                    size_t *len, pg_status *st)
+{
+    const char *problem;
+    if (absent(v))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: required", argname);
+    if (v->type != PG_STRING)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: expected a string, got %s", argname,
+                       pg_type_name(v));
+    if (v->u.str.len < 1 || v->u.str.len > max)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: must be 1 to %zu bytes", argname, max);
+    if ((problem = pg_utf8_problem(v->u.str.s, v->u.str.len)))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: %s", argname, problem);
+    *s = v->u.str.s;
+    *len = v->u.str.len;
+    return 1;
+}
+
+/* A seq argument: an integer from 0 to 2^53. */
+static int seq_arg(const pg_value *v, const char *argname, int64_t *out, pg_status *st)
+{
+    if (absent(v))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: required", argname);
+    if (v->type != PG_NUMBER || !isfinite(v->u.n) || v->u.n != floor(v->u.n) || v->u.n < 0
+        || v->u.n > MAX_OFFSET)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: expected an integer from 0 to 2^53", argname);
+    *out = (int64_t)v->u.n;
+    return 1;
+}
+
+static pg_value *events(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    static const char *const keys[] = { "after", "limit", NULL };
+    const pg_value *opts = args[0];
+    int64_t after, limit, last, pruned;
+    pg_event_row *rows;
+    size_t n, i;
+    pg_value *list, *out;
+    if (!table_arg(opts, "options", keys, st)
+        || !int_option(opts, "after", 0, MAX_OFFSET, 0, &after, st)
+        || !int_option(opts, "limit", 1, EVENTS_PAGE_MAX, EVENTS_PAGE_DEFAULT, &limit, st)
+        || !begin(db, 0, st))
+        return NULL;
+    if (db->ops->feed_state(db->s, &last, &pruned, st) < 0)
+        return end(db, NULL, st);
+    if (after < pruned) {
+        pg_fail(st, PG_FAILED_PRECONDITION,
+                "after: events after seq %lld were pruned (the feed now begins after seq %lld)",
+                (long long)after, (long long)pruned);
+        return end(db, NULL, st);
+    }
+    if (db->ops->event_page(db->s, after, limit, db->arena, &rows, &n, st) < 0)
+        return end(db, NULL, st);
+    if (!(list = pg_new_array(db->arena, n)) || !(out = pg_new_object(db->arena, 2)))
+        return end(db, oom(st), st);
+    for (i = 0; i < n; i++) {
+        const char *problem;
+        pg_value *env = pg_event_envelope(db->arena, &rows[i], &problem);
+        if (!env) {
+            pg_fail(st, PG_INTERNAL, "%s", problem);
+            return end(db, NULL, st);
+        }
+        list->u.arr.v[list->u.arr.n++] = env;
+    }
+    if (!pg_obj_add(db->arena, out, "events", list)
+        || !pg_obj_add(db->arena, out, "lastSeq",
+                       pg_new_number(db->arena, (double)(n ? rows[n - 1].seq : after)))
+        || !pg_obj_get(out, "lastSeq"))
+        return end(db, oom(st), st);
+    return end(db, out, st);
+}
+
+static pg_value *event_cursor(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    const char *name;
+    size_t len;
+    int64_t seq;
+    if (!name_arg(args[0], "name", CONSUMER_NAME_MAX, &name, &len, st) || !begin(db, 0, st))
+        return NULL;
+    if (db->ops->cursor_get(db->s, name, len, &seq, st) < 0)
+        return end(db, NULL, st);
+    {
+        pg_value *v = pg_new_number(db->arena, (double)seq);
+        return end(db, v ? v : oom(st), st);
+    }
+}
+
+static pg_value *set_event_cursor(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    const char *name;
+    size_t len;
+    int64_t seq, current, last, pruned;
+    pg_value *ok;
+    if (!name_arg(args[0], "name", CONSUMER_NAME_MAX, &name, &len, st)
+        || !seq_arg(args[1], "seq", &seq, st) || !begin(db, 1, st))
+        return NULL;
+    if (db->ops->cursor_get(db->s, name, len, &current, st) < 0
+        || db->ops->feed_state(db->s, &last, &pruned, st) < 0)
+        return end(db, NULL, st);
+    if (seq < current) {
+        pg_fail(st, PG_INVALID_ARGUMENT, "seq: %lld is below the consumer's cursor (%lld)",
+                (long long)seq, (long long)current);
+        return end(db, NULL, st);
+    }
+    if (seq > last) {
+        pg_fail(st, PG_INVALID_ARGUMENT, "seq: %lld is above the feed's last seq (%lld)",
+                (long long)seq, (long long)last);
+        return end(db, NULL, st);
+    }
+    if (db->ops->cursor_set(db->s, name, len, seq, st) < 0 || !prune(db, 0, pg_now_ms(), 1, st))
+        return end(db, NULL, st);
+    if (!(ok = pg_new_bool(db->arena, 1)))
+        return end(db, oom(st), st);
+    return end(db, ok, st);
+}
+
+/* leaseEventConsumer(name, holder, ms): one deliverer per consumer (10.5). */
+static pg_value *lease_event_consumer(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    const char *name, *holder;
+    size_t len, hlen;
+    int64_t ms, now = pg_now_ms();
+    int held;
+    pg_value *v;
+    if (!name_arg(args[0], "name", CONSUMER_NAME_MAX, &name, &len, st)
+        || !name_arg(args[1], "holder", CONSUMER_NAME_MAX, &holder, &hlen, st)
+        || !seq_arg(args[2], "ms", &ms, st))
+        return NULL;
+    if (ms > 3600000)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "ms: at most 3600000 (an hour)"), NULL;
+    if (!begin(db, 1, st))
+        return NULL;
+    if ((held = db->ops->lease_take(db->s, name, len, holder, hlen, now, now + ms, st)) < 0)
+        return end(db, NULL, st);
+    if (!(v = pg_new_bool(db->arena, held)))
+        return end(db, oom(st), st);
+    return end(db, v, st);
+}
+
+const pg_api_entry pg_feed_api[] = {
+    { "events", events, 1, PG_NEEDS_PRIVILEGE },
+    { "eventCursor", event_cursor, 1, 0 },
+    { "setEventCursor", set_event_cursor, 2, 1 },
+    { "leaseEventConsumer", lease_event_consumer, 3, 1 },
+};
+const int pg_feed_api_count = (int)(sizeof pg_feed_api / sizeof pg_feed_api[0]);

@@ -9,6 +9,7 @@
 #include "api.h"
 #include "rest.h"
 #include "lua_binding.h"
+#include "utf8.h"
 
 #ifndef PG_VERSION
 #error "PG_VERSION comes from lua/progallery/version.lua (build with the Makefile)"
@@ -22,11 +23,19 @@
 #define STORE_MT "progallery.store"
 #define REG_DEFAULT "progallery.default"
 
+/* An identity's id ({ role = ..., id = ... }): who the events say made a change. */
+typedef struct {
+    char s[PG_ACTOR_ID_MAX + 1];
+    size_t len;
+    int has;
+} caller_id;
+
 typedef struct handle {
     pg_db *db;              /* the store's own connection; NULL in a view or once closed */
     struct handle *parent;  /* a view's store (kept alive through the view's user value) */
     int closed;
     pg_role caller;
+    caller_id cid;
     /* On the store that owns the connection: a call is running (its result is
      * being pushed, and the GC may run finalizers meanwhile), and a close asked
      * for by such a finalizer, done when that call ends. */
@@ -92,6 +101,35 @@ static void end_call(handle *o, pg_db *db)
     }
 }
 
+/* The id of the identity at idx (a table's id), into *out. */
+static int read_caller_id(lua_State *L, int idx, caller_id *out, pg_status *st)
+{
+    const char *s;
+    size_t len;
+    out->has = 0;
+    out->len = 0;
+    out->s[0] = '\0';
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return 1;
+    pg_lua_raw_field(L, idx, "id");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 1;
+    }
+    s = lua_tolstring(L, -1, &len); /* a string or a number (pg_lua_identity checked) */
+    if (!s || len > PG_ACTOR_ID_MAX || pg_utf8_problem(s, len)) {
+        lua_pop(L, 1);
+        return pg_fail(st, PG_INVALID_ARGUMENT, "caller.id: expected UTF-8 text of at most %d bytes",
+                       PG_ACTOR_ID_MAX);
+    }
+    memcpy(out->s, s, len);
+    out->s[len] = '\0';
+    out->len = len;
+    out->has = 1;
+    lua_pop(L, 1);
+    return 1;
+}
+
 static int opt_field(lua_State *L, int idx, const char *key)
 {
     pg_lua_raw_field(L, idx, key);
@@ -113,19 +151,24 @@ static int valid_path(lua_State *L, int idx, const char **path, pg_status *st)
 /* Reads open()'s options into o and *caller. Pushes one value, the path string
  * or nil, which keeps o->path alive while the caller's table may let go of it
  * (a finalizer that runs on the next allocation may clear the table). */
-static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *caller, pg_status *st)
+static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *caller,
+                             caller_id *cid, pg_status *st)
 {
     int anchor;
     lua_pushnil(L);
     anchor = lua_gettop(L);
     static const char *const known[] = { "path", "caller", "busyTimeout", "synchronous",
-                                         "readonly", NULL };
+                                         "readonly", "eventRetention", "events", NULL };
     const char *env = getenv("PROGALLERY_DB");
     o->path = env && *env ? env : "progallery.db";
     o->busy_timeout_ms = 5000;
     o->synchronous_full = 1;
     o->readonly = 0;
+    o->event_retention_ms = (int64_t)7 * 24 * 3600 * 1000;
+    o->events_off = 0;
     *caller = ROLE_VISITOR;
+    cid->has = 0;
+    cid->len = 0;
     if (lua_type(L, idx) == LUA_TSTRING) {
         if (!valid_path(L, idx, &o->path, st))
             return 0;
@@ -156,7 +199,9 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
             lua_replace(L, anchor);
         }
         lua_pop(L, 1);
-        if (opt_field(L, idx, "caller") && !pg_lua_identity(L, lua_gettop(L), caller, st))
+        if (opt_field(L, idx, "caller")
+            && (!pg_lua_identity(L, lua_gettop(L), caller, st)
+                || !read_caller_id(L, lua_gettop(L), cid, st)))
             return 0;
         lua_pop(L, 1);
         if (opt_field(L, idx, "busyTimeout")) {
@@ -180,6 +225,20 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
             o->readonly = lua_toboolean(L, -1);
         }
         lua_pop(L, 1);
+        if (opt_field(L, idx, "eventRetention")) {
+            lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+            if (!(n >= 0 && n <= 9007199254740992.0 && n == (lua_Number)(int64_t)n))
+                return pg_fail(st, PG_INVALID_ARGUMENT,
+                               "eventRetention: expected an integer number of ms >= 0");
+            o->event_retention_ms = (int64_t)n;
+        }
+        lua_pop(L, 1);
+        if (opt_field(L, idx, "events")) {
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+                return pg_fail(st, PG_INVALID_ARGUMENT, "events: expected a boolean");
+            o->events_off = !lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
     } else if (!lua_isnoneornil(L, idx)) {
         return pg_fail(st, PG_INVALID_ARGUMENT, "options: expected a table or a path string");
     }
@@ -191,15 +250,17 @@ static int l_open(lua_State *L)
     pg_open_opts o;
     pg_status st;
     pg_role caller;
+    caller_id cid;
     handle *h;
     lua_settop(L, 1);
-    if (!read_open_options(L, 1, &o, &caller, &st))
+    if (!read_open_options(L, 1, &o, &caller, &cid, &st))
         return pg_lua_status(L, &st);
     h = new_handle(L);
     if (!pg_db_open(&o, &h->db, &st))
         return pg_lua_status(L, &st);
     h->closed = 0;
     h->caller = caller;
+    h->cid = cid;
     return 1;
 }
 
@@ -242,16 +303,18 @@ static int l_as(lua_State *L)
     handle *h = to_handle(L, 1), *v;
     pg_status st;
     pg_role caller;
+    caller_id cid;
     if (!h)
         return pg_lua_fail(L, PG_INVALID_ARGUMENT, "self: expected a progallery store");
     if (!handle_db(h))
         return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is closed");
     lua_settop(L, 2);
-    if (!pg_lua_identity(L, 2, &caller, &st))
+    if (!pg_lua_identity(L, 2, &caller, &st) || !read_caller_id(L, 2, &cid, &st))
         return pg_lua_status(L, &st);
     v = new_handle(L);
     v->parent = h->parent ? h->parent : h;
     v->caller = caller;
+    v->cid = cid;
     v->closed = 0;
     /* The view keeps self alive, and self (a store, or a view holding its
      * store) keeps the connection's owner alive. */
@@ -300,7 +363,7 @@ static int l_escape_key(lua_State *L)
 }
 
 /* The checks before any call on h: open, not inside another call on its
- * connection (a finalizer), and the right to write. */
+ * connection (a finalizer), and the right to write (or to read the feed). */
 static int call_refused(lua_State *L, handle *h, pg_db *db, int writes)
 {
     if (!db)
@@ -309,10 +372,21 @@ static int call_refused(lua_State *L, handle *h, pg_db *db, int writes)
         return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is busy with another call (from a finalizer?)");
     if (writes && h->caller != ROLE_ADMIN && !pg_lua_elevated(L))
         return pg_lua_fail(L, PG_PERMISSION_DENIED,
-                         "permission denied: writes need the admin identity or elevate()");
-    if (writes && pg_db_readonly(db))
+                           writes == PG_NEEDS_PRIVILEGE
+                               ? "permission denied: the event feed needs the admin identity or elevate()"
+                               : "permission denied: writes need the admin identity or elevate()");
+    if (writes == 1 && pg_db_readonly(db))
         return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is read-only");
     return 0;
+}
+
+/* Who the events of the next write say made the change. */
+static void set_actor(handle *h, pg_db *db)
+{
+    pg_db_set_actor(db,
+                    h->caller == ROLE_ADMIN    ? PG_ACTOR_WIX_USER
+                    : h->caller == ROLE_MEMBER ? PG_ACTOR_MEMBER : PG_ACTOR_VISITOR,
+                    h->cid.has ? h->cid.s : NULL, h->cid.len);
 }
 
 /* ---- the API dispatcher ---------------------------------------------------------- */
@@ -382,11 +456,13 @@ static int call_api(lua_State *L, handle *h, int hidx, int first_arg)
     call_ctx c;
     handle *o = owner_of(h);
     int i, rc;
-    c.e = &pg_api[lua_tointeger(L, lua_upvalueindex(1))];
+    c.e = (const pg_api_entry *)lua_touserdata(L, lua_upvalueindex(1));
     c.db = handle_db(h);
     c.nrefs = 0;
     if ((rc = call_refused(L, h, c.db, c.e->writes)))
         return rc;
+    if (c.e->writes)
+        set_actor(h, c.db);
     /* grown now, without a GC step: the call into run_call must not need to */
     if (!lua_checkstack(L, LUA_MINSTACK + 2 * c.e->nargs + 8))
         return pg_lua_fail(L, PG_INTERNAL, "out of memory (Lua stack)");
@@ -447,6 +523,8 @@ static int l_rest(lua_State *L)
     db = handle_db(h);
     if ((refused = call_refused(L, h, db, e->writes)))
         return refused;
+    if (e->writes)
+        set_actor(h, db);
     o = owner_of(h);
     req.gallery_id = opt_text(L, 3, &req.gallery_id_len);
     req.item_id = opt_text(L, 4, &req.item_id_len);
@@ -498,14 +576,16 @@ static int l_module_fn(lua_State *L)
         pg_open_opts o;
         pg_status st;
         pg_role caller;
+        caller_id cid;
         lua_pushnil(L);
-        read_open_options(L, lua_gettop(L), &o, &caller, &st); /* no table: o.path is C text */
+        read_open_options(L, lua_gettop(L), &o, &caller, &cid, &st); /* no table: o.path is C text */
         lua_pop(L, 2);
         h = new_handle(L);
         if (!pg_db_open(&o, &h->db, &st))
             return pg_lua_status(L, &st);
         h->closed = 0;
         h->caller = caller;
+        h->cid = cid;
         lua_setfield(L, LUA_REGISTRYINDEX, REG_DEFAULT);
     }
     lua_getfield(L, LUA_REGISTRYINDEX, REG_DEFAULT);
@@ -515,19 +595,24 @@ static int l_module_fn(lua_State *L)
 
 /* ---- module ------------------------------------------------------------------ */
 
-/* Each function's upvalues: its index in pg_api, and run_call (one closure,
- * so that no call allocates one). */
-static void set_api_functions(lua_State *L, lua_CFunction f)
+/* Each function's upvalues: its entry (of pg_api or pg_feed_api), and
+ * run_call (one closure, so that no call allocates one). */
+static void set_functions(lua_State *L, lua_CFunction f, const pg_api_entry *entries, int n)
 {
     int i;
     lua_pushcfunction(L, run_call);
-    for (i = 0; i < pg_api_count; i++) {
-        lua_pushinteger(L, i);
+    for (i = 0; i < n; i++) {
+        lua_pushlightuserdata(L, (void *)&entries[i]);
         lua_pushvalue(L, -2);
         lua_pushcclosure(L, f, 2);
-        lua_setfield(L, -3, pg_api[i].name);
+        lua_setfield(L, -3, entries[i].name);
     }
     lua_pop(L, 1);
+}
+
+static void set_api_functions(lua_State *L, lua_CFunction f)
+{
+    set_functions(L, f, pg_api, pg_api_count);
 }
 
 /* Uses cjson's array metatable when the cjson present has one (OpenResty's). */
@@ -572,9 +657,10 @@ PG_EXPORT int luaopen_progallery(lua_State *L)
         luaL_setfuncs(L, store_meta, 0);
         lua_pushliteral(L, STORE_MT);
         lua_setfield(L, -2, "__name"); /* LuaJIT does not set it */
-        lua_createtable(L, 0, pg_api_count + 2);
+        lua_createtable(L, 0, pg_api_count + pg_feed_api_count + 2);
         luaL_setfuncs(L, store_methods, 0);
         set_api_functions(L, l_method);
+        set_functions(L, l_method, pg_feed_api, pg_feed_api_count); /* store methods only */
         lua_setfield(L, -2, "__index");
         lua_pushliteral(L, "progallery.store is locked");
         lua_setfield(L, -2, "__metatable");
@@ -596,6 +682,8 @@ PG_EXPORT int luaopen_progallery(lua_State *L)
     lua_setfield(L, -2, "restShape");
     lua_pushcfunction(L, l_escape_key);
     lua_setfield(L, -2, "escapeKey");
+    pg_lua_push_jwt(L);
+    lua_setfield(L, -2, "jwtRS256");
     lua_pushlightuserdata(L, NULL); /* == cjson.null == ngx.null */
     lua_setfield(L, -2, "null");
     lua_pushliteral(L, PG_VERSION);

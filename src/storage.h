@@ -21,6 +21,9 @@ typedef struct {
     int busy_timeout_ms;
     int synchronous_full; /* 1 = FULL, 0 = NORMAL */
     int readonly;
+    /* the event feed (spec section 10): the API layer's, engines ignore them */
+    int64_t event_retention_ms;
+    int events_off; /* record no events (a store nobody follows; the bench) */
 } pg_open_opts;
 
 typedef struct {
@@ -41,6 +44,43 @@ typedef struct {
     const char *doc;   /* JSON document of the item's own fields */
     size_t doclen;
 } pg_item_row;
+
+/* ---- the event feed (spec section 10) ----------------------------------------
+ * One row per event, appended in the transaction of the change. The engine
+ * numbers them: seq in commit order (never reused, even once pruned), and a
+ * per-gallery entity_seq. The entity travels in its stored form, so that the
+ * envelope is rebuilt exactly when the feed is read. */
+typedef enum {
+    PG_EV_GALLERY_CREATED, PG_EV_GALLERY_UPDATED, PG_EV_GALLERY_DELETED,
+    PG_EV_ITEM_CREATED, PG_EV_ITEM_UPDATED, PG_EV_ITEM_DELETED,
+    PG_EV_KINDS
+} pg_event_kind;
+
+/* Who made a change (the envelope's identity). */
+typedef enum { PG_ACTOR_WIX_USER, PG_ACTOR_MEMBER, PG_ACTOR_VISITOR } pg_actor_type;
+
+/* Where a change came from (originatedFrom); 0 = absent. */
+typedef enum { PG_ORIGIN_NONE, PG_ORIGIN_GALLERY_DELETED } pg_event_origin;
+
+typedef struct {
+    int64_t seq, entity_seq;           /* assigned by event_append */
+    char id[PG_UUID_LEN + 1];          /* the event's own id */
+    int kind;                          /* pg_event_kind */
+    char gallery_id[PG_UUID_LEN + 1];  /* entityId: the gallery, for item events too */
+    int64_t time_ms;
+    int origin;                        /* pg_event_origin */
+    int actor;                         /* pg_actor_type */
+    const char *actor_id;              /* NULL when the identity has none */
+    size_t actor_idlen;
+    /* the entity as stored: for item events the item (item_id; doc, sort and
+     * dates for created/updated), for gallery created/updated the gallery
+     * (doc = its name or NULL, sort, dates, count = totalItems) */
+    char item_id[PG_UUID_LEN + 1];
+    const char *doc;
+    size_t doclen;
+    double sort;
+    int64_t created_ms, updated_ms, count;
+} pg_event_row;
 
 typedef struct {
     int (*open)(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_status *st);
@@ -77,6 +117,34 @@ typedef struct {
      * sort orders first_sort, first_sort + 1, ... in the source's order. */
     int (*items_clone)(pg_storage *s, int64_t src_key, int64_t dst_key, double first_sort,
                        int64_t now_ms, int64_t *copied, pg_status *st);
+    /* Deletes every item of a gallery (as gallery_delete does) and gives their ids,
+     * in no particular order; *ids is arena memory. For the events of a deletion:
+     * one pass over the items instead of a read and a delete. */
+    int (*items_delete_all)(pg_storage *s, int64_t gallery_key, pg_arena *a,
+                            char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st);
+
+    /* ---- the event feed (inside a write transaction where it writes) ---- */
+    /* Appends rows in order, setting their seq and entity_seq. */
+    int (*event_append)(pg_storage *s, pg_event_row *rows, size_t n, pg_status *st);
+    /* Events with seq > after, oldest first, at most limit; *rows is arena memory. */
+    int (*event_page)(pg_storage *s, int64_t after, int64_t limit, pg_arena *a,
+                      pg_event_row **rows, size_t *n, pg_status *st);
+    /* The last seq ever given (0: none) and the last one removed by pruning. */
+    int (*feed_state)(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st);
+    /* Removes the oldest events, in seq order (at most max_rows of the engine's rows),
+     * stopping at the first one later than through_ms or not yet passed by every
+     * cursor. *next_ms: the time of the first event kept (-1: none is left);
+     * *blocked: it stayed for a cursor or the bound, not its age. */
+    int (*event_prune)(pg_storage *s, int64_t through_ms, int64_t max_rows, int64_t *removed,
+                       int64_t *next_ms, int *blocked, pg_status *st);
+    /* A consumer's cursor: 1 and *seq, or 0 when the name has none. */
+    int (*cursor_get)(pg_storage *s, const char *name, size_t len, int64_t *seq, pg_status *st);
+    int (*cursor_set)(pg_storage *s, const char *name, size_t len, int64_t seq, pg_status *st);
+    /* A named lease (one deliverer per consumer, across processes and nodes):
+     * taken or renewed by holder until until_ms when free, expired at now_ms or
+     * already its own; 1 when held, 0 when another holder has it. */
+    int (*lease_take)(pg_storage *s, const char *name, size_t len, const char *holder,
+                      size_t holderlen, int64_t now_ms, int64_t until_ms, pg_status *st);
 } pg_storage_ops;
 
 extern const pg_storage_ops pg_sqlite_ops;

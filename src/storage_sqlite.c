@@ -2,16 +2,18 @@
  * One connection per store; statements are prepared once per connection and
  * reset on every exit path, so none stays active between API calls. */
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "json.h"
 #include "model.h" /* pg_doc_upgrade: what a document becomes is the model's */
 #include "storage.h"
 
-#define SCHEMA_VERSION 2
-/* Schema 2 (progallery 0.2): the same tables; item documents hold media as Wix's
- * REST objects instead of Velo strings (API.md section 12). */
+/* Schema versions: 1 (progallery 0.1) the tables; 2 item documents hold media as Wix's
+ * REST objects instead of Velo strings (API.md section 12); 3 the event feed. */
+#define SCHEMA_VERSION 3
 #define UPGRADE_BATCH 256
 
 static const char *const schema_v1 =
@@ -36,12 +38,43 @@ static const char *const schema_v1 =
     "  doc TEXT NOT NULL);"
     "CREATE INDEX items_by_order ON items(gid, sort_order);";
 
+/* Version 3: the event feed (spec section 10). Events are kept in chunks of up to
+ * PG_CHUNK_EVENTS consecutive events of one call and one gallery (packed by events.c),
+ * keyed by their last seq: one row and one statement per chunk, not per event, so that
+ * a write with its events costs little more than the write. seq continues from the
+ * last chunk, or from feed.pruned_through once every chunk is pruned, so it is never
+ * reused; galleries.event_seq is the per-gallery entityEventSequence, kept in the
+ * gallery's own row (which every write touches anyway). */
+static const char *const schema_v3_events =
+    "CREATE TABLE feed("
+    "  one INTEGER PRIMARY KEY CHECK (one = 1),"
+    "  pruned_through INTEGER NOT NULL);"
+    "INSERT INTO feed VALUES (1, 0);"
+    "CREATE TABLE event_chunks("
+    "  last_seq INTEGER PRIMARY KEY,"
+    "  first_seq INTEGER NOT NULL,"
+    "  gallery_id TEXT NOT NULL,"
+    "  first_entity_seq INTEGER NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  actor INTEGER NOT NULL,"
+    "  actor_id TEXT,"
+    "  body BLOB NOT NULL);"
+    "ALTER TABLE galleries ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE event_cursors(name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE event_leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
+    "  until_ms INTEGER NOT NULL) WITHOUT ROWID;";
+
+
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
     Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
-    Q_ITEMS_CLONE,
+    Q_ITEMS_CLONE, Q_ITEMS_DELETE_ALL,
+    /* the event feed */
+    Q_FEED_STATE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_GET, Q_ENTITY_SET,
+    Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
+    Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
     Q_COUNT
 };
 
@@ -77,6 +110,25 @@ static const char *const sql[Q_COUNT] = {
     [Q_ITEMS_CLONE] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
                       " SELECT pg_uuid7(?3), ?2, ?4 + row_number() OVER (ORDER BY sort_order, iid) - 1,"
                       " type, ?3, ?3, doc FROM items WHERE gid = ?1 ORDER BY sort_order, iid",
+    [Q_ITEMS_DELETE_ALL] = "DELETE FROM items WHERE gid = ?1 RETURNING id",
+    [Q_FEED_STATE] = "SELECT max(coalesce((SELECT max(last_seq) FROM event_chunks), 0), pruned_through),"
+                     " pruned_through FROM feed WHERE one = 1",
+    [Q_FEED_SET_PRUNED] = "UPDATE feed SET pruned_through = ?1 WHERE one = 1",
+    [Q_CHUNK_INSERT] = "INSERT INTO event_chunks(last_seq, first_seq, gallery_id, first_entity_seq,"
+                       " time_ms, actor, actor_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_ENTITY_GET] = "SELECT event_seq FROM galleries WHERE id = ?1",
+    [Q_ENTITY_SET] = "UPDATE galleries SET event_seq = ?2 WHERE id = ?1",
+    [Q_CHUNK_PAGE] = "SELECT last_seq, first_seq, gallery_id, first_entity_seq, time_ms, actor, actor_id,"
+                     " body FROM event_chunks WHERE last_seq > ?1 ORDER BY last_seq",
+    [Q_CHUNK_OLDEST] = "SELECT last_seq, time_ms FROM event_chunks ORDER BY last_seq LIMIT ?1",
+    [Q_CHUNK_DELETE_THROUGH] = "DELETE FROM event_chunks WHERE last_seq <= ?1",
+    [Q_CURSOR_MIN] = "SELECT min(seq) FROM event_cursors",
+    [Q_CURSOR_GET] = "SELECT seq FROM event_cursors WHERE name = ?1",
+    [Q_CURSOR_SET] = "INSERT OR REPLACE INTO event_cursors(name, seq) VALUES (?1, ?2)",
+    [Q_LEASE_TAKE] = "INSERT INTO event_leases(name, holder, until_ms) VALUES (?1, ?2, ?4)"
+                     " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
+                     " until_ms = excluded.until_ms"
+                     " WHERE event_leases.holder = excluded.holder OR event_leases.until_ms <= ?3",
 };
 
 struct pg_storage {
@@ -285,43 +337,48 @@ static int upgrade_docs(pg_storage *s, pg_status *st)
     return rc;
 }
 
+
+
+static int step_v1(pg_storage *s, pg_status *st) { return exec(s, schema_v1, st); }
+static int step_v3(pg_storage *s, pg_status *st) { return exec(s, schema_v3_events, st); }
+
+/* The migrations, in order: migrations[v] takes a file from version v to v + 1. */
+static int (*const migrations[SCHEMA_VERSION])(pg_storage *, pg_status *) = {
+    step_v1, upgrade_docs, step_v3,
+};
+
 /* Creates or upgrades the schema. The common case (already current) takes no
- * lock, so opening a store never waits for another connection's writes; a
- * new file is set up under the write lock, so that two processes opening it
- * at once do not both create the schema. */
+ * lock, so opening a store never waits for another connection's writes; an
+ * older (or new) file is brought up to date in one write transaction, so that two
+ * processes opening it at once do not both migrate it, and a crash leaves it as
+ * it was. */
 static int migrate(pg_storage *s, int readonly, pg_status *st)
 {
     int v = 0;
+    char set[48];
     if (user_version(s, &v, st) < 0)
         return -1;
     if (v == 0 && readonly)
         return pg_fail(st, PG_FAILED_PRECONDITION,
                        "path: no progallery data in this file (open it read-write once)"), -1;
-    if (v == 0) {
-        if (exec(s, "BEGIN IMMEDIATE", st) < 0)
-            return -1;
-        if (user_version(s, &v, st) < 0)
-            goto fail;
-        if (v == 0 && (exec(s, schema_v1, st) < 0 || exec(s, "PRAGMA user_version = 2", st) < 0))
-            goto fail;
-        if (exec(s, "COMMIT", st) < 0)
-            goto fail;
-        if (v == 0)
-            v = SCHEMA_VERSION;
-    }
-    if (v == 1 && readonly)
+    if (v > 0 && v < SCHEMA_VERSION && readonly)
         return pg_fail(st, PG_FAILED_PRECONDITION,
-                       "path: file has schema version 1; open it read-write once to upgrade it"), -1;
-    if (v == 1) {
+                       "path: file has schema version %d; open it read-write once to upgrade it", v), -1;
+    if (v >= 0 && v < SCHEMA_VERSION) {
         if (exec(s, "BEGIN IMMEDIATE", st) < 0)
             return -1;
         if (user_version(s, &v, st) < 0)
             goto fail;
-        if (v == 1 && (upgrade_docs(s, st) < 0 || exec(s, "PRAGMA user_version = 2", st) < 0))
-            goto fail;
+        if (v >= 0 && v < SCHEMA_VERSION) {
+            for (; v < SCHEMA_VERSION; v++)
+                if (migrations[v](s, st) < 0)
+                    goto fail;
+            snprintf(set, sizeof set, "PRAGMA user_version = %d", SCHEMA_VERSION);
+            if (exec(s, set, st) < 0)
+                goto fail;
+        }
         if (exec(s, "COMMIT", st) < 0)
             goto fail;
-        v = SCHEMA_VERSION;
     }
     if (v < 0) {
         pg_fail(st, PG_FAILED_PRECONDITION,
@@ -766,10 +823,298 @@ static int sq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, doubl
     return 1;
 }
 
+static int sq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
+                               char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ITEMS_DELETE_ALL, st);
+    size_t cap = 0;
+    int rc;
+    *ids = NULL;
+    *n = 0;
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, gallery_key);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (*n == cap) {
+            char (*grown)[PG_UUID_LEN + 1];
+            cap = cap ? cap * 2 : 64;
+            if (!(grown = pg_arena_alloc(a, cap * sizeof *grown))) {
+                finish(s, q, SQLITE_DONE, st);
+                return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+            }
+            if (*n)
+                memcpy(grown, *ids, *n * sizeof *grown);
+            *ids = grown;
+        }
+        copy_id((*ids)[(*n)++], q, 0);
+    }
+    return finish(s, q, rc, st);
+}
+
+/* ---- the event feed ------------------------------------------------------ */
+
+static int sq_feed_state(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_FEED_STATE, st);
+    int rc;
+    if (!q)
+        return -1;
+    rc = sqlite3_step(q);
+    *last_seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    *pruned_through = rc == SQLITE_ROW ? sqlite3_column_int64(q, 1) : 0;
+    if (finish(s, q, rc, st) < 0)
+        return -1;
+    if (rc != SQLITE_ROW)
+        return pg_fail(st, PG_INTERNAL, "database damaged: the event feed's state is missing"), -1;
+    return 1;
+}
+
+static int set_int(pg_storage *s, int which, int64_t v, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, which, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, v);
+    return run(s, q, st);
+}
+
+/* A gallery's last entityEventSequence (0 when it has none, or is gone). */
+static int entity_get(pg_storage *s, const char *gallery_id, int64_t *seq, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ENTITY_GET, st);
+    int rc;
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    return finish(s, q, rc, st);
+}
+
+static int entity_set(pg_storage *s, const char *gallery_id, int64_t seq, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ENTITY_SET, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, seq);
+    return run(s, q, st);
+}
+
+/* Events share a chunk while they belong to one gallery and one call. */
+static int same_chunk(const pg_event_row *a, const pg_event_row *b)
+{
+    return strcmp(a->gallery_id, b->gallery_id) == 0 && a->time_ms == b->time_ms
+           && a->actor == b->actor && a->actor_idlen == b->actor_idlen
+           && (a->actor_id == b->actor_id
+               || (a->actor_id && b->actor_id && memcmp(a->actor_id, b->actor_id, a->actor_idlen) == 0));
+}
+
+static int chunk_insert(pg_storage *s, const pg_event_row *rows, size_t n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_CHUNK_INSERT, st);
+    size_t i, size = 0, at = 0;
+    unsigned char *body;
+    int r;
+    if (!q)
+        return -1;
+    for (i = 0; i < n; i++)
+        size += pg_event_packed_size(&rows[i]);
+    if (!(body = malloc(size ? size : 1)))
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    for (i = 0; i < n; i++)
+        at += pg_event_pack(body + at, &rows[i]);
+    sqlite3_bind_int64(q, 1, rows[n - 1].seq);
+    sqlite3_bind_int64(q, 2, rows[0].seq);
+    sqlite3_bind_text(q, 3, rows[0].gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, rows[0].entity_seq);
+    sqlite3_bind_int64(q, 5, rows[0].time_ms);
+    sqlite3_bind_int(q, 6, rows[0].actor);
+    bind_text(q, 7, rows[0].actor_id, rows[0].actor_idlen);
+    sqlite3_bind_blob(q, 8, body, (int)at, SQLITE_STATIC);
+    r = run(s, q, st);
+    free(body);
+    return r;
+}
+
+static int sq_event_append(pg_storage *s, pg_event_row *rows, size_t n, pg_status *st)
+{
+    int64_t last, pruned, eseq = 0;
+    size_t i = 0, j;
+    if (n == 0)
+        return 1;
+    if (sq_feed_state(s, &last, &pruned, st) < 0)
+        return -1;
+    while (i < n) {
+        /* a run of one gallery: its counter read and written once */
+        size_t end = i + 1;
+        while (end < n && same_chunk(&rows[end], &rows[i]))
+            end++;
+        if (entity_get(s, rows[i].gallery_id, &eseq, st) < 0)
+            return -1;
+        for (j = i; j < end; j++) {
+            rows[j].seq = ++last;
+            rows[j].entity_seq = ++eseq;
+        }
+        for (j = i; j < end; j += PG_CHUNK_EVENTS)
+            if (chunk_insert(s, &rows[j], end - j < PG_CHUNK_EVENTS ? end - j : PG_CHUNK_EVENTS, st) < 0)
+                return -1;
+        if (entity_set(s, rows[i].gallery_id, eseq, st) < 0)
+            return -1;
+        i = end;
+    }
+    return 1;
+}
+
+/* Unpacks the chunk at the current row of q into rows[*n...], skipping seq <= after,
+ * up to limit rows. NULL, or why the chunk is not readable. */
+static const char *read_chunk(pg_arena *a, sqlite3_stmt *q, int64_t after, int64_t limit,
+                              pg_event_row *rows, size_t *n)
+{
+    int64_t last = sqlite3_column_int64(q, 0), seq = sqlite3_column_int64(q, 1);
+    int64_t eseq = sqlite3_column_int64(q, 3), time_ms = sqlite3_column_int64(q, 4);
+    int actor = sqlite3_column_int(q, 5);
+    const char *actor_id = NULL;
+    size_t actor_idlen = 0, left, used;
+    const unsigned char *p;
+    if (actor < PG_ACTOR_WIX_USER || actor > PG_ACTOR_VISITOR || !pg_date_ok(time_ms) || last < seq)
+        return "database damaged: an event chunk is not readable";
+    if (sqlite3_column_type(q, 6) != SQLITE_NULL && !(actor_id = col_text(a, q, 6, &actor_idlen)))
+        return "out of memory";
+    p = sqlite3_column_blob(q, 7);
+    left = (size_t)sqlite3_column_bytes(q, 7);
+    for (; seq <= last && (int64_t)*n < limit; seq++, eseq++) {
+        pg_event_row *e = &rows[*n];
+        int oom;
+        if (!p || !(used = pg_event_unpack(p, left, a, e, &oom)))
+            return oom ? "out of memory" : "database damaged: an event chunk is not readable";
+        p += used;
+        left -= used;
+        if (seq <= after)
+            continue;
+        e->seq = seq;
+        e->entity_seq = eseq;
+        copy_id(e->gallery_id, q, 2);
+        e->time_ms = time_ms;
+        e->actor = actor;
+        e->actor_id = actor_id;
+        e->actor_idlen = actor_idlen;
+        if (e->kind != PG_EV_GALLERY_DELETED && e->kind != PG_EV_ITEM_DELETED
+            && check_dates(e->created_ms, e->updated_ms))
+            return check_dates(e->created_ms, e->updated_ms);
+        if ((e->kind == PG_EV_ITEM_CREATED || e->kind == PG_EV_ITEM_UPDATED) && !e->doc)
+            return "database damaged: an item event has no item";
+        (*n)++;
+    }
+    return NULL;
+}
+
+static int sq_event_page(pg_storage *s, int64_t after, int64_t limit, pg_arena *a,
+                         pg_event_row **rows, size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_CHUNK_PAGE, st);
+    int rc = SQLITE_DONE;
+    *rows = NULL;
+    *n = 0;
+    if (!q)
+        return -1;
+    if (limit <= 0)
+        return 1;
+    if (!(*rows = pg_arena_alloc(a, (size_t)limit * sizeof **rows)))
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    sqlite3_bind_int64(q, 1, after);
+    while ((int64_t)*n < limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *problem = read_chunk(a, q, after, limit, *rows, n);
+        if (problem) {
+            finish(s, q, SQLITE_DONE, st);
+            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
+        }
+    }
+    return finish(s, q, rc == SQLITE_ROW ? SQLITE_DONE : rc, st);
+}
+
+static int sq_event_prune(pg_storage *s, int64_t through_ms, int64_t max_rows, int64_t *removed,
+                          int64_t *next_ms, int *blocked, pg_status *st)
+{
+    sqlite3_stmt *q;
+    double min_cursor = 0;
+    int has_cursor, rc;
+    int64_t through = 0, last, pruned, n = 0;
+    *removed = 0;
+    *next_ms = -1;
+    *blocked = 0;
+    if (scalar(s, Q_CURSOR_MIN, 0, &min_cursor, &has_cursor, st) < 0)
+        return -1;
+    if (!(q = stmt(s, Q_CHUNK_OLDEST, st)))
+        return -1;
+    sqlite3_bind_int64(q, 1, max_rows + 1);
+    /* only a prefix of the feed goes, so pruned_through says exactly what is gone */
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(q, 0), t = sqlite3_column_int64(q, 1);
+        if (t > through_ms || (has_cursor && (double)seq > min_cursor) || n == max_rows) {
+            *next_ms = t;
+            *blocked = t <= through_ms;
+            break;
+        }
+        through = seq;
+        n++;
+    }
+    if (finish(s, q, rc == SQLITE_ROW ? SQLITE_DONE : rc, st) < 0)
+        return -1;
+    *removed = n;
+    if (through == 0)
+        return 1;
+    if (sq_feed_state(s, &last, &pruned, st) < 0
+        || set_int(s, Q_CHUNK_DELETE_THROUGH, through, st) < 0)
+        return -1;
+    return through > pruned ? set_int(s, Q_FEED_SET_PRUNED, through, st) : 1;
+}
+
+static int sq_cursor_get(pg_storage *s, const char *name, size_t len, int64_t *seq, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_CURSOR_GET, st);
+    int rc;
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    if (finish(s, q, rc, st) < 0)
+        return -1;
+    return rc == SQLITE_ROW;
+}
+
+static int sq_cursor_set(pg_storage *s, const char *name, size_t len, int64_t seq, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_CURSOR_SET, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, seq);
+    return run(s, q, st);
+}
+
+static int sq_lease_take(pg_storage *s, const char *name, size_t len, const char *holder,
+                         size_t holderlen, int64_t now_ms, int64_t until_ms, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_LEASE_TAKE, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, name, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, holder, (int)holderlen, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, now_ms);
+    sqlite3_bind_int64(q, 4, until_ms);
+    if (run(s, q, st) < 0)
+        return -1;
+    return sqlite3_changes(s->db) > 0;
+}
+
 const pg_storage_ops pg_sqlite_ops = {
     sq_open, sq_close, sq_begin, sq_data_version, sq_commit, sq_rollback,
     sq_gallery_find, sq_gallery_insert, sq_gallery_update, sq_gallery_delete,
     sq_gallery_count, sq_gallery_max_sort, sq_gallery_page,
     sq_item_find, sq_item_insert, sq_item_update, sq_item_delete, sq_item_max_sort,
-    sq_item_page, sq_items_clone,
+    sq_item_page, sq_items_clone, sq_items_delete_all,
+    sq_event_append, sq_event_page, sq_feed_state, sq_event_prune,
+    sq_cursor_get, sq_cursor_set, sq_lease_take,
 };

@@ -9,6 +9,9 @@
 --   PROGALLERY_BUSY_TIMEOUT ms a write waits for another connection's lock (default 5000)
 --   PROGALLERY_SYNCHRONOUS  "full" or "normal" (default "normal": durable on process crash)
 --   PROGALLERY_CACHE        "off": no per-worker cache of GET responses (default on)
+--   PROGALLERY_WEBHOOKS     space-separated webhook URLs, each receiving all six events
+--   PROGALLERY_WEBHOOK_KEY  path of the PEM RSA private key that signs them
+--   PROGALLERY_INSTANCE_ID  the instanceId sent in webhooks (default "progallery")
 -- Loaded by init_by_lua (code only, before fork); each worker opens its store in
 -- init_worker_by_lua.
 local http = require "progallery.http"
@@ -24,6 +27,20 @@ end
 local pool = env("PROGALLERY_THREAD_POOL", "progallery")
 if pool == "off" then pool = nil end
 
+-- webhooks (API.md 10.5): the key is read here, in the master, before fork
+local webhooks, webhook_key
+for url in env("PROGALLERY_WEBHOOKS", ""):gmatch("%S+") do
+    webhooks = webhooks or {}
+    webhooks[#webhooks + 1] = { url = url }
+end
+if webhooks then
+    local path = env("PROGALLERY_WEBHOOK_KEY")
+    local f = path and io.open(path, "rb")
+    if not f then error("progallery: PROGALLERY_WEBHOOKS needs PROGALLERY_WEBHOOK_KEY, a readable PEM file") end
+    webhook_key = f:read("*a")
+    f:close()
+end
+
 local handler, err = http.new{
     db = env("PROGALLERY_DB", ngx.config.prefix() .. "data/progallery.db"),
     adminKey = env("PROGALLERY_ADMIN_KEY"),
@@ -33,6 +50,7 @@ local handler, err = http.new{
     busyTimeout = tonumber(env("PROGALLERY_BUSY_TIMEOUT", "5000")),
     synchronous = env("PROGALLERY_SYNCHRONOUS", "normal"),
     cache = env("PROGALLERY_CACHE", "on") ~= "off",
+    webhooks = webhooks, webhookKey = webhook_key, instanceId = env("PROGALLERY_INSTANCE_ID"),
 }
 if not handler then error("progallery: bad configuration: " .. tostring(err)) end
 if not env("PROGALLERY_ADMIN_KEY") then

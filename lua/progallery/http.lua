@@ -8,6 +8,8 @@
 --       maxBody = 1048576,                -- bytes; a larger body is a 413
 --       threadPool = "progallery",        -- nginx thread_pool name, or nil: direct calls
 --       busyTimeout = 5000, synchronous = "full",   -- passed to progallery.open
+--       webhooks = { { url = "http://127.0.0.1:9000/hook", events = { "onGalleryCreated" } } },
+--       webhookKey = pem, instanceId = "progallery", webhookTimeout = 10000,   -- section 10.5
 --       cache = true,                     -- per-worker cache of GET responses (default);
 --                                         -- false: none; or { maxBytes = 33554432,
 --                                         -- maxEntries = 2000 }: its bounds, which hold
@@ -24,6 +26,8 @@
 --   ops.lua     operation + params -> store call -> status, JSON (pure: runs on Lua 5.4)
 --   thread.lua  the entry a worker thread runs; the store pair a worker or thread opens
 --   cache.lua   the per-worker GET response cache (resty.lrucache, LuaJIT)
+--   webhooks.lua  the feed POSTed to webhook endpoints   client.lua  their HTTP/1.1 client
+--   events.lua  GET {prefix}/events, the feed for pull consumers
 --   errors.lua  codes -> statuses and the JSON error body  json.lua    JSON text it writes
 --
 -- Worker model: a store is opened per worker in init_worker (never before fork). With a
@@ -46,6 +50,8 @@ local auth = require "progallery.http.auth"
 local cache = require "progallery.http.cache"
 local ops = require "progallery.http.ops"
 local thread = require "progallery.http.thread"
+local webhooks = require "progallery.http.webhooks"
+local pull = require "progallery.http.events"
 
 local type, pairs, tostring, tonumber, xpcall, setmetatable, error =
     type, pairs, tostring, tonumber, xpcall, setmetatable, error
@@ -86,6 +92,9 @@ function _M.new(conf)
     local responses
     responses, err = new_cache(conf.cache)
     if err then return nil, err end
+    local hooks
+    hooks, err = webhooks.new(conf)
+    if err then return nil, err end
     return setmetatable({
         router = routes,
         auth = caller,
@@ -94,6 +103,7 @@ function _M.new(conf)
         store_conf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
         stores = nil,      -- this worker's, from init_worker
         cache = responses, -- GET responses (progallery.http.cache), or nil
+        webhooks = hooks,  -- progallery.http.webhooks, or nil
     }, mt)
 end
 
@@ -109,6 +119,10 @@ function _M:init_worker()
         return nil, err
     end
     self.stores = pair
+    -- deliveries run in this worker's timers, never in a request
+    if self.webhooks and not self.webhooks_started then
+        self.webhooks_started = self.webhooks:start()
+    end
     if self.thread_pool and not (ngx and ngx.run_worker_thread) then
         log(ngx.WARN, "progallery: ngx.run_worker_thread is missing; calling the store directly")
     end
@@ -206,6 +220,15 @@ local function handle(self)
     if not op then -- a path id that is not a UUID
         ngx.req.discard_body()
         return send_error(ids, msg)
+    end
+    if op == "listEvents" then -- read on the worker's own store: a read never waits on a lock
+        ngx.req.discard_body()
+        if not self.stores and not self:init_worker() then
+            return send_error("INTERNAL", "internal error")
+        end
+        local status, body, line = pull.execute(self.stores.admin, role, query_args())
+        if line then log(ngx.ERR, "progallery: ", line) end
+        return send(status, body)
     end
     local params = { galleryId = ids.galleryId, itemId = ids.itemId, query = query_args() }
     if method == "POST" or method == "PATCH" then

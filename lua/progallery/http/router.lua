@@ -75,6 +75,10 @@ function _M.route(path, method)
             i = j + 1
         end
     end
+    if n == 1 and segs[1] == "events" then -- the event feed (10.5)
+        if method == "GET" then return "listEvents", {} end
+        return not_allowed(method, "GET")
+    end
     if n == 0 or segs[1] ~= "galleries" then return nil, "NOT_FOUND", "no such route" end
     if n == 1 then
         if method == "GET" then return "listGalleries", {} end
