@@ -11,7 +11,7 @@
 # with the response cache off (PROGALLERY_CACHE=off), nginx restarted between modes.
 # Rates are medians of the rounds; the ratio is the median of the per-round ratios.
 #
-# Environment (all optional): BENCH_HTTP_ROUNDS (3), BENCH_HTTP_SECS (5), BENCH_HTTP_THREADS (2),
+# Environment (all optional): BENCH_HTTP_PROFILE (0; 1: perf profile of the POST run), BENCH_HTTP_ROUNDS (3), BENCH_HTTP_SECS (5), BENCH_HTTP_THREADS (2),
 #   BENCH_HTTP_CONNS (32), BENCH_HTTP_MODES ("pool off nocache"), PROGALLERY_WORKERS (2),
 #   PROGALLERY_THREADS (4), BENCH_HTTP_PORT (default: a free port).
 set -eu
@@ -239,7 +239,14 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = os.getenv("PROGALLERY_ADMIN_KEY")
 LUA
 POST_URL="$API_URL/items"
+# BENCH_HTTP_PROFILE=1: perf samples the nginx processes during the POST run (where the
+# time goes: for the README), printed after the table.
+if [ "${BENCH_HTTP_PROFILE:-0}" = 1 ] && command -v perf >/dev/null 2>&1; then
+  pids=$(pgrep -d, -f "nginx: worker process" || true)
+  [ -n "$pids" ] && perf record -q -F 499 -g -p "$pids" -o "$work/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
+fi
 post_out=$(wrk -t"$THREADS" -c"$CONNS" -d"$SECS"s -s "$work/post.lua" "$POST_URL" 2>&1) || { echo "$post_out" >&2; exit 1; }
+wait
 if echo "$post_out" | grep -q -e 'Non-2xx' -e 'Socket errors'; then
   echo "bench-http: wrk POST reported errors:" >&2; echo "$post_out" >&2; exit 1
 fi
@@ -258,5 +265,10 @@ printf '%s' "$rows"
 echo
 echo "POST $PREFIX/galleries/{id}/items (one item, admin key, wrk -t$THREADS -c$CONNS -d${SECS}s): $(fmt_rate "$post_rate") requests/s;"
 echo "createGalleryItem from Lua 5.4 in one process, same store options: $(fmt_rate "$direct_rate") items/s; ratio ${post_ratio}x (reported, no target)."
+if [ -s "$work/perf.data" ]; then
+  echo
+  echo "Where the POST time goes (perf, nginx workers and their threads; self time, top entries):"
+  perf report -i "$work/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -25
+fi
 echo
 echo "Targets missed: $misses. Total bench-http time $(( $(date +%s) - started )) s."
