@@ -50,15 +50,19 @@ LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
-CORE     = arena value utf8 json status ids model events sign storage_sqlite api
-BINDING  = lua_value lua_auth lua_json lua_jwt lprogallery
+CORE     = arena strbuf value utf8 json status ids media model rest events sign storage_sqlite api
+BINDING  = lua_value lua_auth lua_json lua_rest lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
 SO       = $(BUILD)/progallery.so
 
-.PHONY: all rock luajit check test test-nginx install clean bench bench-http bench-webhooks serve serve-stop fuzz
+.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http bench-webhooks serve serve-stop fuzz
 
 all: $(SO)
+
+# The core's sources, for harnesses that build parts of it (reliability/fuzz.sh).
+print-core:
+	@echo $(CORE)
 
 $(BUILD)/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(BUILD)

@@ -603,6 +603,31 @@ function ops.createGallery()
   check_store("createGallery")
 end
 
+-- createGalleryItem through the REST path (store:rest, the C codec progallery.http uses):
+-- the item in REST shape (progallery.rest, the same codec) as JSON text in, the
+-- response text out, read back to the Velo shape the model checks.
+local rest = require "progallery.rest"
+local cjson = require "cjson"
+local function has_nonfinite(v, seen)
+  if type(v) == "number" then return v ~= v or v == math.huge or v == -math.huge end
+  if type(v) ~= "table" or seen[v] then return false end
+  seen[v] = true -- each table once: cycles, and tables shared many times over
+  for _, x in next, v do if has_nonfinite(x, seen) then return true end end
+  return false
+end
+local function rest_create_item(s, gid, item)
+  -- JSON has no NaN: over REST one is the string "NaN", another value (in exif, a valid one)
+  if has_nonfinite(item, {}) then return s:createGalleryItem(gid, item) end
+  local body_item = rest.toRest(item, "item")
+  -- a Velo value with no JSON form (a function among the ignored read-only keys, say)
+  -- cannot travel over REST: that one goes to the Lua API
+  if body_item == nil and item ~= nil then return s:createGalleryItem(gid, item) end
+  local body = pg.encodeJSON({ item = body_item }, rest.ARRAY_KEYS, { exif = true, css = true, wixLinkData = true })
+  local text, rerr, rcode = s:rest("createGalleryItem", gid, nil, nil, body)
+  if not text then return nil, rerr, rcode end
+  return rest.fromRest(cjson.decode(text).item, "item")
+end
+
 local function item_call(name)
   local g = some_gallery()
   local gid, expect = g and cased(g._id) or rand_uuid(), {}
@@ -625,7 +650,12 @@ local function item_call(name)
   if chance(0.03) then arg2 = nil; expect = { [INV] = true } end
   local prev = g and max_sort(g.items)
   T0 = clock()
-  local res = invoke(name, expect, store[name], store, gid, arg2)
+  local fn = store[name]
+  if name == "createGalleryItem" and type(gid) == "string" and chance(0.3) then
+    fn = rest_create_item
+    stats.rest = (stats.rest or 0) + 1
+  end
+  local res = invoke(name, expect, fn, store, gid, arg2)
   T1 = clock()
   if not res then return end
   local got = name == "createGalleryItem" and { res } or res.items
@@ -899,6 +929,6 @@ store:close()
 local codes = {}
 for k, v in pairs(stats.byCode) do codes[#codes + 1] = k .. "=" .. v end
 table.sort(codes)
-print(("fuzz-api: seed %d: %d operations, %d calls (%d ok, %d refused: %s), %d in GC storms (%d finalizers ran during calls, clearing %d argument tables), %d full store comparisons, %d failures"):format(
-  seed, n, stats.calls, stats.ok, stats.errors, table.concat(codes, " "), storm.calls, storm.finalized, storm.cleared, stats.checks, stats.failures))
+print(("fuzz-api: seed %d: %d operations, %d calls (%d ok, %d refused: %s; %d creates through store:rest), %d in GC storms (%d finalizers ran during calls, clearing %d argument tables), %d full store comparisons, %d failures"):format(
+  seed, n, stats.calls, stats.ok, stats.errors, table.concat(codes, " "), stats.rest or 0, storm.calls, storm.finalized, storm.cleared, stats.checks, stats.failures))
 os.exit(stats.failures == 0 and 0 or 1, true)

@@ -257,15 +257,16 @@ describe("progallery.rest", function()
       g = velo_gallery()
       g.items[2].video.videoInfo = IMG
       assert.matches("^gallery%.items%[2%]%.video%.videoInfo: ", invalid(rest.galleryToRest, g))
-      assert.matches("^image%.imageInfo: ", invalid(rest.toRest, { image = { imageInfo = { id = "x" } } }))
+      -- an object is checked too, and the message names the field inside it
+      assert.matches("^image%.imageInfo%.width: ", invalid(rest.toRest, { image = { imageInfo = { id = "x" } } }))
       assert.matches("^image%.imageInfo: ", invalid(rest.toRest, { image = { imageInfo = 3 } }))
     end)
 
     it("names the path of a bad imageInfo / videoInfo object (fromRest)", function()
-      assert.matches("^item%.image%.imageInfo: ", invalid(rest.fromRest, { item = { image = { imageInfo = { id = "x", width = 1 } } } }))
+      assert.matches("^item%.image%.imageInfo%.height: ", invalid(rest.fromRest, { item = { image = { imageInfo = { id = "x", width = 1 } } } }))
       assert.matches("^item%.image%.imageInfo: ", invalid(rest.fromRest, { item = { image = { imageInfo = {} } } }))
       assert.matches("^item%.image%.imageInfo: ", invalid(rest.fromRest, { item = { image = { imageInfo = 7 } } }))
-      assert.matches("^item%.video%.videoInfo: ", invalid(rest.fromRest, { item = { video = { videoInfo = { id = "v", posters = "x" } } } }))
+      assert.matches("^item%.video%.videoInfo%.posters: ", invalid(rest.fromRest, { item = { video = { videoInfo = { id = "v", posters = "x" } } } }))
       assert.matches("^items%[2%]%.image%.imageInfo: ", invalid(rest.fromRest, { items = { {}, { image = { imageInfo = true } } } }))
     end)
 

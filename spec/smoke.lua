@@ -57,6 +57,23 @@ expect_fail("INVALID_ARGUMENT", store:listGalleries{ limit = 11 })
 expect_fail("PERMISSION_DENIED", store:as("visitor"):deleteGallery(g._id))
 assert(store:getGallery(g._id).totalItems == 50)
 
+-- The REST path (store:rest, progallery.restShape): body text in, response text out.
+local rest = require "progallery.rest"
+local text = assert(store:rest("getGallery", g._id, nil, { itemLimit = 100 }))
+assert(text:find('"totalItems":50', 1, true) and text:find('"imageInfo":{"id":"abc.jpg"', 1, true))
+text = assert(store:rest("createGalleryItem", g._id, nil, nil, '{"item":{"title":"r","image":{"imageInfo":'
+  .. '{"id":"a.jpg","width":3,"height":4,"watermark":"w"}},"link":{"type":"EXTERNAL","wixLinkData":{"e":[]}},'
+  .. '"video":null,"secondaryMedia":{"image":{"imageInfo":"https://x/y.png"}}}}'))
+assert(text:find('"watermark":"w"', 1, true) and text:find('"e":[]', 1, true))
+local r, _, c, field = store:rest("createGalleryItem", g._id, nil, nil, '{"item":{"image":{"imageInfo":{"id":"x"}}}}')
+assert(r == nil and c == "INVALID_ARGUMENT" and field == "item.image.imageInfo.width")
+r, _, c = store:rest("createGalleryItem", g._id, nil, nil, '{"item":')
+assert(r == nil and c == "INVALID_ARGUMENT")
+local shaped = assert(rest.galleryToRest(store:getGallery(g._id)))
+assert(shaped.gallery.items[1].image.imageInfo.width == 10)
+local back = assert(rest.itemFromRest(shaped.gallery.items[1]))
+assert(back.image.imageInfo == IMG)
+expect_fail("INVALID_ARGUMENT", rest.toRest({ image = { imageInfo = { id = "x" } } }))
 assert(store:deleteGallery(clone._id).galleryId == clone._id)
 
 -- The event feed (section 10): pages, cursors, a lease, and a signature when OpenSSL can make a key.
@@ -77,7 +94,7 @@ end
 store:close()
 expect_fail("FAILED_PRECONDITION", store:getGallery(g._id))
 local again = assert(progallery.open(path))
-assert(again:getGallery(g._id).totalItems == 50)
+assert(again:getGallery(g._id).totalItems == 51) -- and the item made over REST
 again:close()
 if not arg[1] then os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") end
 print("smoke: ok")

@@ -162,8 +162,24 @@ describe("validation", function()
       end
       assert.same({}, accepted)
       bad({ image = { imageInfo = 42 } }, "item.image.imageInfo")
-      bad({ image = { imageInfo = { url = "https://a.b/c.jpg" } } }, "item.image.imageInfo")
+      bad({ image = { imageInfo = { url = "ftp://a.b/c.jpg" } } }, "item.image.imageInfo")
+      bad({ image = { imageInfo = { id = "a.jpg" } } }, "item.image.imageInfo.width")
+      bad({ image = { imageInfo = { id = "a/b.jpg", width = 1, height = 1 } } }, "item.image.imageInfo.id")
+      bad({ image = { imageInfo = { id = "a.jpg", width = 1, height = 1, size = 3 } } },
+          "item.image.imageInfo.size")
       bad({ image = { imageInfo = null } }, "item.image.imageInfo")
+    end)
+
+    it("imageInfo and videoInfo also take Wix's REST objects, and answer the Velo string", function()
+      assert.equal("https://a.b/c.jpg",
+                   good({ image = { imageInfo = { url = "https://a.b/c.jpg" } } }).image.imageInfo)
+      assert.equal("wix:image://v1/a.jpg/x%20y.jpg#originWidth=3&originHeight=4",
+                   good({ image = { imageInfo = { id = "a.jpg", width = 3, height = 4,
+                                                  filename = "x y.jpg" } } }).image.imageInfo)
+      assert.equal("wix:video://v1/v1/f.mp4#posterUri=p.jpg&posterWidth=1&posterHeight=2",
+                   good({ video = { videoInfo = { id = "v1", filename = "f.mp4",
+                                                  posters = { { id = "p.jpg", width = 1, height = 2 } } } } })
+                     .video.videoInfo)
     end)
 
     it("imageInfo, videoInfo and html are required", function()

@@ -9,6 +9,7 @@
 #include "events.h"
 #include "json.h"
 #include "model.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 struct pg_db {
@@ -16,7 +17,9 @@ struct pg_db {
     pg_storage *s;
     pg_idgen ids;
     pg_arena *arena;
+    pg_strbuf out; /* the REST response text, kept from call to call */
     int readonly;
+    int rest; /* a REST call runs: stored documents stay text, field paths count from 0 */
     /* the event feed: the events of the running call, appended at its commit */
     int feed_on;
     int64_t retention_ms;
@@ -45,6 +48,7 @@ int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st)
         free(db);
         return pg_fail(st, PG_INTERNAL, "out of memory");
     }
+    pg_strbuf_init(&db->out, NULL, 0);
     db->ops = &pg_sqlite_ops;
     db->readonly = o->readonly;
     db->feed_on = !o->events_off;
@@ -64,6 +68,7 @@ void pg_db_close(pg_db *db)
     if (!db)
         return;
     db->ops->close(db->s);
+    pg_strbuf_free(&db->out);
     pg_arena_free(db->arena);
     free(db);
 }
@@ -75,6 +80,14 @@ int pg_db_data_version(pg_db *db, int64_t *v, pg_status *st)
     return db->ops->data_version(db->s, v, st) > 0;
 }
 pg_arena *pg_db_arena(pg_db *db) { return db->arena; }
+pg_strbuf *pg_db_out(pg_db *db) { return &db->out; }
+void pg_db_rest_mode(pg_db *db, int on) { db->rest = on; }
+
+static void init_path(pg_db *db, pg_path *path, const char *root)
+{
+    pg_path_init(path, root);
+    path->zero_based = db->rest;
+}
 
 void pg_db_set_actor(pg_db *db, int actor, const char *id, size_t len)
 {
@@ -367,8 +380,19 @@ static int find_gallery_item(pg_db *db, const char *gid, const char *iid, pg_gal
 static pg_value *item_value(pg_db *db, const pg_item_row *it, pg_status *st)
 {
     const char *err = NULL;
-    pg_value *doc = pg_json_decode(db->arena, it->doc, it->doclen, &err);
-    pg_value *v;
+    pg_value *doc, *v;
+    if (db->rest && it->doclen >= 2 && it->doc[0] == '{' && it->doc[it->doclen - 1] == '}') {
+        /* REST: the stored text is the REST form of the item's own fields; it joins
+         * the response as it is, unparsed */
+        pg_value *raw = pg_new_string_ref(db->arena, it->doc, it->doclen);
+        if (!raw || !(v = pg_item_out(db->arena, it->id, it->type, it->sort, it->created_ms,
+                                      it->updated_ms, NULL))
+            || !pg_obj_addl(db->arena, v, NULL, 0, raw))
+            return oom(st);
+        raw->type = PG_RAW;
+        return v;
+    }
+    doc = pg_json_decode(db->arena, it->doc, it->doclen, &err);
     if (!doc || doc->type != PG_OBJECT) {
         pg_fail(st, PG_INTERNAL, "storage error: item %s: document not readable (%s)", it->id,
                 err ? err : "not an object");
@@ -486,7 +510,7 @@ static pg_value *create_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     memset(&in, 0, sizeof in);
     if (!table_arg(opts, "options", keys, st))
         return NULL;
-    pg_path_init(&path, "gallery");
+    init_path(db, &path, "gallery");
     if (!absent(member(opts, "gallery"))
         && !pg_validate_gallery(db->arena, member(opts, "gallery"), PG_CREATE, &path, &in, st))
         return NULL;
@@ -579,7 +603,7 @@ static pg_value *update_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     pg_gallery_row g;
     pg_path path;
     int64_t now = pg_now_ms();
-    pg_path_init(&path, "gallery");
+    init_path(db, &path, "gallery");
     if (!id_arg(args[0], "galleryId", id, st))
         return NULL;
     if (absent(args[1]))
@@ -668,7 +692,7 @@ static pg_value *create_gallery_item(pg_db *db, pg_value *const *args, pg_status
     char gid[PG_UUID_LEN + 1];
     pg_item_in item;
     pg_path path;
-    pg_path_init(&path, "item");
+    init_path(db, &path, "item");
     if (!id_arg(args[0], "galleryId", gid, st))
         return NULL;
     if (absent(args[1]))
@@ -684,7 +708,7 @@ static pg_value *create_gallery_items(pg_db *db, pg_value *const *args, pg_statu
     pg_item_in *items;
     size_t n;
     pg_path path;
-    pg_path_init(&path, "items");
+    init_path(db, &path, "items");
     if (!id_arg(args[0], "galleryId", gid, st))
         return NULL;
     if (absent(args[1]))
@@ -716,7 +740,7 @@ static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status
     pg_value *doc;
     const char *err = NULL;
     int64_t now = pg_now_ms();
-    pg_path_init(&path, "item");
+    init_path(db, &path, "item");
     if (!identifiers(args[0], gid, iid, st))
         return NULL;
     if (absent(args[1]))
@@ -791,7 +815,7 @@ static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_
         return oom(st);
     for (i = 0; i < n; i++) {
         char name[32];
-        snprintf(name, sizeof name, "itemIds[%zu]", i + 1);
+        snprintf(name, sizeof name, "itemIds[%zu]", i + 1); /* REST: made 0-based by progallery.http */
         if (!id_arg(list->u.arr.v[i], name, ids[i], st))
             return NULL;
     }

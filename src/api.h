@@ -6,6 +6,7 @@
 
 #include "status.h"
 #include "storage.h"
+#include "strbuf.h"
 #include "value.h"
 
 typedef struct pg_db pg_db;
@@ -17,6 +18,12 @@ int pg_db_readonly(const pg_db *db);
 int pg_db_data_version(pg_db *db, int64_t *v, pg_status *st);
 /* Scratch memory for one call: arguments and results. Reset between calls. */
 pg_arena *pg_db_arena(pg_db *db);
+/* The buffer REST responses are written into (rest.h), kept for the next call. */
+pg_strbuf *pg_db_out(pg_db *db);
+/* On for a REST call (rest.c): results carry stored item documents as their
+ * text (PG_RAW) and field paths count from 0. */
+void pg_db_rest_mode(pg_db *db, int on);
+
 /* Who the next write calls run as (the events' identity); id may be NULL. */
 #define PG_ACTOR_ID_MAX 256
 void pg_db_set_actor(pg_db *db, int actor, const char *id, size_t len);

@@ -2,6 +2,8 @@
  * numbers) and the decoder of stored documents and request bodies. */
 #include "json.h"
 
+#include "strbuf.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,55 +41,9 @@ static size_t plain_run(const char *s, size_t n)
     return i;
 }
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int oom, heap; /* heap: buf was malloc'ed (it starts on the caller's stack) */
-} sbuf;
-
-static void sb_reserve(sbuf *b, size_t extra)
-{
-    size_t need, ncap;
-    char *p;
-    if (b->oom)
-        return;
-    need = b->len + extra;
-    if (need <= b->cap)
-        return;
-    ncap = b->cap ? b->cap : 256;
-    while (ncap < need)
-        ncap *= 2;
-    p = b->heap ? realloc(b->buf, ncap) : malloc(ncap);
-    if (!p) {
-        b->oom = 1;
-        return;
-    }
-    if (!b->heap && b->len)
-        memcpy(p, b->buf, b->len);
-    b->heap = 1;
-    b->buf = p;
-    b->cap = ncap;
-}
-
-/* Inline: the encoder adds a few bytes at a time, dozens of times per item. */
-static inline void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->cap - b->len < n) {
-        sb_reserve(b, n);
-        if (b->oom)
-            return;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-}
-
-static inline void sb_addc(sbuf *b, char c)
-{
-    if (b->len < b->cap)
-        b->buf[b->len++] = c;
-    else
-        sb_add(b, &c, 1);
-}
+typedef pg_strbuf sbuf;
+#define sb_add pg_strbuf_add
+#define sb_addc pg_strbuf_addc
 
 static void encode_string(sbuf *b, const char *s, size_t n)
 {
@@ -188,33 +144,55 @@ static void encode(sbuf *b, const pg_value *v)
         }
         sb_addc(b, ']');
         break;
-    case PG_OBJECT:
+    case PG_RAW: sb_add(b, v->u.str.s, v->u.str.len); break;
+    case PG_OBJECT: {
+        int first = 1;
         sb_addc(b, '{');
         for (i = 0; i < v->u.obj.n; i++) {
-            if (i)
+            const pg_member *m = &v->u.obj.m[i];
+            if (!m->key) { /* spliced members: the inside of a stored object's text */
+                const char *s = m->val->u.str.s;
+                size_t n = m->val->u.str.len;
+                if (n <= 2)
+                    continue;
+                if (!first)
+                    sb_addc(b, ',');
+                sb_add(b, s + 1, n - 2);
+                first = 0;
+                continue;
+            }
+            if (!first)
                 sb_addc(b, ',');
-            encode_string(b, v->u.obj.m[i].key, v->u.obj.m[i].keylen);
+            first = 0;
+            encode_string(b, m->key, m->keylen);
             sb_addc(b, ':');
-            encode(b, v->u.obj.m[i].val);
+            encode(b, m->val);
         }
         sb_addc(b, '}');
         break;
     }
+    }
+}
+
+int pg_json_write(pg_strbuf *b, const pg_value *v)
+{
+    encode(b, v);
+    return !b->oom;
 }
 
 char *pg_json_encode(pg_arena *a, const pg_value *v, size_t *len)
 {
     char stack[2048];
-    sbuf b = { stack, 0, sizeof stack, 0, 0 };
+    sbuf b;
     char *out = NULL;
+    pg_strbuf_init(&b, stack, sizeof stack);
     encode(&b, v);
     if (!b.oom) {
         out = pg_arena_strdup(a, b.buf, b.len);
         if (out && len)
             *len = b.len;
     }
-    if (b.heap)
-        free(b.buf);
+    pg_strbuf_free(&b);
     return out;
 }
 

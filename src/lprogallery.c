@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "rest.h"
 #include "lua_binding.h"
 #include "utf8.h"
 
@@ -361,6 +362,34 @@ static int l_escape_key(lua_State *L)
     return 1;
 }
 
+/* The checks before any call on h: open, not inside another call on its
+ * connection (a finalizer), and the right to write. */
+static int call_refused(lua_State *L, handle *h, pg_db *db, int writes)
+{
+    if (!db)
+        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is closed");
+    if (owner_of(h)->busy) /* the GC ran a finalizer that calls this store during a call on it */
+        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is busy with another call (from a finalizer?)");
+    if (writes && h->caller != ROLE_ADMIN && !pg_lua_elevated(L))
+        return pg_lua_fail(L, PG_PERMISSION_DENIED,
+                           writes == PG_NEEDS_PRIVILEGE
+                               ? "permission denied: the event feed needs the admin identity or elevate()"
+                               : "permission denied: writes need the admin identity or elevate()");
+    if (writes == 1 && pg_db_readonly(db))
+        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is read-only");
+    return 0;
+}
+
+/* Who the events of a write on h say made the change. */
+static void set_actor(handle *h, pg_db *db, int writes)
+{
+    if (writes)
+        pg_db_set_actor(db,
+                        h->caller == ROLE_ADMIN    ? PG_ACTOR_WIX_USER
+                        : h->caller == ROLE_MEMBER ? PG_ACTOR_MEMBER : PG_ACTOR_VISITOR,
+                        h->cid.has ? h->cid.s : NULL, h->cid.len);
+}
+
 /* ---- the API dispatcher ---------------------------------------------------------- */
 
 typedef struct {
@@ -398,7 +427,7 @@ static int run_call(lua_State *L)
         }
     }
     c->nrefs = r.nrefs;
-    if (!(result = e->fn(c->db, args, &c->st)))
+    if (!(result = e->fn(c->db, args, &c->st)) || !pg_velo_result(r.a, result, &c->st))
         return 0;
     pg_lua_push(L, result, r.refs);
     return 1;
@@ -431,22 +460,9 @@ static int call_api(lua_State *L, handle *h, int hidx, int first_arg)
     c.e = (const pg_api_entry *)lua_touserdata(L, lua_upvalueindex(1));
     c.db = handle_db(h);
     c.nrefs = 0;
-    if (!c.db)
-        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is closed");
-    if (o->busy) /* the GC ran a finalizer that calls this store during a call on it */
-        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is busy with another call (from a finalizer?)");
-    if (c.e->writes && h->caller != ROLE_ADMIN && !pg_lua_elevated(L))
-        return pg_lua_fail(L, PG_PERMISSION_DENIED,
-                           c.e->writes == PG_NEEDS_PRIVILEGE
-                               ? "permission denied: the event feed needs the admin identity or elevate()"
-                               : "permission denied: writes need the admin identity or elevate()");
-    if (c.e->writes == 1 && pg_db_readonly(c.db))
-        return pg_lua_fail(L, PG_FAILED_PRECONDITION, "store is read-only");
-    if (c.e->writes) /* who the events say made the change */
-        pg_db_set_actor(c.db,
-                        h->caller == ROLE_ADMIN    ? PG_ACTOR_WIX_USER
-                        : h->caller == ROLE_MEMBER ? PG_ACTOR_MEMBER : PG_ACTOR_VISITOR,
-                        h->cid.has ? h->cid.s : NULL, h->cid.len);
+    if ((rc = call_refused(L, h, c.db, c.e->writes)))
+        return rc;
+    set_actor(h, c.db, c.e->writes);
     /* grown now, without a GC step: the call into run_call must not need to */
     if (!lua_checkstack(L, LUA_MINSTACK + 2 * c.e->nargs + 8))
         return pg_lua_fail(L, PG_INTERNAL, "out of memory (Lua stack)");
@@ -470,6 +486,73 @@ static int call_api(lua_State *L, handle *h, int hidx, int first_arg)
     clear_refs(L, hidx, c.nrefs);
     if (c.st.code != PG_OK)
         return pg_lua_status(L, &c.st);
+    return 1;
+}
+
+static const char *opt_text(lua_State *L, int idx, size_t *len)
+{
+    *len = 0;
+    return lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, len) : NULL;
+}
+
+/* store:rest(op, galleryId, itemId, options, body) -> response JSON text, or
+ * nil, message, code, field (the REST field path the message starts with, or
+ * nil). The REST path of progallery.http: body text in, response text out,
+ * no Lua table for the gallery data on the way (rest.h). */
+static int l_rest(lua_State *L)
+{
+    handle *h = to_handle(L, 1), *o;
+    pg_rest_request req;
+    const pg_api_entry *e;
+    pg_status st;
+    pg_db *db;
+    pg_reader r;
+    int i, ok, refused;
+    if (!h)
+        return pg_lua_fail(L, PG_INVALID_ARGUMENT, "self: expected a progallery store");
+    lua_settop(L, 6);
+    for (i = 2; i <= 6; i++)
+        if (i != 5 && !lua_isnil(L, i) && lua_type(L, i) != LUA_TSTRING)
+            return pg_lua_fail(L, PG_INVALID_ARGUMENT, i == 2 ? "op: expected a string"
+                               : i == 3 ? "galleryId: expected a string"
+                               : i == 4 ? "itemId: expected a string" : "body: expected JSON text");
+    memset(&req, 0, sizeof req);
+    req.op = opt_text(L, 2, &req.oplen);
+    if (!req.op || !(e = pg_rest_entry(req.op, req.oplen)))
+        return pg_lua_fail(L, PG_NOT_FOUND, "no such route");
+    db = handle_db(h);
+    if ((refused = call_refused(L, h, db, e->writes)))
+        return refused;
+    set_actor(h, db, e->writes);
+    o = owner_of(h);
+    req.gallery_id = opt_text(L, 3, &req.gallery_id_len);
+    req.item_id = opt_text(L, 4, &req.item_id_len);
+    req.body = opt_text(L, 6, &req.bodylen);
+    st.code = PG_OK;
+    st.msg[0] = '\0';
+    st.fieldlen = 0;
+    pg_arena_reset(pg_db_arena(db));
+    o->busy = 1;
+    r.L = L;
+    r.a = pg_db_arena(db);
+    r.budget = PG_LUA_MAX_NODES;
+    r.array_mt = 0;
+    r.refs = 0;
+    r.nrefs = 0;
+    ok = 1;
+    if (!lua_isnil(L, 5) && !(req.options = pg_lua_read(&r, 5, 1)))
+        ok = pg_fail(&st, PG_INTERNAL, "out of memory");
+    ok = ok && pg_rest_call(db, &req, pg_db_out(db), &st);
+    end_call(o, db);
+    if (!ok) {
+        pg_lua_status(L, &st);
+        if (st.fieldlen)
+            lua_pushlstring(L, st.msg, st.fieldlen);
+        else
+            lua_pushnil(L);
+        return 4;
+    }
+    lua_pushlstring(L, pg_db_out(db)->buf, pg_db_out(db)->len);
     return 1;
 }
 
@@ -563,6 +646,7 @@ static const luaL_Reg store_methods[] = {
     { "close", l_close },
     { "as", l_as },
     { "dataVersion", l_data_version },
+    { "rest", l_rest },
     { NULL, NULL },
 };
 
@@ -593,6 +677,8 @@ PG_EXPORT int luaopen_progallery(lua_State *L)
     lua_setfield(L, -2, "elevate");
     pg_lua_push_encoder(L);
     lua_setfield(L, -2, "encodeJSON");
+    pg_lua_push_rest_shape(L);
+    lua_setfield(L, -2, "restShape");
     lua_pushcfunction(L, l_escape_key);
     lua_setfield(L, -2, "escapeKey");
     pg_lua_push_jwt(L);

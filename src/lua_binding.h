@@ -6,6 +6,7 @@
 
 #include "compat.h"
 #include "status.h"
+#include "strbuf.h"
 #include "value.h"
 
 #define REG_ARRAY_MT "progallery.array_mt" /* cjson's array metatable, when there is one */
@@ -44,7 +45,16 @@ void pg_lua_init_elevation(lua_State *L);
 void pg_lua_push_elevate(lua_State *L);
 
 /* lua_json.c */
+typedef struct {
+    pg_arena *a;
+    pg_strbuf out;
+    int busy; /* a call is running (a finalizer may call the same function meanwhile) */
+} pg_lua_scratch;
+pg_lua_scratch *pg_lua_push_scratch(lua_State *L); /* a userdata that frees both when collected */
 void pg_lua_push_encoder(lua_State *L);       /* progallery.encodeJSON */
+
+/* lua_rest.c */
+void pg_lua_push_rest_shape(lua_State *L);    /* progallery.restShape */
 
 /* lua_jwt.c */
 void pg_lua_push_jwt(lua_State *L);           /* progallery.jwtRS256 */

@@ -44,28 +44,26 @@ static const char *settle_arrays(lua_State *L, pg_value *v, int keys, int opaque
     return problem;
 }
 
-/* The encoder's scratch arena lives in a userdata, so that it is freed with the
- * module, or, for a temporary one, by the GC even if a Lua error interrupts. */
-typedef struct {
-    pg_arena *a;
-    int busy; /* an encode is running (a finalizer may call encodeJSON meanwhile) */
-} arena_box;
-
-static int l_arena_gc(lua_State *L)
+/* Scratch memory of a Lua-facing codec call (an arena, and the text buffer the
+ * encoder writes into) lives in a userdata, so that it is freed with the module,
+ * or, for a temporary one, by the GC even if a Lua error interrupts. */
+static int l_scratch_gc(lua_State *L)
 {
-    arena_box *b = lua_touserdata(L, 1);
+    pg_lua_scratch *b = lua_touserdata(L, 1);
     pg_arena_free(b->a);
     b->a = NULL;
+    pg_strbuf_free(&b->out);
     return 0;
 }
 
-static arena_box *push_arena_box(lua_State *L)
+pg_lua_scratch *pg_lua_push_scratch(lua_State *L)
 {
-    arena_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    pg_lua_scratch *b = pg_newuserdata(L, sizeof *b, 0);
     b->a = NULL;
     b->busy = 0;
-    if (luaL_newmetatable(L, "progallery.arena")) {
-        lua_pushcfunction(L, l_arena_gc);
+    pg_strbuf_init(&b->out, NULL, 0);
+    if (luaL_newmetatable(L, "progallery.scratch")) {
+        lua_pushcfunction(L, l_scratch_gc);
         lua_setfield(L, -2, "__gc");
     }
     lua_setmetatable(L, -2);
@@ -80,16 +78,16 @@ static arena_box *push_arena_box(lua_State *L)
  * marked with cjson's array metatable or found under a key of arrayKeys. */
 static int l_encode_json(lua_State *L)
 {
-    arena_box *box = lua_touserdata(L, lua_upvalueindex(1));
+    pg_lua_scratch *box = lua_touserdata(L, lua_upvalueindex(1));
     pg_reader r;
     pg_value *v;
-    const char *text, *problem;
-    size_t len;
+    const char *problem;
+    int written;
     int keys = lua_istable(L, 2) ? 2 : 0, opaque = lua_istable(L, 3) ? 3 : 0;
     lua_settop(L, 3);
     lua_getfield(L, LUA_REGISTRYINDEX, REG_ARRAY_MT);
     if (box->busy) /* called from a finalizer during an encode: a scratch arena of its own */
-        box = push_arena_box(L);
+        box = pg_lua_push_scratch(L);
     r.L = L;
     r.a = box->a;
     r.budget = PG_LUA_MAX_NODES;
@@ -101,21 +99,22 @@ static int l_encode_json(lua_State *L)
         problem = "out of memory";
     else
         problem = settle_arrays(L, v, keys, opaque);
-    text = problem ? NULL : pg_json_encode(box->a, v, &len);
-    if (text)
-        lua_pushlstring(L, text, len);
+    /* written once, into the kept buffer, and copied once, into the Lua string */
+    pg_strbuf_reset(&box->out, 1 << 20);
+    written = !problem && pg_json_write(&box->out, v);
     pg_arena_reset(box->a);
     box->busy = 0;
     if (problem)
         return lua_pushnil(L), lua_pushfstring(L, "json: cannot encode this value: %s", problem),
                lua_pushliteral(L, "INVALID_ARGUMENT"), 3;
-    if (!text)
+    if (!written)
         return pg_lua_fail(L, PG_INTERNAL, "out of memory");
+    lua_pushlstring(L, box->out.buf, box->out.len);
     return 1;
 }
 
 void pg_lua_push_encoder(lua_State *L)
 {
-    push_arena_box(L);
+    pg_lua_push_scratch(L);
     lua_pushcclosure(L, l_encode_json, 1);
 }

@@ -6,6 +6,7 @@
 
 #include "ids.h"
 #include "json.h"
+#include "media.h"
 #include "utf8.h"
 
 /* Byte bounds of spec section 4. */
@@ -84,128 +85,6 @@ static int check_object(ctx *c, const pg_value *v)
     return bad(c, "expected a table, got %s", type_name(v));
 }
 
-/* The value of `key` in a "#k=v&k=v" fragment; NULL when absent. */
-static const char *fragment_param(const char *frag, const char *end, const char *key, size_t *len)
-{
-    size_t klen = strlen(key);
-    const char *p = frag;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == '=') {
-            *len = (size_t)(stop - p) - klen - 1;
-            return p + klen + 1;
-        }
-        p = stop + 1;
-    }
-    return NULL;
-}
-
-static int all_digits(const char *s, size_t n)
-{
-    size_t i;
-    if (n == 0 || n > 9)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Whether s[0..n) percent-decodes to UTF-8 without NUL, the rule for every string:
- * the decoded text is the REST object's filename or poster id (reference 2.11).
- * form = 0 is decodeURIComponent (a malformed escape is refused, as JS throws);
- * form = 1 is URLSearchParams ("+" is a space, a malformed escape stays as it is). */
-static int decodes_to_utf8(const char *s, size_t n, int form)
-{
-    char buf[MAX_URL];
-    size_t i, len = 0;
-    if (n > sizeof buf)
-        return 0;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi = i + 2 < n ? hex_digit(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
-            if (hi >= 0 && lo >= 0) {
-                buf[len++] = (char)(hi * 16 + lo);
-                i += 2;
-                continue;
-            }
-            if (!form)
-                return 0;
-        }
-        buf[len++] = form && s[i] == '+' ? ' ' : s[i];
-    }
-    return utf8_problem(buf, len) == NULL;
-}
-
-/* wix:image://v1/<id>[/<filename>][?<query>]#originWidth=<w>&originHeight=<h>[&...] and
- * wix:video://v1/<id>[/<filename>][?<query>][#posterUri=..&posterWidth=<w>&posterHeight=<h>].
- * The filename and the video's poster are optional because Wix's SDK builds
- * these strings without them when the REST object has none. A "?" ends the path, as
- * for the URL parser of the SDK (reference 2.11); the query plays no part. The same
- * grammar is progallery.uri's; spec/fixtures/media_uris.lua holds the vectors both pass. */
-static int wix_uri_ok(const char *s, size_t n, int image)
-{
-    const char *end = s + n, *hash = memchr(s, '#', n), *path_end = hash ? hash : end;
-    const char *query = memchr(s, '?', (size_t)(path_end - s)), *slash;
-    static const char *const dims[2][2] = { { "posterWidth", "posterHeight" },
-                                            { "originWidth", "originHeight" } };
-    int i;
-    size_t len;
-    const char *poster;
-    if (query)
-        path_end = query;
-    slash = memchr(s, '/', (size_t)(path_end - s));
-    if (slash == s || (slash && (slash + 1 == path_end || memchr(slash + 1, '/',
-                                                                 (size_t)(path_end - slash - 1)))))
-        return 0; /* empty id, empty filename, or extra path segments */
-    if (path_end == s)
-        return 0;
-    if (slash && !decodes_to_utf8(slash + 1, (size_t)(path_end - slash - 1), 0))
-        return 0;
-    if (!hash)
-        return !image;
-    for (i = 0; i < 2; i++) {
-        const char *v = fragment_param(hash + 1, end, dims[image][i], &len);
-        if (v ? !all_digits(v, len) : image)
-            return 0;
-    }
-    poster = image ? NULL : fragment_param(hash + 1, end, "posterUri", &len);
-    return !poster || decodes_to_utf8(poster, len, 1);
-}
-
-static int check_url(ctx *c, const pg_value *v, const char *wix_prefix)
-{
-    const char *s = v->u.str.s;
-    size_t n = v->u.str.len, plen = strlen(wix_prefix), i;
-    int ok;
-    if (n > plen && memcmp(s, wix_prefix, plen) == 0)
-        ok = wix_uri_ok(s + plen, n - plen, strstr(wix_prefix, "image") != NULL);
-    else
-        ok = (n > 8 && memcmp(s, "https://", 8) == 0) || (n > 7 && memcmp(s, "http://", 7) == 0);
-    for (i = 0; ok && i < n; i++)
-        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7F)
-            ok = 0;
-    if (!ok)
-        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "must be a %s URI or an http(s):// URL",
-                          strstr(wix_prefix, "image")
-                              ? "wix:image://v1/<id>/<filename>#originWidth=<w>&originHeight=<h>"
-                              : "wix:video://v1/<id>/<filename>#posterUri=..");
-    return 1;
-}
-
 static int key_is(const pg_member *m, const char *k)
 {
     return m->keylen == strlen(k) && memcmp(m->key, k, m->keylen) == 0;
@@ -237,6 +116,7 @@ static int check_free(ctx *c, const pg_value *v, int depth)
     case PG_NULL:
         return bad(c, "%s", "null is not allowed here");
     case PG_INVALID:
+    case PG_RAW:
         return bad(c, "unsupported value: %s", v->u.str.s);
     case PG_ARRAY:
     case PG_OBJECT:
@@ -282,14 +162,14 @@ static int free_table(ctx *c, const pg_value *v)
 /* ---- nested objects ----------------------------------------------------- */
 
 /* One field of a nested object: rules for a member, by key. */
-typedef enum { F_STRING, F_NUMBER, F_INT, F_URL, F_ENUM, F_FREE, F_IGNORE, F_POINT, F_UNSHARP,
+typedef enum { F_STRING, F_NUMBER, F_INT, F_IMAGE, F_VIDEO, F_ENUM, F_FREE, F_IGNORE, F_POINT, F_UNSHARP,
                F_DURATION } field_kind;
 
 typedef struct {
     const char *key;
     field_kind kind;
     double min, max;      /* bytes for strings, range for numbers */
-    const char *extra;    /* URL prefix or "|"-separated enum */
+    const char *extra;    /* "|"-separated enum */
     int required;
 } field;
 
@@ -349,9 +229,12 @@ static pg_value *field_value(ctx *c, const field *f, const pg_value *v, int *ok)
     case F_STRING: *ok = check_string(c, v, (size_t)f->min, (size_t)f->max); return (pg_value *)v;
     case F_NUMBER: *ok = check_number(c, v, f->min, f->max, 0); return (pg_value *)v;
     case F_INT: *ok = check_number(c, v, f->min, f->max, 1); return (pg_value *)v;
-    case F_URL:
-        *ok = check_string(c, v, 1, (size_t)f->max) && check_url(c, v, f->extra);
-        return (pg_value *)v;
+    case F_IMAGE:
+    case F_VIDEO: {
+        pg_value *m = pg_media_value(c->a, f->kind == F_IMAGE ? PG_IMAGE : PG_VIDEO, v, c->path, c->st);
+        *ok = m != NULL;
+        return m;
+    }
     case F_ENUM: *ok = check_enum(c, v, f->extra); return (pg_value *)v;
     case F_FREE: *ok = free_table(c, v); return (pg_value *)v;
     case F_IGNORE: return NULL;
@@ -428,9 +311,11 @@ static const field link_fields[] = {
     { "text", F_STRING, 0, MAX_SHORT, NULL, 0 },
     { "url", F_STRING, 0, MAX_URL, NULL, 0 },
     { "target", F_ENUM, 0, 0, "_blank|_self", 0 },
+    { "type", F_ENUM, 0, 0, "UNDEFINED|EXTERNAL|INTERNAL", 0 },
+    { "wixLinkData", F_FREE, 0, 0, NULL, 0 },
 };
 static const field image_fields[] = {
-    { "imageInfo", F_URL, 0, MAX_URL, "wix:image://v1/", 1 },
+    { "imageInfo", F_IMAGE, 0, 0, NULL, 1 },
     { "focalPoint", F_POINT, 0, 0, NULL, 0 },
     { "exif", F_FREE, 0, 0, NULL, 0 },
     { "quality", F_INT, 30, 100, NULL, 0 },
@@ -439,7 +324,7 @@ static const field image_fields[] = {
 };
 static const field video_fields[] = {
     { "type", F_ENUM, 0, 0, "UNDEFINED|WIX_MEDIA|YOUTUBE|VIMEO", 0 },
-    { "videoInfo", F_URL, 0, MAX_URL, "wix:video://v1/", 1 },
+    { "videoInfo", F_VIDEO, 0, 0, NULL, 1 },
     { "durationInMillis", F_INT, 0, 9007199254740992.0, NULL, 0 },
     { "duration", F_DURATION, 0, 0, NULL, 0 }, /* legacy: folded into durationInMillis */
 };
@@ -520,7 +405,35 @@ static int is_media_key(const pg_member *m)
 static int is_item_key(const pg_member *m)
 {
     return key_is(m, "title") || key_is(m, "description") || key_is(m, "link")
-           || key_is(m, "tags") || is_media_key(m);
+           || key_is(m, "tags") || key_is(m, "secondaryMedia") || is_media_key(m);
+}
+
+/* secondaryMedia: Wix's wire shape, { image = Image } or { text = Text }. */
+static pg_value *secondary_media(ctx *c, const pg_value *in)
+{
+    pg_value *out;
+    size_t i;
+    if (!check_object(c, in))
+        return NULL;
+    if (!(out = pg_new_object(c->a, 1)))
+        return oom(c), NULL;
+    for (i = 0; i < in->u.obj.n; i++) {
+        const pg_member *m = &in->u.obj.m[i];
+        size_t old = pg_path_key(c->path, m->key, m->keylen);
+        pg_value *v;
+        if (!key_is(m, "image") && !key_is(m, "text"))
+            return unknown(c), NULL;
+        if (!pg_is_null(m->val)) {
+            if (out->u.obj.n)
+                return bad(c, "%s", "only one of image, text may be set"), NULL;
+            v = key_is(m, "image") ? nested(c, m->val, image_fields, 6, "image")
+                                   : nested(c, m->val, text_fields, 4, "text");
+            if (!v || !add(c, out, m, v))
+                return NULL;
+        }
+        pg_path_pop(c->path, old);
+    }
+    return out;
 }
 
 static pg_value *item_member(ctx *c, const pg_member *m, int *ok)
@@ -531,9 +444,14 @@ static pg_value *item_member(ctx *c, const pg_member *m, int *ok)
     if (key_is(m, "description"))
         return (*ok = check_string(c, m->val, 0, MAX_DESCRIPTION)) ? m->val : NULL;
     if (key_is(m, "link")) {
-        pg_value *l = nested(c, m->val, link_fields, 3, "link");
+        pg_value *l = nested(c, m->val, link_fields, 5, "link");
         *ok = l != NULL;
         return l;
+    }
+    if (key_is(m, "secondaryMedia")) {
+        pg_value *v = secondary_media(c, m->val);
+        *ok = v != NULL;
+        return v;
     }
     if (key_is(m, "tags")) {
         pg_value *t = tags(c, m->val);
@@ -710,6 +628,38 @@ pg_value *pg_doc_apply(pg_arena *a, const pg_value *stored, const pg_value *patc
         if (!pg_is_null(patch->u.obj.m[j].val))
             out->u.obj.m[out->u.obj.n++] = patch->u.obj.m[j];
     return out;
+}
+
+/* One media member of a document, a Velo string before schema 2: its object. */
+static int upgrade_media(pg_arena *a, pg_value *owner, const char *key, pg_media_kind k, int *changed)
+{
+    size_t i;
+    if (!owner || owner->type != PG_OBJECT)
+        return 1;
+    for (i = 0; i < owner->u.obj.n; i++) {
+        pg_member *m = &owner->u.obj.m[i];
+        const char *why;
+        pg_value *obj;
+        if (!key_is(m, key) || m->val->type != PG_STRING)
+            continue;
+        obj = pg_media_stored(a, k, m->val->u.str.s, m->val->u.str.len, &why);
+        if (!obj)
+            return why ? -1 : 0;
+        m->val = obj;
+        *changed = 1;
+    }
+    return 1;
+}
+
+int pg_doc_upgrade(pg_arena *a, pg_value *doc, int *changed)
+{
+    pg_value *second = pg_obj_get(doc, "secondaryMedia");
+    int rc;
+    *changed = 0;
+    if ((rc = upgrade_media(a, pg_obj_get(doc, "image"), "imageInfo", PG_IMAGE, changed)) <= 0
+        || (rc = upgrade_media(a, pg_obj_get(doc, "video"), "videoInfo", PG_VIDEO, changed)) <= 0)
+        return rc;
+    return upgrade_media(a, second ? pg_obj_get(second, "image") : NULL, "imageInfo", PG_IMAGE, changed);
 }
 
 const char *pg_doc_type(const pg_value *doc)

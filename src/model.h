@@ -42,6 +42,10 @@ int pg_validate_gallery(pg_arena *a, const pg_value *in, pg_mode mode, pg_path *
 
 /* Stored document with a validated patch applied (PG_UPDATE semantics). */
 pg_value *pg_doc_apply(pg_arena *a, const pg_value *stored, const pg_value *patch);
+/* A stored document of schema 1 (media as Velo strings) in place as schema 2
+ * keeps it (media as REST objects); *changed says whether anything moved.
+ * 1 on success, 0 out of memory, -1 a string that is not a media string. */
+int pg_doc_upgrade(pg_arena *a, pg_value *doc, int *changed);
 /* "IMAGE", "VIDEO", "TEXT" or "UNDEFINED". */
 const char *pg_doc_type(const pg_value *doc);
 

@@ -25,6 +25,7 @@ int pg_fail(pg_status *st, pg_code code, const char *fmt, ...)
 {
     va_list ap;
     st->code = code;
+    st->fieldlen = 0;
     va_start(ap, fmt);
     vsnprintf(st->msg, sizeof st->msg, fmt, ap);
     va_end(ap);
@@ -68,6 +69,7 @@ int pg_fail_name(pg_status *st, pg_code code, const char *name, size_t len, cons
         n += k;
         i += used;
     }
+    st->fieldlen = n;
     st->msg[n++] = ':';
     st->msg[n++] = ' ';
     st->code = code;
@@ -126,7 +128,7 @@ static void write_path(const pg_path *p, path_text *t)
                 append(t, ".", 1);
             append_key(t, p->seg[i].key, p->seg[i].len);
         } else {
-            append_index(t, p->seg[i].len);
+            append_index(t, p->seg[i].len - (size_t)p->zero_based);
         }
     }
 }
@@ -138,6 +140,7 @@ int pg_fail_at(pg_status *st, pg_code code, const pg_path *p, const char *fmt, .
     int n;
     write_path(p, &t);
     st->code = code;
+    st->fieldlen = t.len;
     n = snprintf(st->msg, sizeof st->msg, "%s: ", t.buf);
     if (n < 0 || (size_t)n >= sizeof st->msg)
         return 0;
@@ -151,6 +154,7 @@ void pg_path_init(pg_path *p, const char *root)
 {
     p->root = root;
     p->depth = 0;
+    p->zero_based = 0;
 }
 
 static size_t push(pg_path *p, const char *key, size_t len)

@@ -19,6 +19,7 @@ typedef enum {
 typedef struct {
     pg_code code;
     char msg[512];
+    size_t fieldlen; /* msg starts with a field path of this length and ": " (0: none) */
 } pg_status;
 
 const char *pg_code_name(pg_code code);
@@ -60,6 +61,7 @@ typedef struct {
         size_t len;      /* key length, or the 1-based index */
     } seg[PG_PATH_DEPTH];
     size_t depth; /* segments pushed; those beyond PG_PATH_DEPTH are counted only */
+    int zero_based; /* indexes written from 0, as JSON arrays count (REST); else from 1 */
 } pg_path;
 
 void pg_path_init(pg_path *p, const char *root);

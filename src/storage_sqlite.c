@@ -7,9 +7,15 @@
 #include <string.h>
 
 #include "events.h"
+#include "json.h"
+#include "model.h" /* pg_doc_upgrade: what a document becomes is the model's */
 #include "storage.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
+/* Schema 2 (progallery 0.2): the same tables; item documents hold media as Wix's
+ * REST objects instead of Velo strings (API.md section 12). */
+#define UPGRADE_BATCH 256
+/* Schema 3: the event feed (API.md section 10), schema_v3_events below. */
 
 static const char *const schema_v1 =
     "CREATE TABLE galleries("
@@ -33,14 +39,14 @@ static const char *const schema_v1 =
     "  doc TEXT NOT NULL);"
     "CREATE INDEX items_by_order ON items(gid, sort_order);";
 
-/* Version 2: the event feed (spec section 10). Events are kept in chunks of up to
+/* Version 3: the event feed (spec section 10). Events are kept in chunks of up to
  * PG_CHUNK_EVENTS consecutive events of one call and one gallery (packed by events.c),
  * keyed by their last seq: one row and one statement per chunk, not per event, so that
  * a write with its events costs little more than the write. seq continues from the
  * last chunk, or from feed.pruned_through once every chunk is pruned, so it is never
  * reused; galleries.event_seq is the per-gallery entityEventSequence, kept in the
  * gallery's own row (which every write touches anyway). */
-static const char *const schema_v2_events =
+static const char *const schema_v3_events =
     "CREATE TABLE feed("
     "  one INTEGER PRIMARY KEY CHECK (one = 1),"
     "  pruned_through INTEGER NOT NULL);"
@@ -59,8 +65,6 @@ static const char *const schema_v2_events =
     "CREATE TABLE event_leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
     "  until_ms INTEGER NOT NULL) WITHOUT ROWID;";
 
-/* The migrations, in order: migrations[v] takes a file from version v to v + 1. */
-static const char *const migrations[SCHEMA_VERSION] = { schema_v1, schema_v2_events };
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
@@ -255,11 +259,93 @@ static int user_version(pg_storage *s, int *v, pg_status *st)
     return rc == SQLITE_ROW ? 1 : fail_db(s, rc, st);
 }
 
+static int upgrade_docs_batch(pg_storage *s, pg_arena *a, sqlite3_int64 *after, int *more,
+                              pg_status *st)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    sqlite3_int64 keys[UPGRADE_BATCH];
+    char *docs[UPGRADE_BATCH];
+    size_t lens[UPGRADE_BATCH];
+    int n = 0, i, rc;
+    *more = 0;
+    rc = sqlite3_prepare_v2(s->db, "SELECT iid, doc FROM items WHERE iid > ?1 ORDER BY iid LIMIT ?2",
+                            -1, &sel, NULL);
+    if (rc != SQLITE_OK)
+        return fail_db(s, rc, st);
+    sqlite3_bind_int64(sel, 1, *after);
+    sqlite3_bind_int(sel, 2, UPGRADE_BATCH);
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(sel, 1), *err = NULL;
+        size_t len = (size_t)sqlite3_column_bytes(sel, 1);
+        pg_value *doc;
+        int changed = 0, up;
+        *after = sqlite3_column_int64(sel, 0);
+        *more = 1;
+        doc = text ? pg_json_decode(a, text, len, &err) : NULL;
+        if (!doc || doc->type != PG_OBJECT) {
+            sqlite3_finalize(sel);
+            return pg_fail(st, PG_INTERNAL, "database damaged: item %lld: document not readable",
+                           (long long)*after), -1;
+        }
+        if ((up = pg_doc_upgrade(a, doc, &changed)) <= 0) {
+            sqlite3_finalize(sel);
+            return up == 0 ? pg_fail(st, PG_INTERNAL, "out of memory"), -1
+                           : (pg_fail(st, PG_INTERNAL, "database damaged: item %lld: a media string"
+                                      " no progallery wrote", (long long)*after), -1);
+        }
+        if (changed) {
+            if (!(docs[n] = pg_json_encode(a, doc, &lens[n]))) {
+                sqlite3_finalize(sel);
+                return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+            }
+            keys[n++] = *after;
+        }
+    }
+    sqlite3_finalize(sel);
+    if (rc != SQLITE_DONE)
+        return fail_db(s, rc, st);
+    rc = sqlite3_prepare_v2(s->db, "UPDATE items SET doc = ?2 WHERE iid = ?1", -1, &upd, NULL);
+    if (rc != SQLITE_OK)
+        return fail_db(s, rc, st);
+    for (i = 0; i < n; i++) {
+        sqlite3_bind_int64(upd, 1, keys[i]);
+        sqlite3_bind_text(upd, 2, docs[i], (int)lens[i], SQLITE_STATIC);
+        rc = sqlite3_step(upd);
+        sqlite3_reset(upd);
+        if (rc != SQLITE_DONE) {
+            sqlite3_finalize(upd);
+            return fail_db(s, rc, st);
+        }
+    }
+    sqlite3_finalize(upd);
+    return 1;
+}
+
+/* Schema 1 -> 2: every item document, a batch at a time, inside the caller's
+ * transaction (a crash leaves schema 1, untouched). */
+static int upgrade_docs(pg_storage *s, pg_status *st)
+{
+    pg_arena *a = pg_arena_new();
+    sqlite3_int64 after = 0;
+    int more = 1, rc = 1;
+    if (!a)
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    while (more && rc > 0) {
+        rc = upgrade_docs_batch(s, a, &after, &more, st);
+        pg_arena_reset(a);
+    }
+    pg_arena_free(a);
+    return rc;
+}
+
 /* Creates or upgrades the schema. The common case (already current) takes no
  * lock, so opening a store never waits for another connection's writes; an
- * older file is brought up to date under the write lock (version by version,
- * in one transaction), so that two processes opening it at once do not both
- * migrate it. */
+ * older file is brought up to date under the write lock, every step in one
+ * transaction, so that two processes opening it at once do not both migrate it:
+ *   0 (new file) -> the tables of schema_v1 (documents written as version 2 keeps them)
+ *   1 -> 2      item documents upgraded in place (upgrade_docs)
+ *   2 -> 3      the event feed (schema_v3_events)
+ * A read-only store cannot upgrade: an older file is FAILED_PRECONDITION. */
 static int migrate(pg_storage *s, int readonly, pg_status *st)
 {
     int v = 0;
@@ -268,20 +354,35 @@ static int migrate(pg_storage *s, int readonly, pg_status *st)
     if (v == 0 && readonly)
         return pg_fail(st, PG_FAILED_PRECONDITION,
                        "path: no progallery data in this file (open it read-write once)"), -1;
-    if (v >= 0 && v < SCHEMA_VERSION && !readonly) {
+    if (v > 0 && v < SCHEMA_VERSION && readonly)
+        return pg_fail(st, PG_FAILED_PRECONDITION,
+                       "path: file has schema version %d; open it read-write once to upgrade it", v), -1;
+    if (v >= 0 && v < SCHEMA_VERSION) {
         char set[48];
+        int was;
         if (exec(s, "BEGIN IMMEDIATE", st) < 0)
             return -1;
         if (user_version(s, &v, st) < 0)
             goto fail;
-        if (v >= 0 && v < SCHEMA_VERSION) {
-            for (; v < SCHEMA_VERSION; v++)
-                if (exec(s, migrations[v], st) < 0)
-                    goto fail;
-            snprintf(set, sizeof set, "PRAGMA user_version = %d", SCHEMA_VERSION);
-            if (exec(s, set, st) < 0)
+        was = v;
+        if (v == 0) {
+            if (exec(s, schema_v1, st) < 0)
                 goto fail;
+            v = 2;
         }
+        if (v == 1) {
+            if (upgrade_docs(s, st) < 0)
+                goto fail;
+            v = 2;
+        }
+        if (v == 2) {
+            if (exec(s, schema_v3_events, st) < 0)
+                goto fail;
+            v = 3;
+        }
+        snprintf(set, sizeof set, "PRAGMA user_version = %d", v);
+        if (v != was && exec(s, set, st) < 0)
+            goto fail;
         if (exec(s, "COMMIT", st) < 0)
             goto fail;
     }

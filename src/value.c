@@ -155,6 +155,7 @@ const char *pg_type_name(const pg_value *v)
     case PG_STRING: return "string";
     case PG_ARRAY: return "array";
     case PG_OBJECT: return "table";
+    case PG_RAW: return "stored text";
     case PG_INVALID: return v->u.str.s;
     }
     return "?";

@@ -16,6 +16,10 @@ typedef enum {
     PG_STRING,
     PG_ARRAY,
     PG_OBJECT,
+    PG_RAW, /* JSON text read from the store (u.str), written out as it is. As the
+               value of a member with no key (key NULL) it is an object's text whose
+               members belong to the enclosing object: how a stored item document
+               joins its item without being parsed (see pg_raw_expand) */
     PG_INVALID /* a caller value with no place in the model (a function, a cycle,
                   ...): u.str describes it, so validation can name the field */
 } pg_type;

@@ -28,13 +28,15 @@
 --   cache.lua   the per-worker GET response cache (resty.lrucache, LuaJIT)
 --   webhooks.lua  the feed POSTed to webhook endpoints   client.lua  their HTTP/1.1 client
 --   events.lua  GET {prefix}/events, the feed for pull consumers
---   errors.lua  codes -> statuses and the JSON error body  json.lua    JSON text
+--   errors.lua  codes -> statuses and the JSON error body  json.lua    JSON text it writes
 --
 -- Worker model: a store is opened per worker in init_worker (never before fork). With a
 -- thread pool, every API call runs through ngx.run_worker_thread in an nginx thread: the
--- thread's Lua VM decodes the body, calls its own store (kept in a module-level table of
--- that VM), converts and encodes the result, and hands back only a status and a JSON
--- string, so SQLite work (and its busy waits) never stalls the event loop. Without a pool,
+-- thread's Lua VM hands the body text to its own store (kept in a module-level table of
+-- that VM) through store:rest, whose C code decodes it, calls the API and writes the
+-- response text, and hands back only a status and that text (no gallery data becomes a
+-- Lua table on the way), so SQLite work (and its busy waits) never stalls the event
+-- loop. Without a pool,
 -- or where ngx.run_worker_thread is missing, the worker's own store is called directly.
 -- Each store call is one transaction, so none is held across a yield.
 --

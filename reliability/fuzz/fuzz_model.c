@@ -8,6 +8,8 @@
  *   - a validated item document is a fixed point: validating its encoding
  *     again succeeds and encodes to the same bytes (what the store saves is
  *     what it would accept);
+ *   - media: the Velo string of every stored media object reads back (as a
+ *     caller's string) to an object with the same Velo string (one grammar);
  *   - [stored, patch]: pg_doc_apply of a valid patch to a valid document is
  *     again a valid document, with at most one media member, no nulls, the
  *     patch's fields and the stored fields the patch leaves alone;
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media.h"
 #include "model.h"
 #include "status.h"
 #include "json.h"
@@ -66,9 +69,40 @@ static int same(const char *a, size_t an, const char *b, size_t bn)
     return an == bn && memcmp(a, b, an) == 0;
 }
 
+static void check_media_one(pg_arena *a, const pg_value *owner, const char *key, pg_media_kind k)
+{
+    const pg_value *obj = owner ? pg_obj_get(owner, key) : NULL;
+    pg_value *s1, *back, *s2;
+    const char *why = NULL;
+    if (!obj)
+        return;
+    CHECK(obj->type == PG_OBJECT, "stored %s is not an object", key);
+    if (!(s1 = pg_media_string(a, k, obj)))
+        return; /* OOM */
+    CHECK(s1->type == PG_STRING, "no Velo string for %s", key);
+    back = pg_media_stored(a, k, s1->u.str.s, s1->u.str.len, &why);
+    if (!back && !why)
+        return; /* OOM */
+    CHECK(back != NULL, "the Velo string of a stored %s does not parse (%s): %.*s", key, why,
+          (int)s1->u.str.len, s1->u.str.s);
+    if (!(s2 = pg_media_string(a, k, back)))
+        return;
+    CHECK(same(s1->u.str.s, s1->u.str.len, s2->u.str.s, s2->u.str.len), "%s: %.*s reads back as %.*s",
+          key, (int)s1->u.str.len, s1->u.str.s, (int)s2->u.str.len, s2->u.str.s);
+}
+
+static void check_media(pg_arena *a, const pg_value *doc)
+{
+    const pg_value *second = pg_obj_get(doc, "secondaryMedia");
+    check_media_one(a, pg_obj_get(doc, "image"), "imageInfo", PG_IMAGE);
+    check_media_one(a, pg_obj_get(doc, "video"), "videoInfo", PG_VIDEO);
+    check_media_one(a, second ? pg_obj_get(second, "image") : NULL, "imageInfo", PG_IMAGE);
+}
+
 /* An item document must survive encode -> decode -> validate -> encode. */
 static void check_fixed_point(pg_arena *a, const pg_value *doc)
 {
+    check_media(a, doc);
     size_t n1, n2;
     char *e1 = pg_json_encode(a, doc, &n1), *e2;
     const char *err = NULL;

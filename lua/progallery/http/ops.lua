@@ -10,8 +10,6 @@
 -- by its type when it is not a string.
 
 local progallery = require "progallery"
-local rest = require "progallery.rest"
-local json = require "progallery.http.json"
 local errors = require "progallery.http.errors"
 
 local type, next, ipairs, tonumber, pcall, error, setmetatable, getmetatable, rawget, rawequal =
@@ -20,20 +18,9 @@ local find, gsub, lower = string.find, string.gsub, string.lower
 
 local NULL = progallery.null
 local escape_key = progallery.escapeKey -- a caller's key as messages name it: UTF-8, \xHH
-local encode, decode_body = json.encode, json.decode_body
 local error_response, text_of = errors.response, errors.text_of
-local from_rest, rest_response = rest.fromRest, rest.response
 
 local _M = {}
-
--- Body keys each op takes; path ids may be repeated there.
-local BODY_KEYS = {
-    createGallery = { gallery = true, cloneFromGalleryId = true },
-    updateGallery = { gallery = true, galleryId = true },
-    createGalleryItem = { item = true, galleryId = true },
-    updateGalleryItem = { item = true, galleryId = true, itemId = true },
-    bulkDeleteGalleryItems = { itemIds = true, galleryId = true },
-}
 
 -- A refusal raised inside an op, answered by execute().
 local Fail = {}
@@ -83,11 +70,6 @@ local function plain_params(params)
     return { galleryId = gid, itemId = iid, body = body, query = plain_query(rawget(params, "query")) }
 end
 
-local function check(res, err, code)
-    if res == nil then fail(code or "INTERNAL", err or "unknown failure") end
-    return res
-end
-
 local function absent(v) return v == nil or v == NULL end
 
 -- Query value -> what the store judges: integer-looking text becomes a number. Two
@@ -112,7 +94,7 @@ local function paging(query, names)
     return opts
 end
 
--- A repeated id (query or body) must agree with the path.
+-- A repeated id (query string) must agree with the path.
 local function same_id(name, copy, truth)
     if absent(copy) or truth == nil then return end
     if type(copy) ~= "string" or lower(copy) ~= lower(truth) then
@@ -120,92 +102,24 @@ local function same_id(name, copy, truth)
     end
 end
 
-local function body_of(op, params)
-    local body, err = decode_body(params.body)
-    if not body then fail("INVALID_ARGUMENT", err) end
-    local allowed = BODY_KEYS[op]
-    for k in next, body do
-        if not allowed[k] then
-            -- cjson's keys are strings; named whole, escaped (valid UTF-8, \xHH)
-            local name = type(k) == "string" and escape_key(k) or text_of(k)
-            fail("INVALID_ARGUMENT", name .. ": unknown field", name)
-        end
-    end
-    same_id("galleryId", body.galleryId, params.galleryId)
-    same_id("itemId", body.itemId, params.itemId)
-    return body
-end
+-- The query's paging options of each op (the rest is the C codec's: store:rest).
+local PAGING = {
+    listGalleries = { "limit", "offset", "itemLimit" },
+    getGallery = { "itemOffset", "itemLimit" },
+    listGalleryItems = { "itemOffset", "itemLimit" },
+}
 
-local function entity(body, key, id)
-    local v = body[key]
-    if absent(v) then return nil end
-    if type(v) ~= "table" then fail("INVALID_ARGUMENT", key .. ": expected an object") end
-    if id then same_id(key .. ".id", v.id, id) end
-    local out, err, code = from_rest(v, key)
-    return check(out, err, code)
+-- One call through the REST codec of the core: body text in, response text out.
+local function rest_call(store, op, p)
+    local names = PAGING[op]
+    local text, err, code, field = store:rest(op, p.galleryId, p.itemId,
+                                              names and paging(p.query, names), p.body)
+    if text == nil then fail(code or "INTERNAL", err or "unknown failure", field) end
+    if type(text) ~= "string" then fail("INTERNAL", "store:rest gave " .. text_of(text)) end
+    return text
 end
 
 local OPS = {}
-
-function OPS.listGalleries(store, p)
-    return store:listGalleries(paging(p.query, { "limit", "offset", "itemLimit" }))
-end
-
-function OPS.getGallery(store, p)
-    return store:getGallery(p.galleryId, paging(p.query, { "itemOffset", "itemLimit" }))
-end
-
-function OPS.listGalleryItems(store, p)
-    return store:listGalleryItems(p.galleryId, paging(p.query, { "itemOffset", "itemLimit" }))
-end
-
-function OPS.getGalleryItem(store, p)
-    return store:getGalleryItem{ galleryId = p.galleryId, itemId = p.itemId }
-end
-
-function OPS.deleteGallery(store, p)
-    return store:deleteGallery(p.galleryId)
-end
-
-function OPS.deleteGalleryItem(store, p)
-    return store:deleteGalleryItem{ galleryId = p.galleryId, itemId = p.itemId }
-end
-
-function OPS.createGallery(store, p)
-    local body = body_of("createGallery", p)
-    local opts = {}
-    opts.gallery = entity(body, "gallery")
-    if not absent(body.cloneFromGalleryId) then opts.cloneFromGalleryId = body.cloneFromGalleryId end
-    return store:createGallery(opts)
-end
-
-function OPS.updateGallery(store, p)
-    local body = body_of("updateGallery", p)
-    local gallery = entity(body, "gallery", p.galleryId)
-    if not gallery then fail("INVALID_ARGUMENT", "gallery: required") end
-    return store:updateGallery(p.galleryId, gallery)
-end
-
-function OPS.createGalleryItem(store, p)
-    local body = body_of("createGalleryItem", p)
-    local item = entity(body, "item")
-    if not item then fail("INVALID_ARGUMENT", "item: required") end
-    return store:createGalleryItem(p.galleryId, item)
-end
-
-function OPS.updateGalleryItem(store, p)
-    local body = body_of("updateGalleryItem", p)
-    local item = entity(body, "item", p.itemId)
-    if not item then fail("INVALID_ARGUMENT", "item: required") end
-    return store:updateGalleryItem({ galleryId = p.galleryId, itemId = p.itemId }, item)
-end
-
-function OPS.bulkDeleteGalleryItems(store, p)
-    local body = body_of("bulkDeleteGalleryItems", p)
-    local ids = body.itemIds
-    if absent(ids) then fail("INVALID_ARGUMENT", "itemIds: required") end
-    return store:bulkDeleteGalleryItems(p.galleryId, ids)
-end
 
 -- Deprecated DELETE /galleries/{id}/items?itemsIds=..&itemsIds=..: the SDK's
 -- deleteGalleryItems. Deletes, then answers {gallery} (two transactions).
@@ -218,23 +132,25 @@ function OPS.deleteGalleryItems(store, p)
         if type(err) == "string" then err = gsub(err, "^itemIds", "itemsIds") end
         fail(code, err)
     end
-    return store:getGallery(p.galleryId)
+    return rest_call(store, "getGallery", { galleryId = p.galleryId, query = {} })
 end
 
-local RESULT_NAME = { deleteGalleryItems = "getGallery" }
+local REST_OPS = {
+    listGalleries = true, getGallery = true, listGalleryItems = true, getGalleryItem = true,
+    deleteGallery = true, deleteGalleryItem = true, createGallery = true, updateGallery = true,
+    createGalleryItem = true, updateGalleryItem = true, bulkDeleteGalleryItems = true,
+}
 
 local function run_op(store, op, params)
-    local fn = type(op) == "string" and OPS[op]
-    if not fn then fail("NOT_FOUND", "no such route") end
+    local special = type(op) == "string" and OPS[op]
+    if not special and not (type(op) == "string" and REST_OPS[op]) then
+        fail("NOT_FOUND", "no such route")
+    end
     local p = plain_params(params)
     same_id("galleryId", p.query.galleryId, p.galleryId)
     same_id("itemId", p.query.itemId, p.itemId)
-    local result, err, code = fn(store, p)
-    check(result, err, code)
-    local body
-    body, err = rest_response(RESULT_NAME[op] or op, result)
-    if not body then fail("INTERNAL", "response conversion: " .. text_of(err)) end
-    return encode(body)
+    if special then return special(store, p) end
+    return rest_call(store, op, p)
 end
 
 -- store, op, params -> status, JSON text, log line (see the top of this file).

@@ -1,0 +1,142 @@
+-- What a REST client sends comes back unchanged (API.md section 12): every field of Wix's
+-- REST objects, through the same C path progallery.http answers with (store:rest: body
+-- text in, response text out), compared whole; and the bounds and error paths of the
+-- fields Wix's own clients send.
+local cjson = require "cjson"
+local S = require "spec.support"
+
+-- response text -> table (failing with the message when the call failed)
+local function decode(text, err, code)
+  assert(text, tostring(err) .. " " .. tostring(code))
+  return cjson.decode(text)
+end
+
+-- JSON body of {item}; an empty table in exif / css is sent as [] (what a JSON client sends)
+local function item_body(item)
+  return (cjson.encode { item = item }:gsub('"empty":{}', '"empty":[]'):gsub('"googleFonts":{}', '"googleFonts":[]'))
+end
+
+local F = require "spec.fixtures.rest_items"
+local FULL_IMAGE, FULL_VIDEO, FULL_TEXT, own_fields = F.image, F.video, F.text, F.own_fields
+
+describe("REST round trips (store:rest)", function()
+  local store, gid
+  setup(function()
+    store = S.admin()
+    gid = decode(store:rest("createGallery", nil, nil, nil, '{"gallery":{"name":"rt"}}')).gallery.id
+  end)
+  teardown(function() store:close() end)
+
+  local function create(item)
+    local text, err, code = store:rest("createGalleryItem", gid, nil, nil, item_body(item))
+    assert.is_string(text, tostring(err) .. " " .. tostring(code))
+    return text, cjson.decode(text).item
+  end
+
+  for name, item in pairs { image = FULL_IMAGE, video = FULL_VIDEO, text = FULL_TEXT } do
+    it("every " .. name .. " field comes back as sent: on create, get, list and after a PATCH", function()
+      local text, got = create(item)
+      assert.same(item, own_fields(got))
+      local id = got.id
+      local read_text = assert(store:rest("getGalleryItem", gid, id))
+      local read = cjson.decode(read_text).item
+      assert.same(item, own_fields(read))
+      local listed
+      for _, it in ipairs(decode(store:rest("listGalleryItems", gid, nil, { itemLimit = 100 })).items) do
+        if it.id == id then listed = it end
+      end
+      assert.same(item, own_fields(listed))
+      -- send the fetched item back whole (read-only keys and all): nothing changes
+      local patched_text = assert(store:rest("updateGalleryItem", gid, id, nil,
+                                             '{"item":' .. read_text:match('^{"item":(.*)}$') .. '}'))
+      local patched = cjson.decode(patched_text).item
+      assert.same(item, own_fields(patched))
+      if name ~= "video" then
+        -- empty arrays inside exif / css stay arrays
+        local want = name == "image" and '"empty":[]' or '"googleFonts":[]'
+        for _, t in ipairs { text, read_text, patched_text } do assert.truthy(t:find(want, 1, true), t) end
+      end
+    end)
+  end
+
+  it("the Velo face of REST-made media is derived as Wix's SDK derives it (plus the watermark)", function()
+    local _, img = create(FULL_IMAGE)
+    local velo = assert(store:getGalleryItem { galleryId = gid, itemId = img.id })
+    assert.equal("wix:image://v1/8a0a22_e71e~mv2.jpg/cat%20photo.jpg#originWidth=800&originHeight=600&watermark=wm-77",
+                 velo.image.imageInfo)
+    assert.equal("wix:image://v1/second.png#originWidth=20&originHeight=10", velo.secondaryMedia.image.imageInfo)
+    assert.equal("EXTERNAL", velo.link.type)
+    assert.same(FULL_IMAGE.link.wixLinkData, velo.link.wixLinkData)
+    local _, vid = create(FULL_VIDEO)
+    velo = assert(store:getGalleryItem { galleryId = gid, itemId = vid.id })
+    -- posters[1] (the second) is the one the SDK puts in the string
+    assert.equal("wix:video://v1/8b7eef_9c5e/Big%20Buck%20Bunny.mp4#posterUri=poster1.jpg&posterWidth=640&posterHeight=360",
+                 velo.video.videoInfo)
+  end)
+
+  it("a Velo string with a watermark comes back to a Velo caller as it was stored", function()
+    local s = "wix:image://v1/w.jpg/w.jpg#originWidth=10&originHeight=20&watermark=tok"
+    local r = assert(store:createGalleryItem(gid, { image = { imageInfo = s } }))
+    assert.equal(s, r.image.imageInfo)
+    local rest_item = decode(store:rest("getGalleryItem", gid, r._id)).item
+    assert.equal("tok", rest_item.image.imageInfo.watermark)
+    assert.equal(s, assert(store:getGalleryItem { galleryId = gid, itemId = r._id }).image.imageInfo)
+  end)
+
+  local function refused(item, code, field)
+    local text, msg, got_code, got_field = store:rest("createGalleryItem", gid, nil, nil, item_body(item))
+    assert.is_nil(text, "accepted: " .. tostring(text))
+    assert.equal(code, got_code, msg)
+    if field:sub(1, 1) == "^" then assert.matches(field, got_field) else assert.equal(field, got_field, msg) end
+    return msg
+  end
+
+  it("bounds and error paths of the fields Wix's clients send", function()
+    local many = {}
+    for i = 1, 101 do many[i] = { url = "https://x/" .. i, height = 1, width = 1, format = "mp4" } end
+    refused({ video = { videoInfo = { id = "v", resolutions = many } } }, "RESOURCE_EXHAUSTED", "item.video.videoInfo.resolutions")
+    refused({ video = { videoInfo = { id = "v", resolutions = { { url = "https://x", height = 1, width = 1 } } } } },
+      "INVALID_ARGUMENT", "item.video.videoInfo.resolutions[0].format")
+    refused({ video = { videoInfo = { id = "v", posters = { { height = 1 } } } } },
+      "INVALID_ARGUMENT", "item.video.videoInfo.posters[0]")
+    refused({ video = { videoInfo = { filename = "x" } } }, "INVALID_ARGUMENT", "item.video.videoInfo")
+    refused({ link = { type = "SOMETIMES" } }, "INVALID_ARGUMENT", "item.link.type")
+    refused({ link = { wixLinkData = { big = ("x"):rep(70000) } } }, "RESOURCE_EXHAUSTED", "item.link.wixLinkData.big")
+    local wide = {}
+    for i = 1, 3000 do wide["k" .. i] = ("v"):rep(20) end
+    refused({ link = { wixLinkData = wide } }, "RESOURCE_EXHAUSTED", "item.link.wixLinkData")
+    refused({ link = { wixLinkData = "x" } }, "INVALID_ARGUMENT", "item.link.wixLinkData")
+    refused({ secondaryMedia = { image = { focalPoint = { x = 0.5 } } } }, "INVALID_ARGUMENT", "item.secondaryMedia.image.imageInfo")
+    refused({ secondaryMedia = { image = { imageInfo = "https://x/y.png" }, text = { html = "x" } } },
+      "INVALID_ARGUMENT", "^item%.secondaryMedia%.[it][me][ax][gt]e?$")
+    refused({ secondaryMedia = { video = {} } }, "INVALID_ARGUMENT", "item.secondaryMedia.video")
+    refused({ image = { imageInfo = { id = "a.jpg", width = 1, height = 1, watermark = "a&b" } } },
+      "INVALID_ARGUMENT", "item.image.imageInfo.watermark")
+    refused({ image = { imageInfo = { id = "a.jpg", width = -1, height = 1 } } }, "INVALID_ARGUMENT", "item.image.imageInfo.width")
+    -- 0-based indexes in a gallery's items
+    local text, msg, code, field = store:rest("createGallery", nil, nil, nil,
+      cjson.encode { gallery = { items = { { title = "ok" }, { video = { videoInfo = { id = "v", posters = "x" } } } } } })
+    assert.is_nil(text)
+    assert.equal("INVALID_ARGUMENT", code)
+    assert.equal("gallery.items[1].video.videoInfo.posters", field, msg)
+  end)
+
+  it("a body and its ids are checked before anything runs", function()
+    local _, msg, code, field = store:rest("createGalleryItem", gid, nil, nil, '{"item":{},"extra":1}')
+    assert.equal("INVALID_ARGUMENT", code)
+    assert.equal("extra", field, msg)
+    _, msg, code, field = store:rest("createGalleryItem", gid, nil, nil, '{"item":{"title":"x"},"galleryId":"' .. S.MISSING_ID .. '"}')
+    assert.equal("galleryId", field, msg)
+    _, msg, code = store:rest("createGalleryItem", gid, nil, nil, '[1]')
+    assert.equal("INVALID_ARGUMENT", code)
+    assert.matches("^body: ", msg)
+    _, msg, code = store:rest("createGalleryItem", gid, nil, nil, '{"item":')
+    assert.matches("^body: malformed JSON", msg)
+    _, msg, code = store:rest("noSuchOp", gid)
+    assert.equal("NOT_FOUND", code)
+    local visitor = assert(store:as("visitor"))
+    _, msg, code = visitor:rest("createGalleryItem", gid, nil, nil, '{"item":{"title":"x"}}')
+    assert.equal("PERMISSION_DENIED", code)
+    assert.is_string((visitor:rest("getGallery", gid)))
+  end)
+end)

@@ -1,0 +1,460 @@
+#include "rest.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "json.h"
+#include "media.h"
+
+#define MAX_DEPTH 32 /* deeper than any gallery shape */
+
+/* ---- shapes ------------------------------------------------------------------ */
+
+typedef struct {
+    pg_arena *a;
+    const pg_shape *how;
+    pg_path *path;
+    pg_status *st;
+} walk;
+
+static int key_is(const char *key, size_t len, const char *k)
+{
+    return key && len == strlen(k) && memcmp(key, k, len) == 0;
+}
+
+static const char *const VELO_NAMES[] = { "_id", "_createdDate", "_updatedDate" };
+static const char *const REST_NAMES[] = { "id", "createdDate", "updatedDate" };
+#define NNAMES 3
+
+static int opaque(const pg_member *m)
+{
+    return key_is(m->key, m->keylen, "exif") || key_is(m->key, m->keylen, "css")
+           || key_is(m->key, m->keylen, "wixLinkData");
+}
+
+static int float_field(const char *parent, size_t plen, const pg_member *m)
+{
+    if (key_is(m->key, m->keylen, "sortOrder"))
+        return 1;
+    if (key_is(parent, plen, "focalPoint"))
+        return key_is(m->key, m->keylen, "x") || key_is(m->key, m->keylen, "y");
+    if (key_is(parent, plen, "unsharpMasking"))
+        return key_is(m->key, m->keylen, "amount") || key_is(m->key, m->keylen, "radius")
+               || key_is(m->key, m->keylen, "threshold");
+    return 0;
+}
+
+static int fail(walk *w, const char *fmt, const char *arg)
+{
+    return pg_fail_at(w->st, PG_INVALID_ARGUMENT, w->path, fmt, arg);
+}
+
+static int oom(walk *w) { return pg_fail(w->st, PG_INTERNAL, "out of memory"); }
+
+static pg_value *float_of_string(pg_arena *a, const pg_value *v)
+{
+    static const char *const names[] = { "NaN", "Infinity", "-Infinity" };
+    const double values[] = { NAN, HUGE_VAL, -HUGE_VAL };
+    int i;
+    for (i = 0; i < 3; i++)
+        if (key_is(v->u.str.s, v->u.str.len, names[i]))
+            return pg_new_number(a, values[i]);
+    return NULL;
+}
+
+static pg_value *string_of_float(pg_arena *a, double n)
+{
+    const char *s = isnan(n) ? "NaN" : n > 0 ? "Infinity" : "-Infinity";
+    return pg_new_string_ref(a, s, strlen(s));
+}
+
+/* imageInfo / videoInfo in the form asked for. */
+static int media(walk *w, pg_member *m, pg_media_kind k)
+{
+    pg_value *v = m->val, *out;
+    if (v->type == PG_NULL || w->how->media == PG_MEDIA_KEEP)
+        return 1;
+    if (v->type != PG_STRING && v->type != PG_OBJECT)
+        return fail(w, "expected a string or a table, got %s", pg_type_name(v));
+    if (w->how->media == PG_MEDIA_OBJECTS) {
+        const char *why;
+        if (v->type == PG_OBJECT) /* an object already: checked unless it is the store's */
+            return w->how->trusted || (m->val = pg_media_value(w->a, k, v, w->path, w->st)) != NULL;
+        if (!(out = pg_media_parse(w->a, k, v->u.str.s, v->u.str.len, &why)))
+            return why ? fail(w, "%s", why) : oom(w);
+    } else {
+        if (v->type == PG_STRING)
+            return 1; /* the Velo form already */
+        if (!w->how->trusted && !(v = pg_media_value(w->a, k, v, w->path, w->st)))
+            return 0;
+        if (!(out = pg_media_string(w->a, k, v)))
+            return oom(w);
+    }
+    m->val = out;
+    return 1;
+}
+
+static int shape(walk *w, pg_value *v, const char *parent, size_t plen, int in_opaque, int depth);
+
+static int shape_object(walk *w, pg_value *v, int in_opaque, int depth)
+{
+    const char *const *from = w->how->names == PG_NAMES_TO_REST ? VELO_NAMES : REST_NAMES;
+    const char *const *to = w->how->names == PG_NAMES_TO_REST ? REST_NAMES : VELO_NAMES;
+    int renamed_to[NNAMES] = { 0, 0, 0 }, any = 0;
+    size_t i, j, n;
+    unsigned char *was_renamed = NULL;
+    if (!in_opaque && w->how->names != PG_NAMES_KEEP) {
+        for (i = 0; i < v->u.obj.n; i++) {
+            pg_member *m = &v->u.obj.m[i];
+            for (j = 0; j < NNAMES; j++) {
+                if (key_is(m->key, m->keylen, from[j])) {
+                    if (!was_renamed && !(was_renamed = pg_arena_alloc(w->a, v->u.obj.n)))
+                        return oom(w);
+                    if (!any)
+                        memset(was_renamed, 0, v->u.obj.n);
+                    m->key = to[j];
+                    m->keylen = strlen(to[j]);
+                    renamed_to[j] = any = 1;
+                    was_renamed[i] = 1;
+                    break;
+                }
+            }
+        }
+        /* A renamed key wins over one already spelled the target way (a body with
+         * both id and _id), whatever the order of the members. */
+        for (i = 0, n = 0; any && i < v->u.obj.n; i++) {
+            pg_member *m = &v->u.obj.m[i];
+            int drop = 0;
+            for (j = 0; j < NNAMES && !was_renamed[i]; j++)
+                drop |= renamed_to[j] && key_is(m->key, m->keylen, to[j]);
+            if (!drop)
+                v->u.obj.m[n++] = *m;
+        }
+        if (any)
+            v->u.obj.n = n;
+    }
+    for (i = 0; i < v->u.obj.n; i++) {
+        pg_member *m = &v->u.obj.m[i];
+        size_t old;
+        int ok = 1;
+        if (!m->key)
+            continue; /* a stored document's text: the stored form is the REST form */
+        old = pg_path_key(w->path, m->key, m->keylen);
+        if (!in_opaque && key_is(m->key, m->keylen, "imageInfo"))
+            ok = media(w, m, PG_IMAGE);
+        else if (!in_opaque && key_is(m->key, m->keylen, "videoInfo"))
+            ok = media(w, m, PG_VIDEO);
+        else if (!in_opaque && w->how->floats < 0 && m->val->type == PG_STRING
+                 && float_field(NULL, 0, m)) {
+            /* sortOrder at any level; the nested float fields below */
+            pg_value *f = float_of_string(w->a, m->val);
+            if (f)
+                m->val = f;
+        } else
+            ok = shape(w, m->val, m->key, m->keylen, in_opaque || opaque(m), depth + 1);
+        if (!ok)
+            return 0;
+        pg_path_pop(w->path, old);
+    }
+    return 1;
+}
+
+static int shape(walk *w, pg_value *v, const char *parent, size_t plen, int in_opaque, int depth)
+{
+    size_t i;
+    if (depth > MAX_DEPTH)
+        return fail(w, "%s", "nested too deeply");
+    switch (v->type) {
+    case PG_INVALID: return fail(w, "unsupported value: %s", v->u.str.s);
+    case PG_NUMBER:
+        if (w->how->floats > 0 && !isfinite(v->u.n)) {
+            pg_value *s = string_of_float(w->a, v->u.n);
+            if (!s)
+                return oom(w);
+            *v = *s;
+        }
+        return 1;
+    case PG_ARRAY:
+        for (i = 0; i < v->u.arr.n; i++) {
+            size_t old = pg_path_index(w->path, i + 1);
+            if (!shape(w, v->u.arr.v[i], parent, plen, in_opaque, depth + 1))
+                return 0;
+            pg_path_pop(w->path, old);
+        }
+        return 1;
+    case PG_OBJECT:
+        if (!in_opaque && w->how->floats < 0) {
+            for (i = 0; i < v->u.obj.n; i++) {
+                pg_member *m = &v->u.obj.m[i];
+                pg_value *f;
+                if (m->key && m->val->type == PG_STRING && float_field(parent, plen, m)
+                    && (f = float_of_string(w->a, m->val)))
+                    m->val = f;
+            }
+        }
+        return shape_object(w, v, in_opaque, depth);
+    default: return 1;
+    }
+}
+
+int pg_rest_shape(pg_arena *a, pg_value *v, const pg_shape *how, pg_path *path, pg_status *st)
+{
+    walk w = { a, how, path, st };
+    return shape(&w, v, NULL, 0, 0, 0);
+}
+
+int pg_velo_result(pg_arena *a, pg_value *result, pg_status *st)
+{
+    static const pg_shape velo = { PG_NAMES_KEEP, PG_MEDIA_STRINGS, 0, 1 };
+    pg_path path;
+    walk w = { a, &velo, &path, st };
+    pg_path_init(&path, "");
+    return shape(&w, result, NULL, 0, 0, 0);
+}
+
+/* ---- calls ------------------------------------------------------------------- */
+
+typedef enum {
+    A_OPTIONS,      /* (options) */
+    A_GALLERY_OPTS, /* (galleryId, options) */
+    A_IDS,          /* ({galleryId, itemId}) */
+    A_GALLERY,      /* (galleryId) */
+    A_CREATE,       /* ({gallery?, cloneFromGalleryId?}) from the body */
+    A_GALLERY_BODY, /* (galleryId, body.<entity>) */
+    A_IDS_BODY,     /* ({galleryId, itemId}, body.<entity>) */
+} arg_form;
+
+typedef struct {
+    const char *name;
+    arg_form form;
+    const char *entity;     /* the body's gallery or item member */
+    int entity_required;
+    const char *wrap;       /* the response envelope of a single result */
+    const char *body_keys[4];
+} rest_op;
+
+static const rest_op OPS[] = {
+    { "listGalleries", A_OPTIONS, NULL, 0, NULL, { NULL } },
+    { "getGallery", A_GALLERY_OPTS, NULL, 0, "gallery", { NULL } },
+    { "listGalleryItems", A_GALLERY_OPTS, NULL, 0, NULL, { NULL } },
+    { "getGalleryItem", A_IDS, NULL, 0, "item", { NULL } },
+    { "deleteGallery", A_GALLERY, NULL, 0, NULL, { NULL } },
+    { "deleteGalleryItem", A_IDS, NULL, 0, NULL, { NULL } },
+    { "createGallery", A_CREATE, "gallery", 0, "gallery", { "gallery", "cloneFromGalleryId", NULL } },
+    { "updateGallery", A_GALLERY_BODY, "gallery", 1, "gallery", { "gallery", "galleryId", NULL } },
+    { "createGalleryItem", A_GALLERY_BODY, "item", 1, "item", { "item", "galleryId", NULL } },
+    { "updateGalleryItem", A_IDS_BODY, "item", 1, "item", { "item", "galleryId", "itemId", NULL } },
+    { "bulkDeleteGalleryItems", A_GALLERY_BODY, "itemIds", 1, NULL, { "itemIds", "galleryId", NULL } },
+};
+#define NOPS (sizeof OPS / sizeof OPS[0])
+
+static const rest_op *find_op(const char *name, size_t len)
+{
+    size_t i;
+    for (i = 0; i < NOPS; i++)
+        if (key_is(name, len, OPS[i].name))
+            return &OPS[i];
+    return NULL;
+}
+
+const pg_api_entry *pg_rest_entry(const char *op, size_t oplen)
+{
+    const rest_op *o = find_op(op, oplen);
+    int i;
+    for (i = 0; o && i < pg_api_count; i++)
+        if (strcmp(pg_api[i].name, o->name) == 0)
+            return &pg_api[i];
+    return NULL;
+}
+
+static int absent(const pg_value *v) { return !v || v->type == PG_NULL; }
+
+static int same_text_nocase(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t i;
+    if (alen != blen)
+        return 0;
+    for (i = 0; i < alen; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
+/* An id repeated in the body must agree with the path. */
+static int same_id(const char *name, const pg_value *copy, const char *truth, size_t len,
+                   pg_status *st)
+{
+    if (absent(copy) || !truth)
+        return 1;
+    if (copy->type != PG_STRING || !same_text_nocase(copy->u.str.s, copy->u.str.len, truth, len)) {
+        pg_fail(st, PG_INVALID_ARGUMENT, "%s: does not match the path", name);
+        st->fieldlen = strlen(name);
+        return 0;
+    }
+    return 1;
+}
+
+static int body_fail(pg_status *st, const char *msg)
+{
+    pg_fail(st, PG_INVALID_ARGUMENT, "body: %s", msg);
+    st->fieldlen = 4;
+    return 0;
+}
+
+static pg_value *read_body(pg_arena *a, const rest_op *op, const pg_rest_request *req,
+                           pg_status *st)
+{
+    const char *s = req->body, *end = s ? s + req->bodylen : NULL, *err = NULL;
+    pg_value *body;
+    size_t i, k;
+    while (s && s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+        s++;
+    if (!s || s == end)
+        body = pg_new_object(a, 0);
+    else if (*s != '{')
+        return body_fail(st, "expected a JSON object"), NULL;
+    else if (!(body = pg_json_decode(a, s, (size_t)(end - s), &err)))
+        return err ? body_fail(st, "malformed JSON") : pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    if (!body)
+        return pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    for (i = 0; i < body->u.obj.n; i++) {
+        const pg_member *m = &body->u.obj.m[i];
+        int known = 0;
+        for (k = 0; op->body_keys[k] && !known; k++)
+            known = key_is(m->key, m->keylen, op->body_keys[k]);
+        if (!known)
+            return pg_fail_name(st, PG_INVALID_ARGUMENT, m->key, m->keylen, "unknown field"), NULL;
+    }
+    if (!same_id("galleryId", pg_obj_get(body, "galleryId"), req->gallery_id, req->gallery_id_len, st)
+        || !same_id("itemId", pg_obj_get(body, "itemId"), req->item_id, req->item_id_len, st))
+        return NULL;
+    return body;
+}
+
+/* body.gallery / body.item in the Velo names, or NULL (absent, or *st set). */
+static pg_value *entity(pg_arena *a, const rest_op *op, const pg_rest_request *req, pg_value *body,
+                        int *ok, pg_status *st)
+{
+    static const pg_shape from_rest = { PG_NAMES_FROM_REST, PG_MEDIA_KEEP, -1, 0 };
+    pg_value *v = pg_obj_get(body, op->entity);
+    pg_path path;
+    *ok = 0;
+    if (absent(v)) {
+        if (op->entity_required) {
+            pg_fail(st, PG_INVALID_ARGUMENT, "%s: required", op->entity);
+            st->fieldlen = strlen(op->entity);
+            return NULL;
+        }
+        *ok = 1;
+        return NULL;
+    }
+    if (strcmp(op->entity, "itemIds") == 0) {
+        *ok = 1;
+        return v;
+    }
+    if (v->type != PG_OBJECT) {
+        pg_fail(st, PG_INVALID_ARGUMENT, "%s: expected an object", op->entity);
+        st->fieldlen = strlen(op->entity);
+        return NULL;
+    }
+    if (op->form != A_CREATE && strcmp(op->name, "createGalleryItem") != 0) {
+        char name[16];
+        const char *truth = op->form == A_IDS_BODY ? req->item_id : req->gallery_id;
+        size_t len = op->form == A_IDS_BODY ? req->item_id_len : req->gallery_id_len;
+        strcpy(name, op->entity);
+        strcat(name, ".id");
+        if (!same_id(name, pg_obj_get(v, "id"), truth, len, st))
+            return NULL;
+    }
+    pg_path_init(&path, op->entity);
+    path.zero_based = 1;
+    if (!pg_rest_shape(a, v, &from_rest, &path, st))
+        return NULL;
+    *ok = 1;
+    return v;
+}
+
+static pg_value *id_value(pg_arena *a, const char *s, size_t n)
+{
+    return s ? pg_new_string_ref(a, s, n) : NULL;
+}
+
+static pg_value *identifiers(pg_arena *a, const pg_rest_request *req)
+{
+    pg_value *o = pg_new_object(a, 2);
+    if (o && ((req->gallery_id && !pg_obj_add(a, o, "galleryId", id_value(a, req->gallery_id, req->gallery_id_len)))
+              || (req->item_id && !pg_obj_add(a, o, "itemId", id_value(a, req->item_id, req->item_id_len)))))
+        return NULL;
+    return o;
+}
+
+int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, pg_status *st)
+{
+    static const pg_shape to_rest = { PG_NAMES_TO_REST, PG_MEDIA_OBJECTS, 1, 1 };
+    pg_arena *a = pg_db_arena(db);
+    const rest_op *op = find_op(req->op, req->oplen);
+    const pg_api_entry *e = pg_rest_entry(req->op, req->oplen);
+    pg_value *args[4] = { NULL, NULL, NULL, NULL }, *body = NULL, *ent = NULL, *result;
+    pg_path path;
+    int ok = 1;
+    if (!op || !e)
+        return pg_fail(st, PG_NOT_FOUND, "no such route");
+    if (op->body_keys[0]) {
+        if (!(body = read_body(a, op, req, st)))
+            return 0;
+        ent = entity(a, op, req, body, &ok, st);
+        if (!ok)
+            return 0;
+    }
+    switch (op->form) {
+    case A_OPTIONS: args[0] = req->options; break;
+    case A_GALLERY_OPTS:
+        args[0] = id_value(a, req->gallery_id, req->gallery_id_len);
+        args[1] = req->options;
+        break;
+    case A_IDS: args[0] = identifiers(a, req); ok = args[0] != NULL; break;
+    case A_GALLERY: args[0] = id_value(a, req->gallery_id, req->gallery_id_len); break;
+    case A_CREATE: {
+        pg_value *clone = pg_obj_get(body, "cloneFromGalleryId");
+        args[0] = pg_new_object(a, 2);
+        ok = args[0] && (!ent || pg_obj_add(a, args[0], "gallery", ent))
+             && (absent(clone) || pg_obj_add(a, args[0], "cloneFromGalleryId", clone));
+        break;
+    }
+    case A_GALLERY_BODY:
+        args[0] = id_value(a, req->gallery_id, req->gallery_id_len);
+        args[1] = ent;
+        break;
+    case A_IDS_BODY:
+        args[0] = identifiers(a, req);
+        args[1] = ent;
+        ok = args[0] != NULL;
+        break;
+    }
+    if (!ok)
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    pg_db_rest_mode(db, 1);
+    result = e->fn(db, args, st);
+    pg_db_rest_mode(db, 0);
+    if (!result)
+        return 0;
+    pg_path_init(&path, "result");
+    if (!pg_rest_shape(a, result, &to_rest, &path, st))
+        return 0;
+    if (op->wrap) {
+        pg_value *w = pg_new_object(a, 1);
+        if (!w || !pg_obj_add(a, w, op->wrap, result))
+            return pg_fail(st, PG_INTERNAL, "out of memory");
+        result = w;
+    }
+    pg_strbuf_reset(out, 1 << 20);
+    if (!pg_json_write(out, result))
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    return 1;
+}
