@@ -46,7 +46,7 @@ function M.open(path, synchronous)
   if self:row("PRAGMA user_version")[1] == 0 then
     self:exec("BEGIN IMMEDIATE")
     for stmt in SCHEMA:gmatch("[^;]+;") do self:exec(stmt) end
-    self:exec("PRAGMA user_version = 1")
+    self:exec("PRAGMA user_version = 2")
     self:exec("COMMIT")
   end
   return self
@@ -128,16 +128,41 @@ local function item_type(doc)
   return "UNDEFINED"
 end
 
+-- Images are stored as Wix's REST object (schema 2), a Velo string read as the SDK reads it
+-- and written back from it (happy path: a wix:image string with a file name).
+local function image_object(s)
+  local id, name, w, h = s:match("^wix:image://v1/([^/#?]+)/([^#?]+)#originWidth=(%d+)&originHeight=(%d+)")
+  if not id then return s end
+  name = name:gsub("%%(%x%x)", function(x) return string.char(tonumber(x, 16)) end)
+  return { id = id, url = s, height = tonumber(h), width = tonumber(w), altText = name, filename = name }
+end
+
+local function image_string(o)
+  if type(o) ~= "table" then return o end
+  local name = (o.filename or o.altText or ""):gsub("[^%w%-_%.!~%*'%(%)]", function(c)
+    return fmt("%%%02X", c:byte())
+  end)
+  return fmt("wix:image://v1/%s%s#originWidth=%d&originHeight=%d", o.id, name ~= "" and "/" .. name or "",
+             o.width, o.height)
+end
+
 -- The item's own fields (everything but the read-only keys and sortOrder) as stored JSON.
 local function doc_of(item)
   local doc = {}
   for k, v in pairs(item) do
     if not READONLY[k] and v ~= cjson.null then doc[k] = v end
   end
+  if doc.image and doc.image.imageInfo then
+    local img = {}
+    for k, v in pairs(doc.image) do img[k] = v end
+    img.imageInfo = image_object(img.imageInfo)
+    doc.image = img
+  end
   return doc
 end
 
 local function item_out(row, doc)
+  if doc.image and doc.image.imageInfo then doc.image.imageInfo = image_string(doc.image.imageInfo) end
   doc._id = row.id
   doc.type = row.type
   doc.sortOrder = row.sort_order
@@ -344,6 +369,7 @@ function Peer:updateGalleryItem(ids, patch)
         doc.image, doc.video, doc.text = nil, nil, nil
       end
       doc[k] = v
+      if k == "image" then doc.image = doc_of({ image = v }).image end
     end
   end
   it.type = item_type(doc)

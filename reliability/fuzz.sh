@@ -21,8 +21,7 @@ OOM="-Dmalloc=pgf_malloc -Drealloc=pgf_realloc -Dcalloc=pgf_calloc"
 CFLAGS="-g -O1 -I$SRC"
 BIN=$TMP/fuzz_model
 ALLOCATING="arena json strbuf"    # the core's only mallocs: built with the failing allocator
-# the rest of the core's sources (the Makefile's list) but the engine, the API and the REST calls over it,
-# and the signatures (libcrypto)
+# the rest of the core's sources (the Makefile's list) but the engine, the API and the REST calls over it
 OTHERS=""
 for f in $(make -s -C "$ROOT" print-core); do
   case " $ALLOCATING storage_sqlite api rest sign " in *" $f "*) ;; *) OTHERS="$OTHERS $f" ;; esac

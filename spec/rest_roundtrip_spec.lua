@@ -59,6 +59,22 @@ describe("REST round trips (store:rest)", function()
     end)
   end
 
+  it("the feed's REST domain events (pull and webhooks) carry every field as sent", function()
+    local before = decode(store:rest("events", nil, nil, { after = 0, limit = 1000 })).lastSeq
+    local _, got = create(FULL_VIDEO)
+    local page = decode(store:rest("events", nil, nil, { after = before }))
+    assert.equal(1, #page.events)
+    local ev = page.events[1]
+    assert.equal("gallery_item_created", ev.slug)
+    assert.equal(got.id, ev.actionEvent.body.item.id)
+    assert.same(FULL_VIDEO, own_fields(ev.actionEvent.body.item))
+    local hooks = decode(store:rest("webhookEvents", nil, nil, { after = before }))
+    assert.equal(page.lastSeq, hooks.lastSeq)
+    assert.equal("wix.pro_gallery.gallery_v2_gallery_item_created", hooks.events[1].eventType)
+    assert.same(ev, cjson.decode(hooks.events[1].data))
+    assert.same({ identityType = "WIX_USER" }, cjson.decode(hooks.events[1].identity))
+  end)
+
   it("the Velo face of REST-made media is derived as Wix's SDK derives it (plus the watermark)", function()
     local _, img = create(FULL_IMAGE)
     local velo = assert(store:getGalleryItem { galleryId = gid, itemId = img.id })

@@ -23,7 +23,6 @@ pg_strbuf *pg_db_out(pg_db *db);
 /* On for a REST call (rest.c): results carry stored item documents as their
  * text (PG_RAW) and field paths count from 0. */
 void pg_db_rest_mode(pg_db *db, int on);
-
 /* Who the next write calls run as (the events' identity); id may be NULL. */
 #define PG_ACTOR_ID_MAX 256
 void pg_db_set_actor(pg_db *db, int actor, const char *id, size_t len);

@@ -363,7 +363,7 @@ static int l_escape_key(lua_State *L)
 }
 
 /* The checks before any call on h: open, not inside another call on its
- * connection (a finalizer), and the right to write. */
+ * connection (a finalizer), and the right to write (or to read the feed). */
 static int call_refused(lua_State *L, handle *h, pg_db *db, int writes)
 {
     if (!db)
@@ -380,14 +380,13 @@ static int call_refused(lua_State *L, handle *h, pg_db *db, int writes)
     return 0;
 }
 
-/* Who the events of a write on h say made the change. */
-static void set_actor(handle *h, pg_db *db, int writes)
+/* Who the events of the next write say made the change. */
+static void set_actor(handle *h, pg_db *db)
 {
-    if (writes)
-        pg_db_set_actor(db,
-                        h->caller == ROLE_ADMIN    ? PG_ACTOR_WIX_USER
-                        : h->caller == ROLE_MEMBER ? PG_ACTOR_MEMBER : PG_ACTOR_VISITOR,
-                        h->cid.has ? h->cid.s : NULL, h->cid.len);
+    pg_db_set_actor(db,
+                    h->caller == ROLE_ADMIN    ? PG_ACTOR_WIX_USER
+                    : h->caller == ROLE_MEMBER ? PG_ACTOR_MEMBER : PG_ACTOR_VISITOR,
+                    h->cid.has ? h->cid.s : NULL, h->cid.len);
 }
 
 /* ---- the API dispatcher ---------------------------------------------------------- */
@@ -462,7 +461,8 @@ static int call_api(lua_State *L, handle *h, int hidx, int first_arg)
     c.nrefs = 0;
     if ((rc = call_refused(L, h, c.db, c.e->writes)))
         return rc;
-    set_actor(h, c.db, c.e->writes);
+    if (c.e->writes)
+        set_actor(h, c.db);
     /* grown now, without a GC step: the call into run_call must not need to */
     if (!lua_checkstack(L, LUA_MINSTACK + 2 * c.e->nargs + 8))
         return pg_lua_fail(L, PG_INTERNAL, "out of memory (Lua stack)");
@@ -523,7 +523,8 @@ static int l_rest(lua_State *L)
     db = handle_db(h);
     if ((refused = call_refused(L, h, db, e->writes)))
         return refused;
-    set_actor(h, db, e->writes);
+    if (e->writes)
+        set_actor(h, db);
     o = owner_of(h);
     req.gallery_id = opt_text(L, 3, &req.gallery_id_len);
     req.item_id = opt_text(L, 4, &req.item_id_len);

@@ -55,7 +55,6 @@ void pg_lua_push_encoder(lua_State *L);       /* progallery.encodeJSON */
 
 /* lua_rest.c */
 void pg_lua_push_rest_shape(lua_State *L);    /* progallery.restShape */
-
 /* lua_jwt.c */
 void pg_lua_push_jwt(lua_State *L);           /* progallery.jwtRS256 */
 

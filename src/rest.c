@@ -224,27 +224,44 @@ typedef enum {
     A_IDS_BODY,     /* ({galleryId, itemId}, body.<entity>) */
 } arg_form;
 
+/* What becomes of the result before it is written. */
+typedef enum {
+    R_SHAPE,    /* the REST shape (and the envelope of a single result) */
+    R_FEED,     /* {events = [domain events], lastSeq}: GET {prefix}/events (10.5) */
+    R_WEBHOOKS, /* {events = [{seq, eventType, identity = JSON text, data = JSON text}], lastSeq}:
+                   what the webhook deliverer signs, each event's text written once, here */
+} result_form;
+
 typedef struct {
     const char *name;
+    const char *api;        /* the API function it calls */
     arg_form form;
     const char *entity;     /* the body's gallery or item member */
     int entity_required;
     const char *wrap;       /* the response envelope of a single result */
     const char *body_keys[4];
+    result_form result;
 } rest_op;
 
 static const rest_op OPS[] = {
-    { "listGalleries", A_OPTIONS, NULL, 0, NULL, { NULL } },
-    { "getGallery", A_GALLERY_OPTS, NULL, 0, "gallery", { NULL } },
-    { "listGalleryItems", A_GALLERY_OPTS, NULL, 0, NULL, { NULL } },
-    { "getGalleryItem", A_IDS, NULL, 0, "item", { NULL } },
-    { "deleteGallery", A_GALLERY, NULL, 0, NULL, { NULL } },
-    { "deleteGalleryItem", A_IDS, NULL, 0, NULL, { NULL } },
-    { "createGallery", A_CREATE, "gallery", 0, "gallery", { "gallery", "cloneFromGalleryId", NULL } },
-    { "updateGallery", A_GALLERY_BODY, "gallery", 1, "gallery", { "gallery", "galleryId", NULL } },
-    { "createGalleryItem", A_GALLERY_BODY, "item", 1, "item", { "item", "galleryId", NULL } },
-    { "updateGalleryItem", A_IDS_BODY, "item", 1, "item", { "item", "galleryId", "itemId", NULL } },
-    { "bulkDeleteGalleryItems", A_GALLERY_BODY, "itemIds", 1, NULL, { "itemIds", "galleryId", NULL } },
+    { "listGalleries", "listGalleries", A_OPTIONS, NULL, 0, NULL, { NULL }, R_SHAPE },
+    { "getGallery", "getGallery", A_GALLERY_OPTS, NULL, 0, "gallery", { NULL }, R_SHAPE },
+    { "listGalleryItems", "listGalleryItems", A_GALLERY_OPTS, NULL, 0, NULL, { NULL }, R_SHAPE },
+    { "getGalleryItem", "getGalleryItem", A_IDS, NULL, 0, "item", { NULL }, R_SHAPE },
+    { "deleteGallery", "deleteGallery", A_GALLERY, NULL, 0, NULL, { NULL }, R_SHAPE },
+    { "deleteGalleryItem", "deleteGalleryItem", A_IDS, NULL, 0, NULL, { NULL }, R_SHAPE },
+    { "createGallery", "createGallery", A_CREATE, "gallery", 0, "gallery",
+      { "gallery", "cloneFromGalleryId", NULL }, R_SHAPE },
+    { "updateGallery", "updateGallery", A_GALLERY_BODY, "gallery", 1, "gallery",
+      { "gallery", "galleryId", NULL }, R_SHAPE },
+    { "createGalleryItem", "createGalleryItem", A_GALLERY_BODY, "item", 1, "item",
+      { "item", "galleryId", NULL }, R_SHAPE },
+    { "updateGalleryItem", "updateGalleryItem", A_IDS_BODY, "item", 1, "item",
+      { "item", "galleryId", "itemId", NULL }, R_SHAPE },
+    { "bulkDeleteGalleryItems", "bulkDeleteGalleryItems", A_GALLERY_BODY, "itemIds", 1, NULL,
+      { "itemIds", "galleryId", NULL }, R_SHAPE },
+    { "events", "events", A_OPTIONS, NULL, 0, NULL, { NULL }, R_FEED },
+    { "webhookEvents", "events", A_OPTIONS, NULL, 0, NULL, { NULL }, R_WEBHOOKS },
 };
 #define NOPS (sizeof OPS / sizeof OPS[0])
 
@@ -262,8 +279,11 @@ const pg_api_entry *pg_rest_entry(const char *op, size_t oplen)
     const rest_op *o = find_op(op, oplen);
     int i;
     for (i = 0; o && i < pg_api_count; i++)
-        if (strcmp(pg_api[i].name, o->name) == 0)
+        if (strcmp(pg_api[i].name, o->api) == 0)
             return &pg_api[i];
+    for (i = 0; o && i < pg_feed_api_count; i++)
+        if (strcmp(pg_feed_api[i].name, o->api) == 0)
+            return &pg_feed_api[i];
     return NULL;
 }
 
@@ -394,6 +414,90 @@ static pg_value *identifiers(pg_arena *a, const pg_rest_request *req)
     return o;
 }
 
+/* ---- the feed in REST shape (10.5) ------------------------------------------------- */
+
+static int copy_member(pg_arena *a, pg_value *to, const pg_value *from, const char *key,
+                       const char *as)
+{
+    pg_value *v = pg_obj_get(from, key);
+    return !v || pg_obj_add(a, to, as ? as : key, v);
+}
+
+/* An envelope of 10.2 (its entity and data in the stored form) -> the REST-shaped domain
+ * event: { id, entityFqdn, slug, entityId, eventTime, triggeredByAnonymizeRequest,
+ * entityEventSequence, originatedFrom?, createdEvent = { entity } | updatedEvent =
+ * { currentEntity } | deletedEvent = {} | actionEvent = { body } }. */
+static pg_value *domain_event(pg_arena *a, const pg_value *env, pg_status *st)
+{
+    static const pg_shape to_rest = { PG_NAMES_TO_REST, PG_MEDIA_OBJECTS, 1, 1 };
+    static const char *const keys[] = { "entityFqdn", "slug", "entityId", "eventTime",
+                                        "triggeredByAnonymizeRequest", "entityEventSequence",
+                                        "originatedFrom" };
+    const pg_value *m = pg_obj_get(env, "metadata"), *slug;
+    pg_value *ev = pg_new_object(a, 10), *entity = pg_obj_get(env, "entity");
+    pg_value *data = pg_obj_get(env, "data"), *wrap;
+    pg_path path;
+    size_t i;
+    if (!ev || !m || !copy_member(a, ev, m, "_id", "id"))
+        return pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!copy_member(a, ev, m, keys[i], NULL))
+            return pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    slug = pg_obj_get(m, "slug");
+    pg_path_init(&path, "event");
+    if (!(wrap = pg_new_object(a, 1)))
+        return pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    if (entity) {
+        int created = slug && key_is(slug->u.str.s, slug->u.str.len, "created");
+        if (!pg_rest_shape(a, entity, &to_rest, &path, st))
+            return NULL;
+        if (!pg_obj_add(a, wrap, created ? "entity" : "currentEntity", entity)
+            || !pg_obj_add(a, ev, created ? "createdEvent" : "updatedEvent", wrap))
+            return pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    } else if (data) {
+        if (!pg_rest_shape(a, data, &to_rest, &path, st))
+            return NULL;
+        if (!pg_obj_add(a, wrap, "body", data) || !pg_obj_add(a, ev, "actionEvent", wrap))
+            return pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    } else if (!pg_obj_add(a, ev, "deletedEvent", wrap)) {
+        return pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    }
+    return ev;
+}
+
+static pg_value *json_text(pg_arena *a, const pg_value *v)
+{
+    size_t len;
+    char *s = pg_json_encode(a, v, &len);
+    return s ? pg_new_string_ref(a, s, len) : NULL;
+}
+
+static int feed_page(pg_arena *a, pg_value *page, int webhooks, pg_strbuf *out, pg_status *st)
+{
+    pg_value *list = pg_obj_get(page, "events");
+    size_t i;
+    for (i = 0; list && i < list->u.arr.n; i++) {
+        pg_value *env = list->u.arr.v[i], *m = pg_obj_get(env, "metadata");
+        pg_value *ev = domain_event(a, env, st);
+        if (!ev)
+            return 0;
+        if (webhooks) {
+            pg_value *w = pg_new_object(a, 4), *identity = json_text(a, pg_obj_get(m, "identity"));
+            pg_value *text = json_text(a, ev);
+            if (!w || !identity || !text || !copy_member(a, w, m, "seq", NULL)
+                || !copy_member(a, w, m, "eventType", NULL) || !pg_obj_add(a, w, "identity", identity)
+                || !pg_obj_add(a, w, "data", text))
+                return pg_fail(st, PG_INTERNAL, "out of memory");
+            ev = w;
+        }
+        list->u.arr.v[i] = ev;
+    }
+    pg_strbuf_reset(out, 1 << 20);
+    if (!pg_json_write(out, page))
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    return 1;
+}
+
 int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, pg_status *st)
 {
     static const pg_shape to_rest = { PG_NAMES_TO_REST, PG_MEDIA_OBJECTS, 1, 1 };
@@ -445,6 +549,8 @@ int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, pg_statu
     if (!result)
         return 0;
     pg_path_init(&path, "result");
+    if (op->result != R_SHAPE)
+        return feed_page(a, result, op->result == R_WEBHOOKS, out, st);
     if (!pg_rest_shape(a, result, &to_rest, &path, st))
         return 0;
     if (op->wrap) {

@@ -11,11 +11,10 @@
 #include "model.h" /* pg_doc_upgrade: what a document becomes is the model's */
 #include "storage.h"
 
+/* Schema versions: 1 (progallery 0.1) the tables; 2 item documents hold media as Wix's
+ * REST objects instead of Velo strings (API.md section 12); 3 the event feed. */
 #define SCHEMA_VERSION 3
-/* Schema 2 (progallery 0.2): the same tables; item documents hold media as Wix's
- * REST objects instead of Velo strings (API.md section 12). */
 #define UPGRADE_BATCH 256
-/* Schema 3: the event feed (API.md section 10), schema_v3_events below. */
 
 static const char *const schema_v1 =
     "CREATE TABLE galleries("
@@ -338,17 +337,25 @@ static int upgrade_docs(pg_storage *s, pg_status *st)
     return rc;
 }
 
+
+
+static int step_v1(pg_storage *s, pg_status *st) { return exec(s, schema_v1, st); }
+static int step_v3(pg_storage *s, pg_status *st) { return exec(s, schema_v3_events, st); }
+
+/* The migrations, in order: migrations[v] takes a file from version v to v + 1. */
+static int (*const migrations[SCHEMA_VERSION])(pg_storage *, pg_status *) = {
+    step_v1, upgrade_docs, step_v3,
+};
+
 /* Creates or upgrades the schema. The common case (already current) takes no
  * lock, so opening a store never waits for another connection's writes; an
- * older file is brought up to date under the write lock, every step in one
- * transaction, so that two processes opening it at once do not both migrate it:
- *   0 (new file) -> the tables of schema_v1 (documents written as version 2 keeps them)
- *   1 -> 2      item documents upgraded in place (upgrade_docs)
- *   2 -> 3      the event feed (schema_v3_events)
- * A read-only store cannot upgrade: an older file is FAILED_PRECONDITION. */
+ * older (or new) file is brought up to date in one write transaction, so that two
+ * processes opening it at once do not both migrate it, and a crash leaves it as
+ * it was. */
 static int migrate(pg_storage *s, int readonly, pg_status *st)
 {
     int v = 0;
+    char set[48];
     if (user_version(s, &v, st) < 0)
         return -1;
     if (v == 0 && readonly)
@@ -358,31 +365,18 @@ static int migrate(pg_storage *s, int readonly, pg_status *st)
         return pg_fail(st, PG_FAILED_PRECONDITION,
                        "path: file has schema version %d; open it read-write once to upgrade it", v), -1;
     if (v >= 0 && v < SCHEMA_VERSION) {
-        char set[48];
-        int was;
         if (exec(s, "BEGIN IMMEDIATE", st) < 0)
             return -1;
         if (user_version(s, &v, st) < 0)
             goto fail;
-        was = v;
-        if (v == 0) {
-            if (exec(s, schema_v1, st) < 0)
+        if (v >= 0 && v < SCHEMA_VERSION) {
+            for (; v < SCHEMA_VERSION; v++)
+                if (migrations[v](s, st) < 0)
+                    goto fail;
+            snprintf(set, sizeof set, "PRAGMA user_version = %d", SCHEMA_VERSION);
+            if (exec(s, set, st) < 0)
                 goto fail;
-            v = 2;
         }
-        if (v == 1) {
-            if (upgrade_docs(s, st) < 0)
-                goto fail;
-            v = 2;
-        }
-        if (v == 2) {
-            if (exec(s, schema_v3_events, st) < 0)
-                goto fail;
-            v = 3;
-        }
-        snprintf(set, sizeof set, "PRAGMA user_version = %d", v);
-        if (v != was && exec(s, set, st) < 0)
-            goto fail;
         if (exec(s, "COMMIT", st) < 0)
             goto fail;
     }

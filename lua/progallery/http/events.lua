@@ -2,19 +2,11 @@
 -- pull instead of receiving webhooks (API.md 10.5). Admin key only: the feed carries every
 -- change and who made it. The events are the webhooks' REST-shaped domain events.
 
-local progallery = require "progallery"
-local rest = require "progallery.rest"
-local webhooks = require "progallery.http.webhooks"
 local errors = require "progallery.http.errors"
 
 local tonumber, type, pairs = tonumber, type, pairs
 
 local _M = {}
-
--- rest.ARRAY_KEYS and "events": an empty feed page is [] too
-local KEYS = { events = true }
-for k, v in pairs(rest.ARRAY_KEYS) do KEYS[k] = v end
-local OPAQUE = { exif = true, css = true }
 
 local function number_param(query, name)
     local v = query[name]
@@ -36,16 +28,9 @@ function _M.execute(store, role, query)
         end
         opts[name] = n
     end
-    local page, err, code = store:events(opts)
-    if not page then return errors.response(code, err) end
-    local out = {}
-    for i, env in ipairs(page.events) do
-        local ev, derr = webhooks.domain_event(env)
-        if not ev then return errors.response("INTERNAL", derr) end
-        out[i] = ev
-    end
-    local text, eerr = progallery.encodeJSON({ events = out, lastSeq = page.lastSeq }, KEYS, OPAQUE)
-    if not text then return errors.response("INTERNAL", eerr) end
+    -- written in C from the stored form: the domain events of the webhooks, lossless
+    local text, err, code = store:rest("events", nil, nil, opts)
+    if not text then return errors.response(code, err) end
     return 200, text
 end
 

@@ -17,7 +17,7 @@
 -- write lock held by a request never stalls the worker's event loop for long.
 
 local progallery = require "progallery"
-local rest = require "progallery.rest"
+local cjson = require "cjson"
 local json = require "progallery.http.json"
 local client = require "progallery.http.client"
 local dispatch_names = require("progallery.events").HANDLER_NAMES
@@ -39,39 +39,23 @@ local PAGE = 100
 local DELIVERER_BUSY_TIMEOUT = 20         -- ms: see the header
 local SAVE_EVERY = 0.05                   -- seconds between cursor writes while a page is delivered
 
--- The REST-shaped domain event of one envelope (10.5). The one place that builds it.
-function _M.domain_event(env)
-    local m = env.metadata
-    local ev = {
-        id = m._id, entityFqdn = m.entityFqdn, slug = m.slug, entityId = m.entityId,
-        eventTime = m.eventTime, triggeredByAnonymizeRequest = m.triggeredByAnonymizeRequest,
-        entityEventSequence = m.entityEventSequence, originatedFrom = m.originatedFrom,
-    }
-    local slug = m.slug
-    if slug == "created" or slug == "updated" then
-        local entity, err = rest.toRest(env.entity, "gallery")
-        if not entity then return nil, err end
-        if slug == "created" then ev.createdEvent = { entity = entity }
-        else ev.updatedEvent = { currentEntity = entity } end
-    elseif slug == "deleted" then
-        ev.deletedEvent = {} -- written {}: not a key of rest.ARRAY_KEYS
-    else
-        local body, err = rest.toRest(env.data, "data")
-        if not body then return nil, err end
-        ev.actionEvent = { body = body }
-    end
-    return ev
+-- A page of the feed as the deliverer signs it: store:rest("webhookEvents") writes, in C
+-- and from the stored form, each event's REST-shaped domain event (10.5) and its identity
+-- as JSON text, so that nothing of the entity is lost or re-encoded on the way:
+-- { events = { { seq, eventType, identity = text, data = text }, ... }, lastSeq }.
+local function feed_page(store, opts)
+    local text, err, code = store:rest("webhookEvents", nil, nil, opts)
+    if not text then return nil, err, code end
+    return cjson.decode(text)
 end
+_M.feed_page = feed_page
 
 -- The webhook body: a JWT whose payload's data is the JSON text of
 -- { eventType, instanceId, data = <domain event JSON>, identity = <identity JSON> }.
-function _M.body(env, key, instance_id, now)
-    local ev, err = _M.domain_event(env)
-    if not ev then return nil, err end
+function _M.body(ev, key, instance_id, now)
     local ok, data = pcall(function()
         return json.encode { data = json.encode {
-            eventType = env.metadata.eventType, instanceId = instance_id,
-            data = json.encode(ev), identity = json.encode(env.metadata.identity),
+            eventType = ev.eventType, instanceId = instance_id, data = ev.data, identity = ev.identity,
         }, iat = floor(now) }
     end)
     if not ok then return nil, data end
@@ -157,27 +141,27 @@ function Deliverer:renew(force)
 end
 
 -- One POST; true on a 2xx.
-function Deliverer:post(env)
-    local body, err = _M.body(env, self.hooks.key, self.hooks.instance_id, ngx.time())
+function Deliverer:post(ev)
+    local body, err = _M.body(ev, self.hooks.key, self.hooks.instance_id, ngx.time())
     if not body then
-        log(ngx.ERR, self.ep.url, ": event ", env.metadata.seq, " cannot be signed: ", err)
+        log(ngx.ERR, self.ep.url, ": event ", ev.seq, " cannot be signed: ", err)
         return false
     end
     local res
     res, err = client.request { url = self.ep.url, method = "POST", body = body, timeout = self.hooks.timeout,
                                 headers = { ["Content-Type"] = "text/plain" } }
     if res and res.status >= 200 and res.status < 300 then return true end
-    log(ngx.WARN, self.ep.url, ": event ", env.metadata.seq, " not delivered: ",
+    log(ngx.WARN, self.ep.url, ": event ", ev.seq, " not delivered: ",
         res and ("HTTP " .. res.status) or err)
     return false
 end
 
 -- Delivers one event, retrying with backoff; false when the lease is lost or nginx exits.
-function Deliverer:deliver(env)
+function Deliverer:deliver(ev)
     local wait = BACKOFF_FIRST
     while true do
         if not self:renew() or exiting() then return false end
-        if self:post(env) then return true end
+        if self:post(ev) then return true end
         ngx.update_time()
         local until_t = ngx.now() + wait
         while true do
@@ -204,7 +188,7 @@ function Deliverer:run()
         local version = store:dataVersion()
         if version ~= seen_version then
             local page
-            page, err, code = call(store.events, store, { after = cursor, limit = PAGE })
+            page, err, code = call(feed_page, store, { after = cursor, limit = PAGE })
             if not page and code == "FAILED_PRECONDITION" then
                 -- a new endpoint on a feed already pruned: it starts where the feed begins
                 local begins = tonumber(tostring(err):match("begins after seq (%d+)"))
@@ -227,10 +211,10 @@ function Deliverer:run()
                     cursor = seq
                     return true
                 end
-                for _, env in ipairs(page.events) do
-                    local seq = env.metadata.seq
-                    if ep.events[dispatch_names[env.metadata.eventType]] then
-                        if not self:deliver(env) then
+                for _, ev in ipairs(page.events) do
+                    local seq = ev.seq
+                    if ep.events[dispatch_names[ev.eventType]] then
+                        if not self:deliver(ev) then
                             if passed > cursor then save(passed) end
                             return
                         end
