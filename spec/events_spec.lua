@@ -393,7 +393,8 @@ describe("the feed (10.3)", function()
     store:close()
   end)
 
-  it("migrates a version-1 file, keeping its data, and starts its feed there", function()
+  for _, version in ipairs { 1, 2 } do
+  it("migrates a version-" .. version .. " file, keeping its data, and starts its feed there", function()
     local path = S.tmppath()
     local out, ok = S.sqlite(path, [[
       CREATE TABLE galleries(gid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT, sort_order NOT NULL,
@@ -404,8 +405,10 @@ describe("the feed (10.3)", function()
         type TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, doc TEXT NOT NULL);
       CREATE INDEX items_by_order ON items(gid, sort_order);
       INSERT INTO galleries VALUES (1, '0190f5c2-1111-7abc-8def-0123456789ab', 'old', 1, 1700000000000, 1700000000000, 0);
-      PRAGMA user_version = 1;]])
+      PRAGMA user_version = ]] .. version .. ";")
     assert(ok, out)
+    local ro, _, code = progallery.open { path = path, readonly = true }
+    assert.is_nil(ro); assert.equal("FAILED_PRECONDITION", code) -- a read-only store cannot upgrade
     local store = S.ok(progallery.open { path = path, caller = "admin" })
     assert.equal("old", S.ok(store:getGallery(S.MISSING_ID2)).name)
     assert.equal(3, tonumber((S.sqlite(path, "PRAGMA user_version"))))
@@ -415,6 +418,7 @@ describe("the feed (10.3)", function()
     assert.equal("1", evs[1].metadata.entityEventSequence)
     store:close()
   end)
+  end
 end)
 
 describe("leaseEventConsumer (one deliverer per consumer, 10.5)", function()
