@@ -72,7 +72,7 @@ enum {
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
     Q_ITEMS_CLONE, Q_ITEMS_DELETE_ALL,
     /* the event feed */
-    Q_FEED_STATE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_GET, Q_ENTITY_SET,
+    Q_FEED_STATE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
     Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
     Q_COUNT
@@ -116,8 +116,8 @@ static const char *const sql[Q_COUNT] = {
     [Q_FEED_SET_PRUNED] = "UPDATE feed SET pruned_through = ?1 WHERE one = 1",
     [Q_CHUNK_INSERT] = "INSERT INTO event_chunks(last_seq, first_seq, gallery_id, first_entity_seq,"
                        " time_ms, actor, actor_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [Q_ENTITY_GET] = "SELECT event_seq FROM galleries WHERE id = ?1",
-    [Q_ENTITY_SET] = "UPDATE galleries SET event_seq = ?2 WHERE id = ?1",
+    /* a gallery that is gone (its deletion's events) keeps counting from 0 */
+    [Q_ENTITY_ADD] = "UPDATE galleries SET event_seq = event_seq + ?2 WHERE id = ?1 RETURNING event_seq",
     [Q_CHUNK_PAGE] = "SELECT last_seq, first_seq, gallery_id, first_entity_seq, time_ms, actor, actor_id,"
                      " body FROM event_chunks WHERE last_seq > ?1 ORDER BY last_seq",
     [Q_CHUNK_OLDEST] = "SELECT last_seq, time_ms FROM event_chunks ORDER BY last_seq LIMIT ?1",
@@ -878,27 +878,22 @@ static int set_int(pg_storage *s, int which, int64_t v, pg_status *st)
     return run(s, q, st);
 }
 
-/* A gallery's last entityEventSequence (0 when it has none, or is gone). */
-static int entity_get(pg_storage *s, const char *gallery_id, int64_t *seq, pg_status *st)
+/* Moves a gallery's entityEventSequence on by n, in one statement; *first is the
+ * sequence of the first of the n (1 for a gallery that is gone: its deletion's events). */
+static int entity_add(pg_storage *s, const char *gallery_id, int64_t n, int64_t *first,
+                      pg_status *st)
 {
-    sqlite3_stmt *q = stmt(s, Q_ENTITY_GET, st);
+    sqlite3_stmt *q = stmt(s, Q_ENTITY_ADD, st);
     int rc;
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, n);
     rc = sqlite3_step(q);
-    *seq = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    *first = (rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : n) - n + 1;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(q); /* to the end, so the statement is done */
     return finish(s, q, rc, st);
-}
-
-static int entity_set(pg_storage *s, const char *gallery_id, int64_t seq, pg_status *st)
-{
-    sqlite3_stmt *q = stmt(s, Q_ENTITY_SET, st);
-    if (!q)
-        return -1;
-    sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, seq);
-    return run(s, q, st);
 }
 
 /* Events share a chunk while they belong to one gallery and one call. */
@@ -950,17 +945,15 @@ static int sq_event_append(pg_storage *s, pg_event_row *rows, size_t n, pg_statu
         size_t end = i + 1;
         while (end < n && same_chunk(&rows[end], &rows[i]))
             end++;
-        if (entity_get(s, rows[i].gallery_id, &eseq, st) < 0)
+        if (entity_add(s, rows[i].gallery_id, (int64_t)(end - i), &eseq, st) < 0)
             return -1;
         for (j = i; j < end; j++) {
             rows[j].seq = ++last;
-            rows[j].entity_seq = ++eseq;
+            rows[j].entity_seq = eseq++;
         }
         for (j = i; j < end; j += PG_CHUNK_EVENTS)
             if (chunk_insert(s, &rows[j], end - j < PG_CHUNK_EVENTS ? end - j : PG_CHUNK_EVENTS, st) < 0)
                 return -1;
-        if (entity_set(s, rows[i].gallery_id, eseq, st) < 0)
-            return -1;
         i = end;
     }
     return 1;
