@@ -97,7 +97,8 @@ export PROGALLERY_PREFIX=$PREFIX
 export PROGALLERY_MAX_BODY=1048576
 export PROGALLERY_SYNCHRONOUS=normal
 
-# The template, filled in as scripts/serve.sh does, plus the static file's location (same
+# The template, filled in as scripts/serve.sh does, plus the static file's location in the
+# API's server (before its page, "location = /"; the resize server has a "location /" too) (same
 # Content-Type and Cache-Control as the API's answer).
 static_loc="        location = /static/gallery.json { alias $work/html/gallery.json; types { } default_type \"application/json; charset=utf-8\"; add_header Cache-Control no-store; etag off; }"
 write_conf() {
@@ -107,7 +108,7 @@ write_conf() {
       -e "s|@MAX_BODY@|$PROGALLERY_MAX_BODY|g" -e "s|@LOG_LEVEL@|warn|g" -e "s|@ACCESS_LOG@|off|g" \
       -e "s|@DIR@|$work|g" -e "s|@MEDIA@|$work/media|g" -e "s|@WEB@|$ROOT/build/web|g" \
       -e "s|@MEDIA_BASE@|https://static.wixstatic.com/media|g" \
-      examples/nginx/nginx.conf | awk -v loc="$static_loc" '/^[ \t]*location \/ \{/ && !done { print loc; done = 1 } { print }' \
+      examples/nginx/nginx.conf | awk -v loc="$static_loc" '/^[ \t]*location = \/ \{/ && !done { print loc; done = 1 } { print }' \
       >"$work/conf/nginx.conf"
   grep -q 'location = /static/gallery.json' "$work/conf/nginx.conf" ||
     { echo "bench-http: could not add the static location to the nginx.conf template" >&2; exit 1; }
