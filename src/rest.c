@@ -260,6 +260,9 @@ static const rest_op OPS[] = {
       { "item", "galleryId", "itemId", NULL }, R_SHAPE },
     { "bulkDeleteGalleryItems", "bulkDeleteGalleryItems", A_GALLERY_BODY, "itemIds", 1, NULL,
       { "itemIds", "galleryId", NULL }, R_SHAPE },
+    /* progallery import: the items of an export line, in their REST form, as text */
+    { "restoreItems", "_restoreItems", A_GALLERY_BODY, "items", 1, NULL, { "items", "galleryId", NULL },
+      R_SHAPE },
     { "events", "events", A_OPTIONS, NULL, 0, NULL, { NULL }, R_FEED },
     { "webhookEvents", "events", A_OPTIONS, NULL, 0, NULL, { NULL }, R_WEBHOOKS },
 };
@@ -378,7 +381,7 @@ static pg_value *entity(pg_arena *a, const rest_op *op, const pg_rest_request *r
         *ok = 1;
         return v;
     }
-    if (v->type != PG_OBJECT) {
+    if (v->type != PG_OBJECT && !(v->type == PG_ARRAY && strcmp(op->entity, "items") == 0)) {
         pg_fail(st, PG_INVALID_ARGUMENT, "%s: expected an object", op->entity);
         st->fieldlen = strlen(op->entity);
         return NULL;

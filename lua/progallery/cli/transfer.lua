@@ -3,16 +3,16 @@
 -- gallery as {"gallery":{...}} (Velo shape: _id, name, sortOrder, dates) followed by its
 -- items, a page of 100 a line as {"items":[...]}: the text store:rest answers, the items'
 -- stored REST form (media as Wix's REST objects, every field they carry), then
--- {"end":{...counts}}. import gives them back through _restoreGallery / _restoreItems with
--- their ids, dates and sort orders. Both stream: a page of items (100, export) or a batch
--- (1000, import) is in memory at a time, whatever the store's size. Numbers are written
+-- {"end":{...counts}}. import gives them back through _restoreGallery and, for each items
+-- line as its text, store:rest("restoreItems") (the C codec, so an empty array stays one),
+-- with their ids, dates and sort orders. Both stream: a page of items (100) is in memory at
+-- a time, whatever the store's size. Numbers are written
 -- exactly (progallery.encodeJSON, and the C REST codec), so a sortOrder or a focal point
 -- comes back bit for bit.
 local cli = require "progallery.cli"
 local progress = require "progallery.cli.progress"
 
 local _M = {}
-local from_rest
 
 _M.FORMAT, _M.VERSION = "progallery-export", 1
 local PAGE, BATCH = 100, 1000
@@ -41,7 +41,7 @@ while nothing writes to the store (each page of 100 items is read in its own tra
 usage: progallery import FILE [--db PATH | --dsn DSN]
 
 Reads an export (FILE, or - for stdin) into a store that has no galleries yet, keeping every
-id, date and sort order. Streamed, in transactions of at most 1000 items. A file that is
+id, date and sort order. Streamed, a transaction per line of items (100 as export writes them, at most 1000). A file that is
 cut short (no end line) or malformed stops the import with the line number; what was read
 before stays in the store.
 
@@ -124,16 +124,6 @@ local function export(opts, out, err)
   return 0
 end
 
--- A REST item as _restoreItems takes it: the REST names of the item's own id and dates
--- become the Velo ones; media stay REST objects, which the store takes as they are.
-local REST_NAMES = { id = "_id", createdDate = "_createdDate", updatedDate = "_updatedDate" }
-from_rest = function(item)
-  if type(item) ~= "table" then return item end
-  local out = {}
-  for k, v in pairs(item) do out[REST_NAMES[k] or k] = v end
-  return out
-end
-
 local function import(opts, pos, err)
   local file = pos[1]
   if not file then cli.usage_error("FILE is required (- for stdin)") end
@@ -154,16 +144,17 @@ local function import(opts, pos, err)
   end
   local lineno, header, ended = 0, nil, nil
   local bar
-  local gallery, batch = nil, {}
+  local gallery = nil
   local ngal, nitems = 0, 0
   local function bad(msg) cli.fail(("%s:%d: %s"):format(file, lineno, msg)) end
-  local function flush()
-    if #batch == 0 then return end
-    local res, e, code = store:_restoreItems(gallery, batch)
+  -- an items line goes to the store as the text it is (store:rest "restoreItems": the C
+  -- codec reads it), so that nothing of the REST form is lost to a Lua table on the way
+  -- (lua-cjson cannot tell an empty array from an empty object)
+  local function restore_items(text, n)
+    local res, e, code = store:rest("restoreItems", gallery, nil, nil, text)
     if not res then bad(("%s (%s)"):format(tostring(e), tostring(code))) end
-    nitems = nitems + #batch
-    bar:step(#batch)
-    batch = {}
+    nitems = nitems + n
+    bar:step(n)
   end
   for text in input:lines() do
     lineno = lineno + 1
@@ -176,7 +167,6 @@ local function import(opts, pos, err)
       header = rec
       bar = progress.new("import", tonumber(rec.items))
     elseif rec.gallery then
-      flush()
       local res, e, code = store:_restoreGallery(rec.gallery)
       if not res then bad(("%s (%s)"):format(tostring(e), tostring(code))) end
       gallery = res.galleryId
@@ -184,19 +174,15 @@ local function import(opts, pos, err)
     elseif rec.items then
       if not gallery then bad("items before any gallery") end
       if type(rec.items) ~= "table" then bad("items: expected an array") end
-      for _, it in ipairs(rec.items) do
-        batch[#batch + 1] = from_rest(it)
-        if #batch >= BATCH then flush() end
-      end
+      if #rec.items > BATCH then bad(("items: more than %d in one line"):format(BATCH)) end
+      if #rec.items > 0 then restore_items(text, #rec.items) end
     elseif rec["end"] then
-      flush()
       ended = rec["end"]
     else
       bad("unknown record (expected gallery, items or end)")
     end
   end
   if input ~= io.stdin then input:close() end
-  if header and not ended then flush() end
   if not header then cli.fail(file .. ": empty (not a progallery export)") end
   if not ended then cli.fail(("%s: cut short after line %d (no end line); %d galleries and %d items were imported")
     :format(file, lineno, ngal, nitems)) end
