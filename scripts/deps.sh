@@ -3,13 +3,15 @@
 #   scripts/deps.sh core     build + run on Lua 5.4 (the demo)
 #   scripts/deps.sh all      everything the test suite uses: LuaJIT, nginx + lua module,
 #                            lua-resty-lrucache (the HTTP response cache), clang/libFuzzer,
-#                            valgrind, curl, Node.js for the SDK test
+#                            valgrind, curl, Node.js for the SDK test, PostgreSQL 15
+#   scripts/deps.sh postgres postgresql-15 + libpq-dev only (no system cluster is created or started)
 set -e
 want="${1:-core}"
-pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 libssl-dev"
+pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 libssl-dev libpq-dev"
+[ "$want" = postgres ] && pkgs="libpq-dev postgresql-15"
 if [ "$want" = all ]; then
   pkgs="$pkgs lua-busted luarocks valgrind luajit2 libluajit2-5.1-dev clang libclang-rt-14-dev \
-nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps openssl"
+nginx-light libnginx-mod-http-lua lua-resty-lrucache curl procps openssl postgresql-15 python3"
   command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""
@@ -26,6 +28,11 @@ made_policy=0
 if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && made_policy=1
 fi
+# Installing postgresql-15 must not create (or start) a "main" cluster: the tests initdb their own.
+case "$missing" in *postgresql*)
+  $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/progallery.conf >/dev/null ;;
+esac
 $SUDO apt-get -o DPkg::Lock::Timeout=900 update -qq
 $SUDO apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $missing >/dev/null
 [ "$made_policy" = 1 ] && $SUDO rm -f "$policy"
