@@ -30,6 +30,10 @@ else
 SQLITE_LIBS ?= -lsqlite3
 endif
 
+# PostgreSQL's client library (libpq-dev): the postgres engine (src/storage_postgres.c).
+PQ_CFLAGS ?= -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+PQ_LIBS   ?= -lpq
+
 # The version is written once, in lua/progallery/version.lua.
 VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/progallery/version.lua)
 
@@ -50,7 +54,7 @@ LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
-CORE     = arena strbuf value utf8 json status ids media model rest events sign storage_sqlite api
+CORE     = arena strbuf value utf8 json status ids media model rest events sign storage storage_sqlite api
 BINDING  = lua_value lua_auth lua_json lua_rest lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)

@@ -24,7 +24,7 @@ ALLOCATING="arena json strbuf"    # the core's only mallocs: built with the fail
 # the rest of the core's sources (the Makefile's list) but the engine, the API and the REST calls over it
 OTHERS=""
 for f in $(make -s -C "$ROOT" print-core); do
-  case " $ALLOCATING storage_sqlite api rest " in *" $f "*) ;; *) OTHERS="$OTHERS $f" ;; esac
+  case " $ALLOCATING storage storage_sqlite storage_postgres api rest " in *" $f "*) ;; *) OTHERS="$OTHERS $f" ;; esac
 done
 {
   for f in $ALLOCATING; do $CC $CFLAGS ${SAN/fuzzer,/fuzzer-no-link,} $OOM -c "$SRC/$f.c" -o "$TMP/$f.o" || exit 1; done &&
