@@ -42,19 +42,19 @@ CFLAGS  ?= -O2 -g
 WARN    ?= -std=c99 -Wall -Wextra -pedantic -Wshadow -Wno-overlength-strings
 PIC      = -fPIC
 # Only luaopen_progallery is exported (PG_EXPORT); every other symbol stays inside the module.
-DEFS     = -fvisibility=hidden -DPG_VERSION='"$(VERSION)"'
+DEFS     = -DPG_HAVE_POSTGRES -fvisibility=hidden -DPG_VERSION='"$(VERSION)"'
 LIBFLAG ?= -shared
 # Never link liblua/libluajit into the module: the host (lua, nginx) provides it.
 # libcrypto: the RS256 signatures of webhooks (src/sign.c)
 CRYPTO_LIBS ?= -lcrypto
-LIBS     = $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
+LIBS     = $(SQLITE_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) -lm
 
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
 LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 
 BUILD   ?= build
-CORE     = arena strbuf value utf8 json status ids media model rest events sign storage storage_sqlite api
+CORE     = arena strbuf value utf8 json status ids media model rest events sign storage storage_sqlite storage_postgres api
 BINDING  = lua_value lua_auth lua_json lua_rest lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
@@ -70,7 +70,7 @@ print-core:
 
 $(BUILD)/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PIC) $(DEFS) $(CFLAGS) $(WARN) -c $< -o $@
+	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS) $(PIC) $(DEFS) $(CFLAGS) $(WARN) -c $< -o $@
 
 $(SO): $(OBJS)
 	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)
