@@ -393,7 +393,7 @@ describe("the feed (10.3)", function()
     store:close()
   end)
 
-  it("migrates a version-1 file, keeping its data, and starts its feed there", function()
+  it("migrates a version-1 file, keeping its data, and starts its feed there #sqlite", function()
     local path = S.tmppath()
     local out, ok = S.sqlite(path, [[
       CREATE TABLE galleries(gid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT, sort_order NOT NULL,
