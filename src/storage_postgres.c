@@ -75,7 +75,7 @@ static const char *const schema_sql =
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION, Q_BUMP,
     Q_GALLERY_FIND, Q_GALLERY_FIND_LOCK, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
-    Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
+    Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERIES_LOCK, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
     Q_ITEMS_CLONE, Q_ITEMS_DELETE_ALL,
     Q_FEED_STATE, Q_FEED_TAKE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
@@ -102,8 +102,10 @@ static const char *const sql[Q_COUNT] = {
     [Q_GALLERY_DELETE_ITEMS] = "DELETE FROM items WHERE gid = $1",
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = $1",
     [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
-    [Q_GALLERY_MAX_SORT] = "SELECT (SELECT max(sort_order) FROM galleries)"
-                           " FROM pg_advisory_xact_lock(" LOCK_GALLERIES ")",
+    /* two statements: READ COMMITTED takes a statement's snapshot before it waits for the
+     * lock, so the max must be read by the next one (which sees the last holder's commit) */
+    [Q_GALLERIES_LOCK] = "SELECT pg_advisory_xact_lock(" LOCK_GALLERIES ")",
+    [Q_GALLERY_MAX_SORT] = "SELECT max(sort_order) FROM galleries",
     [Q_GALLERY_PAGE] = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count"
                        " FROM galleries ORDER BY created_ms, gid LIMIT $1 OFFSET $2",
     [Q_ITEM_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc"
@@ -628,6 +630,8 @@ static int pq_gallery_count(pg_storage *s, int64_t *n, pg_status *st)
 static int pq_gallery_max_sort(pg_storage *s, double *max, pg_status *st)
 {
     int has;
+    if (s->writing && run0(s, Q_GALLERIES_LOCK, st) < 0)
+        return -1;
     return scalar(s, Q_GALLERY_MAX_SORT, 0, 0, max, &has, st) < 0 ? -1 : has;
 }
 
