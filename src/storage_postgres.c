@@ -154,7 +154,14 @@ struct pg_storage {
     int bumped;    /* this write transaction moved data_version */
     int slot;      /* its change counter */
     int busy_timeout_ms, statement_timeout_ms, sync_full, readonly;
+    int queued;    /* item inserts sent in pipeline mode, results not read yet */
 };
+
+/* Item inserts (a batch, a clone's extra items) go out in libpq's pipeline mode: sent
+ * without waiting, their results read by the next statement of any other kind (or
+ * every PIPE_MAX, so that neither side's socket buffer fills in blocking mode). A
+ * failure among them fails that next statement, so the call still fails as a whole. */
+#define PIPE_MAX 256
 
 /* ---- errors ----------------------------------------------------------------- */
 
@@ -202,6 +209,87 @@ static int fail_res(pg_storage *s, PGresult *r, pg_status *st)
 
 /* ---- statements ------------------------------------------------------------- */
 
+static int prepare(pg_storage *s, int q, pg_status *st);
+
+/* Reads the results of the queued inserts and leaves pipeline mode. 1, or -1 with st
+ * set from the first failure. */
+static int drain(pg_storage *s, pg_status *st)
+{
+    PGresult *r;
+    int ok = 1;
+    if (!s->queued)
+        return 1;
+    s->queued = 0;
+    if (!PQpipelineSync(s->c)) {
+        fail_res(s, NULL, st);
+        PQexitPipelineMode(s->c);
+        return -1;
+    }
+    for (;;) {
+        r = PQgetResult(s->c);
+        if (!r) {
+            if (lost(s)) {
+                if (ok)
+                    fail_res(s, NULL, st);
+                ok = 0;
+                break;
+            }
+            continue; /* the end of one query's results */
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (ok && PQresultStatus(r) != PGRES_COMMAND_OK) {
+            fail_res(s, r, st);
+            ok = 0;
+        }
+        PQclear(r);
+    }
+    PQexitPipelineMode(s->c);
+    return ok ? 1 : -1;
+}
+
+/* Sends statement q in pipeline mode (its result read by drain). */
+static int send_q(pg_storage *s, int q, int n, const char *const *v, const int *lens,
+                  const int *formats, pg_status *st)
+{
+    char name[16];
+    if (lost(s))
+        return fail_res(s, NULL, st);
+    if (!s->queued && prepare(s, q, st) < 0)
+        return -1;
+    if (!s->queued && !PQenterPipelineMode(s->c))
+        return fail_res(s, NULL, st);
+    snprintf(name, sizeof name, "pg%d", q);
+    if (!PQsendQueryPrepared(s->c, name, n, v, lens, formats, 0)) {
+        s->queued++;
+        drain(s, st);
+        return fail_res(s, NULL, st);
+    }
+    if (++s->queued >= PIPE_MAX)
+        return drain(s, st);
+    return 1;
+}
+
+static int prepare(pg_storage *s, int q, pg_status *st)
+{
+    PGresult *r;
+    char name[16];
+    if (s->prepared[q])
+        return 1;
+    snprintf(name, sizeof name, "pg%d", q);
+    r = PQprepare(s->c, name, sql[q], 0, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fail_res(s, r, st);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    s->prepared[q] = 1;
+    return 1;
+}
+
 /* Runs statement q with text parameters (binary where formats says so); *out gets
  * the result (PQclear it) when rows are wanted. 1, or -1 with st set. */
 static int run_q(pg_storage *s, int q, int n, const char *const *v, const int *lens,
@@ -212,19 +300,13 @@ static int run_q(pg_storage *s, int q, int n, const char *const *v, const int *l
     char name[16];
     if (out)
         *out = NULL;
+    if (drain(s, st) < 0)
+        return -1;
     if (lost(s))
         return fail_res(s, NULL, st);
     snprintf(name, sizeof name, "pg%d", q);
-    if (!s->prepared[q]) {
-        r = PQprepare(s->c, name, sql[q], 0, NULL);
-        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-            fail_res(s, r, st);
-            PQclear(r);
-            return -1;
-        }
-        PQclear(r);
-        s->prepared[q] = 1;
-    }
+    if (prepare(s, q, st) < 0)
+        return -1;
     r = PQexecPrepared(s->c, name, n, v, lens, formats, 0);
     t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
@@ -465,7 +547,7 @@ static int pq_commit(pg_storage *s, pg_status *st)
 {
     PGresult *r;
     ExecStatusType t;
-    if (s->writing && !s->bumped && bump(s, st) < 0)
+    if (s->writing && !s->bumped && bump(s, st) < 0) /* bump drains the pipeline */
         return -1;
     if (lost(s))
         return fail_res(s, NULL, st);
@@ -490,6 +572,8 @@ static int pq_commit(pg_storage *s, pg_status *st)
 
 static void pq_rollback(pg_storage *s)
 {
+    pg_status ignored;
+    drain(s, &ignored);
     if (s->in_tx && !lost(s))
         PQclear(PQexec(s->c, "ROLLBACK"));
     s->in_tx = 0;
@@ -729,8 +813,8 @@ static int pq_item_insert(pg_storage *s, pg_item_row *it, pg_status *st)
     v[4] = i64(&b, it->created_ms);
     v[5] = i64(&b, it->updated_ms);
     v[6] = it->doc;
-    it->key = 0; /* not needed by the API layer: no RETURNING round trip */
-    return run_q(s, Q_ITEM_INSERT, 7, v, lens, fmts, NULL, st);
+    it->key = 0; /* not needed by the API layer: no RETURNING, no round trip */
+    return send_q(s, Q_ITEM_INSERT, 7, v, lens, fmts, st);
 }
 
 static int pq_item_update(pg_storage *s, const pg_item_row *it, pg_status *st)
