@@ -4,7 +4,7 @@
 #   make test            the fast specs on Lua 5.4 (no nginx, no npm): seconds
 #   make test-nginx      the HTTP specs: real nginx, the official Wix SDK
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
-#   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
+#   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer, and PostgreSQL against raw libpq
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
 #   make bench-webhooks  webhook delivery through nginx: events/s and commit-to-receipt lag
 #   make serve           nginx + progallery.http on 127.0.0.1:8080 (make serve-stop)
