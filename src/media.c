@@ -163,7 +163,7 @@ pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, 
     if (n == 0 || n > PG_MAX_MEDIA_URL || !no_blanks(s, n) || pg_utf8_problem(s, n))
         return BAD(why, bad);
     /* legacy "image://..." / "video://...": Wix's SDK puts "wix:" in front */
-    if (n > 6 && memcmp(s, prefix + 4, PREFIX_LEN - 4) == 0 && n + 4 <= PG_MAX_MEDIA_URL) {
+    if (n >= PREFIX_LEN - 4 && memcmp(s, prefix + 4, PREFIX_LEN - 4) == 0 && n + 4 <= PG_MAX_MEDIA_URL) {
         if (!(full = pg_arena_alloc(a, n + 4)))
             return OOM(why);
         memcpy(full, "wix:", 4);
