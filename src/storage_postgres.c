@@ -383,11 +383,21 @@ static int exec_text(pg_storage *s, const char *text, pg_status *st)
     return ok ? 1 : -1;
 }
 
+/* Server notices (a WARNING of a shutting-down server, say) are not the caller's output:
+ * the failure that follows says what happened. */
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* The session's settings, on every (re)connection. */
 static int session(pg_storage *s, pg_status *st)
 {
     char set[256];
     memset(s->prepared, 0, sizeof s->prepared);
+    s->queued = 0;
+    PQsetNoticeProcessor(s->c, quiet, NULL);
     s->slot = (int)((unsigned)PQbackendPID(s->c) % CHANGE_SLOTS);
     snprintf(set, sizeof set,
              "SET lock_timeout = %d; SET statement_timeout = %d; SET synchronous_commit = %s;"

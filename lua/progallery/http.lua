@@ -244,7 +244,19 @@ local function handle(self)
         if not self.stores and not self:init_worker() then
             return send_error("INTERNAL", "internal error")
         end
-        local status, body, line = pull.execute(self.stores.admin, role, query_args())
+        local status, body, line
+        if self.remote and self.thread_pool and ngx.run_worker_thread then
+            -- a server engine: the feed's read in the pool, off the event loop
+            local ok
+            ok, status, body, line = ngx.run_worker_thread(self.thread_pool, "progallery.http.thread",
+                                                           "pull", self.store_conf, role, query_args())
+            if not ok then
+                log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
+                return send_error("INTERNAL", "internal error")
+            end
+        else
+            status, body, line = pull.execute(self.stores.admin, role, query_args())
+        end
         if line then log(ngx.ERR, "progallery: ", line) end
         return send(status, body)
     end

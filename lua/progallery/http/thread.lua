@@ -59,6 +59,23 @@ function _M.data_version(conf)
     return (pair.visitor:dataVersion())
 end
 
+-- conf, role, query -> status, JSON text, log line: GET {prefix}/events read here for a
+-- server engine (progallery.http.events on this VM's admin store).
+function _M.pull(conf, role, query)
+    local ok, status, body, line = pcall(function()
+        local pair, err, code = pair_for(conf)
+        if not pair then
+            local s, b = error_response(code == "UNAVAILABLE" and code or "INTERNAL",
+                code == "UNAVAILABLE" and "database is busy, try again" or "internal error")
+            return s, b, "thread store open failed: " .. tostring(err)
+        end
+        return require("progallery.http.events").execute(pair.admin, role, query)
+    end)
+    if ok then return status, body, line end
+    local s, b = error_response("INTERNAL", "internal error")
+    return s, b, "thread pull: " .. tostring(status)
+end
+
 local function run(conf, role, op, params)
     local pair, err, code = pair_for(conf)
     do
