@@ -4,7 +4,7 @@
 #   make test            the fast specs on Lua 5.4 (no nginx, no npm): seconds
 #   make test-nginx      the HTTP specs: real nginx, the official Wix SDK
 #   make check           the whole test suite (what .ci/run runs, via scripts/test.sh)
-#   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer
+#   make bench           side-by-side benchmark against raw SQLite C and a LuaSQL peer, and PostgreSQL against raw libpq
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
 #   make bench-site      the page (API vs static JSON) in chromium, the resize path vs static files
 #   make bench-webhooks  webhook delivery through nginx: events/s and commit-to-receipt lag
@@ -32,6 +32,10 @@ else
 SQLITE_LIBS ?= -lsqlite3
 endif
 
+# PostgreSQL's client library (libpq-dev): the postgres engine (src/storage_postgres.c).
+PQ_CFLAGS ?= -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+PQ_LIBS   ?= -lpq
+
 # The version is written once, in lua/progallery/version.lua.
 VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/progallery/version.lua)
 
@@ -40,12 +44,12 @@ CFLAGS  ?= -O2 -g
 WARN    ?= -std=c99 -Wall -Wextra -pedantic -Wshadow -Wno-overlength-strings
 PIC      = -fPIC
 # Only luaopen_progallery is exported (PG_EXPORT); every other symbol stays inside the module.
-DEFS     = -fvisibility=hidden -DPG_VERSION='"$(VERSION)"'
+DEFS     = -DPG_HAVE_POSTGRES -fvisibility=hidden -DPG_VERSION='"$(VERSION)"'
 LIBFLAG ?= -shared
 # Never link liblua/libluajit into the module: the host (lua, nginx) provides it.
 # libcrypto: the RS256 signatures of webhooks (src/sign.c)
 CRYPTO_LIBS ?= -lcrypto
-LIBS     = $(SQLITE_LIBS) $(CRYPTO_LIBS) -lm
+LIBS     = $(SQLITE_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) -lm
 
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
@@ -53,7 +57,7 @@ LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR   ?= $(PREFIX)/bin
 
 BUILD   ?= build
-CORE     = arena strbuf value utf8 json status ids media model rest events sign storage_sqlite api restore
+CORE     = arena strbuf value utf8 json status ids media model rest events sign storage storage_sqlite storage_postgres api restore
 BINDING  = lua_value lua_auth lua_json lua_rest lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
@@ -75,7 +79,7 @@ print-core:
 
 $(BUILD)/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PIC) $(DEFS) $(CFLAGS) $(WARN) -c $< -o $@
+	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS) $(PIC) $(DEFS) $(CFLAGS) $(WARN) -c $< -o $@
 
 $(SO): $(OBJS)
 	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)

@@ -32,3 +32,8 @@ if command -v node >/dev/null 2>&1 && [ -x /usr/sbin/nginx ] && [ -z "${BENCH_ON
   echo
   sh bench/webhooks.sh
 fi
+# PostgreSQL (issue #13): the postgres engine against raw libpq C on a throwaway server
+if [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -z "${BENCH_ONLY:-}" ]; then
+  echo
+  sh bench/pg.sh
+fi

@@ -24,12 +24,12 @@ ALLOCATING="arena json strbuf"    # the core's only mallocs: built with the fail
 # the rest of the core's sources (the Makefile's list) but the engine, the API and the REST and restore calls over it, and the signer (libcrypto)
 OTHERS=""
 for f in $(make -s -C "$ROOT" print-core); do
-  case " $ALLOCATING storage_sqlite api rest restore sign " in *" $f "*) ;; *) OTHERS="$OTHERS $f" ;; esac
+  case " $ALLOCATING storage storage_sqlite storage_postgres api rest restore sign " in *" $f "*) ;; *) OTHERS="$OTHERS $f" ;; esac
 done
 {
   for f in $ALLOCATING; do $CC $CFLAGS ${SAN/fuzzer,/fuzzer-no-link,} $OOM -c "$SRC/$f.c" -o "$TMP/$f.o" || exit 1; done &&
   for f in $OTHERS; do $CC $CFLAGS ${SAN/fuzzer,/fuzzer-no-link,} -c "$SRC/$f.c" -o "$TMP/$f.o" || exit 1; done &&
-  $CC $CFLAGS $SAN "$HERE/fuzz/fuzz_model.c" $(for f in $ALLOCATING $OTHERS; do echo "$TMP/$f.o"; done) -lm -o "$BIN"
+  $CC $CFLAGS $SAN "$HERE/fuzz/fuzz_model.c" $(for f in $ALLOCATING $OTHERS; do echo "$TMP/$f.o"; done) -lcrypto -lm -o "$BIN"
 } >"$TMP/build.log" 2>&1 || { cat "$TMP/build.log"; echo "fuzz-c: build failed; 1 failures"; exit 1; }
 mkdir -p "$TMP/corpus"
 cp "$HERE"/fuzz/corpus/* "$TMP/corpus/"

@@ -11,6 +11,8 @@
 #   PROGALLERY_ADMIN_KEY      admin key; unset: the key saved in <dir>/admin-key, else a new one
 #   PROGALLERY_SERVE_DIR      nginx prefix: conf/, logs/, data/, tmp/ (./.serve)
 #   PROGALLERY_DB             SQLite file (<dir>/data/progallery.db)
+#   PROGALLERY_DSN            serve a PostgreSQL store instead (libpq conninfo or postgresql:// URI;
+#                             API.md section 11): nodes on one DSN share their galleries
 #   PROGALLERY_PREFIX         URL prefix (/pro-gallery/v2; /progallery/v2 answers too)
 #   PROGALLERY_MAX_BODY       largest request body in bytes (1048576)
 #   PROGALLERY_WORKERS        worker processes (2)
@@ -107,6 +109,7 @@ start() {
   PROGALLERY_DB=${PROGALLERY_DB:-$DIR/data/progallery.db}
   PROGALLERY_MAX_BODY=${PROGALLERY_MAX_BODY:-1048576}
   export PROGALLERY_ADMIN_KEY PROGALLERY_DB PROGALLERY_MAX_BODY
+  [ -n "${PROGALLERY_DSN:-}" ] && export PROGALLERY_DSN
   export PROGALLERY_PREFIX="${PROGALLERY_PREFIX:-/pro-gallery/v2}"
   export PROGALLERY_THREAD_POOL="${PROGALLERY_THREAD_POOL:-progallery}"
   if [ -n "${PROGALLERY_WEBHOOKS:-}" ]; then
@@ -161,7 +164,7 @@ start() {
   cat <<EOF
 serve: progallery REST v2 on $base (also http://127.0.0.1:$PORT/progallery/v2)
   the galleries: http://127.0.0.1:$PORT/   one gallery: http://127.0.0.1:$PORT/g/<galleryId>
-  pid $(cat "$DIR/logs/nginx.pid"), prefix $DIR, database $PROGALLERY_DB, media $MEDIA
+  pid $(cat "$DIR/logs/nginx.pid"), prefix $DIR, database ${PROGALLERY_DSN:-$PROGALLERY_DB}, media $MEDIA
   admin key: $PROGALLERY_ADMIN_KEY
 
 Try it:

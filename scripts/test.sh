@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs,
 # builds every variant, runs the busted specs on Lua 5.4 (with the nginx/HTTP
-# and official-SDK specs), on LuaJIT and on a build with AddressSanitizer +
+# and official-SDK specs), again on Lua 5.4 against a throwaway PostgreSQL 15
+# (and the PostgreSQL specs on LuaJIT), on LuaJIT and on a build with AddressSanitizer +
 # UBSan, smoke scripts under valgrind, the LuaRocks rock for Lua 5.4 and
 # LuaJIT, a short round of every reliability
 # harness (many writers, crashes, full disk, fuzzers), and ends with one line
@@ -17,7 +18,8 @@ ROOT=$(pwd)
 sh scripts/deps.sh all || { echo "deps: install failed"; echo "0 passed, 1 failed"; exit 1; }
 
 OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+PGDIR=""
+trap 'rm -rf "$OUT"; [ -n "$PGDIR" ] && sh scripts/pg_test_server.sh stop "$PGDIR"' EXIT
 export PROGALLERY_TEST_OUT="${PROGALLERY_TEST_OUT:-$ROOT/build/test-output}"
 PASSED=0
 FAILED=0
@@ -55,11 +57,25 @@ make -s all >"$OUT/build.log" 2>&1 && make -s luajit >>"$OUT/build.log" 2>&1
 record build $? "$OUT/build.log"
 
 step "busted on Lua 5.4 (with the nginx and Wix SDK specs)"
-busted -o TAP >"$OUT/lua54.tap" 2>"$OUT/lua54.err"; s=$?
+busted --exclude-tags=postgres -o TAP >"$OUT/lua54.tap" 2>"$OUT/lua54.err"; s=$?
 count_tap "lua5.4" "$OUT/lua54.tap" $s
 
+step "busted on Lua 5.4 against PostgreSQL 15 (every engine-independent spec, and the PostgreSQL ones; then those on LuaJIT)"
+PGDIR=$(mktemp -d /tmp/pgt.XXXXXX)
+if dsn=$(sh scripts/pg_test_server.sh start "$PGDIR" 2>"$OUT/pg.log"); then
+  PROGALLERY_TEST_ENGINE=postgres PROGALLERY_TEST_DSN="$dsn" \
+    busted --exclude-tags=nginx,sqlite -o TAP >"$OUT/pg54.tap" 2>"$OUT/pg54.err"; s=$?
+  count_tap "postgres lua5.4" "$OUT/pg54.tap" $s
+  PROGALLERY_TEST_DSN="$dsn" busted --run=luajit --tags=postgres -o TAP >"$OUT/pgjit.tap" 2>"$OUT/pgjit.err"; s=$?
+  count_tap "postgres luajit" "$OUT/pgjit.tap" $s
+  sh scripts/pg_test_server.sh stop "$PGDIR"
+else
+  record "postgres server (scripts/pg_test_server.sh)" 1 "$OUT/pg.log"
+fi
+PGDIR=""
+
 step "busted on LuaJIT"
-busted --run=luajit --exclude-tags=nginx -o TAP >"$OUT/luajit.tap" 2>"$OUT/luajit.err"; s=$?
+busted --run=luajit --exclude-tags=nginx,postgres -o TAP >"$OUT/luajit.tap" 2>"$OUT/luajit.err"; s=$?
 count_tap "luajit" "$OUT/luajit.tap" $s
 
 step "busted on Lua 5.4 with AddressSanitizer + UBSan"
@@ -68,7 +84,7 @@ make -s BUILD=build-asan CFLAGS="-O1 -g $SAN" LDFLAGS="$SAN" >"$OUT/asan-build.l
 record asan-build $? "$OUT/asan-build.log"
 LIBASAN=$(gcc -print-file-name=libasan.so)
 LD_PRELOAD="$LIBASAN" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  busted --cpath="./build-asan/?.so" --exclude-tags=nginx -o TAP >"$OUT/asan.tap" 2>"$OUT/asan.err"; s=$?
+  busted --cpath="./build-asan/?.so" --exclude-tags=nginx,postgres -o TAP >"$OUT/asan.tap" 2>"$OUT/asan.err"; s=$?
 grep -E 'ERROR: AddressSanitizer|runtime error' "$OUT/asan.err" && s=1
 count_tap "asan+ubsan" "$OUT/asan.tap" $s
 

@@ -153,7 +153,7 @@ describe("binding", function()
     os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
   end)
 
-  it("eight processes opening one new file at once all get a working store", function()
+  it("eight processes opening one new file at once all get a working store #sqlite", function()
     local path = os.tmpname()
     os.remove(path)
     local lua = (_VERSION == "Lua 5.4" and not jit) and "lua5.4" or "luajit"

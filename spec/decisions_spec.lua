@@ -204,7 +204,7 @@ describe("decisions", function()
     assert.equal(3, progallery.elevate(callable)(2))
   end)
 
-  it("garbage collection closes a store (its WAL is checkpointed away)", function()
+  it("garbage collection closes a store (its WAL is checkpointed away) #sqlite", function()
     local path = os.tmpname()
     os.remove(path)
     do

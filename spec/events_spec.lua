@@ -394,7 +394,7 @@ describe("the feed (10.3)", function()
   end)
 
   for _, version in ipairs { 1, 2 } do
-  it("migrates a version-" .. version .. " file, keeping its data, and starts its feed there", function()
+  it("migrates a version-" .. version .. " file, keeping its data, and starts its feed there #sqlite", function()
     local path = S.tmppath()
     local out, ok = S.sqlite(path, [[
       CREATE TABLE galleries(gid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT, sort_order NOT NULL,

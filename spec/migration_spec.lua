@@ -38,7 +38,7 @@ local function galleries(store)
   return out
 end
 
-describe("migration from schema 1", function()
+describe("migration from schema 1 #sqlite", function()
   it("the fixture is a schema 1 store", function()
     assert.equal(1, user_version(load_fixture()))
   end)

@@ -4,6 +4,53 @@ local assert = require "luassert"
 
 local S = {}
 
+-- The engine the specs run on: PROGALLERY_TEST_ENGINE=postgres with PROGALLERY_TEST_DSN
+-- (scripts/pg_test_server.sh run ... sets both) runs the stores of the specs on
+-- PostgreSQL: each SQLite path the specs open maps to a PostgreSQL schema of its own
+-- (":memory:" a fresh one each time, a file path the same one each time it is opened),
+-- so that the engine-independent specs run unchanged on both engines.
+S.engine = os.getenv("PROGALLERY_TEST_ENGINE") or "sqlite"
+S.dsn = os.getenv("PROGALLERY_TEST_DSN")
+S.postgres = S.engine == "postgres"
+if S.postgres and not rawget(_G, "PROGALLERY_OPEN_WRAPPED") then
+  assert(S.dsn and S.dsn ~= "", "PROGALLERY_TEST_ENGINE=postgres needs PROGALLERY_TEST_DSN")
+  local raw_open = progallery.open
+  local fresh, by_path = 0, {}
+  local run = ("%x%x"):format(os.time() % 0xfffff, math.random(0, 0xfffff))
+  local function schema_for(path)
+    if path == ":memory:" then
+      fresh = fresh + 1
+      return ("m%s_%d"):format(run, fresh)
+    end
+    if not by_path[path] then
+      local h = 5381
+      for i = 1, #path do h = (h * 33 + path:byte(i)) % 4294967296 end
+      by_path[path] = ("f%s_%x"):format(run, h)
+    end
+    return by_path[path]
+  end
+  function S.dsn_for(path)
+    return S.dsn .. " options='-csearch_path=" .. schema_for(path) .. "'"
+  end
+  S.raw_open = raw_open
+  progallery.open = function(opts, ...)
+    -- only a valid SQLite path is mapped: bad ones reach open() as they are
+    local function mappable(p) return type(p) == "string" and p ~= "" and not p:find("\0", 1, true) end
+    if mappable(opts) and not opts:match("^postgres") then
+      return raw_open({ dsn = S.dsn_for(opts) }, ...)
+    elseif type(opts) == "table" and getmetatable(opts) == nil and rawget(opts, "dsn") == nil
+        and (rawget(opts, "path") == nil or mappable(rawget(opts, "path"))) then
+      local o = {}
+      for k, v in pairs(opts) do o[k] = v end
+      o.dsn = S.dsn_for(o.path or os.getenv("PROGALLERY_DB") or "progallery.db")
+      o.path = nil
+      return raw_open(o, ...)
+    end
+    return raw_open(opts, ...)
+  end
+  rawset(_G, "PROGALLERY_OPEN_WRAPPED", true)
+end
+
 S.progallery = progallery
 S.null = progallery.null
 S.unpack = table.unpack or unpack
@@ -99,7 +146,11 @@ function S.sh(cmd)
   return (out:gsub("%s+$", "")), ok
 end
 
+-- SQL behind the store's back: on the store's own database, whichever the engine
 function S.sqlite(path, sql)
+  if S.postgres then
+    return S.sh("psql -qAt -v ON_ERROR_STOP=1 " .. S.shell_quote(S.dsn_for(path)) .. " -c " .. S.shell_quote(sql))
+  end
   return S.sh("sqlite3 " .. S.shell_quote(path) .. " " .. S.shell_quote(sql))
 end
 

@@ -50,12 +50,17 @@ int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st)
         return pg_fail(st, PG_INTERNAL, "out of memory");
     }
     pg_strbuf_init(&db->out, NULL, 0);
-    db->ops = &pg_sqlite_ops;
+    if (!(db->ops = pg_storage_engine(o->engine))) {
+        pg_arena_free(db->arena);
+        free(db);
+        return pg_fail(st, PG_INVALID_ARGUMENT, "engine: no engine named '%s' (there are: %s)",
+                       o->engine, pg_storage_engine_names());
+    }
     db->readonly = o->readonly;
     db->feed_on = !o->events_off;
     db->retention_ms = o->event_retention_ms;
     pg_idgen_init(&db->ids);
-    if (db->ops->open(o, &db->ids, &db->s, st) < 0) {
+    if (db->ops->open(o, &db->s, st) < 0) {
         pg_arena_free(db->arena);
         free(db);
         return 0;
@@ -544,8 +549,18 @@ static pg_value *create_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     if (db->ops->gallery_insert(db->s, &g, st) < 0
         || !gallery_event(db, PG_EV_GALLERY_CREATED, &g, now, st))
         return end(db, NULL, st);
-    if (cloning && db->ops->items_clone(db->s, src.key, g.key, (double)now, now, &copied, st) < 0)
-        return end(db, NULL, st);
+    if (cloning && src.item_count > 0) {
+        /* the copies' ids, made here: engines generate none (src is locked: its count is exact) */
+        size_t n = (size_t)src.item_count, i;
+        char (*ids)[PG_UUID_LEN + 1] = pg_arena_alloc(db->arena, n * sizeof *ids);
+        if (!ids)
+            return end(db, oom(st), st);
+        for (i = 0; i < n; i++)
+            pg_uuid7(&db->ids, now, ids[i]);
+        if (db->ops->items_clone(db->s, src.key, g.key, (double)now, now, (const char (*)[PG_UUID_LEN + 1])ids,
+                                 n, &copied, st) < 0)
+            return end(db, NULL, st);
+    }
     if (copied && db->feed_on && !cloned_events(db, &g, copied, now, st))
         return end(db, NULL, st);
     g.item_count = copied;

@@ -148,6 +148,11 @@ static int valid_path(lua_State *L, int idx, const char **path, pg_status *st)
     return 1;
 }
 
+static int is_pg_uri(const char *p)
+{
+    return strncmp(p, "postgresql://", 13) == 0 || strncmp(p, "postgres://", 11) == 0;
+}
+
 /* Reads open()'s options into o and *caller. Pushes one value, the path string
  * or nil, which keeps o->path alive while the caller's table may let go of it
  * (a finalizer that runs on the next allocation may clear the table). */
@@ -158,9 +163,14 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
     lua_pushnil(L);
     anchor = lua_gettop(L);
     static const char *const known[] = { "path", "caller", "busyTimeout", "synchronous",
-                                         "readonly", "eventRetention", "events", NULL };
+                                         "readonly", "eventRetention", "events", "engine", "dsn",
+                                         "connectTimeout", "statementTimeout", NULL };
     const char *env = getenv("PROGALLERY_DB");
-    o->path = env && *env ? env : "progallery.db";
+    int pg_only = 0; /* an option only PostgreSQL takes, by name (for the message) */
+    const char *pg_only_name = NULL;
+    memset(o, 0, sizeof *o);
+    o->sqlite.path = env && *env ? env : "progallery.db";
+    o->postgres.connect_timeout_ms = 5000;
     o->busy_timeout_ms = 5000;
     o->synchronous_full = 1;
     o->readonly = 0;
@@ -170,8 +180,12 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
     cid->has = 0;
     cid->len = 0;
     if (lua_type(L, idx) == LUA_TSTRING) {
-        if (!valid_path(L, idx, &o->path, st))
+        if (!valid_path(L, idx, &o->sqlite.path, st))
             return 0;
+        if (is_pg_uri(o->sqlite.path)) {
+            o->engine = "postgres";
+            o->postgres.dsn = o->sqlite.path;
+        }
         lua_pushvalue(L, idx);
         lua_replace(L, anchor);
     } else if (lua_type(L, idx) == LUA_TTABLE) {
@@ -193,12 +207,66 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
             }
         }
         if (opt_field(L, idx, "path")) {
-            if (!valid_path(L, lua_gettop(L), &o->path, st))
+            if (!valid_path(L, lua_gettop(L), &o->sqlite.path, st))
                 return 0;
+            if (is_pg_uri(o->sqlite.path)) {
+                o->engine = "postgres";
+                o->postgres.dsn = o->sqlite.path;
+            }
             lua_pushvalue(L, -1);
             lua_replace(L, anchor);
         }
         lua_pop(L, 1);
+        /* the strings stay alive in the table (the anchor holds path only): the caller
+         * opens before the table can go */
+        if (opt_field(L, idx, "dsn")) {
+            size_t len;
+            const char *d = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+            if (!d || len == 0 || strlen(d) != len)
+                return pg_fail(st, PG_INVALID_ARGUMENT,
+                               "dsn: expected a libpq connection string or a postgresql:// URI");
+            if (o->postgres.dsn)
+                return pg_fail(st, PG_INVALID_ARGUMENT, "dsn: a PostgreSQL path is given too");
+            o->engine = "postgres";
+            o->postgres.dsn = d;
+        }
+        lua_pop(L, 1);
+        if (opt_field(L, idx, "engine")) {
+            const char *e = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+            if (strcmp(e, "sqlite") != 0 && strcmp(e, "postgres") != 0)
+                return pg_fail(st, PG_INVALID_ARGUMENT, "engine: expected \"sqlite\" or \"postgres\"");
+            if (o->engine && strcmp(e, o->engine) != 0)
+                return pg_fail(st, PG_INVALID_ARGUMENT, "engine: \"%s\" with a PostgreSQL dsn", e);
+            o->engine = strcmp(e, "sqlite") == 0 ? NULL : "postgres";
+        }
+        lua_pop(L, 1);
+        if (opt_field(L, idx, "connectTimeout")) {
+            lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+            if (!(n >= 0 && n <= INT_MAX && n == (lua_Number)(int)n))
+                return pg_fail(st, PG_INVALID_ARGUMENT,
+                               "connectTimeout: expected an integer number of ms >= 0");
+            o->postgres.connect_timeout_ms = (int)n;
+            pg_only = 1, pg_only_name = "connectTimeout";
+        }
+        lua_pop(L, 1);
+        if (opt_field(L, idx, "statementTimeout")) {
+            lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+            if (!(n >= 0 && n <= INT_MAX && n == (lua_Number)(int)n))
+                return pg_fail(st, PG_INVALID_ARGUMENT,
+                               "statementTimeout: expected an integer number of ms >= 0");
+            o->postgres.statement_timeout_ms = (int)n;
+            pg_only = 1, pg_only_name = "statementTimeout";
+        }
+        lua_pop(L, 1);
+        if (o->engine && !o->postgres.dsn)
+            return pg_fail(st, PG_INVALID_ARGUMENT, "dsn: required by engine \"postgres\"");
+        if (opt_field(L, idx, "path") && o->engine && !is_pg_uri(o->sqlite.path))
+            return lua_pop(L, 1), pg_fail(st, PG_INVALID_ARGUMENT,
+                                          "path: a SQLite file; a PostgreSQL store takes dsn");
+        lua_pop(L, 1);
+        if (!o->engine && pg_only)
+            return pg_fail(st, PG_INVALID_ARGUMENT, "%s: a PostgreSQL option (this store is SQLite)",
+                           pg_only_name);
         if (opt_field(L, idx, "caller")
             && (!pg_lua_identity(L, lua_gettop(L), caller, st)
                 || !read_caller_id(L, lua_gettop(L), cid, st)))

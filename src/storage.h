@@ -1,10 +1,26 @@
 /* The storage interface: everything the API layer needs from a database,
- * in domain terms. storage_sqlite.c implements it (and holds all the SQL);
- * another engine (PostgreSQL, say) would add one file and one table of ops.
+ * in domain terms. Each engine is one file holding all of its SQL and one
+ * table of ops (storage_sqlite.c: pg_sqlite_ops, storage_postgres.c:
+ * pg_postgres_ops), listed by name in storage.c; api.c finds its engine there
+ * and knows no engine. Like SQLite's VFS, the table carries its name and the
+ * interface version it was written for.
  *
  * Conventions: every op returns 1 on success (or "found"), 0 for "not found"
  * where that makes sense, and -1 on failure with *st filled in. Strings in
- * returned rows live in the arena given. */
+ * returned rows live in the arena given.
+ *
+ * The isolation contract (what makes api.c's read-then-write exact under
+ * concurrent writers, on an engine whose writers do not all serialize):
+ *  - begin(write = 0) gives one consistent snapshot for the whole transaction;
+ *  - in a write transaction, gallery_find locks the gallery found until the end
+ *    of the transaction: its item_count, its items and their max sort order
+ *    stay as read until commit (every item write finds its gallery first);
+ *  - in a write transaction, gallery_max_sort holds a galleries-wide lock until
+ *    the end, so two new galleries never take the same default sort order;
+ *  - event_append numbers events in commit order (no gaps taken by others, no
+ *    duplicate seq), and every committed write moves data_version.
+ * SQLite meets it by serializing writers (BEGIN IMMEDIATE); PostgreSQL with row
+ * locks (SELECT ... FOR UPDATE), an advisory lock and the feed's row. */
 #ifndef PG_STORAGE_H
 #define PG_STORAGE_H
 
@@ -14,16 +30,29 @@
 #include "status.h"
 #include "value.h"
 
+/* The version of this interface; an engine table says which one it implements. */
+#define PG_STORAGE_VERSION 2
+
 typedef struct pg_storage pg_storage;
 
 typedef struct {
-    const char *path;
-    int busy_timeout_ms;
-    int synchronous_full; /* 1 = FULL, 0 = NORMAL */
+    const char *engine;  /* an engine's name (storage.c); NULL: "sqlite" */
+    /* common to engines */
+    int busy_timeout_ms; /* a call waits this long on a lock */
+    int synchronous_full; /* 1 = durable on power loss, 0 = on process crash */
     int readonly;
     /* the event feed (spec section 10): the API layer's, engines ignore them */
     int64_t event_retention_ms;
     int events_off; /* record no events (a store nobody follows; the bench) */
+    /* engine-specific */
+    struct {
+        const char *path;
+    } sqlite;
+    struct {
+        const char *dsn;          /* libpq conninfo or postgresql:// URI */
+        int connect_timeout_ms;
+        int statement_timeout_ms; /* 0: none */
+    } postgres;
 } pg_open_opts;
 
 typedef struct {
@@ -82,8 +111,11 @@ typedef struct {
     int64_t created_ms, updated_ms, count;
 } pg_event_row;
 
-typedef struct {
-    int (*open)(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_status *st);
+typedef struct pg_storage_ops {
+    const char *name;
+    int version; /* PG_STORAGE_VERSION */
+
+    int (*open)(const pg_open_opts *o, pg_storage **out, pg_status *st);
     void (*close)(pg_storage *s);
 
     int (*begin)(pg_storage *s, int write, pg_status *st);
@@ -113,10 +145,13 @@ typedef struct {
     /* Items by sortOrder, then creation order. */
     int (*item_page)(pg_storage *s, int64_t gallery_key, int64_t offset, int64_t limit,
                      pg_arena *a, pg_item_row **rows, size_t *n, pg_status *st);
-    /* Copies every item of src into dst with new ids and dates; the copies get
-     * sort orders first_sort, first_sort + 1, ... in the source's order. */
+    /* Copies every item of src into dst with new dates; the copies get
+     * sort orders first_sort, first_sort + 1, ... and ids ids[0], ids[1], ... in
+     * the source's order. nids: at least the source's item count (the caller's
+     * ids: an engine generates none). */
     int (*items_clone)(pg_storage *s, int64_t src_key, int64_t dst_key, double first_sort,
-                       int64_t now_ms, int64_t *copied, pg_status *st);
+                       int64_t now_ms, const char (*ids)[PG_UUID_LEN + 1], size_t nids,
+                       int64_t *copied, pg_status *st);
     /* Deletes every item of a gallery (as gallery_delete does) and gives their ids,
      * in no particular order; *ids is arena memory. For the events of a deletion:
      * one pass over the items instead of a read and a delete. */
@@ -147,6 +182,9 @@ typedef struct {
                       size_t holderlen, int64_t now_ms, int64_t until_ms, pg_status *st);
 } pg_storage_ops;
 
-extern const pg_storage_ops pg_sqlite_ops;
+/* The engines (storage.c): by name; NULL when none has it. */
+const pg_storage_ops *pg_storage_engine(const char *name);
+/* The engines' names, for messages: "sqlite, postgres". */
+const char *pg_storage_engine_names(void);
 
 #endif

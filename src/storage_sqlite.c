@@ -1,4 +1,4 @@
-/* SQLite engine of the storage interface. All SQL of the project lives here.
+/* SQLite engine of the storage interface. All of its SQL lives here.
  * One connection per store; statements are prepared once per connection and
  * reset on every exit path, so none stays active between API calls. */
 #include <sqlite3.h>
@@ -106,10 +106,12 @@ static const char *const sql[Q_COUNT] = {
     [Q_ITEM_MAX_SORT] = "SELECT max(sort_order) FROM items WHERE gid = ?1",
     [Q_ITEM_PAGE] = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc"
                     " FROM items WHERE gid = ?1 ORDER BY sort_order, iid LIMIT ?2 OFFSET ?3",
-    /* The clone stays inside SQLite: one statement, ids from pg_uuid7. */
+    /* The clone stays inside SQLite: one statement; the n-th copy takes the caller's
+     * n-th id (pg_clone_id reads the array given to items_clone, generates nothing). */
     [Q_ITEMS_CLONE] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
-                      " SELECT pg_uuid7(?3), ?2, ?4 + row_number() OVER (ORDER BY sort_order, iid) - 1,"
-                      " type, ?3, ?3, doc FROM items WHERE gid = ?1 ORDER BY sort_order, iid",
+                      " SELECT pg_clone_id(rn), ?2, ?4 + rn - 1, type, ?3, ?3, doc FROM"
+                      " (SELECT row_number() OVER (ORDER BY sort_order, iid) AS rn, type, doc"
+                      " FROM items WHERE gid = ?1) ORDER BY rn",
     [Q_ITEMS_DELETE_ALL] = "DELETE FROM items WHERE gid = ?1 RETURNING id",
     [Q_FEED_STATE] = "SELECT max(coalesce((SELECT max(last_seq) FROM event_chunks), 0), pruned_through),"
                      " pruned_through FROM feed WHERE one = 1",
@@ -134,7 +136,9 @@ static const char *const sql[Q_COUNT] = {
 struct pg_storage {
     sqlite3 *db;
     sqlite3_stmt *stmt[Q_COUNT];
-    pg_idgen *ids;
+    /* the ids of the running items_clone */
+    const char (*clone_ids)[PG_UUID_LEN + 1];
+    size_t clone_nids;
     int busy_timeout_ms;
     int writing;         /* inside a write transaction */
     int64_t own_commits; /* PRAGMA data_version only counts other connections' commits */
@@ -231,13 +235,17 @@ static void copy_id(char dst[PG_UUID_LEN + 1], sqlite3_stmt *q, int col)
 
 /* ---- connection --------------------------------------------------------- */
 
-static void sql_uuid7(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+/* pg_clone_id(n): the n-th (from 1) id given to the running items_clone; NULL past
+ * the last (the NOT NULL id column then fails the clone). */
+static void sql_clone_id(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     pg_storage *s = sqlite3_user_data(ctx);
-    char id[PG_UUID_LEN + 1];
+    sqlite3_int64 n = sqlite3_value_int64(argv[0]);
     (void)argc;
-    pg_uuid7(s->ids, sqlite3_value_int64(argv[0]), id);
-    sqlite3_result_text(ctx, id, PG_UUID_LEN, SQLITE_TRANSIENT);
+    if (n >= 1 && (size_t)n <= s->clone_nids)
+        sqlite3_result_text(ctx, s->clone_ids[n - 1], PG_UUID_LEN, SQLITE_STATIC);
+    else
+        sqlite3_result_null(ctx);
 }
 
 static int exec(pg_storage *s, const char *text, pg_status *st)
@@ -440,7 +448,7 @@ static void sq_close(pg_storage *s)
     free(s);
 }
 
-static int sq_open(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_status *st)
+static int sq_open(const pg_open_opts *o, pg_storage **out, pg_status *st)
 {
     pg_storage *s = calloc(1, sizeof *s);
     int flags = (o->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
@@ -449,13 +457,12 @@ static int sq_open(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_st
     *out = NULL;
     if (!s)
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
-    s->ids = ids;
     s->busy_timeout_ms = o->busy_timeout_ms;
-    rc = sqlite3_open_v2(o->path, &s->db, flags, NULL);
+    rc = sqlite3_open_v2(o->sqlite.path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         /* read-only, nothing to open: the same precondition as a file never set up */
         pg_fail(st, o->readonly && (rc & 0xFF) == SQLITE_CANTOPEN ? PG_FAILED_PRECONDITION : PG_INTERNAL,
-                "path: cannot open '%s': %s", o->path,
+                "path: cannot open '%s': %s", o->sqlite.path,
                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         sq_close(s);
         return -1;
@@ -466,7 +473,7 @@ static int sq_open(const pg_open_opts *o, pg_idgen *ids, pg_storage **out, pg_st
         sq_close(s);
         return -1;
     }
-    rc = sqlite3_create_function(s->db, "pg_uuid7", 1, SQLITE_UTF8, s, sql_uuid7, NULL, NULL);
+    rc = sqlite3_create_function(s->db, "pg_clone_id", 1, SQLITE_UTF8, s, sql_clone_id, NULL, NULL);
     if (rc != SQLITE_OK) {
         fail_db(s, rc, st);
         sq_close(s);
@@ -808,16 +815,23 @@ static int sq_item_page(pg_storage *s, int64_t gallery_key, int64_t offset, int6
 }
 
 static int sq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, double first_sort,
-                          int64_t now_ms, int64_t *copied, pg_status *st)
+                          int64_t now_ms, const char (*ids)[PG_UUID_LEN + 1], size_t nids,
+                          int64_t *copied, pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, Q_ITEMS_CLONE, st);
+    int r;
     if (!q)
         return -1;
+    s->clone_ids = ids;
+    s->clone_nids = nids;
     sqlite3_bind_int64(q, 1, src_key);
     sqlite3_bind_int64(q, 2, dst_key);
     sqlite3_bind_int64(q, 3, now_ms);
     bind_number(q, 4, first_sort);
-    if (run(s, q, st) < 0)
+    r = run(s, q, st);
+    s->clone_ids = NULL;
+    s->clone_nids = 0;
+    if (r < 0)
         return -1;
     *copied = sqlite3_changes(s->db);
     return 1;
@@ -1103,11 +1117,34 @@ static int sq_lease_take(pg_storage *s, const char *name, size_t len, const char
 }
 
 const pg_storage_ops pg_sqlite_ops = {
-    sq_open, sq_close, sq_begin, sq_data_version, sq_commit, sq_rollback,
-    sq_gallery_find, sq_gallery_insert, sq_gallery_update, sq_gallery_delete,
-    sq_gallery_count, sq_gallery_max_sort, sq_gallery_page,
-    sq_item_find, sq_item_insert, sq_item_update, sq_item_delete, sq_item_max_sort,
-    sq_item_page, sq_items_clone, sq_items_delete_all,
-    sq_event_append, sq_event_page, sq_feed_state, sq_event_prune,
-    sq_cursor_get, sq_cursor_set, sq_lease_take,
+    .name = "sqlite",
+    .version = PG_STORAGE_VERSION,
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .data_version = sq_data_version,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .gallery_find = sq_gallery_find,
+    .gallery_insert = sq_gallery_insert,
+    .gallery_update = sq_gallery_update,
+    .gallery_delete = sq_gallery_delete,
+    .gallery_count = sq_gallery_count,
+    .gallery_max_sort = sq_gallery_max_sort,
+    .gallery_page = sq_gallery_page,
+    .item_find = sq_item_find,
+    .item_insert = sq_item_insert,
+    .item_update = sq_item_update,
+    .item_delete = sq_item_delete,
+    .item_max_sort = sq_item_max_sort,
+    .item_page = sq_item_page,
+    .items_clone = sq_items_clone,
+    .items_delete_all = sq_items_delete_all,
+    .event_append = sq_event_append,
+    .event_page = sq_event_page,
+    .feed_state = sq_feed_state,
+    .event_prune = sq_event_prune,
+    .cursor_get = sq_cursor_get,
+    .cursor_set = sq_cursor_set,
+    .lease_take = sq_lease_take,
 };

@@ -2,6 +2,7 @@
 -- the environment (nginx passes these through its `env` directives):
 --   PROGALLERY_ADMIN_KEY    the admin key; requests with "Authorization: <key>" may write
 --   PROGALLERY_DB           the SQLite file (default: <nginx prefix>/data/progallery.db)
+--   PROGALLERY_DSN          a PostgreSQL store instead (API.md section 11)
 --   PROGALLERY_PREFIX       URL prefix (default /pro-gallery/v2; /progallery/v2 answers too)
 --   PROGALLERY_MAX_BODY     largest request body in bytes (default 1048576)
 --   PROGALLERY_THREAD_POOL  nginx thread_pool for the SQLite work (default "progallery";
@@ -43,6 +44,7 @@ end
 
 local handler, err = http.new{
     db = env("PROGALLERY_DB", ngx.config.prefix() .. "data/progallery.db"),
+    dsn = env("PROGALLERY_DSN"),
     adminKey = env("PROGALLERY_ADMIN_KEY"),
     prefix = env("PROGALLERY_PREFIX", "/pro-gallery/v2"),
     maxBody = tonumber(env("PROGALLERY_MAX_BODY", "1048576")),

@@ -2,7 +2,8 @@
 --
 --   -- nginx.conf: init_by_lua_block { app = require "app" }   (loads code only)
 --   local handler = require("progallery.http").new{
---       db = "/srv/site/progallery.db",   -- required
+--       db = "/srv/site/progallery.db",   -- required: a SQLite file, or
+--       dsn = "host=db1,db2 dbname=site target_session_attrs=read-write",  -- PostgreSQL (API.md 11)
 --       adminKey = os.getenv("PROGALLERY_ADMIN_KEY"),
 --       prefix = "/pro-gallery/v2",       -- default; "/progallery/v2" always answers too
 --       maxBody = 1048576,                -- bytes; a larger body is a 413
@@ -78,7 +79,10 @@ end
 -- conf -> handler, or nil, message. Opens nothing (call init_worker in each worker).
 function _M.new(conf)
     if type(conf) ~= "table" then return nil, "conf: expected a table" end
-    if type(conf.db) ~= "string" or conf.db == "" then return nil, "db: expected a path" end
+    if conf.dsn ~= nil and (type(conf.dsn) ~= "string" or conf.dsn == "") then
+        return nil, "dsn: expected a libpq connection string or a postgresql:// URI"
+    end
+    if conf.dsn == nil and (type(conf.db) ~= "string" or conf.db == "") then return nil, "db: expected a path" end
     local caller, err = auth.new(conf.adminKey)
     if not caller then return nil, err end
     local routes
@@ -100,7 +104,11 @@ function _M.new(conf)
         auth = caller,
         max_body = max_body,
         thread_pool = conf.threadPool,
-        store_conf = { path = conf.db, busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
+        store_conf = { path = conf.dsn == nil and conf.db or nil, dsn = conf.dsn,
+                       busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
+        -- a server engine: its dataVersion is a network round trip, so (with a pool) it
+        -- runs in a thread like every other call of it, never on the event loop
+        remote = conf.dsn ~= nil or (type(conf.db) == "string" and conf.db:match("^postgres") ~= nil),
         stores = nil,      -- this worker's, from init_worker
         cache = responses, -- GET responses (progallery.http.cache), or nil
         webhooks = hooks,  -- progallery.http.webhooks, or nil
@@ -115,10 +123,20 @@ end
 function _M:init_worker()
     local pair, err, code = thread.open_stores(self.store_conf)
     if not pair then
-        log(ngx.ERR, "progallery: cannot open ", self.store_conf.path, ": ", err, " (", code, ")")
+        log(ngx.ERR, "progallery: cannot open ", self.store_conf.path or "the dsn", ": ", err, " (", code, ")")
         return nil, err
     end
     self.stores = pair
+    -- the cache's version check through the pool (see remote in new)
+    local pool, conf = self.thread_pool, self.store_conf
+    self.versions = {
+        dataVersion = function()
+            local ok, v = ngx.run_worker_thread(pool, "progallery.http.thread", "data_version", conf)
+            if ok then return v end
+            log(ngx.ERR, "progallery: worker thread failed: ", tostring(v))
+            return nil
+        end,
+    }
     -- deliveries run in this worker's timers, never in a request
     if self.webhooks and not self.webhooks_started then
         self.webhooks_started = self.webhooks:start()
@@ -226,7 +244,19 @@ local function handle(self)
         if not self.stores and not self:init_worker() then
             return send_error("INTERNAL", "internal error")
         end
-        local status, body, line = pull.execute(self.stores.admin, role, query_args())
+        local status, body, line
+        if self.remote and self.thread_pool and ngx.run_worker_thread then
+            -- a server engine: the feed's read in the pool, off the event loop
+            local ok
+            ok, status, body, line = ngx.run_worker_thread(self.thread_pool, "progallery.http.thread",
+                                                           "pull", self.store_conf, role, query_args())
+            if not ok then
+                log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
+                return send_error("INTERNAL", "internal error")
+            end
+        else
+            status, body, line = pull.execute(self.stores.admin, role, query_args())
+        end
         if line then log(ngx.ERR, "progallery: ", line) end
         return send(status, body)
     end
@@ -241,8 +271,10 @@ local function handle(self)
         ngx.req.discard_body()
     end
     local responses, key, version = self.cache, nil, nil
-    if responses and method == "GET" and self.stores then
-        key, version = responses:key(self.stores.visitor, role, ngx.var.request_uri)
+    local versions = self.stores and self.stores.visitor
+    if self.remote and self.thread_pool and ngx.run_worker_thread then versions = self.versions end
+    if responses and method == "GET" and versions then
+        key, version = responses:key(versions, role, ngx.var.request_uri)
         if key then
             local hit = responses:get(key)
             if hit then return send(200, hit) end
@@ -250,7 +282,7 @@ local function handle(self)
     end
     local status, body, line = call(self, role, op, params)
     if line then log(ngx.ERR, "progallery: ", line) end
-    if key and status == 200 then responses:set(self.stores.visitor, key, body, version) end
+    if key and status == 200 then responses:set(versions, key, body, version) end
     return send(status, body)
 end
 

@@ -3,7 +3,7 @@
 --
 --   ngx.run_worker_thread(pool, "progallery.http.thread", "execute", conf, role, op, params)
 --
--- conf = { path, busyTimeout?, synchronous? }; everything in and out is plain data (the
+-- conf = { path or dsn, busyTimeout?, synchronous? }; everything in and out is plain data (the
 -- body travels as JSON text), and what comes back is status, JSON text, log line. The
 -- thread's Lua VM keeps its stores in this module's table, one pair per conf, opened on
 -- first use.
@@ -22,7 +22,7 @@ local _M = {}
 -- conf -> { visitor = store, admin = view }, or nil, message, code.
 function _M.open_stores(conf)
     local store, err, code = progallery.open{
-        path = conf.path, caller = "visitor",
+        path = conf.path, dsn = conf.dsn, caller = "visitor",
         busyTimeout = conf.busyTimeout, synchronous = conf.synchronous,
     }
     if not store then return nil, err, code end
@@ -36,15 +36,49 @@ local open_stores = _M.open_stores
 local stores = {} -- this VM's store pairs, by open options
 
 local function conf_key(conf)
-    return concat({ tostring(conf.path), tostring(conf.busyTimeout), tostring(conf.synchronous) }, "\0")
+    return concat({ tostring(conf.path), tostring(conf.dsn), tostring(conf.busyTimeout),
+                    tostring(conf.synchronous) }, "\0")
+end
+
+-- this VM's pair for conf: pair, or nil, err, code
+local function pair_for(conf)
+    local key = conf_key(conf)
+    local pair = stores[key]
+    if pair then return pair end
+    local err, code
+    pair, err, code = open_stores(conf)
+    if pair then stores[key] = pair end
+    return pair, err, code
+end
+
+-- conf -> the store's dataVersion(), or nil: the response cache's check, run here for a
+-- server engine (a network round trip must not run on the event loop).
+function _M.data_version(conf)
+    local ok, pair = pcall(pair_for, conf)
+    if not ok or not pair then return nil end
+    return (pair.visitor:dataVersion())
+end
+
+-- conf, role, query -> status, JSON text, log line: GET {prefix}/events read here for a
+-- server engine (progallery.http.events on this VM's admin store).
+function _M.pull(conf, role, query)
+    local ok, status, body, line = pcall(function()
+        local pair, err, code = pair_for(conf)
+        if not pair then
+            local s, b = error_response(code == "UNAVAILABLE" and code or "INTERNAL",
+                code == "UNAVAILABLE" and "database is busy, try again" or "internal error")
+            return s, b, "thread store open failed: " .. tostring(err)
+        end
+        return require("progallery.http.events").execute(pair.admin, role, query)
+    end)
+    if ok then return status, body, line end
+    local s, b = error_response("INTERNAL", "internal error")
+    return s, b, "thread pull: " .. tostring(status)
 end
 
 local function run(conf, role, op, params)
-    local key = conf_key(conf)
-    local pair = stores[key]
-    if not pair then
-        local err, code
-        pair, err, code = open_stores(conf)
+    local pair, err, code = pair_for(conf)
+    do
         if not pair then
             local s, b
             if code == "UNAVAILABLE" then
@@ -54,7 +88,6 @@ local function run(conf, role, op, params)
             end
             return s, b, "thread store open failed: " .. tostring(err) .. " (" .. tostring(code) .. ")"
         end
-        stores[key] = pair
     end
     return execute(role == "admin" and pair.admin or pair.visitor, op, params)
 end
