@@ -21,7 +21,7 @@ usage: progallery COMMAND [options]    (progallery COMMAND --help for each)
 Store options (every command that opens a store):
   --db PATH     the SQLite file (default: $PROGALLERY_DB, else .serve/data/progallery.db,
                 the file `make serve` serves)
-  --dsn DSN     a PostgreSQL store: not built yet (refused)
+  --dsn DSN     a PostgreSQL store (libpq conninfo or postgresql:// URI) instead of --db
 ]]
 
 -- The default store and media folder are make serve's, so that what the command imports
@@ -72,13 +72,16 @@ function _M.parse(args, spec)
   return opts, pos
 end
 
--- The store of --db / --dsn, as admin. Raises a usage error for --dsn (no engine yet) and
--- a failure when the store does not open.
+-- The store of --db / --dsn, as admin (--dsn: the PostgreSQL engine, docs/engines.md), and
+-- its name for messages. Fails when the store does not open; both options is a usage error.
 function _M.open_store(opts, readonly)
-  if opts.dsn then
-    usage_error("--dsn: the PostgreSQL engine is not built yet; use --db PATH (SQLite)")
-  end
   local progallery = require "progallery"
+  if opts.dsn and opts.db then usage_error("--db and --dsn: one store only") end
+  if opts.dsn then
+    local store, err, code = progallery.open{ dsn = opts.dsn, caller = "admin", readonly = readonly or nil }
+    if not store then _M.fail(("cannot open the PostgreSQL store: %s (%s)"):format(tostring(err), tostring(code))) end
+    return store, "(PostgreSQL)"
+  end
   local path = opts.db or _M.default_db()
   if not readonly then
     local dir = path:match("^(.*)/[^/]*$")
@@ -145,7 +148,7 @@ function _M.main(args, out, err)
       out:write(cmd.usage(name))
       return 0
     end
-    if opts.dsn then usage_error("--dsn: the PostgreSQL engine is not built yet; use --db PATH (SQLite)") end
+    if opts.dsn and opts.db then usage_error("--db and --dsn: one store only") end
     return cmd.run(name, opts, pos, out, err)
   end)
   if ok then return res or 0 end

@@ -30,7 +30,7 @@ Unreadable and non-image files are reported and skipped. Prints the gallery id l
   --name NAME   the gallery (the first one with this name; created when there is none)
   --media DIR   the media folder (default: $PROGALLERY_MEDIA, else .serve/media)
   --db PATH     the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
-  --dsn DSN     PostgreSQL: not built yet
+  --dsn DSN     a PostgreSQL store (libpq conninfo or postgresql:// URI)
 ]])
 end
 

@@ -21,7 +21,7 @@ The checkout is the one this command came from, or $PROGALLERY_ROOT.
   --port N      listen port on 127.0.0.1 (default: $PORT, else 8080)
   --db PATH     the SQLite store (default: .serve/data/progallery.db)
   --media DIR   the media folder (default: .serve/media)
-  --dsn DSN     PostgreSQL: not built yet
+  --dsn DSN     a PostgreSQL store (libpq conninfo or postgresql:// URI)
 ]]
 end
 
@@ -45,7 +45,7 @@ function _M.run(_, opts, pos)
     cli.usage_error("unknown action " .. action .. " (start, stop or status)")
   end
   if #pos > 1 then cli.usage_error("one action only") end
-  if opts.dsn then cli.usage_error("--dsn: the PostgreSQL engine is not built yet; use --db PATH (SQLite)") end
+  if opts.dsn and opts.db then cli.usage_error("--db and --dsn: one store only") end
   if opts.port and not opts.port:match("^%d+$") then cli.usage_error("--port: expected a number") end
   local root = checkout()
   if not root then
@@ -59,6 +59,7 @@ function _M.run(_, opts, pos)
   end
   if opts.port then env[#env + 1] = "PORT=" .. cli.q(opts.port) end
   if opts.db then env[#env + 1] = "PROGALLERY_DB=" .. cli.q(abs(opts.db)) end
+  if opts.dsn then env[#env + 1] = "PROGALLERY_DSN=" .. cli.q(opts.dsn) end
   if opts.media then env[#env + 1] = "PROGALLERY_MEDIA=" .. cli.q(abs(opts.media)) end
   local cmd = table.concat(env, " ") .. " sh " .. cli.q(root .. "/scripts/serve.sh") .. " " .. action
   local ok, _, code = os.execute(cmd)

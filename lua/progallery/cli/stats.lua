@@ -24,7 +24,7 @@ Prints the number of galleries and items in the store, and the largest gallery.
 
   --json        one JSON object instead of "name: value" lines
   --db PATH     the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
-  --dsn DSN     PostgreSQL: not built yet
+  --dsn DSN     a PostgreSQL store (libpq conninfo or postgresql:// URI)
 ]]
   end
   return [[
@@ -36,7 +36,7 @@ is the number of items it lists. Prints "check: ok" and exits 0, or names every 
 and exits 1. Run it while nothing writes to the store.
 
   --db PATH     the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
-  --dsn DSN     PostgreSQL: not built yet
+  --dsn DSN     a PostgreSQL store (libpq conninfo or postgresql:// URI)
 ]]
 end
 

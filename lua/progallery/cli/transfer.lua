@@ -34,7 +34,7 @@ while nothing writes to the store (each page of 100 items is read in its own tra
 
   --output FILE  write here instead of stdout (written to FILE.part, renamed when complete)
   --db PATH      the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
-  --dsn DSN      PostgreSQL: not built yet
+  --dsn DSN      a PostgreSQL store (libpq conninfo or postgresql:// URI)
 ]]
   end
   return [[
@@ -46,7 +46,7 @@ cut short (no end line) or malformed stops the import with the line number; what
 before stays in the store.
 
   --db PATH      the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
-  --dsn DSN      PostgreSQL: not built yet
+  --dsn DSN      a PostgreSQL store (libpq conninfo or postgresql:// URI)
 ]]
 end
 
