@@ -12,7 +12,8 @@
 # Rates are medians of the rounds; the ratio is the median of the per-round ratios.
 #
 # Environment (all optional): BENCH_HTTP_PROFILE (0; 1: perf profile of the POST run), BENCH_HTTP_ROUNDS (3), BENCH_HTTP_SECS (5), BENCH_HTTP_THREADS (2),
-#   BENCH_HTTP_CONNS (32), BENCH_HTTP_MODES ("pool off nocache"), PROGALLERY_WORKERS (2),
+#   BENCH_HTTP_CONNS (32), BENCH_HTTP_MODES ("pool off nocache"; also direct-nocache: no pool, no
+#   cache, a reference), PROGALLERY_WORKERS (2),
 #   PROGALLERY_THREADS (4), BENCH_HTTP_PORT (default: a free port).
 set -eu
 cd "$(dirname "$0")/.."
@@ -141,8 +142,19 @@ make_body() {
   printf ']}}'
 }
 
+# Each mode's settings, in one place (the first mode's nginx is started with them too).
+mode_settings() {
+  case "$1" in
+    pool) pool=progallery; cache=on; label="thread pool ($POOL_THREADS threads/worker)" ;;
+    off) pool=off; cache=on; label="thread pool off (direct calls)" ;;
+    nocache) pool=progallery; cache=off; label="thread pool, response cache off" ;;
+    direct-nocache) pool=off; cache=off; label="no pool, no cache (reference)" ;;
+    *) echo "bench-http: unknown mode $1 (pool, off, nocache, direct-nocache)" >&2; exit 2 ;;
+  esac
+}
 first_mode=${MODES%% *}
-if [ "$first_mode" = off ]; then start_nginx off; else start_nginx progallery; fi
+mode_settings "$first_mode"
+start_nginx "$pool" "$cache"
 make_body >"$work/create.json"
 code=$(curl -s -o "$work/created.json" -w '%{http_code}' -X POST -H "Authorization: $PROGALLERY_ADMIN_KEY" \
   -H 'Content-Type: application/json' --data-binary @"$work/create.json" "$BASE$PREFIX/galleries")
@@ -206,12 +218,7 @@ fmt_rate() { awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); n = length(s); o = "
 rows=""
 misses=0
 for mode in $MODES; do
-  case "$mode" in
-    pool) pool=progallery; cache=on; label="thread pool ($POOL_THREADS threads/worker)" ;;
-    off) pool=off; cache=on; label="thread pool off (direct calls)" ;;
-    nocache) pool=progallery; cache=off; label="thread pool, response cache off" ;;
-    *) echo "bench-http: unknown mode $mode (pool, off, nocache)" >&2; exit 2 ;;
-  esac
+  mode_settings "$mode"
   if [ "$mode" != "$first_mode" ]; then stop_nginx; start_nginx "$pool" "$cache"; check_same; fi
   run_wrk "$API_URL" 2 >/dev/null; run_wrk "$STATIC_URL" 2 >/dev/null   # warm-up
   api_rates=""; static_rates=""; ratios=""
@@ -226,6 +233,7 @@ for mode in $MODES; do
   a=$(echo "$api_rates" | median); s=$(echo "$static_rates" | median); q=$(echo "$ratios" | median)
   target=$TARGET_CACHED; [ "$cache" = off ] && target=$TARGET_UNCACHED
   verdict=$(awk -v q="$q" -v t="$target" 'BEGIN { printf "%.2fx >= %.1fx: %s", q, t, (q >= t ? "PASS" : "MISS") }')
+  [ "$mode" = direct-nocache ] && verdict="reference (no target)"
   case "$verdict" in *MISS) misses=$((misses + 1)) ;; esac
   rows="$rows$(printf '| %-36s | %15s | %11s | %5.2fx | %-19s |' "$label" "$(fmt_rate "$a")" "$(fmt_rate "$s")" "$q" "$verdict")
 "
