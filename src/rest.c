@@ -22,25 +22,31 @@ static int key_is(const char *key, size_t len, const char *k)
     return key && len == strlen(k) && memcmp(key, k, len) == 0;
 }
 
+/* A member's key against a literal, its length known at compile time: this runs for
+ * every member of every result on the REST path. */
+#define MEMBER_IS(m, lit) \
+    ((m)->key && (m)->keylen == sizeof(lit) - 1 && memcmp((m)->key, lit, sizeof(lit) - 1) == 0)
+
 static const char *const VELO_NAMES[] = { "_id", "_createdDate", "_updatedDate" };
 static const char *const REST_NAMES[] = { "id", "createdDate", "updatedDate" };
+static const size_t VELO_LENS[] = { 3, 12, 12 }, REST_LENS[] = { 2, 11, 11 };
 #define NNAMES 3
 
 static int opaque(const pg_member *m)
 {
-    return key_is(m->key, m->keylen, "exif") || key_is(m->key, m->keylen, "css")
-           || key_is(m->key, m->keylen, "wixLinkData");
+    return MEMBER_IS(m, "exif") || MEMBER_IS(m, "css")
+           || MEMBER_IS(m, "wixLinkData");
 }
 
 static int float_field(const char *parent, size_t plen, const pg_member *m)
 {
-    if (key_is(m->key, m->keylen, "sortOrder"))
+    if (MEMBER_IS(m, "sortOrder"))
         return 1;
     if (key_is(parent, plen, "focalPoint"))
-        return key_is(m->key, m->keylen, "x") || key_is(m->key, m->keylen, "y");
+        return MEMBER_IS(m, "x") || MEMBER_IS(m, "y");
     if (key_is(parent, plen, "unsharpMasking"))
-        return key_is(m->key, m->keylen, "amount") || key_is(m->key, m->keylen, "radius")
-               || key_is(m->key, m->keylen, "threshold");
+        return MEMBER_IS(m, "amount") || MEMBER_IS(m, "radius")
+               || MEMBER_IS(m, "threshold");
     return 0;
 }
 
@@ -100,6 +106,8 @@ static int shape_object(walk *w, pg_value *v, int in_opaque, int depth)
 {
     const char *const *from = w->how->names == PG_NAMES_TO_REST ? VELO_NAMES : REST_NAMES;
     const char *const *to = w->how->names == PG_NAMES_TO_REST ? REST_NAMES : VELO_NAMES;
+    const size_t *from_len = w->how->names == PG_NAMES_TO_REST ? VELO_LENS : REST_LENS;
+    const size_t *to_len = w->how->names == PG_NAMES_TO_REST ? REST_LENS : VELO_LENS;
     int renamed_to[NNAMES] = { 0, 0, 0 }, any = 0;
     size_t i, j, n;
     unsigned char *was_renamed = NULL;
@@ -107,13 +115,13 @@ static int shape_object(walk *w, pg_value *v, int in_opaque, int depth)
         for (i = 0; i < v->u.obj.n; i++) {
             pg_member *m = &v->u.obj.m[i];
             for (j = 0; j < NNAMES; j++) {
-                if (key_is(m->key, m->keylen, from[j])) {
+                if (m->key && m->keylen == from_len[j] && memcmp(m->key, from[j], from_len[j]) == 0) {
                     if (!was_renamed && !(was_renamed = pg_arena_alloc(w->a, v->u.obj.n)))
                         return oom(w);
                     if (!any)
                         memset(was_renamed, 0, v->u.obj.n);
                     m->key = to[j];
-                    m->keylen = strlen(to[j]);
+                    m->keylen = to_len[j];
                     renamed_to[j] = any = 1;
                     was_renamed[i] = 1;
                     break;
@@ -126,7 +134,7 @@ static int shape_object(walk *w, pg_value *v, int in_opaque, int depth)
             pg_member *m = &v->u.obj.m[i];
             int drop = 0;
             for (j = 0; j < NNAMES && !was_renamed[i]; j++)
-                drop |= renamed_to[j] && key_is(m->key, m->keylen, to[j]);
+                drop |= renamed_to[j] && m->keylen == to_len[j] && memcmp(m->key, to[j], to_len[j]) == 0;
             if (!drop)
                 v->u.obj.m[n++] = *m;
         }
@@ -140,9 +148,9 @@ static int shape_object(walk *w, pg_value *v, int in_opaque, int depth)
         if (!m->key)
             continue; /* a stored document's text: the stored form is the REST form */
         old = pg_path_key(w->path, m->key, m->keylen);
-        if (!in_opaque && key_is(m->key, m->keylen, "imageInfo"))
+        if (!in_opaque && MEMBER_IS(m, "imageInfo"))
             ok = media(w, m, PG_IMAGE);
-        else if (!in_opaque && key_is(m->key, m->keylen, "videoInfo"))
+        else if (!in_opaque && MEMBER_IS(m, "videoInfo"))
             ok = media(w, m, PG_VIDEO);
         else if (!in_opaque && w->how->floats < 0 && m->val->type == PG_STRING
                  && float_field(NULL, 0, m)) {
