@@ -31,7 +31,8 @@
 #include "value.h"
 
 /* The version of this interface; an engine table says which one it implements. */
-#define PG_STORAGE_VERSION 2
+/* 3: revisions, moves and queries (spec section 14) */
+#define PG_STORAGE_VERSION 3
 
 typedef struct pg_storage pg_storage;
 
