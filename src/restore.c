@@ -9,7 +9,8 @@
  *                                   -> { galleryId = id, count = n }
  * Everything else is validated as createGallery / createGalleryItems validate it; an id
  * already in the store is FAILED_PRECONDITION. Each call is one transaction. The gallery's
- * _updatedDate stays the exported one (restoring is not an edit). */
+ * _updatedDate stays the exported one (restoring is not an edit), and so do the revisions:
+ * `revision` when the export has it (progallery 0.4 on), 1 when not. */
 #include "restore.h"
 
 #include <stdio.h>
@@ -53,9 +54,9 @@ static int parse_date(const pg_value *v, int64_t *ms)
     return memcmp(buf, v->u.str.s, 24) == 0;
 }
 
-/* _id, _createdDate, _updatedDate of an exported object at path. */
+/* _id, _createdDate, _updatedDate and revision (1 when absent) of an exported object at path. */
 static int identity(const pg_value *obj, pg_path *path, char id[PG_UUID_LEN + 1],
-                    int64_t *created, int64_t *updated, pg_status *st)
+                    int64_t *created, int64_t *updated, int64_t *revision, pg_status *st)
 {
     const pg_value *v = pg_obj_get(obj, "_id");
     size_t old;
@@ -70,6 +71,12 @@ static int identity(const pg_value *obj, pg_path *path, char id[PG_UUID_LEN + 1]
     old = pg_path_key(path, "_updatedDate", 12);
     if (!parse_date(pg_obj_get(obj, "_updatedDate"), updated))
         return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "required: an ISO-8601 date with ms");
+    pg_path_pop(path, old);
+    *revision = 1;
+    v = pg_obj_get(obj, "revision");
+    old = pg_path_key(path, "revision", 8);
+    if (!absent(v) && !pg_revision_arg(v, path, revision, st))
+        return 0;
     pg_path_pop(path, old);
     return 1;
 }
@@ -87,7 +94,7 @@ static int put_items(pg_db *db, pg_gallery_row *g, const pg_value *raw, const pg
         size_t mark = pg_path_index(path, i + 1);
         int found;
         memset(&it, 0, sizeof it);
-        if (!identity(raw->u.arr.v[i], path, it.id, &it.created_ms, &it.updated_ms, st))
+        if (!identity(raw->u.arr.v[i], path, it.id, &it.created_ms, &it.updated_ms, &it.revision, st))
             return 0;
         if (!in[i].has_sort)
             return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "sortOrder: required");
@@ -146,7 +153,7 @@ pg_value *pg_restore_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     if (absent(in) || in->type != PG_OBJECT)
         return pg_fail(st, PG_INVALID_ARGUMENT, "gallery: required (an exported gallery)"), NULL;
     if (!pg_validate_gallery(a, in, PG_CREATE, &path, &gin, st)
-        || !identity(in, &path, g.id, &g.created_ms, &g.updated_ms, st))
+        || !identity(in, &path, g.id, &g.created_ms, &g.updated_ms, &g.revision, st))
         return NULL;
     if (!gin.has_sort)
         return pg_fail(st, PG_INVALID_ARGUMENT, "gallery.sortOrder: required"), NULL;
