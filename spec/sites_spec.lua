@@ -160,6 +160,92 @@ local function events_of(srv, site, key)
   return res.events, res.lastSeq
 end
 
+describe("sites in progallery.http.new{}", function()
+  local http = require "progallery.http"
+  local function new(conf)
+    conf.cache = false -- resty.lrucache needs nginx; the cache per site is checked through nginx below
+    return http.new(conf)
+  end
+  local function refused(field, conf)
+    local h, err = new(conf)
+    assert.is_nil(h)
+    assert.is_string(err)
+    assert.equal(field, err:sub(1, #field), err)
+    assert.matches("^" .. field:gsub("%p", "%%%0") .. ":", err)
+    return err
+  end
+
+  it("builds one site per entry, each with its own key, store and default", function()
+    local h = assert(new { sites = { a = { db = "/tmp/a.db", adminKey = "ka" },
+      ["0190f5c2-1111-7abc-8def-0123456789ab"] = { dsn = "host=x dbname=y", schema = "site_b", adminKey = "kb" } },
+      defaultSite = "a" })
+    assert.equal("a", h.default_site.id)
+    assert.equal("/tmp/a.db", h.sites.a.store_conf.path)
+    local b = h.sites["0190f5c2-1111-7abc-8def-0123456789ab"]
+    assert.equal("host=x dbname=y options='-csearch_path=site_b'", b.store_conf.dsn)
+    assert.is_true(b.remote); assert.is_false(h.sites.a.remote)
+    assert.are_not.equal(h.sites.a.auth, b.auth)
+    assert.is_nil(new { sites = { a = { db = "/tmp/a.db", adminKey = "ka" } } }.default_site)
+    -- a URI takes the schema as a parameter
+    local sites = require "progallery.http.sites"
+    assert.equal("postgresql://h/db?options=-csearch_path%3Ds", sites.with_schema("postgresql://h/db", "s"))
+    assert.equal("postgres://h/db?sslmode=disable&options=-csearch_path%3Ds",
+      sites.with_schema("postgres://h/db?sslmode=disable", "s"))
+    h = assert(new { sites = { a = { db = "postgresql://h/db", schema = "s", adminKey = "k" } } })
+    assert.equal("postgresql://h/db?options=-csearch_path%3Ds", h.sites.a.store_conf.dsn)
+    assert.is_nil(h.sites.a.store_conf.path)
+  end)
+
+  it("keeps a single-site conf as it was: no sites, wix-site-id ignored", function()
+    local h = assert(new { db = "/tmp/one.db", adminKey = "k" })
+    assert.is_nil(h.sites)
+    assert.equal("/tmp/one.db", h.default_site.store_conf.path)
+    assert.equal(h.default_site.auth, h.auth)
+    assert.equal("/tmp/one.db", h.store_conf.path)
+    refused("db", { })
+    refused("dsn", { dsn = 5 })
+    refused("adminKey", { db = "x", adminKey = 5 })
+    refused("defaultSite", { db = "x", defaultSite = "a" })
+  end)
+
+  it("refuses a bad sites table, naming the field", function()
+    local ok = { db = "/tmp/a.db", adminKey = "k" }
+    refused("sites", { sites = "a" })
+    refused("sites", { sites = {} })
+    refused("sites", { sites = { ok } })                              -- a number key
+    refused("sites", { sites = { ["a b"] = ok } })
+    refused("sites", { sites = { ["-a"] = ok } })
+    refused("sites", { sites = { [("x"):rep(101)] = ok } })
+    refused("sites.a", { sites = { a = "x" } })
+    refused("sites.a.dsn", { sites = { a = { db = "x", dsn = "host=y", adminKey = "k" } } })
+    refused("sites.a.db", { sites = { a = { adminKey = "k" } } })
+    refused("sites.a.db", { sites = { a = { db = "", adminKey = "k" } } })
+    refused("sites.a.dsn", { sites = { a = { dsn = 5, adminKey = "k" } } })
+    refused("sites.a.adminKey", { sites = { a = { db = "x" } } })
+    refused("sites.a.adminKey", { sites = { a = { db = "x", adminKey = "" } } })
+    refused("sites.a.adminKey", { sites = { a = { db = "x", adminKey = 5 } } })
+    refused("sites.a.foo", { sites = { a = { db = "x", adminKey = "k", foo = 1 } } })
+    refused("sites.b.db", { sites = { a = { db = "x", adminKey = "k" }, b = { db = "x", adminKey = "k2" } } })
+    refused("sites.b.dsn", { sites = { a = { dsn = "host=h", schema = "s", adminKey = "k" },
+                                       b = { dsn = "host=h", schema = "s", adminKey = "k2" } } })
+    assert(new { sites = { a = { dsn = "host=h", schema = "s", adminKey = "k" },
+                           b = { dsn = "host=h", schema = "t", adminKey = "k2" } } })
+    for _, bad in ipairs { "Site", "1a", "a-b", "a;drop", ("s"):rep(64), "pg_x", "information_schema", "", 5 } do
+      refused("sites.a.schema", { sites = { a = { dsn = "host=h", schema = bad, adminKey = "k" } } })
+    end
+    refused("sites.a.schema", { sites = { a = { db = "/tmp/a.db", schema = "s", adminKey = "k" } } })
+    refused("sites.a.schema", { sites = { a = { dsn = "host=h options=-cx=1", schema = "s", adminKey = "k" } } })
+    refused("sites.a.webhooks", { sites = { a = { db = "x", adminKey = "k", webhooks = 5 } } })
+    refused("sites.a.webhookKey", { sites = { a = { db = "x", adminKey = "k", webhooks = { "http://127.0.0.1:1/h" } } } })
+    refused("sites.a.webhookKey", { webhookKey = "not a pem", sites = { a = { db = "x", adminKey = "k", webhooks = { "http://127.0.0.1:1/h" } } } })
+    refused("defaultSite", { sites = { a = ok }, defaultSite = "b" })
+    refused("defaultSite", { sites = { a = ok }, defaultSite = 5 })
+    for _, k in ipairs { "db", "dsn", "adminKey", "webhooks", "instanceId" } do
+      refused(k, { sites = { a = ok }, [k] = "x" })
+    end
+  end)
+end)
+
 describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", function()
   local dir, srv, solo, rx = nil, nil, nil, {}
   local KEYS = { ["site-a"] = "key-a-" .. RUN, ["site-b"] = "key-b-" .. RUN, ["site-c"] = "key-c-" .. RUN }
