@@ -266,12 +266,12 @@ describe("progallery (the command)", function()
       write(d .. "/b.jsonl", text)
       local ra, rb = records(d .. "/a.jsonl"), records(d .. "/b.jsonl")
       assert.equal(#ra, #rb)
-      -- header, galleries, pages of 100 items, the feed line, events (100 a line), the
+      -- header, galleries, pages of 100 items, the feed line, events (1000 a line), the
       -- consumers, the galleries' event seqs, end
       local feed = ra[1 + 3 + 12 + 1].feed
       local nevents = feed.lastSeq - feed.prunedThrough
       assert.truthy(nevents > 1100, nevents)
-      assert.equal(1 + 3 + 12 + 1 + math.ceil(nevents / 100) + 1 + 1 + 1, #ra)
+      assert.equal(1 + 3 + 12 + 1 + math.ceil(nevents / 1000) + 1 + 1 + 1, #ra)
       assert.equal(nevents, ra[#ra]["end"].events)
       for i = 1, #ra do assert.same(ra[i], rb[i], "line " .. i) end
       -- and through the API: the same galleries and items, exactly
@@ -393,7 +393,7 @@ describe("progallery (the command)", function()
       write(d .. "/gap.jsonl", table.concat(gap, "\n") .. "\n")
       st, _, err = run(("import %s --db %s"):format(q(d .. "/gap.jsonl"), q(d .. "/g.db")))
       assert.equal(1, st)
-      assert.truthy(err:find(("gap.jsonl:%d: part.events[1]: seq: 101 does not continue the feed (its next seq is 1)"):format(first_events), 1, true), err)
+      assert.truthy(err:find(("gap.jsonl:%d: part.events[1]: seq: 1001 does not continue the feed (its next seq is 1)"):format(first_events), 1, true), err)
       local bad = {}
       for i, l in ipairs(lines) do bad[i] = i == first_events and l:gsub('"type":"wix[^"]*"', '"type":"nope"', 1) or l end
       write(d .. "/bad.jsonl", table.concat(bad, "\n") .. "\n")

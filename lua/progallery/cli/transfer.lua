@@ -17,7 +17,7 @@ local _M = {}
 
 -- version 2 adds the event feed (docs/site.md); a version 1 file (no feed) still imports
 _M.FORMAT, _M.VERSION, _M.READS = "progallery-export", 2, { [1] = true, [2] = true }
-local PAGE, BATCH, FEED_PAGE = 100, 1000, 100
+local PAGE, BATCH, FEED_PAGE = 100, 1000, 1000
 
 function _M.options(name)
   local o = { ["--db"] = "value", ["--dsn"] = "value" }
