@@ -287,6 +287,7 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", funct
   end)
 
   local A = { site = "site-a" }
+  local first_gallery
   local function as(site, key) return { site = site, key = key } end
   local function create(site, name, items)
     local status, res, text = http(srv, "POST", "/galleries", { site = site, key = KEYS[site],
@@ -297,6 +298,7 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", funct
 
   it("a request without wix-site-id goes to the default site; an unknown site is 404; no default: 404", function()
     local g = create("site-a", "default-" .. RUN)
+    first_gallery = g.id
     local status, res = http(srv, "GET", "/galleries/" .. g.id)          -- no header: site-a
     assert.equal(200, status); assert.equal(g.id, res.gallery.id)
     status = http(srv, "GET", "/galleries/" .. g.id, A)
@@ -324,17 +326,6 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", funct
     assert_404(http(solo, "GET", "/galleries", { site = "site-a" }))
     assert.equal(200, (http(solo, "GET", "/galleries", { site = "solo" })))
     assert.equal(200, (http(solo, "POST", "/galleries", { site = "solo", key = "key-solo", body = { gallery = {} } })))
-    if S.postgres then
-      -- one database, a schema per site, each with its own tables
-      for _, id in ipairs { "site_a", "site_b", "site_c", "solo" } do
-        local out = sh(("psql -qAt %s -c %s"):format(q(S.dsn), q(("SELECT count(*) FROM %s.galleries"):format("st" .. RUN .. "_" .. id))))
-        assert.matches("^%d+%s*$", out)
-      end
-      local out = sh(("psql -qAt %s -c %s"):format(q(S.dsn), q(("SELECT count(*) FROM st%s_site_a.galleries WHERE id = '%s'"):format(RUN, g.id))))
-      assert.equal("1", (out:gsub("%s+$", "")))
-      out = sh(("psql -qAt %s -c %s"):format(q(S.dsn), q(("SELECT count(*) FROM st%s_site_b.galleries WHERE id = '%s'"):format(RUN, g.id))))
-      assert.equal("0", (out:gsub("%s+$", "")))
-    end
   end)
 
   it("reads and writes: a site never sees nor changes another's galleries (both ways)", function()
@@ -475,6 +466,53 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", funct
         assert.equal("site-" .. name, got[i].envelope.metadata.instanceId) -- the default: the site id
       end
     end
+  end)
+
+  -- SQLite: a file per site (the stores above); this one runs on PostgreSQL
+  local pg_it = S.postgres and it or pending
+  pg_it("PostgreSQL: one database, a schema per site, each with its own tables", function()
+    for _, id in ipairs { "site_a", "site_b", "site_c", "solo" } do
+      local out = sh(("psql -qAt %s -c %s"):format(q(S.dsn), q(("SELECT count(*) FROM st%s_%s.galleries"):format(RUN, id))))
+      assert.matches("^[1-9]%d*%s*$", out, nil, false, id)
+    end
+    local function count_in(id)
+      local out = sh(("psql -qAt %s -c %s"):format(q(S.dsn),
+        q(("SELECT count(*) FROM st%s_%s.galleries WHERE id = '%s'"):format(RUN, id, first_gallery))))
+      return (out:gsub("%s+$", ""))
+    end
+    assert.equal("1", count_in("site_a"))
+    assert.equal("0", count_in("site_b"))
+    assert.equal("0", count_in("site_c"))
+  end)
+end)
+
+describe("one site, as before sites (make serve without PROGALLERY_SITES) #nginx", function()
+  local dir, srv, r
+  teardown(function()
+    stop(srv)
+    stop_receiver(r)
+    if S.postgres then
+      sh(("psql -qAt %s -c %s"):format(q(S.dsn), q(("DROP SCHEMA IF EXISTS st%s_single CASCADE"):format(RUN))))
+    end
+    remove_dir(dir)
+  end)
+
+  it("webhooks follow the served store (PROGALLERY_DSN too); wix-site-id is ignored", function()
+    ensure_sdk()
+    dir = mktemp_dir()
+    local key, pub = keys(dir)
+    r = start_receiver(dir, "single", pub)
+    local env = { PROGALLERY_ADMIN_KEY = "single-key", PROGALLERY_WEBHOOKS = r.url, PROGALLERY_WEBHOOK_KEY = key }
+    if S.postgres then env.PROGALLERY_DSN = S.dsn .. (" options='-csearch_path=st%s_single'"):format(RUN) end
+    srv = serve(dir .. "/serve", env)
+    local st, res, text = http(srv, "POST", "/galleries", { key = "single-key", body = { gallery = { name = "one" } } })
+    assert.equal(200, st, text)
+    assert.equal(200, (http(srv, "GET", "/galleries/" .. res.gallery.id, { site = "any-site-id" })))
+    local events = events_of(srv, "whatever", "single-key")
+    assert.equal(1, #events)
+    assert(eventually(20, function() return #received(r) >= 1 end),
+      "no webhook arrived\n" .. (read_file(srv.dir .. "/logs/error.log") or ""):sub(-3000))
+    assert.equal(events[1].id, received(r)[1].envelope.metadata._id)
   end)
 end)
 
