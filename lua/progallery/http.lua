@@ -199,7 +199,8 @@ function _M:init_worker()
         end
         -- deliveries run in this worker's timers, never in a request
         if site.webhooks and not site.webhooks_started then
-            site.webhooks_started = site.webhooks:start()
+            -- SQLite: the deliverers' idle poll reads this worker's own store (cheap, local)
+            site.webhooks_started = site.webhooks:start(not site.remote and site.stores and site.stores.visitor or nil)
         end
     end
     if self.thread_pool and not in_pool then

@@ -5,7 +5,7 @@
 --   local hooks = webhooks.new({ webhooks = { { url = "http://...", events = { "onGalleryCreated" } } },
 --                                webhookKey = pem, instanceId = "site-1", webhookTimeout = 10000 },
 --                              store_conf, threadPool)   -- store_conf: a site's { path | dsn, ... }
---   hooks:start()   -- in init_worker: one timer per endpoint in every worker
+--   hooks:start(versions)   -- in init_worker: one timer per endpoint in every worker
 --
 -- One hooks per site (progallery.http.sites), on that site's store: each endpoint is a
 -- consumer of that store's feed, its cursor and lease named "webhook:" .. url in that
@@ -22,7 +22,8 @@
 -- handler's thread pool when it has one (ngx.run_worker_thread, on the thread VMs' stores
 -- of progallery.http.thread, as requests do), so that neither a PostgreSQL round trip nor
 -- a SQLite lock wait ever runs on the event loop, and the event loop opens no store for
--- them. Without a pool the deliverer has its own connection in the worker, with a short
+-- them. One exception, on SQLite only: the idle poll of dataVersion() reads the worker's
+-- own store (see start). Without a pool the deliverer has its own connection in the worker, with a short
 -- busyTimeout, so that a write lock held by a request never stalls the event loop for long.
 
 local progallery = require "progallery"
@@ -253,7 +254,7 @@ end
 -- The deliverer's store in the pool: the methods it calls, each a call of
 -- progallery.http.thread.store_call in a pool thread (plain values in and out).
 local POOLED = { "dataVersion", "eventCursor", "setEventCursor", "leaseEventConsumer", "rest" }
-local function pooled_store(pool, conf)
+local function pooled_store(pool, conf, versions)
     local store = { close = function() end }
     for _, method in ipairs(POOLED) do
         store[method] = function(_, ...)
@@ -263,6 +264,12 @@ local function pooled_store(pool, conf)
             return r, err, code
         end
     end
+    if versions then
+        -- the idle poll (every POLL seconds) on the event loop's own SQLite store: a local
+        -- counter read that never waits on a lock, where a pool round trip each time cost
+        -- 6x the worker's idle CPU (docs/events.md)
+        store.dataVersion = function() return versions:dataVersion() end
+    end
     return store
 end
 
@@ -270,7 +277,7 @@ local function endpoint_loop(premature, hooks, ep)
     if premature then return end
     local store, err, code
     if hooks.pool and ngx.run_worker_thread then
-        store = pooled_store(hooks.pool, hooks.store_conf)
+        store = pooled_store(hooks.pool, hooks.store_conf, hooks.versions)
     else
         store, err, code = progallery.open(hooks.direct_conf)
         if not store then
@@ -300,8 +307,12 @@ local function hostname()
     return name and name ~= "" and name:sub(1, 64) or "node"
 end
 
-function _M:start()
+-- versions: nil, or the worker's own SQLite store (the handler's, already open for its
+-- cache), whose dataVersion() the idle poll reads instead of a pool round trip. Never a
+-- PostgreSQL store: there the poll is a network round trip and runs in the pool.
+function _M:start(versions)
     self.node = self.node or hostname()
+    self.versions = versions
     for _, ep in ipairs(self.endpoints) do
         local ok, err = ngx.timer.at(0, endpoint_loop, self, ep)
         if not ok then log(ngx.ERR, ep.url, ": cannot start a timer: ", err) end
