@@ -255,13 +255,15 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", funct
     dir = mktemp_dir()
     local key, pub = keys(dir)
     rx.a, rx.b = start_receiver(dir, "a", pub), start_receiver(dir, "b", pub)
+    rx.shared = start_receiver(dir, "shared", pub) -- one URL, two sites: two consumers
     local sites = {}
     for id, k in pairs(KEYS) do
       sites[id] = store_of(dir, id)
       sites[id].adminKey = k
     end
-    sites["site-a"].webhooks = { rx.a.url }
+    sites["site-a"].webhooks = { rx.a.url, rx.shared.url }
     sites["site-b"].webhooks = { rx.b.url }
+    sites["site-c"].webhooks = { rx.shared.url }
     sites_file(dir .. "/sites.lua", sites)
     srv = serve(dir .. "/serve", { PROGALLERY_SITES = dir .. "/sites.lua", PROGALLERY_DEFAULT_SITE = "site-a",
       PROGALLERY_WEBHOOK_KEY = key })
@@ -278,6 +280,7 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", funct
     stop(solo)
     stop_receiver(rx.a)
     stop_receiver(rx.b)
+    stop_receiver(rx.shared)
     if S.postgres then
       for _, id in ipairs { "site_a", "site_b", "site_c", "solo" } do
         sh(("psql -qAt %s -c %s"):format(q(S.dsn), q(("DROP SCHEMA IF EXISTS st%s_%s CASCADE"):format(RUN, id))))
@@ -465,6 +468,29 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", funct
         assert.equal(e.id, got[i].envelope.metadata._id, "site " .. name .. ", event " .. i)
         assert.equal("site-" .. name, got[i].envelope.metadata.instanceId) -- the default: the site id
       end
+    end
+  end)
+
+  it("webhooks: one URL on two sites is two consumers, each with its own cursor and lease", function()
+    for i = 1, 2 do create("site-c", "wh-c" .. i); create("site-a", "wh-a-shared" .. i) end
+    local ea = events_of(srv, "site-a", KEYS["site-a"])
+    local ec = events_of(srv, "site-c", KEYS["site-c"])
+    assert(eventually(30, function() return #received(rx.shared) >= #ea + #ec end),
+      ("%d of %d events arrived"):format(#received(rx.shared), #ea + #ec))
+    sleep(0.5)
+    local got = received(rx.shared)
+    assert.equal(#ea + #ec, #got, "an event was delivered twice, or lost")
+    -- per site (the instanceId), exactly that site's feed, in its order
+    local by_site = { ["site-a"] = {}, ["site-c"] = {} }
+    for _, r in ipairs(got) do
+      assert.is_nil(r.error, r.error)
+      local list = by_site[r.envelope.metadata.instanceId]
+      assert.is_table(list, tostring(r.envelope.metadata.instanceId))
+      list[#list + 1] = r.envelope.metadata._id
+    end
+    for site, feed in pairs { ["site-a"] = ea, ["site-c"] = ec } do
+      assert.equal(#feed, #by_site[site], site)
+      for i, e in ipairs(feed) do assert.equal(e.id, by_site[site][i], site .. " event " .. i) end
     end
   end)
 
