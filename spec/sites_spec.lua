@@ -1,14 +1,17 @@
 -- Spec section 14, "Sites": many sites on one nginx (scripts/serve.sh with PROGALLERY_SITES),
 -- chosen by wix-site-id, each with its own store, admin key, response cache, events and
 -- webhooks; and (issue 13) with a thread pool, the event loop never opens a PostgreSQL
--- store, the webhook deliverer's included. Tagged #nginx (real nginx; node + npm for the
--- official SDK's webhook receiver). On SQLite each site is a file; with
--- PROGALLERY_TEST_ENGINE=postgres (scripts/pg_test_server.sh run ...) each site is a schema
--- of ONE database (the site entry's `schema`).
+-- store, the webhook deliverer's included. Real nginx, node + npm for the official SDK's
+-- webhook receiver. On SQLite (tag #nginx) each site is a file; with
+-- PROGALLERY_TEST_ENGINE=postgres (scripts/pg_test_server.sh run ...; tag #postgres) each
+-- site is a schema of ONE database (the site entry's `schema`).
 local cjson = require "cjson"
 local S = require "spec.support"
 
 local ROOT = S.cwd()
+-- the suite runs nginx specs on SQLite with #nginx and the PostgreSQL run excludes that tag
+-- (scripts/test.sh): on PostgreSQL these are #postgres, as spec/pg_nodes_spec.lua is
+local TAG = S.postgres and "#postgres" or "#nginx"
 local q = S.shell_quote
 local RUN = ("%x%x"):format(os.time() % 0xfffff, math.random(0, 0xfff))
 
@@ -246,7 +249,7 @@ describe("sites in progallery.http.new{}", function()
   end)
 end)
 
-describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", function()
+describe("many sites on one server (make serve, PROGALLERY_SITES) " .. TAG, function()
   local dir, srv, solo, rx = nil, nil, nil, {}
   local KEYS = { ["site-a"] = "key-a-" .. RUN, ["site-b"] = "key-b-" .. RUN, ["site-c"] = "key-c-" .. RUN }
 
@@ -512,7 +515,7 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) #nginx", funct
   end)
 end)
 
-describe("one site, as before sites (make serve without PROGALLERY_SITES) #nginx", function()
+describe("one site, as before sites (make serve without PROGALLERY_SITES) " .. TAG, function()
   local dir, srv, r
   teardown(function()
     stop(srv)
@@ -546,7 +549,7 @@ end)
 -- loop". A private nginx whose event-loop VM counts progallery.open calls (the thread VMs
 -- load progallery afresh, without the counter), with two sites, their webhooks, the cache
 -- and GET /events in use.
-describe("the event loop's stores #nginx", function()
+describe("the event loop's stores " .. TAG, function()
   local dir, pub, key, rxs = nil, nil, nil, {}
   local started = {}
   setup(function()
