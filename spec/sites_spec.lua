@@ -15,38 +15,8 @@ local TAG = S.postgres and "#postgres" or "#nginx"
 local q = S.shell_quote
 local RUN = ("%x%x"):format(os.time() % 0xfffff, math.random(0, 0xfff))
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1; echo \"__exit=$?\""))
-  local out = f:read("*a"); f:close()
-  local status = tonumber(out:match("__exit=(%d+)%s*$"))
-  return out:gsub("__exit=%d+%s*$", ""), status
-end
-local function read_file(p)
-  local f = io.open(p, "rb"); if not f then return nil end
-  local s = f:read("*a"); f:close(); return s
-end
-local function write_file(p, s) local f = assert(io.open(p, "wb")); f:write(s); f:close() end
-local function now() return tonumber((sh("date +%s.%N"))) end
-local function sleep(s) sh("sleep " .. s) end
-local function eventually(seconds, pred)
-  local deadline = now() + seconds
-  local v = pred()
-  while not v and now() < deadline do sleep(0.2); v = pred() end
-  return v
-end
-
-local function mktemp_dir()
-  local dir = (sh("mktemp -d /tmp/progallery-http.XXXXXX")):gsub("%s+$", "")
-  sh("chmod 755 " .. q(dir)) -- a root master's workers (nobody) reach their data dir
-  return dir
-end
-local function remove_dir(dir)
-  if dir and dir:match("^/tmp/progallery%-http%.") then sh("rm -rf " .. q(dir)) end
-end
-local function free_port()
-  local out = sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'")
-  return assert(tonumber(out), out)
-end
+local sh, read_file, write_file, sleep, eventually = S.run, S.read_file, S.write_file, S.sleep, S.eventually
+local mktemp_dir, remove_dir, free_port = S.server_dir, S.remove_server_dir, S.free_port
 
 -- where each site keeps its galleries: a file in the serve dir (the workers' own), or a
 -- schema of the test database
@@ -122,39 +92,9 @@ local function assert_404(status, json, text)
   assert.equal("NOT_FOUND", json and json.details.applicationError.code, text)
 end
 
--- the official SDK's receiver of spec/webhooks_spec.lua
-local function ensure_sdk()
-  local dir = ROOT .. "/spec/sdk"
-  if not read_file(dir .. "/node_modules/@wix/sdk/package.json") or not read_file(dir .. "/node_modules/@wix/pro-gallery/package.json") then
-    local out, st = sh("cd " .. q(dir) .. " && npm ci --no-audit --no-fund --loglevel=error")
-    assert(st == 0, "npm could not install @wix/sdk and @wix/pro-gallery: " .. out)
-  end
-end
-local function keys(dir)
-  local key, pub = dir .. "/key.pem", dir .. "/pub.pem"
-  local out, st = sh(("openssl genrsa -out %s 2048 && openssl rsa -in %s -pubout -out %s"):format(q(key), q(key), q(pub)))
-  assert(st == 0, out)
-  return key, pub
-end
-local function start_receiver(dir, name, pub)
-  local port = free_port()
-  local r = { out = dir .. "/" .. name .. ".jsonl", log = dir .. "/" .. name .. ".log", pidfile = dir .. "/" .. name .. ".pid",
-    url = "http://127.0.0.1:" .. port .. "/hook" }
-  sh(("cd %s && PORT=%d PUBLIC_KEY=%s OUT=%s nohup node spec/sdk/receiver.mjs >%s 2>&1 & echo $! >%s")
-    :format(q(ROOT), port, q(pub), q(r.out), q(r.log), q(r.pidfile)))
-  assert(eventually(10, function() return (read_file(r.log) or ""):find("listening", 1, true) end),
-    "receiver did not start: " .. (read_file(r.log) or ""))
-  return r
-end
-local function stop_receiver(r)
-  local pid = r and read_file(r.pidfile)
-  if pid and pid:match("%d+") then sh("kill -TERM " .. pid:match("%d+")) end
-end
-local function received(r)
-  local list = {}
-  for line in (read_file(r.out) or ""):gmatch("[^\n]+") do list[#list + 1] = cjson.decode(line) end
-  return list
-end
+-- the official SDK's receiver (spec/support.lua)
+local ensure_sdk, keys, stop_receiver, received = S.ensure_sdk, S.rsa_keys, S.stop_receiver, S.received
+local function start_receiver(dir, name, pub) return S.start_receiver(dir, name, pub) end
 
 -- a site's whole feed through GET /events (its admin key)
 local function events_of(srv, site, key)
