@@ -23,8 +23,9 @@
 -- of progallery.http.thread, as requests do), so that neither a PostgreSQL round trip nor
 -- a SQLite lock wait ever runs on the event loop, and the event loop opens no store for
 -- them. One exception, on SQLite only: the idle poll of dataVersion() reads the worker's
--- own store (see start). Without a pool the deliverer has its own connection in the worker, with a short
--- busyTimeout, so that a write lock held by a request never stalls the event loop for long.
+-- own store (see start). Without a pool the deliverer has its own connection in the
+-- worker, with a short busyTimeout, so that a write lock held by a request never stalls
+-- the event loop for long.
 
 local progallery = require "progallery"
 local cjson = require "cjson"
