@@ -271,7 +271,7 @@ describe("revisions on a store made before them", function()
     local s = S.ok(progallery.open { path = path, caller = "admin" })
     local g = S.gallery_with(s, 2)
     s:close()
-    -- back to what progallery 0.3 wrote: no revision columns, user_version 3
+    -- back to schema 3, what this code wrote before revisions: no revision columns
     local out, ok = S.sqlite(path, [[
       ALTER TABLE galleries DROP COLUMN revision; ALTER TABLE items DROP COLUMN revision;
       PRAGMA user_version = 3;]])

@@ -10,7 +10,7 @@
  * Everything else is validated as createGallery / createGalleryItems validate it; an id
  * already in the store is FAILED_PRECONDITION. Each call is one transaction. The gallery's
  * _updatedDate stays the exported one (restoring is not an edit), and so do the revisions:
- * `revision` when the export has it (progallery 0.4 on), 1 when not. */
+ * `revision` when the export has it (stores of schema 4 on), 1 when not. */
 #include "restore.h"
 
 #include <stdio.h>

@@ -32,7 +32,7 @@
 #include "pq_pool.h"
 #include "storage.h"
 
-/* 3: the tables of progallery 0.3; 4: revisions (spec section 14) */
+/* 3: the tables, the REST documents and the feed; 4: revisions (spec section 14) */
 #define SCHEMA_VERSION 4
 #define CHANGE_SLOTS 16
 /* pg_advisory_xact_lock keys (any constants private to progallery) */
