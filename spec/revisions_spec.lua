@@ -265,6 +265,60 @@ describe("revisions", function()
   end)
 end)
 
+-- runs n copies of a Lua script at once (they start together on a "go" file); returns outputs
+local function processes(n, body)
+  local cpath = package.searchpath("progallery", package.cpath)
+  local base = os.tmpname()
+  local script = ("package.cpath = %q; local pg = require('progallery'); "
+    .. "while not io.open(%q) do end; "):format(cpath, base .. ".go") .. body
+  local cmd = {}
+  for i = 1, n do
+    cmd[i] = ("%s -e 'N = %d' -e %s > %s.%d 2>&1 &"):format(S.lua_bin, i, S.shell_quote(script), base, i)
+  end
+  assert(os.execute(table.concat(cmd, " ") .. " sleep 0.5; touch " .. base .. ".go; wait"))
+  local outs = {}
+  for i = 1, n do
+    local f = assert(io.open(base .. "." .. i))
+    outs[i] = f:read("*a")
+    f:close()
+    os.remove(base .. "." .. i)
+  end
+  os.remove(base .. ".go")
+  os.remove(base)
+  return outs
+end
+
+describe("revisions under concurrent writers", function()
+  it("4 processes update one item with the revision they all read: one wins, three are ABORTED", function()
+    local path = S.tmppath()
+    local s = S.ok(progallery.open { path = path, caller = "admin" })
+    local g = S.ok(s:createGallery { gallery = { items = { { title = "x" } } } })
+    local it = g.items[1]
+    -- the store's own open options for the other processes (a PostgreSQL schema under the specs' engine)
+    local open_opts = S.postgres and ("{ dsn = %q, caller = 'admin', busyTimeout = 10000 }"):format(S.dsn_for(path))
+      or ("{ path = %q, caller = 'admin', busyTimeout = 10000 }"):format(path)
+    for round = 1, 3 do
+      local cur = S.ok(s:getGalleryItem { galleryId = g._id, itemId = it._id }).revision
+      local outs = processes(4, ("local s = assert(pg.open%s); "
+        .. "local r, e, c = s:updateGalleryItem({ galleryId = %q, itemId = %q }, { title = 'p' .. N, revision = %q }); "
+        .. "print(r and ('ok ' .. r.revision) or c)"):format(open_opts, g._id, it._id, cur))
+      local won, aborted = {}, 0
+      for i, out in ipairs(outs) do
+        local rev = out:match("^ok (%d+)")
+        if rev then won[#won + 1] = i; assert.equal(tostring(tonumber(cur) + 1), rev)
+        elseif out:match("^ABORTED") then aborted = aborted + 1
+        else error("process " .. i .. ": " .. out) end
+      end
+      assert.equal(1, #won, "round " .. round)
+      assert.equal(3, aborted)
+      local now = S.ok(s:getGalleryItem { galleryId = g._id, itemId = it._id })
+      assert.equal("p" .. won[1], now.title)
+      assert.equal(tostring(tonumber(cur) + 1), now.revision)
+    end
+    s:close()
+  end)
+end)
+
 describe("revisions on a store made before them", function()
   it("a version-3 SQLite file: its rows start at 1 and grow from there #sqlite", function()
     local path = S.tmppath()
