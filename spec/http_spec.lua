@@ -880,6 +880,17 @@ describe("progallery.http without a thread pool #nginx", function()
     assert.are.equal(3, #json.items)
     status, text, json = request(srv, "DELETE", "/site/api/gallery/galleries/" .. gid, { auth = "none" })
     assert_error(status, json, 403, "PERMISSION_DENIED", text)
+    -- ETag and If-Match without the pool too (a write's answer stays 200 with nginx's own check)
+    local headers
+    status, text, json, headers = request(srv, "GET", "/progallery/v2/galleries/" .. gid)
+    assert.are.equal('"' .. json.gallery.revision .. '"', headers.etag)
+    status, text, json = request(srv, "PATCH", "/progallery/v2/galleries/" .. gid,
+      { body = { gallery = { name = "x" } }, headers = { 'If-Match: "' .. (tonumber(json.gallery.revision) + 1) .. '"' } })
+    assert_error(status, json, 409, "ABORTED", text)
+    status, text, json, headers = request(srv, "PATCH", "/progallery/v2/galleries/" .. gid,
+      { body = { gallery = { name = "x" } }, headers = { "If-Match: " .. headers.etag } })
+    assert.are.equal(200, status, text)
+    assert.are.equal('"' .. json.gallery.revision .. '"', headers.etag)
     status, text, json = request(srv, "GET", "/progallery/v2/galleries/undefined")
     assert_error(status, json, 400, "INVALID_ARGUMENT", text)
     local log = read_file(srv.dir .. "/logs/error.log") or ""
