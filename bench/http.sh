@@ -11,7 +11,8 @@
 # with the response cache off (PROGALLERY_CACHE=off), nginx restarted between modes.
 # Rates are medians of the rounds; the ratio is the median of the per-round ratios.
 #
-# Environment (all optional): BENCH_HTTP_PROFILE (0; 1: perf profile of the POST run), BENCH_HTTP_ROUNDS (3), BENCH_HTTP_SECS (5), BENCH_HTTP_THREADS (2),
+# Environment (all optional): BENCH_HTTP_PROFILE (0; 1: perf profile of the POST run; get: of
+#   one more uncached GET run per cache-off mode; BENCH_HTTP_PROFILE_KEEP=path keeps its perf.data), BENCH_HTTP_ROUNDS (3), BENCH_HTTP_SECS (5), BENCH_HTTP_THREADS (2),
 #   BENCH_HTTP_CONNS (32), BENCH_HTTP_MODES ("pool off nocache"; also direct-nocache: no pool, no
 #   cache, a reference), PROGALLERY_WORKERS (2),
 #   PROGALLERY_THREADS (4), BENCH_HTTP_PORT (default: a free port).
@@ -217,6 +218,7 @@ fmt_rate() { awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); n = length(s); o = "
 
 rows=""
 misses=0
+get_profiles=""
 for mode in $MODES; do
   mode_settings "$mode"
   if [ "$mode" != "$first_mode" ]; then stop_nginx; start_nginx "$pool" "$cache"; check_same; fi
@@ -230,6 +232,17 @@ for mode in $MODES; do
     ratios="$ratios $(awk -v a="$a" -v s="$s" 'BEGIN { printf "%.4f", a / s }')"
     r=$((r + 1))
   done
+  # BENCH_HTTP_PROFILE=get: perf samples the nginx workers (and their pool threads) during
+  # one more uncached GET run, after the measured rounds (so it does not skew them).
+  if [ "${BENCH_HTTP_PROFILE:-0}" = get ] && [ "$cache" = off ] && command -v perf >/dev/null 2>&1; then
+    pids=$(pgrep -d, -f "nginx: worker process" || true)
+    if [ -n "$pids" ]; then
+      perf record -q -F 999 -g -p "$pids" -o "$work/perf-get-$mode.data" -- sleep "$SECS" >/dev/null 2>&1 &
+      run_wrk "$API_URL" "$SECS" >/dev/null
+      wait
+      get_profiles="$get_profiles $mode"
+    fi
+  fi
   a=$(echo "$api_rates" | median); s=$(echo "$static_rates" | median); q=$(echo "$ratios" | median)
   target=$TARGET_CACHED; [ "$cache" = off ] && target=$TARGET_UNCACHED
   verdict=$(awk -v q="$q" -v t="$target" 'BEGIN { printf "%.2fx >= %.1fx: %s", q, t, (q >= t ? "PASS" : "MISS") }')
@@ -274,6 +287,13 @@ printf '%s' "$rows"
 echo
 echo "POST $PREFIX/galleries/{id}/items (one item, admin key, wrk -t$THREADS -c$CONNS -d${SECS}s): $(fmt_rate "$post_rate") requests/s;"
 echo "createGalleryItem from Lua 5.4 in one process, same store options: $(fmt_rate "$direct_rate") items/s; ratio ${post_ratio}x (reported, no target)."
+for mode in $get_profiles; do
+  [ -s "$work/perf-get-$mode.data" ] || continue
+  echo
+  echo "Where the uncached GET time goes, mode $mode (perf, nginx workers and their threads; self time, top entries):"
+  perf report -i "$work/perf-get-$mode.data" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -40
+  if [ -n "${BENCH_HTTP_PROFILE_KEEP:-}" ]; then cp "$work/perf-get-$mode.data" "$BENCH_HTTP_PROFILE_KEEP-$mode.data"; fi
+done
 if [ -s "$work/perf.data" ]; then
   echo
   echo "Where the POST time goes (perf, nginx workers and their threads; self time, top entries):"
