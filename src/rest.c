@@ -104,6 +104,23 @@ static int media(walk *w, pg_member *m, pg_media_kind k)
 
 static int shape(walk *w, pg_value *v, const char *parent, size_t plen, int in_opaque, int depth);
 
+/* A member the walk would leave as it is (a text, boolean, null or finite number that is
+ * no media field nor a float field to read back): skipped without the path push and the
+ * call, since most of a result's members are such leaves. */
+static int unchanged_leaf(const walk *w, const pg_member *m, int in_opaque)
+{
+    const pg_value *v = m->val;
+    if (!in_opaque && (MEMBER_IS(m, "imageInfo") || MEMBER_IS(m, "videoInfo")))
+        return 0;
+    switch (v->type) {
+    case PG_BOOL:
+    case PG_NULL: return 1;
+    case PG_STRING: return in_opaque || w->how->floats >= 0 || !float_field(NULL, 0, m);
+    case PG_NUMBER: return w->how->floats <= 0 || isfinite(v->u.n);
+    default: return 0;
+    }
+}
+
 static int shape_object(walk *w, pg_value *v, int in_opaque, int depth)
 {
     const char *const *from = w->how->names == PG_NAMES_TO_REST ? VELO_NAMES : REST_NAMES;
@@ -149,6 +166,8 @@ static int shape_object(walk *w, pg_value *v, int in_opaque, int depth)
         int ok = 1;
         if (!m->key)
             continue; /* a stored document's text: the stored form is the REST form */
+        if (unchanged_leaf(w, m, in_opaque))
+            continue;
         old = pg_path_key(w->path, m->key, m->keylen);
         if (!in_opaque && MEMBER_IS(m, "imageInfo"))
             ok = media(w, m, PG_IMAGE);
