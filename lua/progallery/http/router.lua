@@ -33,15 +33,17 @@ function _M.new(prefix)
     prefix = normalize_prefix(prefix)
     local prefixes = { prefix }
     if prefix ~= SDK_PREFIX then prefixes[2] = SDK_PREFIX end
-    return setmetatable({ prefixes = prefixes }, mt)
+    local slashed = {} -- each prefix with its "/", made once rather than per request
+    for i = 1, #prefixes do slashed[i] = prefixes[i] .. "/" end
+    return setmetatable({ prefixes = prefixes, slashed = slashed }, mt)
 end
 
 -- uri -> the path after the first prefix it starts with ("" or "/..."), or nil.
 function _M:strip(uri)
-    local prefixes = self.prefixes
+    local prefixes, slashed = self.prefixes, self.slashed
     for i = 1, #prefixes do
         local p = prefixes[i]
-        if uri == p or sub(uri, 1, #p + 1) == p .. "/" then
+        if uri == p or find(uri, slashed[i], 1, true) == 1 then
             return sub(uri, #p + 1)
         end
     end

@@ -15,7 +15,6 @@ local ops = require "progallery.http.ops"
 local errors = require "progallery.http.errors"
 
 local tostring, pcall = tostring, pcall
-local concat = table.concat
 
 local execute, error_response = ops.execute, errors.response
 
@@ -35,21 +34,35 @@ function _M.open_stores(conf)
 end
 local open_stores = _M.open_stores
 
-local stores = {} -- this VM's store pairs, by open options
-
-local function conf_key(conf)
-    return concat({ tostring(conf.path), tostring(conf.dsn), tostring(conf.busyTimeout),
-                    tostring(conf.synchronous) }, "\0")
-end
+-- This VM's store pairs, by open options: stores[path][dsn][busyTimeout][synchronous]
+-- (NONE for an absent option). Nested lookups, not a key string built per call: this runs
+-- for every request, and a table.concat of four tostring()s is most of its cost.
+local stores = {}
+local NONE = {}
 
 -- this VM's pair for conf: pair, or nil, err, code
 local function pair_for(conf)
-    local key = conf_key(conf)
-    local pair = stores[key]
+    local path, dsn, busy, sync = conf.path, conf.dsn, conf.busyTimeout, conf.synchronous
+    if path == nil then path = NONE end
+    if dsn == nil then dsn = NONE end
+    if busy == nil then busy = NONE end
+    if sync == nil then sync = NONE end
+    local t = stores[path]
+    t = t and t[dsn]
+    t = t and t[busy]
+    local pair = t and t[sync]
     if pair then return pair end
     local err, code
     pair, err, code = open_stores(conf)
-    if pair then stores[key] = pair end
+    if pair then
+        local a = stores[path] or {}
+        stores[path] = a
+        local b = a[dsn] or {}
+        a[dsn] = b
+        local c = b[busy] or {}
+        b[busy] = c
+        c[sync] = pair
+    end
     return pair, err, code
 end
 
