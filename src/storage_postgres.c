@@ -1419,6 +1419,14 @@ static int after(qbuild *b, const pg_query *q, const pg_query_val *key)
     size_t i, same = 1;
     for (i = 1; i < q->nsort; i++)
         same = same && q->sort[i].desc == q->sort[0].desc;
+    /* a >= $ first: the bound an index seeks to */
+    add(b, " AND ");
+    add(b, column(b, q->sort[0].field, 1));
+    add(b, q->sort[0].desc ? " <= " : " >= ");
+    if (!param(b, q->sort[0].field, &q->after[0]))
+        return 0;
+    if (q->sort[0].field == PG_QF_NAME)
+        add(b, " COLLATE \"C\"");
     if (same) {
         /* (a, b, key) > (...): one range of the sort's index */
         add(b, " AND (");
@@ -1439,12 +1447,7 @@ static int after(qbuild *b, const pg_query *q, const pg_query_val *key)
         add(b, ")");
         return 1;
     }
-    /* mixed directions: a >= $ bounds the scan, then (a > $ OR (a = $ AND (b < $ OR ...))) */
-    add(b, " AND ");
-    add(b, column(b, q->sort[0].field, 1));
-    add(b, q->sort[0].desc ? " <= " : " >= ");
-    if (!param(b, q->sort[0].field, &q->after[0]))
-        return 0;
+    /* mixed directions: (a > $ OR (a = $ AND (b < $ OR ...))) */
     add(b, " AND ");
     for (i = 0; i < q->nsort; i++) {
         const pg_query_val *v = i + 1 < q->nsort ? &q->after[i] : key;

@@ -1292,6 +1292,13 @@ static int after(qbuild *b, const pg_query *q, const pg_query_val *key)
     size_t i, same = 1;
     for (i = 1; i < q->nsort; i++)
         same = same && q->sort[i].desc == q->sort[0].desc;
+    /* a >= ? first: the bound an index seeks to (SQLite does not seek on a row value
+     * over an expression index) */
+    add(b, " AND ");
+    add(b, column(b, q->sort[0].field, 1));
+    add(b, q->sort[0].desc ? " <= " : " >= ");
+    if (!param(b, &q->after[0]))
+        return 0;
     if (same) {
         /* (a, b, key) > (?, ?, ?): one range of the sort's index */
         add(b, " AND (");
@@ -1310,12 +1317,7 @@ static int after(qbuild *b, const pg_query *q, const pg_query_val *key)
         add(b, ")");
         return 1;
     }
-    /* mixed directions: a >= ? bounds the scan, then (a > ? OR (a = ? AND (b < ? OR ...))) */
-    add(b, " AND ");
-    add(b, column(b, q->sort[0].field, 1));
-    add(b, q->sort[0].desc ? " <= " : " >= ");
-    if (!param(b, &q->after[0]))
-        return 0;
+    /* mixed directions: (a > ? OR (a = ? AND (b < ? OR ...))) */
     add(b, " AND ");
     for (i = 0; i < q->nsort; i++) {
         const pg_query_val *v = i + 1 < q->nsort ? &q->after[i] : key;
