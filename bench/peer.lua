@@ -431,4 +431,40 @@ function Peer:listGalleryItems(gid, opts)
   return { items = items }
 end
 
+-- queryGalleryItems (spec section 14) for the bench's query only: the default sort
+-- (sortOrder, then the row key), no filter, keyset cursors. The cursor is the position as
+-- JSON text, unsigned: no HMAC in plain Lua (that favours the peer).
+function Peer:queryGalleryItems(gid, query)
+  query = query or {}
+  assert(query.filter == nil and query.sort == nil, "the peer queries with the default sort only")
+  local paging = query.cursorPaging or {}
+  local limit = paging.limit or 50
+  local after = ""
+  self:exec("BEGIN")
+  local g
+  if paging.cursor then
+    local c = cjson.decode(paging.cursor)
+    g = self:find_gallery(c.g)
+    if not g or c.g ~= gid then return self:fail("cursor: another gallery", "INVALID_ARGUMENT") end
+    after = fmt(" AND sort_order >= %s AND (sort_order, iid) > (%s, %d)", num(c.s), num(c.s), c.r)
+  else
+    g = self:find_gallery(gid)
+  end
+  if not g then return self:fail("galleryId: no such gallery", "NOT_FOUND") end
+  local cur = assert(self.conn:execute(fmt(
+    "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc FROM items"
+    .. " WHERE gid = %d%s ORDER BY sort_order, iid LIMIT %d", g.gid, after, limit + 1)))
+  local items, r, last = {}, cur:fetch({}, "a"), nil
+  while r and #items < limit do
+    last = { s = r.sort_order, r = r.iid }
+    items[#items + 1] = item_out(r, cjson.decode(r.doc))
+    r = cur:fetch({}, "a")
+  end
+  cur:close()
+  self:exec("COMMIT")
+  local next
+  if r and last then next = cjson.encode { g = g.id, s = last.s, r = last.r } end
+  return { items = items, pagingMetadata = { count = #items, cursors = { next = next }, hasNext = next ~= nil } }
+end
+
 return M
