@@ -564,3 +564,29 @@ describe("queries on a store of schema 3 #sqlite", function()
     S.cleanup()
   end)
 end)
+
+describe("queries on a PostgreSQL store of schema 3", function()
+  it("upgrades it on open: the indexes and the cursor secret", function()
+    if not S.postgres then return pending("PostgreSQL only (PROGALLERY_TEST_ENGINE=postgres)") end
+    local path = S.tmppath()
+    local s = S.ok(progallery.open { path = path, caller = "admin" })
+    local g = S.ok(s:createGallery { gallery = { name = "old", items = {
+      { title = "1", text = { html = "<p>1</p>" } }, { title = "2", text = { html = "<p>2</p>" } } } } })
+    local before = S.ok(s:queryGalleryItems(g._id, { cursorPaging = { limit = 1 } })).pagingMetadata.cursors.next
+    s:close()
+    local out, ok = S.sqlite(path, "DROP INDEX items_by_created; DROP INDEX items_by_updated;"
+      .. " DROP INDEX galleries_by_name; DROP INDEX galleries_by_name_sort; DROP TABLE progallery_secrets;"
+      .. " UPDATE progallery_meta SET value = 3 WHERE name = 'schema_version';")
+    assert(ok, out)
+    s = S.ok(progallery.open { path = path, caller = "admin" })
+    assert.equal("4", (S.sqlite(path, "SELECT value FROM progallery_meta WHERE name = 'schema_version'")))
+    assert.equal("32", (S.sqlite(path, "SELECT length(value) FROM progallery_secrets WHERE name = 'cursor'")))
+    -- a new secret: the old store's cursors are not this one's
+    S.expect_err("INVALID_ARGUMENT", "query.cursorPaging.cursor", s.queryGalleryItems, s, g._id,
+      { cursorPaging = { cursor = before } })
+    local r = S.ok(s:queryGalleryItems(g._id, { cursorPaging = { limit = 1 } }))
+    r = S.ok(s:queryGalleryItems(g._id, { cursorPaging = { cursor = r.pagingMetadata.cursors.next } }))
+    assert.equal("2", r.items[1].title)
+    s:close()
+  end)
+end)
