@@ -1,8 +1,12 @@
 /* PostgreSQL engine of the storage interface, through libpq. All of its SQL
  * lives here.
  *
- * One connection per store. Statements are prepared on first use and again
- * after a reconnect (a new backend knows none). Reads run in REPEATABLE READ
+ * A store holds a connection for one call only: it takes an idle one of the process
+ * with the same settings (pq_pool.c) or makes one, and gives it back when the call
+ * ends, so that a process holds as many connections as it runs calls at once, not one
+ * per store (nginx makes a Lua VM, so a store, per task queued for its thread pool).
+ * Statements are prepared on first use on each connection (its backend knows them from
+ * then on; a new backend knows none). Reads run in REPEATABLE READ
  * READ ONLY (one snapshot per call); writes in READ COMMITTED, made exact by
  * the isolation contract of storage.h: the gallery a write finds is locked
  * (FOR UPDATE), the galleries-wide default sort is taken under an advisory
@@ -12,17 +16,20 @@
  * moves exactly when the commit becomes visible, and it is replicated).
  *
  * Failures (spec section 11): a lost connection has no SQLSTATE, only
- * PQstatus() == CONNECTION_BAD: UNAVAILABLE, and the next call reconnects
- * (PQreset: the same conninfo, so a multi-host dsn with
- * target_session_attrs=read-write finds a promoted standby). A COMMIT whose
+ * PQstatus() == CONNECTION_BAD: UNAVAILABLE; the lost connection and the idle
+ * ones of its settings are closed, and the next call connects anew (the same
+ * conninfo, so a multi-host dsn with target_session_attrs=read-write finds a
+ * promoted standby). A COMMIT whose
  * answer never came is UNAVAILABLE with "outcome unknown" in the message: the
  * one failure after which the write may have happened. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "events.h"
+#include "pq_pool.h"
 #include "storage.h"
 #include "strbuf.h"
 
@@ -94,6 +101,8 @@ enum {
     Q_FEED_STATE, Q_FEED_TAKE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
     Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
+    /* moving a feed (export / import) */
+    Q_CURSOR_PAGE, Q_ENTITY_PAGE, Q_ENTITY_SET, Q_FEED_RESTORE, Q_FEED_RESTORED,
     Q_SECRET,
     Q_COUNT
 };
@@ -159,12 +168,30 @@ static const char *const sql[Q_COUNT] = {
                      " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
                      " until_ms = excluded.until_ms"
                      " WHERE event_leases.holder = excluded.holder OR event_leases.until_ms <= $3",
+    /* names are never empty: '' comes before every one */
+    [Q_CURSOR_PAGE] = "SELECT name, seq FROM event_cursors WHERE name > $1 ORDER BY name LIMIT $2",
+    [Q_ENTITY_PAGE] = "SELECT id, event_seq FROM galleries WHERE id > $1 AND event_seq <> 0"
+                      " ORDER BY id LIMIT $2",
+    [Q_ENTITY_SET] = "UPDATE galleries SET event_seq = $2 WHERE id = $1",
+    [Q_FEED_RESTORE] = "UPDATE feed SET pruned_through = $1, last_seq = $1 WHERE one = 1",
+    [Q_FEED_RESTORED] = "UPDATE feed SET last_seq = greatest(last_seq, $1) WHERE one = 1",
     [Q_SECRET] = "SELECT encode(value, 'hex') FROM progallery_secrets WHERE name = 'cursor'",
 };
 
+/* A connection, as the pool keeps it: what its backend has prepared goes with it. */
+typedef struct {
+    pq_pooled base;
+    unsigned char prepared[Q_COUNT];
+    int slot; /* its change counter */
+} pq_conn;
+
 struct pg_storage {
-    PGconn *c;
-    unsigned char prepared[Q_COUNT]; /* on this backend */
+    PGconn *c;                /* the running call's connection; NULL between calls */
+    unsigned char *prepared;  /* its statements */
+    pq_conn *conn;
+    char *dsn, *key;          /* the conninfo; the pool's key (conninfo and settings) */
+    char connect_timeout[24]; /* whole seconds, for libpq */
+    int pooled;               /* counted among the key's open stores */
     int writing, in_tx;
     int bumped;    /* this write transaction moved data_version */
     int slot;      /* its change counter */
@@ -406,14 +433,13 @@ static void quiet(void *arg, const char *message)
     (void)message;
 }
 
-/* The session's settings, on every (re)connection. */
+/* The session's settings, on every new connection. */
 static int session(pg_storage *s, pg_status *st)
 {
     char set[256];
-    memset(s->prepared, 0, sizeof s->prepared);
     s->queued = 0;
     PQsetNoticeProcessor(s->c, quiet, NULL);
-    s->slot = (int)((unsigned)PQbackendPID(s->c) % CHANGE_SLOTS);
+    s->slot = s->conn->slot = (int)((unsigned)PQbackendPID(s->c) % CHANGE_SLOTS);
     snprintf(set, sizeof set,
              "SET lock_timeout = %d; SET statement_timeout = %d; SET synchronous_commit = %s;"
              " SET default_transaction_read_only = %s; SET client_min_messages = warning",
@@ -422,20 +448,94 @@ static int session(pg_storage *s, pg_status *st)
     return exec_text(s, set, st);
 }
 
-/* Reconnects a lost connection (at the start of a call, never inside one). */
-static int ensure(pg_storage *s, pg_status *st)
+static char *copy(const char *t)
 {
-    if (!lost(s))
-        return 1;
-    PQreset(s->c);
-    if (PQstatus(s->c) != CONNECTION_OK) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->c));
+    size_t n = strlen(t) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, t, n) : NULL;
+}
+
+static void free_conn(pq_pooled *p) { free(p); }
+
+static void hold(pg_storage *s, pq_conn *conn)
+{
+    s->conn = conn;
+    s->c = conn ? conn->base.c : NULL;
+    s->prepared = conn ? conn->prepared : NULL;
+    s->slot = conn ? conn->slot : 0;
+}
+
+/* A new connection for the call (context: "dsn: cannot connect" at open, else the
+ * UNAVAILABLE of a reconnect). */
+static int connect_new(pg_storage *s, int opening, pg_status *st)
+{
+    const char *keys[4] = { "dbname", "connect_timeout", "fallback_application_name", NULL };
+    const char *vals[4];
+    pq_conn *conn = calloc(1, sizeof *conn);
+    char msg[240];
+    if (!conn)
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    vals[0] = s->dsn;
+    vals[1] = s->connect_timeout;
+    vals[2] = "progallery";
+    vals[3] = NULL;
+    /* expand_dbname: the dsn is a conninfo string or URI; later keys do not override it */
+    conn->base.c = PQconnectdbParams(keys, vals, 1);
+    conn->base.pid = getpid();
+    if (!conn->base.c || PQstatus(conn->base.c) != CONNECTION_OK) {
+        snprintf(msg, sizeof msg, "%s", conn->base.c ? PQerrorMessage(conn->base.c) : "out of memory");
         trim(msg);
-        return pg_fail(st, PG_UNAVAILABLE, "database unavailable: cannot reconnect (%s)", msg), -1;
+        if (!conn->base.c)
+            pg_fail(st, PG_INTERNAL, "out of memory");
+        else if (opening)
+            pg_fail(st, PG_UNAVAILABLE, "dsn: cannot connect: %s", msg);
+        else
+            pg_fail(st, PG_UNAVAILABLE, "database unavailable: cannot reconnect (%s)", msg);
+        PQfinish(conn->base.c);
+        free(conn);
+        return -1;
     }
+    hold(s, conn);
+    if (session(s, st) < 0) {
+        PQfinish(conn->base.c);
+        free(conn);
+        hold(s, NULL);
+        return -1;
+    }
+    return 1;
+}
+
+/* The connection for a call: held already, an idle one of the same settings, or new
+ * (opening: a failure to connect is the open's "dsn: cannot connect"). */
+static int take_for(pg_storage *s, int opening, pg_status *st)
+{
+    pq_conn *conn;
+    if (s->conn)
+        return 1;
     s->in_tx = 0;
-    return session(s, st);
+    s->queued = 0;
+    while ((conn = (pq_conn *)pq_pool_take(s->key))) {
+        if (PQstatus(conn->base.c) == CONNECTION_OK) {
+            hold(s, conn);
+            return 1;
+        }
+        pq_pool_give(s->key, &conn->base, free_conn); /* closes it and the others */
+    }
+    return connect_new(s, opening, st);
+}
+
+static int take(pg_storage *s, pg_status *st) { return take_for(s, 0, st); }
+
+/* The call is over: its connection goes back to the process's idle ones (closed instead
+ * when it was lost). */
+static void give(pg_storage *s)
+{
+    pq_conn *conn = s->conn;
+    if (!conn)
+        return;
+    hold(s, NULL);
+    s->in_tx = 0;
+    pq_pool_give(s->key, &conn->base, free_conn);
 }
 
 /* Creates or checks the schema, under an advisory lock (two nodes opening a new
@@ -505,16 +605,18 @@ static void pq_close(pg_storage *s)
 {
     if (!s)
         return;
-    PQfinish(s->c);
+    give(s);
+    if (s->pooled)
+        pq_pool_close(s->key);
+    free(s->dsn);
+    free(s->key);
     free(s);
 }
 
 static int pq_open(const pg_open_opts *o, pg_storage **out, pg_status *st)
 {
     pg_storage *s = calloc(1, sizeof *s);
-    const char *keys[4] = { "dbname", "connect_timeout", "fallback_application_name", NULL };
-    const char *vals[4];
-    char ct[24];
+    size_t keylen;
     *out = NULL;
     if (!s)
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
@@ -523,38 +625,39 @@ static int pq_open(const pg_open_opts *o, pg_storage **out, pg_status *st)
     s->sync_full = o->synchronous_full;
     s->readonly = o->readonly;
     /* libpq counts whole seconds (at least 2 in libpq 15); 0 = forever */
-    snprintf(ct, sizeof ct, "%d",
+    snprintf(s->connect_timeout, sizeof s->connect_timeout, "%d",
              o->postgres.connect_timeout_ms <= 0 ? 0 : (o->postgres.connect_timeout_ms + 999) / 1000);
-    vals[0] = o->postgres.dsn;
-    vals[1] = ct;
-    vals[2] = "progallery";
-    vals[3] = NULL;
-    /* expand_dbname: the dsn is a conninfo string or URI; later keys do not override it */
-    s->c = PQconnectdbParams(keys, vals, 1);
-    if (!s->c || PQstatus(s->c) != CONNECTION_OK) {
-        char msg[240];
-        snprintf(msg, sizeof msg, "%s", s->c ? PQerrorMessage(s->c) : "out of memory");
-        trim(msg);
-        pg_fail(st, s->c ? PG_UNAVAILABLE : PG_INTERNAL, "dsn: cannot connect: %s", msg);
+    /* connections are alike when made from the same conninfo with the same session */
+    keylen = strlen(o->postgres.dsn) + 128;
+    if (!(s->dsn = copy(o->postgres.dsn)) || !(s->key = malloc(keylen))) {
+        pq_close(s);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    snprintf(s->key, keylen, "%s\x1f%s %d %d %d %d", s->dsn, s->connect_timeout, s->busy_timeout_ms,
+             s->statement_timeout_ms, s->sync_full, s->readonly);
+    if (!(s->pooled = pq_pool_open(s->key))) {
+        pq_close(s);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    if (take_for(s, 1, st) < 0 || migrate(s, st) < 0) {
         pq_close(s);
         return -1;
     }
-    if (session(s, st) < 0 || migrate(s, st) < 0) {
-        pq_close(s);
-        return -1;
-    }
+    give(s);
     *out = s;
     return 1;
 }
 
 static int pq_begin(pg_storage *s, int write, pg_status *st)
 {
-    if (ensure(s, st) < 0)
+    if (take(s, st) < 0)
         return -1;
     s->writing = write;
     s->bumped = 0;
-    if (run0(s, write ? Q_BEGIN_WRITE : Q_BEGIN_READ, st) < 0)
+    if (run0(s, write ? Q_BEGIN_WRITE : Q_BEGIN_READ, st) < 0) {
+        give(s);
         return -1;
+    }
     s->in_tx = 1;
     return 1;
 }
@@ -568,6 +671,8 @@ static int bump(pg_storage *s, pg_status *st)
     return run_q(s, Q_BUMP, 1, v, NULL, NULL, NULL, st);
 }
 
+/* A failed commit leaves the transaction to the caller's rollback, which gives the
+ * connection back. */
 static int pq_commit(pg_storage *s, pg_status *st)
 {
     PGresult *r;
@@ -581,6 +686,7 @@ static int pq_commit(pg_storage *s, pg_status *st)
     s->in_tx = 0;
     if (t == PGRES_COMMAND_OK) {
         PQclear(r);
+        give(s);
         return 1;
     }
     if (lost(s) && s->writing) {
@@ -598,21 +704,29 @@ static int pq_commit(pg_storage *s, pg_status *st)
 static void pq_rollback(pg_storage *s)
 {
     pg_status ignored;
+    if (!s->conn)
+        return;
     drain(s, &ignored);
     if (s->in_tx && !lost(s))
         PQclear(PQexec(s->c, "ROLLBACK"));
     s->in_tx = 0;
+    give(s);
 }
 
 static int pq_data_version(pg_storage *s, int64_t *v, pg_status *st)
 {
     PGresult *r;
+    int held = s->conn != NULL, rc;
     *v = 0;
-    if (ensure(s, st) < 0 || run_q(s, Q_DATA_VERSION, 0, NULL, NULL, NULL, &r, st) < 0)
+    if (take(s, st) < 0)
         return -1;
-    *v = PQntuples(r) ? get_i64(r, 0, 0) : 0;
-    PQclear(r);
-    return 1;
+    if ((rc = run_q(s, Q_DATA_VERSION, 0, NULL, NULL, NULL, &r, st)) > 0) {
+        *v = PQntuples(r) ? get_i64(r, 0, 0) : 0;
+        PQclear(r);
+    }
+    if (!held)
+        give(s);
+    return rc;
 }
 
 /* ---- galleries ---------------------------------------------------------------- */
@@ -1252,6 +1366,109 @@ static int pq_lease_take(pg_storage *s, const char *name, size_t len, const char
     return n > 0;
 }
 
+/* ---- moving a feed (progallery export / import) ------------------------------- */
+
+static int pq_cursor_page(pg_storage *s, const char *after, size_t afterlen, int64_t limit,
+                          pg_arena *a, pg_cursor_row **rows, size_t *n, pg_status *st)
+{
+    PGresult *r;
+    numbuf b;
+    const char *v[2];
+    int lens[2] = { after ? (int)afterlen : 0, 0 }, fmts[2] = { 1, 0 }, i, nt;
+    b.used = 0;
+    v[0] = after ? after : "";
+    v[1] = i64(&b, limit);
+    *n = 0;
+    if (run_q(s, Q_CURSOR_PAGE, 2, v, lens, fmts, &r, st) < 0)
+        return -1;
+    nt = PQntuples(r);
+    if (!(*rows = pg_arena_alloc(a, (size_t)(nt ? nt : 1) * sizeof **rows))) {
+        PQclear(r);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    for (i = 0; i < nt; i++) {
+        pg_cursor_row *c = &(*rows)[i];
+        if (!(c->name = get_text(a, r, i, 0, &c->namelen))) {
+            PQclear(r);
+            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+        }
+        c->seq = get_i64(r, i, 1);
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 1;
+}
+
+static int pq_entity_seq_page(pg_storage *s, const char *after, int64_t limit, pg_arena *a,
+                              pg_entity_seq_row **rows, size_t *n, pg_status *st)
+{
+    PGresult *r;
+    numbuf b;
+    const char *v[2];
+    int i, nt;
+    b.used = 0;
+    v[0] = after ? after : "";
+    v[1] = i64(&b, limit);
+    *n = 0;
+    if (run_q(s, Q_ENTITY_PAGE, 2, v, NULL, NULL, &r, st) < 0)
+        return -1;
+    nt = PQntuples(r);
+    if (!(*rows = pg_arena_alloc(a, (size_t)(nt ? nt : 1) * sizeof **rows))) {
+        PQclear(r);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    for (i = 0; i < nt; i++) {
+        copy_id((*rows)[i].gallery_id, r, i, 0);
+        (*rows)[i].seq = get_i64(r, i, 1);
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 1;
+}
+
+static int pq_entity_seq_set(pg_storage *s, const char *gallery_id, int64_t seq, pg_status *st)
+{
+    numbuf b;
+    const char *v[2];
+    b.used = 0;
+    v[0] = gallery_id;
+    v[1] = i64(&b, seq);
+    return run_q(s, Q_ENTITY_SET, 2, v, NULL, NULL, NULL, st);
+}
+
+static int pq_feed_restore(pg_storage *s, int64_t pruned_through, pg_status *st)
+{
+    numbuf b;
+    const char *v[1];
+    b.used = 0;
+    v[0] = i64(&b, pruned_through);
+    return run_q(s, Q_FEED_RESTORE, 1, v, NULL, NULL, NULL, st);
+}
+
+/* Chunks as event_append makes them, and only while seqs and entity seqs run on one by
+ * one (a chunk stores its first of each); then the feed's last seq. */
+static int pq_event_restore(pg_storage *s, const pg_event_row *rows, size_t n, pg_status *st)
+{
+    numbuf b;
+    const char *v[1];
+    size_t i = 0;
+    if (n == 0)
+        return 1;
+    while (i < n) {
+        size_t end = i + 1;
+        while (end < n && end - i < PG_CHUNK_EVENTS && same_chunk(&rows[end], &rows[i])
+               && rows[end].seq == rows[end - 1].seq + 1
+               && rows[end].entity_seq == rows[end - 1].entity_seq + 1)
+            end++;
+        if (chunk_insert(s, &rows[i], end - i, st) < 0)
+            return -1;
+        i = end;
+    }
+    b.used = 0;
+    v[0] = i64(&b, rows[n - 1].seq);
+    return run_q(s, Q_FEED_RESTORED, 1, v, NULL, NULL, NULL, st);
+}
+
 /* ---- queries (spec section 14) ------------------------------------------------
  * A parsed query becomes one SELECT, every value a parameter (no caller text is
  * part of the SQL): the filter's conditions on the columns and on the item's
@@ -1621,6 +1838,11 @@ const pg_storage_ops pg_postgres_ops = {
     .cursor_get = pq_cursor_get,
     .cursor_set = pq_cursor_set,
     .lease_take = pq_lease_take,
+    .cursor_page = pq_cursor_page,
+    .entity_seq_page = pq_entity_seq_page,
+    .entity_seq_set = pq_entity_seq_set,
+    .feed_restore = pq_feed_restore,
+    .event_restore = pq_event_restore,
     .item_query = pq_item_query,
     .gallery_query = pq_gallery_query,
     .query_secret = pq_query_secret,
