@@ -423,7 +423,7 @@ static int decode_cursor(ctx *c, const pg_value *v, const char *gallery_id,
     long n;
     const char *err = NULL;
     const pg_value *body, *t, *g, *a, *r;
-    size_t i, old;
+    size_t i;
     if (!v || v->type != PG_STRING)
         return bad(c, "expected a cursor string", v);
     if (v->u.str.len > PG_QUERY_MAX_CURSOR)
@@ -448,10 +448,8 @@ static int decode_cursor(ctx *c, const pg_value *v, const char *gallery_id,
     if (gallery_id && (!g || g->type != PG_STRING || g->u.str.len != strlen(gallery_id)
                        || memcmp(g->u.str.s, gallery_id, g->u.str.len) != 0))
         return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "a cursor of another gallery");
-    old = c->path->depth;
     if (!parse_parts(c, get(body, "f"), get(body, "s"), q))
         return 0;
-    (void)old;
     a = get(body, "a");
     r = get(body, "r");
     if (!a || a->type != PG_ARRAY || a->u.arr.n != q->nsort - 1 || !r || r->type != PG_NUMBER

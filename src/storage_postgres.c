@@ -1705,7 +1705,6 @@ static int after(qbuild *b, const pg_query *q, const pg_query_val *key)
 static int compile(qbuild *b, const pg_query *q, int64_t gallery_key, int64_t limit)
 {
     pg_query_val key, v;
-    char num[40];
     size_t i;
     memset(&key, 0, sizeof key);
     key.is_num = 1;
@@ -1741,7 +1740,6 @@ static int compile(qbuild *b, const pg_query *q, int64_t gallery_key, int64_t li
     v.n = (double)limit;
     if (!param(b, PG_QF_KEY, &v))
         return 0;
-    (void)num;
     return !b->sql.oom;
 }
 
