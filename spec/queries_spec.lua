@@ -542,7 +542,7 @@ describe("queries", function()
   end)
 end)
 
-describe("queries on a store of schema 3 #sqlite", function()
+describe("queries on a store of schema 4 #sqlite", function()
   it("upgrades it on open: the indexes and the cursor secret", function()
     local path = S.tmppath()
     local s = S.ok(progallery.open { path = path, caller = "admin" })
@@ -551,10 +551,10 @@ describe("queries on a store of schema 3 #sqlite", function()
     s:close()
     local out, ok = S.sqlite(path, "DROP INDEX items_by_created; DROP INDEX items_by_updated;"
       .. " DROP INDEX galleries_by_name; DROP INDEX galleries_by_name_sort; DROP TABLE secrets;"
-      .. " PRAGMA user_version = 3;")
+      .. " PRAGMA user_version = 4;")
     assert(ok, out)
     s = S.ok(progallery.open { path = path, caller = "admin" })
-    assert.equal(4, tonumber((S.sqlite(path, "PRAGMA user_version"))))
+    assert.equal(5, tonumber((S.sqlite(path, "PRAGMA user_version"))))
     assert.equal("32", (S.sqlite(path, "SELECT length(value) FROM secrets WHERE name = 'cursor'")))
     local r = S.ok(s:queryGalleryItems(g._id, { cursorPaging = { limit = 1 } }))
     r = S.ok(s:queryGalleryItems(g._id, { cursorPaging = { cursor = r.pagingMetadata.cursors.next } }))
@@ -565,7 +565,7 @@ describe("queries on a store of schema 3 #sqlite", function()
   end)
 end)
 
-describe("queries on a PostgreSQL store of schema 3", function()
+describe("queries on a PostgreSQL store of schema 4", function()
   it("upgrades it on open: the indexes and the cursor secret", function()
     if not S.postgres then return pending("PostgreSQL only (PROGALLERY_TEST_ENGINE=postgres)") end
     local path = S.tmppath()
@@ -576,10 +576,10 @@ describe("queries on a PostgreSQL store of schema 3", function()
     s:close()
     local out, ok = S.sqlite(path, "DROP INDEX items_by_created; DROP INDEX items_by_updated;"
       .. " DROP INDEX galleries_by_name; DROP INDEX galleries_by_name_sort; DROP TABLE progallery_secrets;"
-      .. " UPDATE progallery_meta SET value = 3 WHERE name = 'schema_version';")
+      .. " UPDATE progallery_meta SET value = 4 WHERE name = 'schema_version';")
     assert(ok, out)
     s = S.ok(progallery.open { path = path, caller = "admin" })
-    assert.equal("4", (S.sqlite(path, "SELECT value FROM progallery_meta WHERE name = 'schema_version'")))
+    assert.equal("5", (S.sqlite(path, "SELECT value FROM progallery_meta WHERE name = 'schema_version'")))
     assert.equal("32", (S.sqlite(path, "SELECT length(value) FROM progallery_secrets WHERE name = 'cursor'")))
     -- a new secret: the old store's cursors are not this one's
     S.expect_err("INVALID_ARGUMENT", "query.cursorPaging.cursor", s.queryGalleryItems, s, g._id,
