@@ -165,6 +165,71 @@ local dels = table.concat(D.del, ",")
 local lines = {}
 local function out(s) lines[#lines + 1] = s; print(s) end
 
+-- ---- queries (spec section 14, issue #15) ------------------------------------------
+-- Page k (50 items, the default sort) of the 100,000-item gallery: by its keyset cursor
+-- (queryGalleryItems) and by itemOffset (listGalleryItems), progallery and the LuaSQL peer
+-- alternating, each run a fresh process (reaching page k's cursor is untimed). Targets: the
+-- query's page 1,000 within 1.5x of its page 1; progallery >= 2x the peer on the query.
+local function queries_section()
+  local big = D.scale_items[3]
+  assert(big.n == 100000)
+  local QROWS = {
+    { name = "queryGalleryItems, page 1", case = "query", page = 1 },
+    { name = "queryGalleryItems, page 1,000", case = "query", page = 1000 },
+    { name = "listGalleryItems, itemOffset 0", case = "listoff", page = 1 },
+    { name = "listGalleryItems, itemOffset 49,950", case = "listoff", page = 1000 },
+  }
+  local N = { pg = 400, peer = 200 }
+  local per = {}
+  for ri, row in ipairs(QROWS) do
+    local t, vs = { pg = {}, peer = {} }, {}
+    for rep = 1, REPS do
+      for k = 0, 1 do
+        local who = (rep + ri + k) % 2 == 0 and "pg" or "peer"
+        local secs = measure(who, row.case, W .. "/items.db", N[who], { big.gid, row.page })
+        table.insert(t[who], secs / N[who])
+      end
+      vs[rep] = t.peer[rep] / t.pg[rep]
+    end
+    per[ri] = { pg = median(t.pg), peer = median(t.peer), vs = median(vs), pgs = t.pg }
+  end
+  local function flat(a, b) -- median of per-repetition ratios page 1,000 / page 1
+    local r = {}
+    for rep = 1, REPS do r[rep] = per[b].pgs[rep] / per[a].pgs[rep] end
+    return median(r)
+  end
+  local misses = 0
+  out("Queries: page k of 50 items of a 100,000-item gallery, microseconds per call, medians of "
+      .. REPS .. " alternating runs.")
+  out("")
+  local qrow = "| %-40s | %10s | %11s | %7s | %-24s |"
+  out(qrow:format("case", "progallery", "LuaSQL peer", "vs peer", "target"))
+  out(qrow:format(("-"):rep(40), ("-"):rep(9) .. ":", ("-"):rep(10) .. ":", ("-"):rep(6) .. ":", ("-"):rep(24)))
+  for ri, row in ipairs(QROWS) do
+    local p, tgt = per[ri], ""
+    if row.case == "query" then
+      local ok = p.vs >= 2.0
+      if not ok then misses = misses + 1 end
+      tgt = (">= 2.0x peer: %s"):format(ok and "PASS" or "MISS")
+    end
+    out(qrow:format(row.name, ("%.1f"):format(p.pg * 1e6), ("%.1f"):format(p.peer * 1e6),
+      ("%.2fx"):format(p.vs), tgt))
+  end
+  local fq, fl = flat(1, 2), flat(3, 4)
+  local ok = fq <= 1.5
+  if not ok then misses = misses + 1 end
+  out("")
+  out(("Page 1,000 against page 1: queryGalleryItems (keyset) %.2fx (target <= 1.5x: %s);"
+      .. " listGalleryItems (itemOffset) %.2fx."):format(fq, ok and "PASS" or "MISS", fl))
+  out("")
+  return misses
+end
+local q_misses = queries_section()
+if os.getenv("BENCH_ONLY") == "queries" then
+  out(("Targets missed: %d. Total bench time %.0f s."):format(q_misses, clock.now() - T0))
+  os.exit(0)
+end
+
 -- ---- the event feed's cost (spec section 10, issue #12) ------------------------------
 -- The same write with the feed on (pg) and off (pgoff: events = false), alternating, each
 -- run a fresh process on a fresh copy; the cost is the median of the per-run time ratios.
@@ -178,7 +243,7 @@ local EV_CASES = {
   { name = "deleteGallery of a 10,000-item gallery", case = "delete", db = W .. "/delete.db", n = 3,
     args = { dels } },
 }
-local ev_misses = 0
+local ev_misses = q_misses
 out("The event feed's cost: each write with its events against the same write with the feed off")
 out("(events = false), medians of " .. REPS .. " alternating runs; target: at most 1.15x.")
 out("")

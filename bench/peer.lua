@@ -18,12 +18,12 @@ local fmt, floor, mtype = string.format, math.floor, math.type
 local SCHEMA = [[
 CREATE TABLE galleries(gid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT,
   sort_order NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
-  item_count INTEGER NOT NULL DEFAULT 0);
+  item_count INTEGER NOT NULL DEFAULT 0, revision INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX galleries_by_created ON galleries(created_ms);
 CREATE INDEX galleries_by_sort ON galleries(sort_order);
 CREATE TABLE items(iid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, gid INTEGER NOT NULL,
   sort_order NOT NULL, type TEXT NOT NULL, created_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL, doc TEXT NOT NULL);
+  updated_ms INTEGER NOT NULL, doc TEXT NOT NULL, revision INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX items_by_order ON items(gid, sort_order);
 ]]
 
@@ -168,11 +168,12 @@ local function item_out(row, doc)
   doc.sortOrder = row.sort_order
   doc._createdDate = iso(row.created_ms)
   doc._updatedDate = iso(row.updated_ms)
+  doc.revision = fmt("%d", row.revision or 1)
   return doc
 end
 
-local G_COLS = "gid, id, name, sort_order, created_ms, updated_ms, item_count"
-local I_COLS = "iid, id, gid, type, sort_order, created_ms, updated_ms, doc"
+local G_COLS = "gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
+local I_COLS = "iid, id, gid, type, sort_order, created_ms, updated_ms, doc, revision"
 
 function Peer:find_gallery(id)
   return self:row("SELECT " .. G_COLS .. " FROM galleries WHERE id = " .. self:q(id:lower()), "a")
@@ -185,7 +186,7 @@ end
 
 function Peer:items_page(gid, offset, limit)
   local cur = assert(self.conn:execute(fmt(
-    "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc FROM items"
+    "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
     .. " WHERE gid = %d ORDER BY sort_order, iid LIMIT %d OFFSET %d", gid, limit, offset)))
   local out, r = {}, cur:fetch({}, "a")
   while r do
@@ -200,13 +201,16 @@ function Peer:gallery_out(g, offset, limit)
     _id = g.id, name = g.name, sortOrder = g.sort_order, totalItems = g.item_count,
     items = self:items_page(g.gid, offset or 0, limit or 50),
     _createdDate = iso(g.created_ms), _updatedDate = iso(g.updated_ms),
+    revision = fmt("%d", g.revision),
   }
 end
 
+-- A gallery's revision grows with every change to it or its items (one per call).
 function Peer:save_gallery(g)
+  g.revision = g.revision + 1
   self:exec(fmt("UPDATE galleries SET name = %s, sort_order = %s, updated_ms = %d,"
-                .. " item_count = %d WHERE gid = %d", self:q(g.name), num(g.sort_order),
-                g.updated_ms, g.item_count, g.gid))
+                .. " item_count = %d, revision = %d WHERE gid = %d", self:q(g.name), num(g.sort_order),
+                g.updated_ms, g.item_count, g.revision, g.gid))
 end
 
 function Peer:fail(msg, code)
@@ -254,7 +258,7 @@ function Peer:createGallery(opts)
   local max = self:row("SELECT max(sort_order) FROM galleries")[1]
   local g = { id = self:uuid7(now), name = in_g.name or (src and src.name),
               sort_order = in_g.sortOrder or next_sort(max, now),
-              created_ms = now, updated_ms = now, item_count = 0 }
+              created_ms = now, updated_ms = now, item_count = 0, revision = 0 }
   if g.name == cjson.null then g.name = src and src.name or nil end
   self:exec(fmt("INSERT INTO galleries(id, name, sort_order, created_ms, updated_ms, item_count)"
                 .. " VALUES ('%s', %s, %s, %d, %d, 0)", g.id, self:q(g.name), num(g.sort_order),
@@ -375,9 +379,10 @@ function Peer:updateGalleryItem(ids, patch)
   it.type = item_type(doc)
   if patch.sortOrder then it.sort_order = patch.sortOrder end
   it.updated_ms = later(it.updated_ms, now)
-  self:exec(fmt("UPDATE items SET sort_order = %s, type = '%s', updated_ms = %d, doc = %s"
-                .. " WHERE iid = %d", num(it.sort_order), it.type, it.updated_ms,
-                self:q(cjson.encode(doc)), it.iid))
+  it.revision = it.revision + 1
+  self:exec(fmt("UPDATE items SET sort_order = %s, type = '%s', updated_ms = %d, doc = %s,"
+                .. " revision = %d WHERE iid = %d", num(it.sort_order), it.type, it.updated_ms,
+                self:q(cjson.encode(doc)), it.revision, it.iid))
   g.updated_ms = later(g.updated_ms, now)
   self:save_gallery(g)
   self:exec("COMMIT")
@@ -429,6 +434,42 @@ function Peer:listGalleryItems(gid, opts)
   local items = self:items_page(g.gid, opts.itemOffset or 0, opts.itemLimit or 50)
   self:exec("COMMIT")
   return { items = items }
+end
+
+-- queryGalleryItems (spec section 14) for the bench's query only: the default sort
+-- (sortOrder, then the row key), no filter, keyset cursors. The cursor is the position as
+-- JSON text, unsigned: no HMAC in plain Lua (that favours the peer).
+function Peer:queryGalleryItems(gid, query)
+  query = query or {}
+  assert(query.filter == nil and query.sort == nil, "the peer queries with the default sort only")
+  local paging = query.cursorPaging or {}
+  local limit = paging.limit or 50
+  local after = ""
+  self:exec("BEGIN")
+  local g
+  if paging.cursor then
+    local c = cjson.decode(paging.cursor)
+    g = self:find_gallery(c.g)
+    if not g or c.g ~= gid then return self:fail("cursor: another gallery", "INVALID_ARGUMENT") end
+    after = fmt(" AND sort_order >= %s AND (sort_order, iid) > (%s, %d)", num(c.s), num(c.s), c.r)
+  else
+    g = self:find_gallery(gid)
+  end
+  if not g then return self:fail("galleryId: no such gallery", "NOT_FOUND") end
+  local cur = assert(self.conn:execute(fmt(
+    "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
+    .. " WHERE gid = %d%s ORDER BY sort_order, iid LIMIT %d", g.gid, after, limit + 1)))
+  local items, r, last = {}, cur:fetch({}, "a"), nil
+  while r and #items < limit do
+    last = { s = r.sort_order, r = r.iid }
+    items[#items + 1] = item_out(r, cjson.decode(r.doc))
+    r = cur:fetch({}, "a")
+  end
+  cur:close()
+  self:exec("COMMIT")
+  local next
+  if r and last then next = cjson.encode { g = g.id, s = last.s, r = last.r } end
+  return { items = items, pagingMetadata = { count = #items, cursors = { next = next }, hasNext = next ~= nil } }
 end
 
 return M

@@ -68,6 +68,30 @@ elseif case == "update" then
   t0 = clock.now()
   for i = 1, n do check(s:updateGalleryItem(ids, patches[i])) end
   t1 = clock.now()
+elseif case == "query" or case == "listoff" then
+  -- page a6 (from 1) of 50 items of gallery a5: by its cursor (reached untimed, page by
+  -- page) or by itemOffset
+  local gid, page = a5, tonumber(a6)
+  local q
+  if case == "query" then
+    local cursor
+    for _ = 2, page do
+      cursor = check(s:queryGalleryItems(gid, { cursorPaging = { limit = 50, cursor = cursor } }))
+        .pagingMetadata.cursors.next
+    end
+    q = { cursorPaging = { limit = 50, cursor = cursor } }
+    local r = check(s:queryGalleryItems(gid, q))
+    assert(#r.items == 50, "short query page")
+    t0 = clock.now()
+    for _ = 1, n do check(s:queryGalleryItems(gid, q)) end
+    t1 = clock.now()
+  else
+    q = { itemOffset = (page - 1) * 50, itemLimit = 50 }
+    assert(#check(s:listGalleryItems(gid, q)).items == 50, "short list page")
+    t0 = clock.now()
+    for _ = 1, n do check(s:listGalleryItems(gid, q)) end
+    t1 = clock.now()
+  end
 elseif case == "createG" then
   local opts = { gallery = { name = "another gallery" } }
   t0 = clock.now()

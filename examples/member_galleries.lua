@@ -14,7 +14,6 @@ local progallery = require "progallery"
 local frontend = require "progallery.frontend"
 
 local TEMPLATE_NAME = "Member gallery template"
-local PAGE = 10 -- listGalleries' maximum page size
 
 local function gallery_name(memberId)
     return "member:" .. memberId
@@ -53,18 +52,13 @@ local function must(what, v, err, code)
     return v
 end
 
--- A gallery by exact name, paging through listGalleries (reads: any identity may do it).
+-- A gallery by exact name: one queryGalleries call (a read: any identity may do it; the
+-- name index answers it however many galleries the site has). The oldest wins if a name
+-- was ever given twice.
 local function find_gallery(store, name)
-    local offset = 0
-    while true do
-        local page = must("listGalleries",
-            store:listGalleries { limit = PAGE, offset = offset, itemLimit = 1 })
-        for _, g in ipairs(page.galleries) do
-            if g.name == name then return g end
-        end
-        offset = offset + PAGE
-        if offset >= page.totalGalleries then return nil end
-    end
+    local page = must("queryGalleries", store:queryGalleries {
+        filter = { name = name }, cursorPaging = { limit = 1 } })
+    return page.galleries[1]
 end
 
 ---------------------------------------------------------------------------- admin side

@@ -928,11 +928,100 @@ function ops.getGalleryItem()
   if e then fail("%s", e) end
 end
 
+-- queryGalleryItems (spec section 14): the default sort is the model's order, so paging
+-- through with random page sizes gives g.items exactly; a title filter gives the model's
+-- items of that title. Now and then a query or a cursor that is wrong in some way: an
+-- altered or random cursor, or a random value in place of the query, is INVALID_ARGUMENT.
+local function garbage_cursor(real)
+  if real and chance(0.6) then
+    local i = rnd(#real)
+    local c = real:sub(i, i)
+    return real:sub(1, i - 1) .. (c == "A" and "B" or "A") .. real:sub(i + 1)
+  end
+  local t = {}
+  for i = 1, rnd(0, 200) do t[i] = string.char(rnd(0, 255)) end
+  return pick { table.concat(t), ("A"):rep(rnd(1, 300)), "", bad_string() }
+end
+M.last_cursor = nil
+
+function ops.queryGalleryItems()
+  local g = some_gallery()
+  local gid, nf = g and cased(g._id) or rand_uuid(), not g
+  local limit = rnd(1, 12)
+  local filter, title
+  if g and #g.items > 0 and chance(0.3) then
+    title = pick(g.items).title
+    if title ~= nil then filter = { title = title } end
+  end
+  if chance(0.15) then
+    local q = pick { wrong(), { filter = wrong() }, { sort = wrong() }, { cursorPaging = wrong() },
+      { cursorPaging = { cursor = garbage_cursor(M.last_cursor) } }, { filter = { [ustr(10)] = wrong() } },
+      { cursorPaging = { limit = pick { 0, 101, 1.5, -3 } } } }
+    local expect = { [INV] = true }
+    if nf then expect[NF] = true end
+    -- (a table that happens to be a valid query, {} say, succeeds)
+    local ok, r, err, code = pcall(store.queryGalleryItems, store, gid, hostile(q))
+    for _, t in ipairs(HOSTILE) do setmetatable(t, nil) end
+    HOSTILE = {}
+    stats.calls = stats.calls + 1
+    if not ok then fail("queryGalleryItems(bad) raised: %s", tostring(r)) return end
+    if r == nil and not expect[code] then fail("queryGalleryItems(bad): %s %s", tostring(code), tostring(err)) end
+    return
+  end
+  local got, cursor, pages = {}, nil, 0
+  repeat
+    local q = cursor and { cursorPaging = { cursor = cursor, limit = limit } }
+      or { filter = filter, cursorPaging = { limit = limit } }
+    local res = invoke("queryGalleryItems", nf and { [NF] = true } or {}, store.queryGalleryItems, store, gid, hostile(q))
+    if not res then return end
+    for _, x in ipairs(res.items) do got[#got + 1] = x end
+    cursor = res.pagingMetadata.cursors.next
+    if cursor then M.last_cursor = cursor end
+    pages = pages + 1
+  until not cursor or pages > 200
+  local want = {}
+  for _, it in ipairs(g.items) do
+    if filter == nil or it.title == title then want[#want + 1] = it end
+  end
+  if #got ~= #want then fail("queryGalleryItems: %d items, model %d", #got, #want) return end
+  for i, x in ipairs(got) do
+    local e = deq(item_view(want[i]), x, "queryGalleryItems item " .. i)
+    if e then fail("%s", e) break end
+  end
+end
+
+-- queryGalleries: by the name of a gallery of the model, every gallery of that name.
+function ops.queryGalleries()
+  local g = some_gallery()
+  local name = g and g.name or ustr(10)
+  local filter = name ~= nil and { name = name } or { name = { ["$startsWith"] = "" } }
+  if chance(0.15) then
+    local q = pick { wrong(), { filter = { name = wrong() } }, { sort = { { fieldName = wrong() } } },
+      { cursorPaging = { cursor = garbage_cursor(M.last_cursor) } } }
+    local ok, r, err, code = pcall(store.queryGalleries, store, hostile(q))
+    for _, t in ipairs(HOSTILE) do setmetatable(t, nil) end
+    HOSTILE = {}
+    stats.calls = stats.calls + 1
+    if not ok then fail("queryGalleries(bad) raised: %s", tostring(r)) return end
+    if r == nil and code ~= INV then fail("queryGalleries(bad): %s %s", tostring(code), tostring(err)) end
+    return
+  end
+  local res = invoke("queryGalleries", {}, store.queryGalleries, store, hostile({ filter = filter, cursorPaging = { limit = 100 } }))
+  if not res then return end
+  local want = 0
+  for _, id in ipairs(M.order) do
+    local m = M.g[id]
+    if (name ~= nil and m.name == name) or (name == nil and m.name ~= nil) then want = want + 1 end
+  end
+  if #res.galleries ~= want then fail("queryGalleries: %d galleries, model %d", #res.galleries, want) end
+end
+
 -- Writes through a visitor view are refused whatever the arguments; a closed
 -- view refuses everything.
 local WRITES = { "createGallery", "updateGallery", "deleteGallery", "createGalleryItem", "createGalleryItems",
   "updateGalleryItem", "deleteGalleryItem", "bulkDeleteGalleryItems" }
-local ALL = { "getGallery", "listGalleries", "getGalleryItem", "listGalleryItems" }
+local ALL = { "getGallery", "listGalleries", "getGalleryItem", "listGalleryItems", "queryGalleryItems",
+  "queryGalleries" }
 for _, w in ipairs(WRITES) do ALL[#ALL + 1] = w end
 function ops.denied()
   local f = pick(WRITES)
@@ -948,6 +1037,7 @@ local WEIGHTS = {
   { "createGallery", 12 }, { "createGalleryItem", 12 }, { "createGalleryItems", 10 }, { "updateGalleryItem", 14 },
   { "updateGallery", 6 }, { "deleteGallery", 3 }, { "deleteGalleryItem", 5 }, { "bulkDeleteGalleryItems", 6 },
   { "getGallery", 6 }, { "listGalleries", 5 }, { "listGalleryItems", 6 }, { "getGalleryItem", 6 }, { "denied", 3 },
+  { "queryGalleryItems", 5 }, { "queryGalleries", 3 },
 }
 local total = 0
 for _, w in ipairs(WEIGHTS) do total = total + w[2] end

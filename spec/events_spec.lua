@@ -412,7 +412,7 @@ describe("the feed (10.3)", function()
     assert.is_nil(ro); assert.equal("FAILED_PRECONDITION", code) -- a read-only store cannot upgrade
     local store = S.ok(progallery.open { path = path, caller = "admin" })
     assert.equal("old", S.ok(store:getGallery(S.MISSING_ID2)).name)
-    assert.equal(4, tonumber((S.sqlite(path, "PRAGMA user_version"))))
+    assert.equal(5, tonumber((S.sqlite(path, "PRAGMA user_version"))))
     S.ok(store:updateGallery(S.MISSING_ID2, { name = "new" }))
     local evs = feed(store)
     assert.equal(1, #evs)

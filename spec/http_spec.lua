@@ -1206,3 +1206,87 @@ describe("progallery.http on one worker #nginx", function()
     end
   end)
 end)
+
+describe("queries over HTTP (spec section 14) #nginx", function()
+  local srv, gid
+  setup(function()
+    srv = start_server()
+    assert(srv.started, "nginx did not start:\n" .. srv.start_output)
+    local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = fixture_gallery() })
+    assert.are.equal(200, status, text)
+    gid = json.gallery.id
+  end)
+  teardown(function()
+    stop_server(srv)
+    if srv then remove_dir(srv.dir) end
+  end)
+
+  it("POST /galleries/{id}/items/query pages REST items with cursors, for a visitor too", function()
+    local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items/query",
+      { auth = "none", body = { query = { filter = { title = { ["$startsWith"] = "Item" } },
+        sort = { { fieldName = "sortOrder", order = "DESC" } }, cursorPaging = { limit = 2 } } } })
+    assert.are.equal(200, status, text)
+    assert.are.equal(2, #json.items)
+    assert.are.equal("Item 3", json.items[1].title)
+    assert.truthy(json.items[1].id:match(UUID))
+    assert.truthy(json.items[1].createdDate:match(DATE))
+    assert.is_nil(json.items[1]._id)
+    assert.are.equal(2, json.pagingMetadata.count)
+    local next = json.pagingMetadata.cursors.next
+    assert.is_string(next)
+    status, text, json = request(srv, "POST", "/progallery/v2/galleries/" .. gid .. "/items/query",
+      { auth = "none", body = { query = { cursorPaging = { cursor = next } } } })
+    assert.are.equal(200, status, text)
+    assert.are.equal(1, #json.items)
+    assert.are.equal("Item 1", json.items[1].title)
+    assert.is_table(json.items[1].image.imageInfo) -- the REST media object
+    assert.is_nil(json.pagingMetadata.cursors.next)
+  end)
+
+  it("POST /galleries/query finds a gallery by name, without its items", function()
+    local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/query",
+      { auth = "none", body = { query = { filter = { name = "My New Gallery" } } } })
+    assert.are.equal(200, status, text)
+    assert.are.equal(1, #json.galleries)
+    assert.are.equal(gid, json.galleries[1].id)
+    assert.are.equal(3, json.galleries[1].totalItems)
+    assert.is_nil(json.galleries[1].items)
+    status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/query", { body = "" })
+    assert.are.equal(200, status, text)
+    assert.are.equal(1, #json.galleries)
+  end)
+
+  it("answers a query's errors as 400 with the field", function()
+    local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items/query",
+      { body = { query = { filter = { ["$or"] = { { title = "a" }, { foo = 1 } } } } } })
+    assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+    assert.are.equal("query.filter.$or[1].foo", (violation(json)))
+    status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/query",
+      { body = { query = { cursorPaging = { cursor = "forged" } } } })
+    assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+    assert.are.equal("query.cursorPaging.cursor", (violation(json)))
+    status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/query", { body = { filter = {} } })
+    assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+    status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries/" .. MISSING .. "/items/query",
+      { body = { query = {} } })
+    assert_error(status, json, 404, "NOT_FOUND", text)
+    local headers
+    status, text, json, headers = request(srv, "GET", "/pro-gallery/v2/galleries/query")
+    assert.are.equal(405, status, text)
+    assert.are.equal("POST", headers["allow"])
+    status, text = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items/query")
+    assert.are.equal(405, status, text)
+  end)
+
+  it("is never answered from the response cache: a query sees the write before it", function()
+    local path = "/pro-gallery/v2/galleries/" .. gid .. "/items/query"
+    local body = { query = { filter = { title = "Item 4" } } }
+    local _, _, json = request(srv, "POST", path, { auth = "none", body = body })
+    assert.are.equal(0, #json.items)
+    local status, text = request(srv, "POST", "/pro-gallery/v2/galleries/" .. gid .. "/items",
+      { body = { item = { title = "Item 4", text = { html = "<p>4</p>" } } } })
+    assert.are.equal(200, status, text)
+    _, text, json = request(srv, "POST", path, { auth = "none", body = body })
+    assert.are.equal(1, #json.items, text)
+  end)
+end)

@@ -9,6 +9,7 @@
 #include "events.h"
 #include "json.h"
 #include "model.h"
+#include "query.h"
 #include "restore.h"
 #include "strbuf.h"
 #include "utf8.h"
@@ -32,6 +33,9 @@ struct pg_db {
     size_t npending, cap_pending;
     /* no event can be old enough to prune before this time (ms): most writes skip it */
     int64_t prune_not_before;
+    /* the store's cursor secret (query.h), read once: it never changes */
+    unsigned char secret[PG_QUERY_SECRET_LEN];
+    int has_secret;
 };
 
 #define ITEMS_PAGE_DEFAULT 50
@@ -926,6 +930,150 @@ static pg_value *list_gallery_items(pg_db *db, pg_value *const *args, pg_status 
     return end(db, wrap(db, "items", items, st), st);
 }
 
+/* ---- queries (spec section 14) ------------------------------------------------ */
+
+static int secret(pg_db *db, pg_status *st)
+{
+    if (db->has_secret)
+        return 1;
+    if (db->ops->query_secret(db->s, db->secret, st) < 0)
+        return 0;
+    db->has_secret = 1;
+    return 1;
+}
+
+/* { count, cursors = { next? }, hasNext } of a page of n rows; next after the last one
+ * (vals, key) when there are more. */
+static pg_value *paging_metadata(pg_db *db, const pg_query *q, size_t n, int more,
+                                 const pg_query_val *vals, int64_t key, pg_status *st)
+{
+    pg_value *meta = pg_new_object(db->arena, 3), *cursors = pg_new_object(db->arena, 1);
+    pg_value *count = pg_new_number(db->arena, (double)n), *has = pg_new_bool(db->arena, more);
+    if (!meta || !cursors || !count || !has || !pg_obj_add(db->arena, meta, "count", count)
+        || !pg_obj_add(db->arena, meta, "cursors", cursors)
+        || !pg_obj_add(db->arena, meta, "hasNext", has))
+        return oom(st);
+    if (more) {
+        char *c = pg_query_cursor(db->arena, q, vals, key, db->secret);
+        if (!c || !pg_obj_add(db->arena, cursors, "next", pg_new_string_ref(db->arena, c, strlen(c)))
+            || !pg_obj_get(cursors, "next"))
+            return oom(st);
+    }
+    return meta;
+}
+
+/* The values of the sort keys (all but the row key) of an item or a gallery. */
+static void sort_values(const pg_query *q, const pg_item_row *it, const pg_gallery_row *g,
+                        pg_query_val *vals)
+{
+    size_t i;
+    for (i = 0; i + 1 < q->nsort; i++) {
+        pg_query_val *v = &vals[i];
+        memset(v, 0, sizeof *v);
+        v->is_num = 1;
+        switch (q->sort[i].field) {
+        case PG_QF_SORT: v->n = it ? it->sort : g->sort; break;
+        case PG_QF_CREATED: v->n = (double)(it ? it->created_ms : g->created_ms); break;
+        case PG_QF_UPDATED: v->n = (double)(it ? it->updated_ms : g->updated_ms); break;
+        case PG_QF_NAME:
+            v->is_num = 0;
+            v->s = g->name ? g->name : "";
+            v->len = g->name ? g->namelen : 0;
+            break;
+        default: break;
+        }
+    }
+}
+
+static pg_value *page_result(pg_db *db, const char *key, pg_value *list, pg_value *meta,
+                             pg_status *st)
+{
+    pg_value *out = pg_new_object(db->arena, 2);
+    if (!out || !list || !meta || !pg_obj_add(db->arena, out, key, list)
+        || !pg_obj_add(db->arena, out, "pagingMetadata", meta))
+        return oom(st);
+    return out;
+}
+
+/* queryGalleryItems(galleryId, query) -> { items, pagingMetadata } */
+static pg_value *query_gallery_items(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    char id[PG_UUID_LEN + 1];
+    pg_gallery_row g;
+    pg_query q;
+    pg_path path;
+    pg_item_row *rows;
+    pg_query_val vals[PG_QUERY_MAX_SORT];
+    pg_value *list, *meta;
+    size_t n, i;
+    int more;
+    init_path(db, &path, "query");
+    if (!id_arg(args[0], "galleryId", id, st) || !begin(db, 0, st))
+        return NULL;
+    if (!secret(db, st) || !pg_query_parse(db->arena, args[1], PG_Q_ITEMS, id, db->secret, &path, &q, st)
+        || !find_gallery(db, id, "galleryId", &g, st)
+        || db->ops->item_query(db->s, g.key, &q, q.limit + 1, db->arena, &rows, &n, st) < 0)
+        return end(db, NULL, st);
+    more = (int64_t)n > q.limit;
+    if (more)
+        n = (size_t)q.limit;
+    if (!(list = pg_new_array(db->arena, n)))
+        return end(db, oom(st), st);
+    for (i = 0; i < n; i++) {
+        pg_value *v = item_value(db, &rows[i], st);
+        if (!v)
+            return end(db, NULL, st);
+        list->u.arr.v[list->u.arr.n++] = v;
+    }
+    if (n)
+        sort_values(&q, &rows[n - 1], NULL, vals);
+    meta = paging_metadata(db, &q, n, more, vals, n ? rows[n - 1].key : 0, st);
+    return end(db, meta ? page_result(db, "items", list, meta, st) : NULL, st);
+}
+
+/* queryGalleries(query) -> { galleries, pagingMetadata }; a gallery without its items
+ * (getGallery or queryGalleryItems pages through them) */
+static pg_value *query_galleries(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    pg_query q;
+    pg_path path;
+    pg_gallery_row *rows;
+    pg_query_val vals[PG_QUERY_MAX_SORT];
+    pg_value *list, *meta;
+    size_t n, i;
+    int more;
+    init_path(db, &path, "query");
+    if (!begin(db, 0, st))
+        return NULL;
+    if (!secret(db, st) || !pg_query_parse(db->arena, args[0], PG_Q_GALLERIES, NULL, db->secret, &path, &q, st)
+        || db->ops->gallery_query(db->s, &q, q.limit + 1, db->arena, &rows, &n, st) < 0)
+        return end(db, NULL, st);
+    more = (int64_t)n > q.limit;
+    if (more)
+        n = (size_t)q.limit;
+    if (!(list = pg_new_array(db->arena, n)))
+        return end(db, oom(st), st);
+    for (i = 0; i < n; i++) {
+        const pg_gallery_row *r = &rows[i];
+        pg_value *v = pg_gallery_out(db->arena, r->id, r->name, r->namelen, r->sort, r->created_ms,
+                                     r->updated_ms, r->item_count, r->revision, NULL);
+        size_t k;
+        if (!v)
+            return end(db, oom(st), st);
+        for (k = 0; k < v->u.obj.n; k++) /* no items member: not their page */
+            if (v->u.obj.m[k].keylen == 5 && memcmp(v->u.obj.m[k].key, "items", 5) == 0) {
+                memmove(&v->u.obj.m[k], &v->u.obj.m[k + 1], (v->u.obj.n - k - 1) * sizeof v->u.obj.m[0]);
+                v->u.obj.n--;
+                break;
+            }
+        list->u.arr.v[list->u.arr.n++] = v;
+    }
+    if (n)
+        sort_values(&q, NULL, &rows[n - 1], vals);
+    meta = paging_metadata(db, &q, n, more, vals, n ? rows[n - 1].key : 0, st);
+    return end(db, meta ? page_result(db, "galleries", list, meta, st) : NULL, st);
+}
+
 const pg_api_entry pg_api[] = {
     { "createGallery", create_gallery, 1, 1 },
     { "getGallery", get_gallery, 2, 0 },
@@ -939,6 +1087,9 @@ const pg_api_entry pg_api[] = {
     { "deleteGalleryItem", delete_gallery_item, 2, 1 },
     { "bulkDeleteGalleryItems", bulk_delete_gallery_items, 2, 1 },
     { "listGalleryItems", list_gallery_items, 2, 0 },
+    /* not Wix's Pro Gallery (its v2 query shape): spec section 14 */
+    { "queryGalleryItems", query_gallery_items, 2, 0 },
+    { "queryGalleries", query_galleries, 1, 0 },
     /* not Wix's: progallery import (restore.c) */
     { "_restoreGallery", pg_restore_gallery, 1, 1 },
     { "_restoreItems", pg_restore_items, 2, 1 },

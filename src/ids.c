@@ -158,3 +158,35 @@ void pg_iso8601(int64_t ms, char out[48])
     p = digits(p, (unsigned)(rest % 1000), 3); *p++ = 'Z';
     *p = '\0';
 }
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    /* Howard Hinnant's algorithm: days since 1970-01-01 of a proleptic Gregorian date. */
+    int64_t era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int pg_parse_iso8601(const char *text, size_t len, int64_t *ms)
+{
+    unsigned y, mo, d, h, mi, s, f;
+    char z, tail;
+    char buf[48];
+    if (len != 24)
+        return 0;
+    memcpy(buf, text, 24);
+    buf[24] = '\0';
+    if (sscanf(buf, "%4u-%2u-%2uT%2u:%2u:%2u.%3u%c%c", &y, &mo, &d, &h, &mi, &s, &f, &z, &tail) != 8
+        || z != 'Z' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+        return 0;
+    *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + (int64_t)s * 1000 + f;
+    if (!pg_date_ok(*ms))
+        return 0;
+    pg_iso8601(*ms, buf); /* round trip: rejects 2026-02-31 and the like */
+    return memcmp(buf, text, 24) == 0;
+}

@@ -29,5 +29,8 @@ void pg_iso8601(int64_t ms, char out[48]);
 /* ms falls in the years 0001 to 9999: a date this program can have stored.
  * An engine refuses any other read from its rows as damaged data. */
 int pg_date_ok(int64_t ms);
+/* "2026-11-27T20:38:40.123Z" (the only form the store writes) -> ms; 0 when malformed
+ * or not a date pg_date_ok takes. */
+int pg_parse_iso8601(const char *s, size_t len, int64_t *ms);
 
 #endif

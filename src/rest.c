@@ -251,6 +251,7 @@ typedef enum {
     A_CREATE,       /* ({gallery?, cloneFromGalleryId?}) from the body */
     A_GALLERY_BODY, /* (galleryId, body.<entity>) */
     A_IDS_BODY,     /* ({galleryId, itemId}, body.<entity>) */
+    A_BODY,         /* (body.<entity>) */
 } arg_form;
 
 /* What becomes of the result before it is written. */
@@ -292,6 +293,10 @@ static const rest_op OPS[] = {
     /* progallery import: the items of an export line, in their REST form, as text */
     { "restoreItems", "_restoreItems", A_GALLERY_BODY, "items", 1, NULL, { "items", "galleryId", NULL },
       R_SHAPE },
+    /* a query is a POST that reads (spec section 14): body { query } */
+    { "queryGalleries", "queryGalleries", A_BODY, "query", 0, NULL, { "query", NULL }, R_SHAPE },
+    { "queryGalleryItems", "queryGalleryItems", A_GALLERY_BODY, "query", 0, NULL,
+      { "query", "galleryId", NULL }, R_SHAPE },
     { "events", "events", A_OPTIONS, NULL, 0, NULL, { NULL }, R_FEED },
     { "webhookEvents", "events", A_OPTIONS, NULL, 0, NULL, { NULL }, R_WEBHOOKS },
 };
@@ -406,7 +411,9 @@ static pg_value *entity(pg_arena *a, const rest_op *op, const pg_rest_request *r
         *ok = 1;
         return NULL;
     }
-    if (strcmp(op->entity, "itemIds") == 0) {
+    if (strcmp(op->entity, "itemIds") == 0 || strcmp(op->entity, "query") == 0) {
+        /* ids, or a query: its field names and values are the query's (query.c), not an
+         * entity's to reshape */
         *ok = 1;
         return v;
     }
@@ -674,6 +681,7 @@ int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, int64_t 
         args[1] = ent;
         ok = args[0] != NULL;
         break;
+    case A_BODY: args[0] = ent; break;
     }
     if (!ok)
         return pg_fail(st, PG_INTERNAL, "out of memory");

@@ -5,7 +5,9 @@
 #include "sign.h"
 
 #include <openssl/err.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +26,7 @@ static void ssl_error(char err[256], const char *what)
     ERR_clear_error();
 }
 
-/* base64url without padding of n bytes into out (room for 4 * ceil(n / 3) + 1). */
-static size_t b64url(const unsigned char *in, size_t n, char *out)
+size_t pg_b64url(const unsigned char *in, size_t n, char *out)
 {
     int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
     size_t i, m = len > 0 ? (size_t)len : 0;
@@ -37,7 +38,48 @@ static size_t b64url(const unsigned char *in, size_t n, char *out)
     return m;
 }
 
+static size_t b64url(const unsigned char *in, size_t n, char *out) { return pg_b64url(in, n, out); }
+
 static size_t b64_room(size_t n) { return 4 * ((n + 2) / 3) + 1; }
+
+static int b64url_digit(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26
+         : c >= '0' && c <= '9' ? c - '0' + 52 : c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+/* Strict: the alphabet only, no padding, no length that no encoding has, and
+ * no stray bits in the last digit (so one text stands for one byte string). */
+long pg_b64url_decode(const char *in, size_t n, unsigned char *out)
+{
+    size_t i, o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    if (n % 4 == 1)
+        return -1;
+    for (i = 0; i < n; i++) {
+        int d = b64url_digit((unsigned char)in[i]);
+        if (d < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned)d;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return acc ? -1 : (long)o;
+}
+
+int pg_hmac_sha256(const unsigned char *key, size_t keylen, const unsigned char *msg, size_t len,
+                   unsigned char out[32])
+{
+    unsigned int n = 0;
+    return HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &n) != NULL && n == 32;
+}
+
+int pg_same_bytes(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
 
 char *pg_jwt_rs256(const char *pem, size_t pemlen, const char *payload, size_t len, size_t *outlen,
                    char err[256])

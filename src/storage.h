@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "ids.h"
+#include "query.h"
 #include "status.h"
 #include "value.h"
 
@@ -218,6 +219,18 @@ typedef struct pg_storage_ops {
     /* Appends rows that keep their seq and entity_seq (the caller checked that they
      * continue the feed, one after another); the feed's last seq moves to the last. */
     int (*event_restore)(pg_storage *s, const pg_event_row *rows, size_t n, pg_status *st);
+    /* ---- queries (spec section 14); q as query.c parsed it ---- */
+    /* At most limit items of a gallery that match q->filter, in q's sort order, after
+     * q's position when it has one (keyset: the cost of a page does not depend on
+     * where it is); *rows is arena memory. */
+    int (*item_query)(pg_storage *s, int64_t gallery_key, const pg_query *q, int64_t limit,
+                      pg_arena *a, pg_item_row **rows, size_t *n, pg_status *st);
+    /* The same for galleries (a NULL name sorts as ""). */
+    int (*gallery_query)(pg_storage *s, const pg_query *q, int64_t limit, pg_arena *a,
+                         pg_gallery_row **rows, size_t *n, pg_status *st);
+    /* The store's secret that signs query cursors, made with the schema (the same for
+     * every connection, process and node of the store). */
+    int (*query_secret)(pg_storage *s, unsigned char out[PG_QUERY_SECRET_LEN], pg_status *st);
 } pg_storage_ops;
 
 /* The engines (storage.c): by name; NULL when none has it. */

@@ -2,6 +2,7 @@
  * One connection per store; statements are prepared once per connection and
  * reset on every exit path, so none stays active between API calls. */
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,13 @@
 #include "json.h"
 #include "model.h" /* pg_doc_upgrade: what a document becomes is the model's */
 #include "storage.h"
+#include "strbuf.h"
 
 /* Schema versions: 1 (progallery 0.1) the tables; 2 item documents hold media as Wix's
  * REST objects instead of Velo strings (API.md section 12); 3 the event feed; 4 revisions
- * (API.md section 14). */
-#define SCHEMA_VERSION 4
+ * (API.md section 14); 5 the indexes of queries and the secret of their cursors (section 14). */
+#define SCHEMA_VERSION 5
+#define QUERY_CACHE 16 /* prepared query statements kept, by SQL text */
 #define UPGRADE_BATCH 256
 
 static const char *const schema_v1 =
@@ -70,6 +73,22 @@ static const char *const schema_v4_revisions =
     "ALTER TABLE galleries ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE items ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;";
 
+/* Version 5: queries (spec section 14). Keyset pages read an index in the sort's
+ * order from the cursor's position on: one per sort field (the row key is the
+ * index's last column, as SQLite keeps it); the name index serves $eq / $in on
+ * name (one member's gallery, say), the coalesce one the name sort. The cursor
+ * secret is made here, once per store (SQLite's randomblob: its PRNG is seeded
+ * from the OS), so every connection of every process signs alike. IF NOT EXISTS: a
+ * file set back to an older version by hand (the specs do) may have them already. */
+static const char *const schema_v5_queries =
+    "CREATE INDEX IF NOT EXISTS items_by_created ON items(gid, created_ms);"
+    "CREATE INDEX IF NOT EXISTS items_by_updated ON items(gid, updated_ms);"
+    "CREATE INDEX IF NOT EXISTS galleries_by_name ON galleries(name);"
+    "CREATE INDEX IF NOT EXISTS galleries_by_name_sort ON galleries(coalesce(name, ''));"
+    "CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO secrets VALUES ('cursor', randomblob(32));";
+
+
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
     Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
@@ -82,6 +101,7 @@ enum {
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
     /* moving a feed (export / import) */
     Q_CURSOR_PAGE, Q_ENTITY_PAGE, Q_ENTITY_SET,
+    Q_SECRET,
     Q_COUNT
 };
 
@@ -143,6 +163,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_ENTITY_PAGE] = "SELECT id, event_seq FROM galleries WHERE id > ?1 AND event_seq <> 0"
                       " ORDER BY id LIMIT ?2",
     [Q_ENTITY_SET] = "UPDATE galleries SET event_seq = ?2 WHERE id = ?1",
+    [Q_SECRET] = "SELECT value FROM secrets WHERE name = 'cursor'",
 };
 
 struct pg_storage {
@@ -154,6 +175,13 @@ struct pg_storage {
     int busy_timeout_ms;
     int writing;         /* inside a write transaction */
     int64_t own_commits; /* PRAGMA data_version only counts other connections' commits */
+    /* the statements of queries, compiled per filter and sort shape: the last used */
+    struct {
+        char *text;
+        sqlite3_stmt *q;
+        uint64_t used;
+    } qcache[QUERY_CACHE];
+    uint64_t qclock;
 };
 
 static int fail_db(pg_storage *s, int rc, pg_status *st)
@@ -362,10 +390,11 @@ static int upgrade_docs(pg_storage *s, pg_status *st)
 static int step_v1(pg_storage *s, pg_status *st) { return exec(s, schema_v1, st); }
 static int step_v3(pg_storage *s, pg_status *st) { return exec(s, schema_v3_events, st); }
 static int step_v4(pg_storage *s, pg_status *st) { return exec(s, schema_v4_revisions, st); }
+static int step_v5(pg_storage *s, pg_status *st) { return exec(s, schema_v5_queries, st); }
 
 /* The migrations, in order: migrations[v] takes a file from version v to v + 1. */
 static int (*const migrations[SCHEMA_VERSION])(pg_storage *, pg_status *) = {
-    step_v1, upgrade_docs, step_v3, step_v4,
+    step_v1, upgrade_docs, step_v3, step_v4, step_v5,
 };
 
 /* Creates or upgrades the schema. The common case (already current) takes no
@@ -457,6 +486,10 @@ static void sq_close(pg_storage *s)
         return;
     for (i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->stmt[i]);
+    for (i = 0; i < QUERY_CACHE; i++) {
+        sqlite3_finalize(s->qcache[i].q);
+        free(s->qcache[i].text);
+    }
     sqlite3_close_v2(s->db);
     free(s);
 }
@@ -1224,6 +1257,330 @@ static int sq_event_restore(pg_storage *s, const pg_event_row *rows, size_t n, p
     return 1;
 }
 
+/* ---- queries (spec section 14) ------------------------------------------------
+ * A parsed query becomes one SELECT: the filter's conditions with every value bound
+ * as a parameter (no caller text is ever part of the SQL), the keyset position as a
+ * row-value comparison the sort's index serves, the sort and LIMIT. Its text depends
+ * only on the query's shape, so its statement is prepared once and kept (qcache). */
+
+#define MAX_BINDS (PG_QUERY_MAX_TERMS + 2 * (PG_QUERY_MAX_SORT + 1) + 8)
+
+typedef struct {
+    pg_strbuf sql;
+    const pg_query_val *binds[MAX_BINDS];
+    int nbinds;
+    int items;
+} qbuild;
+
+static void add(qbuild *b, const char *s) { pg_strbuf_add(&b->sql, s, strlen(s)); }
+
+/* ?N for value v (a new parameter); 0 when there are too many (cannot happen: the
+ * parser bounds the terms). */
+static int param(qbuild *b, const pg_query_val *v)
+{
+    char num[16];
+    if (b->nbinds >= MAX_BINDS)
+        return 0;
+    b->binds[b->nbinds++] = v;
+    snprintf(num, sizeof num, "?%d", b->nbinds);
+    add(b, num);
+    return b->nbinds;
+}
+
+static const char *column(const qbuild *b, pg_query_field f, int sorting)
+{
+    switch (f) {
+    case PG_QF_TYPE: return "type";
+    case PG_QF_TITLE: return "json_extract(doc, '$.title')";
+    case PG_QF_CREATED: return "created_ms";
+    case PG_QF_UPDATED: return "updated_ms";
+    case PG_QF_SORT: return "sort_order";
+    case PG_QF_NAME: return sorting ? "coalesce(name, '')" : "name";
+    case PG_QF_KEY: return b->items ? "iid" : "gid";
+    case PG_QF_TAGS: break;
+    }
+    return "NULL";
+}
+
+static int list(qbuild *b, const pg_query_node *n)
+{
+    size_t i;
+    add(b, "(");
+    for (i = 0; i < n->nvals; i++) {
+        if (i)
+            add(b, ", ");
+        if (!param(b, &n->vals[i]))
+            return 0;
+    }
+    add(b, ")");
+    return 1;
+}
+
+static int where(qbuild *b, const pg_query_node *n)
+{
+    static const char *const cmp[] = { [PG_QOP_EQ] = " = ", [PG_QOP_GT] = " > ",
+                                       [PG_QOP_GTE] = " >= ", [PG_QOP_LT] = " < ",
+                                       [PG_QOP_LTE] = " <= ", [PG_QOP_NE] = " IS NOT " };
+    size_t i;
+    int p;
+    switch (n->op) {
+    case PG_QOP_AND:
+    case PG_QOP_OR:
+        if (n->nkids == 0) {
+            add(b, n->op == PG_QOP_AND ? "1" : "0");
+            return 1;
+        }
+        add(b, "(");
+        for (i = 0; i < n->nkids; i++) {
+            if (i)
+                add(b, n->op == PG_QOP_AND ? " AND " : " OR ");
+            if (!where(b, n->kids[i]))
+                return 0;
+        }
+        add(b, ")");
+        return 1;
+    case PG_QOP_IN:
+        if (n->nvals == 0) {
+            add(b, "0");
+            return 1;
+        }
+        add(b, "(");
+        add(b, column(b, n->field, 0));
+        add(b, " IN ");
+        if (!list(b, n))
+            return 0;
+        add(b, ")");
+        return 1;
+    case PG_QOP_HAS_SOME:
+    case PG_QOP_HAS_ALL:
+        if (n->nvals == 0) {
+            add(b, n->op == PG_QOP_HAS_ALL ? "1" : "0");
+            return 1;
+        }
+        add(b, n->op == PG_QOP_HAS_SOME
+                   ? "EXISTS (SELECT 1 FROM json_each(doc, '$.tags.values') WHERE value IN "
+                   : "((SELECT count(DISTINCT value) FROM json_each(doc, '$.tags.values') WHERE value IN ");
+        if (!list(b, n))
+            return 0;
+        if (n->op == PG_QOP_HAS_ALL) {
+            char num[32];
+            snprintf(num, sizeof num, ") = %zu)", n->nvals);
+            add(b, num);
+        } else {
+            add(b, ")");
+        }
+        return 1;
+    case PG_QOP_STARTS:
+        /* substr and length count characters alike: no LIKE, whose % and _ are wildcards
+         * and whose ASCII letters match either case */
+        add(b, "(substr(");
+        add(b, column(b, n->field, 0));
+        add(b, ", 1, length(");
+        if (!(p = param(b, &n->vals[0])))
+            return 0;
+        {
+            char num[24];
+            snprintf(num, sizeof num, ")) = ?%d)", p);
+            add(b, num);
+        }
+        return 1;
+    default:
+        add(b, "(");
+        add(b, column(b, n->field, 0));
+        add(b, cmp[n->op]);
+        if (!param(b, &n->vals[0]))
+            return 0;
+        add(b, ")");
+        return 1;
+    }
+}
+
+/* The rows after the cursor's position in the sort's order. */
+static int after(qbuild *b, const pg_query *q, const pg_query_val *key)
+{
+    size_t i, same = 1;
+    for (i = 1; i < q->nsort; i++)
+        same = same && q->sort[i].desc == q->sort[0].desc;
+    /* a >= ? first: the bound an index seeks to (SQLite does not seek on a row value
+     * over an expression index) */
+    add(b, " AND ");
+    add(b, column(b, q->sort[0].field, 1));
+    add(b, q->sort[0].desc ? " <= " : " >= ");
+    if (!param(b, &q->after[0]))
+        return 0;
+    if (same) {
+        /* (a, b, key) > (?, ?, ?): one range of the sort's index */
+        add(b, " AND (");
+        for (i = 0; i < q->nsort; i++) {
+            if (i)
+                add(b, ", ");
+            add(b, column(b, q->sort[i].field, 1));
+        }
+        add(b, q->sort[0].desc ? ") < (" : ") > (");
+        for (i = 0; i < q->nsort; i++) {
+            if (i)
+                add(b, ", ");
+            if (!param(b, i + 1 < q->nsort ? &q->after[i] : key))
+                return 0;
+        }
+        add(b, ")");
+        return 1;
+    }
+    /* mixed directions: (a > ? OR (a = ? AND (b < ? OR ...))) */
+    add(b, " AND ");
+    for (i = 0; i < q->nsort; i++) {
+        const pg_query_val *v = i + 1 < q->nsort ? &q->after[i] : key;
+        add(b, "(");
+        add(b, column(b, q->sort[i].field, 1));
+        add(b, q->sort[i].desc ? " < " : " > ");
+        if (!param(b, v))
+            return 0;
+        if (i + 1 < q->nsort) {
+            add(b, " OR (");
+            add(b, column(b, q->sort[i].field, 1));
+            add(b, " = ");
+            if (!param(b, v))
+                return 0;
+            add(b, " AND ");
+        }
+    }
+    for (i = 0; i < q->nsort; i++)
+        add(b, i + 1 < q->nsort ? "))" : ")");
+    return 1;
+}
+
+static int compile(qbuild *b, const pg_query *q, const pg_query_val *key)
+{
+    size_t i;
+    add(b, b->items ? "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
+                      " WHERE gid = ?1"
+                    : "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
+                      " FROM galleries WHERE 1");
+    if (q->filter) {
+        add(b, " AND ");
+        if (!where(b, q->filter))
+            return 0;
+    }
+    if (q->has_after && !after(b, q, key))
+        return 0;
+    add(b, " ORDER BY ");
+    for (i = 0; i < q->nsort; i++) {
+        if (i)
+            add(b, ", ");
+        add(b, column(b, q->sort[i].field, 1));
+        add(b, q->sort[i].desc ? " DESC" : " ASC");
+    }
+    add(b, " LIMIT ?");
+    return !b->sql.oom;
+}
+
+/* The prepared statement of this SQL text: kept, or prepared now in place of the
+ * least recently used. */
+static sqlite3_stmt *cached(pg_storage *s, const char *text, size_t len, pg_status *st)
+{
+    int i, victim = 0, rc;
+    for (i = 0; i < QUERY_CACHE; i++) {
+        if (s->qcache[i].text && strlen(s->qcache[i].text) == len
+            && memcmp(s->qcache[i].text, text, len) == 0) {
+            s->qcache[i].used = ++s->qclock;
+            return s->qcache[i].q;
+        }
+        if (s->qcache[i].used < s->qcache[victim].used)
+            victim = i;
+    }
+    sqlite3_finalize(s->qcache[victim].q);
+    free(s->qcache[victim].text);
+    s->qcache[victim].q = NULL;
+    s->qcache[victim].used = 0;
+    if (!(s->qcache[victim].text = malloc(len + 1))) {
+        pg_fail(st, PG_INTERNAL, "out of memory");
+        return NULL;
+    }
+    memcpy(s->qcache[victim].text, text, len);
+    s->qcache[victim].text[len] = '\0';
+    rc = sqlite3_prepare_v3(s->db, text, (int)len, SQLITE_PREPARE_PERSISTENT, &s->qcache[victim].q,
+                            NULL);
+    if (rc != SQLITE_OK) {
+        free(s->qcache[victim].text);
+        s->qcache[victim].text = NULL;
+        fail_db(s, rc, st);
+        return NULL;
+    }
+    s->qcache[victim].used = ++s->qclock;
+    return s->qcache[victim].q;
+}
+
+static sqlite3_stmt *query_stmt(pg_storage *s, const pg_query *q, int items, int64_t gallery_key,
+                                int64_t limit, pg_query_val *key, pg_status *st)
+{
+    qbuild b;
+    char stack[1024];
+    sqlite3_stmt *stm;
+    int i, first = items ? 2 : 1;
+    memset(key, 0, sizeof *key);
+    key->is_num = 1;
+    key->n = (double)q->after_key;
+    b.nbinds = items ? 1 : 0; /* ?1: the gallery */
+    b.items = items;
+    pg_strbuf_init(&b.sql, stack, sizeof stack);
+    if (!compile(&b, q, key)) {
+        pg_strbuf_free(&b.sql);
+        pg_fail(st, PG_INTERNAL, "out of memory");
+        return NULL;
+    }
+    stm = cached(s, b.sql.buf, b.sql.len, st);
+    pg_strbuf_free(&b.sql);
+    if (!stm)
+        return NULL;
+    if (items)
+        sqlite3_bind_int64(stm, 1, gallery_key);
+    for (i = first; i <= b.nbinds; i++) {
+        const pg_query_val *v = b.binds[i - 1];
+        if (v->is_num)
+            bind_number(stm, i, v->n);
+        else
+            sqlite3_bind_text(stm, i, v->s, (int)v->len, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(stm, b.nbinds + 1, limit);
+    return stm;
+}
+
+static int sq_item_query(pg_storage *s, int64_t gallery_key, const pg_query *q, int64_t limit,
+                         pg_arena *a, pg_item_row **rows, size_t *n, pg_status *st)
+{
+    pg_query_val key;
+    sqlite3_stmt *stm = query_stmt(s, q, 1, gallery_key, limit, &key, st);
+    if (!stm)
+        return -1;
+    return collect(s, stm, a, limit, sizeof **rows, read_item_row, &gallery_key, (void **)rows, n, st);
+}
+
+static int sq_gallery_query(pg_storage *s, const pg_query *q, int64_t limit, pg_arena *a,
+                            pg_gallery_row **rows, size_t *n, pg_status *st)
+{
+    pg_query_val key;
+    sqlite3_stmt *stm = query_stmt(s, q, 0, 0, limit, &key, st);
+    if (!stm)
+        return -1;
+    return collect(s, stm, a, limit, sizeof **rows, read_gallery_row, NULL, (void **)rows, n, st);
+}
+
+static int sq_query_secret(pg_storage *s, unsigned char out[PG_QUERY_SECRET_LEN], pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_SECRET, st);
+    int rc, ok = 0;
+    if (!q)
+        return -1;
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(q, 0) == PG_QUERY_SECRET_LEN) {
+        memcpy(out, sqlite3_column_blob(q, 0), PG_QUERY_SECRET_LEN);
+        ok = 1;
+    }
+    if (finish(s, q, rc, st) < 0)
+        return -1;
+    return ok ? 1 : (pg_fail(st, PG_INTERNAL, "database damaged: the cursor secret is missing"), -1);
+}
+
 const pg_storage_ops pg_sqlite_ops = {
     .name = "sqlite",
     .version = PG_STORAGE_VERSION,
@@ -1260,4 +1617,7 @@ const pg_storage_ops pg_sqlite_ops = {
     .entity_seq_set = sq_entity_seq_set,
     .feed_restore = sq_feed_restore,
     .event_restore = sq_event_restore,
+    .item_query = sq_item_query,
+    .gallery_query = sq_gallery_query,
+    .query_secret = sq_query_secret,
 };

@@ -13,6 +13,9 @@
  *   - [stored, patch]: pg_doc_apply of a valid patch to a valid document is
  *     again a valid document, with at most one media member, no nulls, the
  *     patch's fields and the stored fields the patch leaves alone;
+ *   - queries (query.c): the input as a query of items and of galleries; a parsed
+ *     query's cursor parses back to the same sort and position, the cursor altered in
+ *     one character is INVALID_ARGUMENT, and so is the input itself as a cursor;
  *   - out of memory: the same input is run again with the Nth allocation of
  *     arena.c or json.c failing, for every N the normal run used (up to 64): no crash,
  *     and a failure is either the normal one or INTERNAL "out of memory".
@@ -25,6 +28,7 @@
 
 #include "media.h"
 #include "model.h"
+#include "query.h"
 #include "status.h"
 #include "json.h"
 #include "value.h"
@@ -218,6 +222,86 @@ static void check_apply(pg_arena *a, const pg_value *stored, const pg_value *pat
 }
 
 /* One pass over an input; returns a signature of the outcomes (bit per check). */
+static const unsigned char SECRET[PG_QUERY_SECRET_LEN] = { 7, 1, 2, 3, 4, 5, 6, 7, 8 };
+#define GID "01a23504-1397-7003-95df-9439e8345398"
+
+/* {cursorPaging = {cursor = c}}, parsed for target; 1 when it parsed. */
+static int parse_cursor(pg_arena *a, const char *c, size_t len, pg_query_target t, pg_query *q,
+                        pg_status *st)
+{
+    pg_value *query = pg_new_object(a, 1), *paging = pg_new_object(a, 1);
+    pg_value *cur = pg_new_string(a, c, len);
+    pg_path path;
+    if (!query || !paging || !cur || !pg_obj_add(a, paging, "cursor", cur)
+        || !pg_obj_add(a, query, "cursorPaging", paging)) {
+        pg_fail(st, PG_INTERNAL, "out of memory");
+        return 0;
+    }
+    pg_path_init(&path, "query");
+    return pg_query_parse(a, query, t, t == PG_Q_ITEMS ? GID : NULL, SECRET, &path, q, st);
+}
+
+static int check_query(pg_arena *a, const pg_value *v, const uint8_t *data, size_t size,
+                       pg_query_target t)
+{
+    pg_query q, back;
+    pg_query_val vals[PG_QUERY_MAX_SORT];
+    pg_status st;
+    pg_path path;
+    char *c;
+    size_t i, len;
+    /* the input itself is never a cursor: nobody without the secret makes one */
+    if (!parse_cursor(a, (const char *)data, size, t, &back, &st))
+        check_status(&st, "query");
+    else
+        CHECK(0, "the input was taken as a cursor");
+    pg_path_init(&path, "query");
+    if (!pg_query_parse(a, v, t, t == PG_Q_ITEMS ? GID : NULL, SECRET, &path, &q, &st)) {
+        check_status(&st, "query");
+        return 0;
+    }
+    CHECK(q.nsort >= 2 && q.sort[q.nsort - 1].field == PG_QF_KEY, "no row key last");
+    CHECK(q.limit >= 1 && q.limit <= PG_QUERY_LIMIT_MAX, "limit %lld", (long long)q.limit);
+    for (i = 0; i + 1 < q.nsort; i++) {
+        memset(&vals[i], 0, sizeof vals[i]);
+        vals[i].is_num = q.sort[i].field != PG_QF_NAME;
+        vals[i].n = 1796185789335.0 + (double)i;
+        vals[i].s = "n\xc3\xa9";
+        vals[i].len = 3;
+    }
+    if (!(c = pg_query_cursor(a, &q, vals, 12345, SECRET)))
+        return 1; /* OOM */
+    len = strlen(c);
+    if (!parse_cursor(a, c, len, t, &back, &st)) {
+        CHECK(oom_mode && st.code == PG_INTERNAL, "a cursor made does not parse: %s", st.msg);
+        return 1;
+    }
+    CHECK(back.has_after && back.after_key == 12345 && back.nsort == q.nsort
+          && (back.filter != NULL) == (q.filter != NULL),
+          "the cursor's query differs");
+    for (i = 0; i < q.nsort; i++)
+        CHECK(back.sort[i].field == q.sort[i].field && back.sort[i].desc == q.sort[i].desc,
+              "sort %zu differs", i);
+    for (i = 0; i + 1 < q.nsort; i++)
+        CHECK(back.after[i].is_num == vals[i].is_num
+              && (vals[i].is_num ? back.after[i].n == vals[i].n
+                                 : back.after[i].len == 3 && memcmp(back.after[i].s, vals[i].s, 3) == 0),
+              "position %zu differs", i);
+    /* one character changed */
+    {
+        size_t at = (size_t)(data[size / 2] + size) % len;
+        c[at] = c[at] == 'A' ? 'B' : 'A';
+        if (parse_cursor(a, c, len, t, &back, &st))
+            CHECK(0, "an altered cursor was taken (at %zu)", at);
+        if (st.code == PG_INTERNAL)
+            CHECK(oom_mode, "INTERNAL outside OOM: %s", st.msg);
+        else
+            CHECK(st.code == PG_INVALID_ARGUMENT && strncmp(st.msg, "query.cursorPaging.cursor", 25) == 0,
+                  "an altered cursor: %s", st.msg);
+    }
+    return 1;
+}
+
 static unsigned run(const uint8_t *data, size_t size)
 {
     pg_arena *a = pg_arena_new();
@@ -281,6 +365,11 @@ static unsigned run(const uint8_t *data, size_t size)
     } else
         check_status(&st, "gallery");
 
+    if (check_query(a, v, data, size, PG_Q_ITEMS))
+        sig |= 64;
+    if (check_query(a, v, data, size, PG_Q_GALLERIES))
+        sig |= 128;
+
     /* [stored, patch] */
     if (v->type == PG_ARRAY && v->u.arr.n >= 2) {
         pg_item_in stored;
@@ -316,7 +405,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail_at = k;
         sig = run(data, size);
         /* a check that succeeded under OOM must also succeed normally */
-        CHECK((sig & ~normal & 0x3f) == 0, "OOM at allocation %ld made a check succeed (%x vs %x)", k, sig, normal);
+        CHECK((sig & ~normal & 0xff) == 0, "OOM at allocation %ld made a check succeed (%x vs %x)", k, sig, normal);
     }
     oom_mode = 0;
     fail_at = 0;

@@ -55,7 +55,7 @@ local function is_uuid(s) return type(s) == "string" and find(s, UUID) ~= nil en
 
 local ALLOW = {
     galleries = "GET, POST", gallery = "GET, PATCH, DELETE",
-    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST",
+    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST", query = "POST",
 }
 
 local function not_allowed(method, allow)
@@ -88,6 +88,10 @@ function _M.route(path, method)
         return not_allowed(method, ALLOW.galleries)
     end
     local gid = segs[2]
+    if gid == "query" and n == 2 then -- a read with its query in the body (spec section 14)
+        if method == "POST" then return "queryGalleries", {} end
+        return not_allowed(method, ALLOW.query)
+    end
     if not is_uuid(gid) then
         return nil, "INVALID_ARGUMENT", "galleryId: not a valid UUID"
     end
@@ -109,6 +113,10 @@ function _M.route(path, method)
     if iid == "delete" and n == 4 then
         if method == "POST" then return "bulkDeleteGalleryItems", ids end
         return not_allowed(method, ALLOW.delete)
+    end
+    if iid == "query" and n == 4 then
+        if method == "POST" then return "queryGalleryItems", ids end
+        return not_allowed(method, ALLOW.query)
     end
     if not is_uuid(iid) then return nil, "INVALID_ARGUMENT", "itemId: not a valid UUID" end
     if n > 4 then return nil, "NOT_FOUND", "no such route" end
