@@ -75,6 +75,12 @@ typedef struct {
     size_t doclen;
 } pg_item_row;
 
+/* An item's place in its gallery's order (sort, then key: creation order). */
+typedef struct {
+    int64_t key;
+    double sort;
+} pg_item_pos;
+
 /* ---- the event feed (spec section 10) ----------------------------------------
  * One row per event, appended in the transaction of the change. The engine
  * numbers them: seq in commit order (never reused, even once pruned), and a
@@ -90,7 +96,8 @@ typedef enum {
 typedef enum { PG_ACTOR_WIX_USER, PG_ACTOR_MEMBER, PG_ACTOR_VISITOR } pg_actor_type;
 
 /* Where a change came from (originatedFrom); 0 = absent. */
-typedef enum { PG_ORIGIN_NONE, PG_ORIGIN_GALLERY_DELETED } pg_event_origin;
+typedef enum { PG_ORIGIN_NONE, PG_ORIGIN_GALLERY_DELETED, PG_ORIGIN_ITEM_MOVED } pg_event_origin;
+#define PG_ORIGIN_LAST PG_ORIGIN_ITEM_MOVED
 
 typedef struct {
     int64_t seq, entity_seq;           /* assigned by event_append */
@@ -181,6 +188,24 @@ typedef struct pg_storage_ops {
      * already its own; 1 when held, 0 when another holder has it. */
     int (*lease_take)(pg_storage *s, const char *name, size_t len, const char *holder,
                       size_t holderlen, int64_t now_ms, int64_t until_ms, pg_status *st);
+
+    /* ---- moves (spec section 14; interface version 3) ---- */
+    /* The items of a gallery next to position `from` in its order (sort, then key):
+     * after it (after = 1, in order) or before it (after = 0, nearest first), at most
+     * limit; from NULL: from the start (after = 1) or the end (after = 0). *rows is
+     * arena memory. */
+    int (*item_neighbours)(pg_storage *s, int64_t gallery_key, const pg_item_pos *from,
+                           int after, int64_t limit, pg_arena *a, pg_item_pos **rows,
+                           size_t *n, pg_status *st);
+    /* Puts item `key` into gallery gallery_key at sort order `sort`, with updated_ms
+     * (its document, type and creation date kept). */
+    int (*item_move)(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
+                     int64_t updated_ms, pg_status *st);
+    /* Renumbers a gallery's items 1, 2, 3, ... in its order. The items whose sort
+     * order changed get updated_ms = max(now_ms, updated_ms + 1) and are given back
+     * with their new values, in no particular order; *rows is arena memory. */
+    int (*items_renumber)(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
+                          pg_item_row **rows, size_t *n, pg_status *st);
 } pg_storage_ops;
 
 /* The engines (storage.c): by name; NULL when none has it. */

@@ -81,6 +81,8 @@ enum {
     Q_FEED_STATE, Q_FEED_TAKE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
     Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
+    /* moves */
+    Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEMS_RENUMBER,
     Q_COUNT
 };
 
@@ -145,6 +147,24 @@ static const char *const sql[Q_COUNT] = {
                      " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
                      " until_ms = excluded.until_ms"
                      " WHERE event_leases.holder = excluded.holder OR event_leases.until_ms <= $3",
+    /* a gallery's order is (sort_order, iid), the index items_by_order */
+    [Q_ITEMS_AFTER] = "SELECT iid, sort_order FROM items WHERE gid = $1"
+                      " AND (sort_order, iid) > ($2::double precision, $3::bigint)"
+                      " ORDER BY sort_order, iid LIMIT $4",
+    [Q_ITEMS_BEFORE] = "SELECT iid, sort_order FROM items WHERE gid = $1"
+                       " AND (sort_order, iid) < ($2::double precision, $3::bigint)"
+                       " ORDER BY sort_order DESC, iid DESC LIMIT $4",
+    [Q_ITEMS_FIRST] = "SELECT iid, sort_order FROM items WHERE gid = $1"
+                      " ORDER BY sort_order, iid LIMIT $2",
+    [Q_ITEMS_LAST] = "SELECT iid, sort_order FROM items WHERE gid = $1"
+                     " ORDER BY sort_order DESC, iid DESC LIMIT $2",
+    [Q_ITEM_MOVE] = "UPDATE items SET gid = $2, sort_order = $3, updated_ms = $4 WHERE iid = $1",
+    [Q_ITEMS_RENUMBER] = "UPDATE items i SET sort_order = r.rn,"
+                         " updated_ms = greatest($2::bigint, i.updated_ms + 1)"
+                         " FROM (SELECT iid, (row_number() OVER (ORDER BY sort_order, iid))::double precision"
+                         " AS rn FROM items WHERE gid = $1) r"
+                         " WHERE i.iid = r.iid AND i.sort_order <> r.rn"
+                         " RETURNING i.iid, i.id, i.type, i.sort_order, i.created_ms, i.updated_ms, i.doc",
 };
 
 struct pg_storage {
@@ -955,6 +975,93 @@ static int pq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
     return 1;
 }
 
+/* ---- moves ---------------------------------------------------------------------- */
+
+static int pq_item_neighbours(pg_storage *s, int64_t gallery_key, const pg_item_pos *from,
+                              int after, int64_t limit, pg_arena *a, pg_item_pos **rows,
+                              size_t *n, pg_status *st)
+{
+    PGresult *r;
+    numbuf b;
+    const char *v[4];
+    int i, nt, nv = 0;
+    b.used = 0;
+    v[nv++] = i64(&b, gallery_key);
+    if (from) {
+        v[nv++] = dbl(&b, from->sort);
+        v[nv++] = i64(&b, from->key);
+    }
+    v[nv++] = i64(&b, limit);
+    *rows = NULL;
+    *n = 0;
+    if (run_q(s, from ? (after ? Q_ITEMS_AFTER : Q_ITEMS_BEFORE) : (after ? Q_ITEMS_FIRST : Q_ITEMS_LAST),
+              nv, v, NULL, NULL, &r, st) < 0)
+        return -1;
+    nt = PQntuples(r);
+    if (nt && !(*rows = pg_arena_alloc(a, (size_t)nt * sizeof **rows))) {
+        PQclear(r);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    for (i = 0; i < nt; i++) {
+        (*rows)[i].key = get_i64(r, i, 0);
+        (*rows)[i].sort = get_dbl(r, i, 1);
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 1;
+}
+
+/* Sent in pipeline mode, as inserts are: a move of n items costs one round trip per
+ * PIPE_MAX of them, not n (a failure fails the next statement, so the call). */
+static int pq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
+                        int64_t updated_ms, pg_status *st)
+{
+    numbuf b;
+    const char *v[4];
+    b.used = 0;
+    v[0] = i64(&b, key);
+    v[1] = i64(&b, gallery_key);
+    v[2] = dbl(&b, sort);
+    v[3] = i64(&b, updated_ms);
+    return send_q(s, Q_ITEM_MOVE, 4, v, NULL, NULL, st);
+}
+
+static int pq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
+                             pg_item_row **rows, size_t *n, pg_status *st)
+{
+    PGresult *r;
+    numbuf b;
+    const char *v[2];
+    int i, nt;
+    b.used = 0;
+    v[0] = i64(&b, gallery_key);
+    v[1] = i64(&b, now_ms);
+    *rows = NULL;
+    *n = 0;
+    if (run_q(s, Q_ITEMS_RENUMBER, 2, v, NULL, NULL, &r, st) < 0)
+        return -1;
+    nt = PQntuples(r);
+    if (nt && !(*rows = pg_arena_alloc(a, (size_t)nt * sizeof **rows))) {
+        PQclear(r);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    for (i = 0; i < nt; i++) {
+        pg_item_row *it = &(*rows)[i];
+        const char *problem;
+        memset(it, 0, sizeof *it);
+        it->key = get_i64(r, i, 0);
+        it->gallery_key = gallery_key;
+        copy_id(it->id, r, i, 1);
+        if ((problem = read_item(a, r, i, 2, it))) {
+            PQclear(r);
+            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
+        }
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 1;
+}
+
 /* ---- the event feed ------------------------------------------------------------ */
 
 static int pq_feed_state(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st)
@@ -1253,4 +1360,7 @@ const pg_storage_ops pg_postgres_ops = {
     .cursor_get = pq_cursor_get,
     .cursor_set = pq_cursor_set,
     .lease_take = pq_lease_take,
+    .item_neighbours = pq_item_neighbours,
+    .item_move = pq_item_move,
+    .items_renumber = pq_items_renumber,
 };

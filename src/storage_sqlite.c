@@ -75,6 +75,8 @@ enum {
     Q_FEED_STATE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
     Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
+    /* moves */
+    Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEMS_RENUMBER,
     Q_COUNT
 };
 
@@ -131,6 +133,21 @@ static const char *const sql[Q_COUNT] = {
                      " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
                      " until_ms = excluded.until_ms"
                      " WHERE event_leases.holder = excluded.holder OR event_leases.until_ms <= ?3",
+    /* a gallery's order is (sort_order, iid): items_by_order holds both (iid is the rowid) */
+    [Q_ITEMS_AFTER] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
+                      " AND (sort_order, iid) > (?2, ?3) ORDER BY sort_order, iid LIMIT ?4",
+    [Q_ITEMS_BEFORE] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
+                       " AND (sort_order, iid) < (?2, ?3) ORDER BY sort_order DESC, iid DESC LIMIT ?4",
+    [Q_ITEMS_FIRST] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
+                      " ORDER BY sort_order, iid LIMIT ?4",
+    [Q_ITEMS_LAST] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
+                     " ORDER BY sort_order DESC, iid DESC LIMIT ?4",
+    [Q_ITEM_MOVE] = "UPDATE items SET gid = ?2, sort_order = ?3, updated_ms = ?4 WHERE iid = ?1",
+    [Q_ITEMS_RENUMBER] = "UPDATE items SET sort_order = r.rn, updated_ms = max(?2, items.updated_ms + 1)"
+                         " FROM (SELECT iid, row_number() OVER (ORDER BY sort_order, iid) AS rn"
+                         " FROM items WHERE gid = ?1) AS r"
+                         " WHERE items.iid = r.iid AND items.sort_order <> r.rn"
+                         " RETURNING iid, id, type, sort_order, created_ms, updated_ms, doc",
 };
 
 struct pg_storage {
@@ -865,6 +882,82 @@ static int sq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
     return finish(s, q, rc, st);
 }
 
+/* ---- moves -------------------------------------------------------------- */
+
+static const char *read_pos(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
+{
+    pg_item_pos *p = row;
+    (void)a;
+    (void)ctx;
+    p->key = sqlite3_column_int64(q, 0);
+    p->sort = sqlite3_column_double(q, 1);
+    return NULL;
+}
+
+static int sq_item_neighbours(pg_storage *s, int64_t gallery_key, const pg_item_pos *from,
+                              int after, int64_t limit, pg_arena *a, pg_item_pos **rows,
+                              size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, from ? (after ? Q_ITEMS_AFTER : Q_ITEMS_BEFORE)
+                                   : (after ? Q_ITEMS_FIRST : Q_ITEMS_LAST), st);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, gallery_key);
+    if (from) {
+        bind_number(q, 2, from->sort);
+        sqlite3_bind_int64(q, 3, from->key);
+    }
+    sqlite3_bind_int64(q, 4, limit);
+    return collect(s, q, a, limit, sizeof **rows, read_pos, NULL, (void **)rows, n, st);
+}
+
+static int sq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
+                        int64_t updated_ms, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ITEM_MOVE, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, key);
+    sqlite3_bind_int64(q, 2, gallery_key);
+    bind_number(q, 3, sort);
+    sqlite3_bind_int64(q, 4, updated_ms);
+    return run(s, q, st);
+}
+
+static int sq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
+                             pg_item_row **rows, size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ITEMS_RENUMBER, st);
+    size_t cap = 0;
+    int rc;
+    *rows = NULL;
+    *n = 0;
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, gallery_key);
+    sqlite3_bind_int64(q, 2, now_ms);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *problem;
+        if (*n == cap) {
+            pg_item_row *grown;
+            cap = cap ? cap * 2 : 64;
+            if (!(grown = pg_arena_alloc(a, cap * sizeof *grown))) {
+                finish(s, q, SQLITE_DONE, st);
+                return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+            }
+            if (*n)
+                memcpy(grown, *rows, *n * sizeof *grown);
+            *rows = grown;
+        }
+        if ((problem = read_item_row(a, q, &(*rows)[*n], &gallery_key))) {
+            finish(s, q, SQLITE_DONE, st);
+            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
+        }
+        (*n)++;
+    }
+    return finish(s, q, rc, st);
+}
+
 /* ---- the event feed ------------------------------------------------------ */
 
 static int sq_feed_state(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st)
@@ -1147,4 +1240,7 @@ const pg_storage_ops pg_sqlite_ops = {
     .cursor_get = sq_cursor_get,
     .cursor_set = sq_cursor_set,
     .lease_take = sq_lease_take,
+    .item_neighbours = sq_item_neighbours,
+    .item_move = sq_item_move,
+    .items_renumber = sq_items_renumber,
 };
