@@ -139,6 +139,7 @@ local REST_OPS = {
     listGalleries = true, getGallery = true, listGalleryItems = true, getGalleryItem = true,
     deleteGallery = true, deleteGalleryItem = true, createGallery = true, updateGallery = true,
     createGalleryItem = true, updateGalleryItem = true, bulkDeleteGalleryItems = true,
+    moveGalleryItems = true,
 }
 
 local function run_op(store, op, params)

@@ -53,7 +53,7 @@ local function is_uuid(s) return type(s) == "string" and find(s, UUID) ~= nil en
 
 local ALLOW = {
     galleries = "GET, POST", gallery = "GET, PATCH, DELETE",
-    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST",
+    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST", move = "POST",
 }
 
 local function not_allowed(method, allow)
@@ -107,6 +107,10 @@ function _M.route(path, method)
     if iid == "delete" and n == 4 then
         if method == "POST" then return "bulkDeleteGalleryItems", ids end
         return not_allowed(method, ALLOW.delete)
+    end
+    if iid == "move" and n == 4 then -- moveGalleryItems (API.md section 14)
+        if method == "POST" then return "moveGalleryItems", ids end
+        return not_allowed(method, ALLOW.move)
     end
     if not is_uuid(iid) then return nil, "INVALID_ARGUMENT", "itemId: not a valid UUID" end
     if n > 4 then return nil, "NOT_FOUND", "no such route" end
