@@ -178,7 +178,7 @@ end
 
 -- ---- the cases ------------------------------------------------------------------
 
-local dels = table.concat(D.del, ",")
+local dels = D.del and table.concat(D.del, ",")
 local lines = {}
 local function out(s) lines[#lines + 1] = s; print(s) end
 
