@@ -18,6 +18,8 @@ dependencies = { "lua >= 5.1" }
 external_dependencies = {
    SQLITE = { header = "sqlite3.h", library = "sqlite3" },
    OPENSSL = { header = "openssl/evp.h", library = "crypto" },
+   -- libpq (Debian: libpq-dev), for the postgres engine; its header is under postgresql/
+   PQ = { header = "postgresql/libpq-fe.h", library = "pq" },
 }
 -- The Makefile builds and installs everything: the C sources, the version and the Lua
 -- modules are listed there only. LuaJIT's headers come after LuaRocks' own Lua headers,
@@ -33,6 +35,8 @@ build = {
       LUA_CFLAGS = "-I$(LUA_INCDIR) -I/usr/include/luajit-2.1",
       SQLITE_INCDIR = "$(SQLITE_INCDIR)",
       SQLITE_LIBDIR = "$(SQLITE_LIBDIR)",
+      PQ_CFLAGS = "-I$(PQ_INCDIR)/postgresql",
+      PQ_LIBS = "-L$(PQ_LIBDIR) -lpq",
    },
    install_variables = {
       LIBDIR = "$(LIBDIR)",

@@ -235,6 +235,11 @@ describe("progallery (the command)", function()
         if #batch == 550 then assert(store:createGalleryItems(big._id, batch)); batch = {} end
       end
       assert(store:updateGalleryItem({ galleryId = g1._id, itemId = g1.items[1]._id }, { title = "img2" }))
+      -- a consumer part way through the feed, and a gallery whose events are all gone
+      assert(store:setEventCursor("hook", 7))
+      assert(store:setEventCursor("audit", 0))
+      local gone = assert(store:createGallery { gallery = { name = "Gone", items = { { title = "x" } } } })
+      assert(store:deleteGallery(gone._id))
       store:close()
       return g1._id, big._id
     end
@@ -261,7 +266,13 @@ describe("progallery (the command)", function()
       write(d .. "/b.jsonl", text)
       local ra, rb = records(d .. "/a.jsonl"), records(d .. "/b.jsonl")
       assert.equal(#ra, #rb)
-      assert.equal(1 + 3 + (1 + 11) + 1, #ra) -- header, galleries, pages of 100 items, end
+      -- header, galleries, pages of 100 items, the feed line, events (1000 a line), the
+      -- consumers, the galleries' event seqs, end
+      local feed = ra[1 + 3 + 12 + 1].feed
+      local nevents = feed.lastSeq - feed.prunedThrough
+      assert.truthy(nevents > 1100, nevents)
+      assert.equal(1 + 3 + 12 + 1 + math.ceil(nevents / 1000) + 1 + 1 + 1, #ra)
+      assert.equal(nevents, ra[#ra]["end"].events)
       for i = 1, #ra do assert.same(ra[i], rb[i], "line " .. i) end
       -- and through the API: the same galleries and items, exactly
       local sa, sb = open(a), open(b)
@@ -288,6 +299,21 @@ describe("progallery (the command)", function()
       local it = sb:getGallery(gid).items[1]
       assert.equal(1 / 3, it.sortOrder)
       assert.are_not.equal(it._createdDate, it._updatedDate) -- the update's date survived
+      -- the feed moved with it: a consumer reads on from its cursor the same envelopes, and
+      -- the next write gets the same seq and entityEventSequence in either store
+      assert.equal(7, sb:eventCursor("hook"))
+      assert.equal(0, sb:eventCursor("audit"))
+      local after = 0
+      repeat
+        local ea, eb = assert(sa:events { after = after, limit = 1000 }), assert(sb:events { after = after, limit = 1000 })
+        assert.same(ea, eb)
+        after = ea.lastSeq
+      until #ea.events == 0
+      for _, s in ipairs { sa, sb } do assert(s:updateGallery(gid, { name = "next" })) end
+      local na, nb = sa:events { after = after }.events, sb:events { after = after }.events
+      assert.equal(1, #na)
+      assert.equal(na[1].metadata.entityEventSequence, nb[1].metadata.entityEventSequence)
+      assert.equal(after + 1, sb:events { after = after }.lastSeq)
       sa:close(); sb:close()
       -- the imported store checks out
       st = run("check --db " .. q(b))
@@ -356,6 +382,24 @@ describe("progallery (the command)", function()
       st, _, err = run(("import %s --db %s"):format(q(d .. "/nojson"), q(d .. "/k.db")))
       assert.equal(1, st)
       assert.truthy(err:find("nojson:1: not a JSON object", 1, true), err)
+      -- a feed that does not continue (an event line dropped), or was tampered with
+      local lines = {}
+      for l in io.lines(d .. "/a.jsonl") do lines[#lines + 1] = l end
+      local first_events
+      for i, l in ipairs(lines) do if l:find('^{"events":') then first_events = first_events or i end end
+      assert.truthy(first_events)
+      local gap = {}
+      for i, l in ipairs(lines) do if i ~= first_events then gap[#gap + 1] = l end end
+      write(d .. "/gap.jsonl", table.concat(gap, "\n") .. "\n")
+      st, _, err = run(("import %s --db %s"):format(q(d .. "/gap.jsonl"), q(d .. "/g.db")))
+      assert.equal(1, st)
+      assert.truthy(err:find(("gap.jsonl:%d: part.events[1]: seq: 1001 does not continue the feed (its next seq is 1)"):format(first_events), 1, true), err)
+      local bad = {}
+      for i, l in ipairs(lines) do bad[i] = i == first_events and l:gsub('"type":"wix[^"]*"', '"type":"nope"', 1) or l end
+      write(d .. "/bad.jsonl", table.concat(bad, "\n") .. "\n")
+      st, _, err = run(("import %s --db %s"):format(q(d .. "/bad.jsonl"), q(d .. "/h.db")))
+      assert.equal(1, st)
+      assert.truthy(err:find(("bad.jsonl:%d: part.events[1]: type: not an event type"):format(first_events), 1, true), err)
       st, _, err = run("import --db " .. q(d .. "/k.db"))
       assert.equal(2, st)
       st, _, err = run("import " .. q(d .. "/missing") .. " --db " .. q(d .. "/k.db"))
@@ -437,16 +481,25 @@ describe("progallery (the command)", function()
       local store = open(db)
       local g = assert(store:createGallery { gallery = { name = "A", items = { { title = "1" }, { title = "2" } } } })
       assert(store:createGallery { gallery = { name = "B" } })
+      -- the feed: 2 galleries and 2 items created = 4 events; consumers at 1 and 4
+      local last = assert(store:events { after = 0 }).lastSeq
+      assert(store:setEventCursor("search", 1))
+      assert(store:setEventCursor("cdn", last))
       store:close()
       local st, out = run("stats --db " .. q(db))
       assert.equal(0, st)
       assert.truthy(out:find("galleries: 2\n", 1, true), out)
       assert.truthy(out:find("items: 2\n", 1, true), out)
+      assert.truthy(out:find(("events: %d kept (seq 1 to %d)\n"):format(last, last), 1, true), out)
+      assert.truthy(out:find(("consumer search: at seq 1, %d behind\n"):format(last - 1), 1, true), out)
+      assert.truthy(out:find(("consumer cdn: at seq %d, 0 behind\n"):format(last), 1, true), out)
       st, out = run("stats --json --db " .. q(db))
       assert.equal(0, st)
       local j = cjson.decode(out)
       assert.equal(2, j.galleries)
       assert.equal(2, j.items)
+      assert.equal(last, j.feed.events)
+      assert.same({ { name = "cdn", seq = last, lag = 0 }, { name = "search", seq = 1, lag = last - 1 } }, j.feed.consumers)
       assert.equal(g._id, j.largestGallery.id)
       local err
       st, out = run("check --db " .. q(db))

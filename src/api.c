@@ -1135,6 +1135,10 @@ const pg_api_entry pg_api[] = {
     /* not Wix's: progallery import (restore.c) */
     { "_restoreGallery", pg_restore_gallery, 1, 1 },
     { "_restoreItems", pg_restore_items, 2, 1 },
+    { "_feedEvents", pg_feed_events, 1, PG_NEEDS_PRIVILEGE },
+    { "_feedConsumers", pg_feed_consumers, 1, PG_NEEDS_PRIVILEGE },
+    { "_feedEntitySeqs", pg_feed_entity_seqs, 1, PG_NEEDS_PRIVILEGE },
+    { "_restoreFeed", pg_restore_feed, 1, 1 },
 };
 const int pg_api_count = (int)(sizeof pg_api / sizeof pg_api[0]);
 

@@ -153,8 +153,8 @@ static int is_pg_uri(const char *p)
     return strncmp(p, "postgresql://", 13) == 0 || strncmp(p, "postgres://", 11) == 0;
 }
 
-/* Reads open()'s options into o and *caller. Pushes one value, the path string
- * or nil, which keeps o->path alive while the caller's table may let go of it
+/* Reads open()'s options into o and *caller. Pushes one value, the path or dsn
+ * string or nil, which keeps it alive while the caller's table may let go of it
  * (a finalizer that runs on the next allocation may clear the table). */
 static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *caller,
                              caller_id *cid, pg_status *st)
@@ -217,8 +217,7 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
             lua_replace(L, anchor);
         }
         lua_pop(L, 1);
-        /* the strings stay alive in the table (the anchor holds path only): the caller
-         * opens before the table can go */
+        /* dsn takes the anchor: a store has a path or a dsn, never both (refused below) */
         if (opt_field(L, idx, "dsn")) {
             size_t len;
             const char *d = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
@@ -229,6 +228,8 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
                 return pg_fail(st, PG_INVALID_ARGUMENT, "dsn: a PostgreSQL path is given too");
             o->engine = "postgres";
             o->postgres.dsn = d;
+            lua_pushvalue(L, -1);
+            lua_replace(L, anchor);
         }
         lua_pop(L, 1);
         if (opt_field(L, idx, "engine")) {

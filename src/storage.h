@@ -119,6 +119,18 @@ typedef struct {
     int64_t created_ms, updated_ms, count;
 } pg_event_row;
 
+/* A consumer's cursor, and a gallery's entityEventSequence (for moving a feed). */
+typedef struct {
+    const char *name;
+    size_t namelen;
+    int64_t seq;
+} pg_cursor_row;
+
+typedef struct {
+    char gallery_id[PG_UUID_LEN + 1];
+    int64_t seq;
+} pg_entity_seq_row;
+
 typedef struct pg_storage_ops {
     const char *name;
     int version; /* PG_STORAGE_VERSION */
@@ -188,6 +200,21 @@ typedef struct pg_storage_ops {
      * already its own; 1 when held, 0 when another holder has it. */
     int (*lease_take)(pg_storage *s, const char *name, size_t len, const char *holder,
                       size_t holderlen, int64_t now_ms, int64_t until_ms, pg_status *st);
+
+    /* ---- moving a feed between stores (progallery export / import: restore.c) ----
+     * The consumers' cursors by name, after `after` (NULL: from the first), at most limit. */
+    int (*cursor_page)(pg_storage *s, const char *after, size_t afterlen, int64_t limit,
+                       pg_arena *a, pg_cursor_row **rows, size_t *n, pg_status *st);
+    /* Galleries whose entityEventSequence is not 0, by id after `after` (NULL: from the
+     * first), at most limit; and setting one back. */
+    int (*entity_seq_page)(pg_storage *s, const char *after, int64_t limit, pg_arena *a,
+                           pg_entity_seq_row **rows, size_t *n, pg_status *st);
+    int (*entity_seq_set)(pg_storage *s, const char *gallery_id, int64_t seq, pg_status *st);
+    /* On an empty feed: the feed begins after seq pruned_through. */
+    int (*feed_restore)(pg_storage *s, int64_t pruned_through, pg_status *st);
+    /* Appends rows that keep their seq and entity_seq (the caller checked that they
+     * continue the feed, one after another); the feed's last seq moves to the last. */
+    int (*event_restore)(pg_storage *s, const pg_event_row *rows, size_t n, pg_status *st);
 
     /* ---- moves (spec section 14; interface version 3) ---- */
     /* The items of a gallery next to position `from` in its order (sort, then key):

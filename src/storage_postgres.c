@@ -81,6 +81,8 @@ enum {
     Q_FEED_STATE, Q_FEED_TAKE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
     Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
+    /* moving a feed (export / import) */
+    Q_CURSOR_PAGE, Q_ENTITY_PAGE, Q_ENTITY_SET, Q_FEED_RESTORE, Q_FEED_RESTORED,
     /* moves */
     Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEMS_RENUMBER,
     Q_COUNT
@@ -147,6 +149,13 @@ static const char *const sql[Q_COUNT] = {
                      " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
                      " until_ms = excluded.until_ms"
                      " WHERE event_leases.holder = excluded.holder OR event_leases.until_ms <= $3",
+    /* names are never empty: '' comes before every one */
+    [Q_CURSOR_PAGE] = "SELECT name, seq FROM event_cursors WHERE name > $1 ORDER BY name LIMIT $2",
+    [Q_ENTITY_PAGE] = "SELECT id, event_seq FROM galleries WHERE id > $1 AND event_seq <> 0"
+                      " ORDER BY id LIMIT $2",
+    [Q_ENTITY_SET] = "UPDATE galleries SET event_seq = $2 WHERE id = $1",
+    [Q_FEED_RESTORE] = "UPDATE feed SET pruned_through = $1, last_seq = $1 WHERE one = 1",
+    [Q_FEED_RESTORED] = "UPDATE feed SET last_seq = greatest(last_seq, $1) WHERE one = 1",
     /* a gallery's order is (sort_order, iid), the index items_by_order */
     [Q_ITEMS_AFTER] = "SELECT iid, sort_order FROM items WHERE gid = $1"
                       " AND (sort_order, iid) > ($2::double precision, $3::bigint)"
@@ -1329,6 +1338,109 @@ static int pq_lease_take(pg_storage *s, const char *name, size_t len, const char
     return n > 0;
 }
 
+/* ---- moving a feed (progallery export / import) ------------------------------- */
+
+static int pq_cursor_page(pg_storage *s, const char *after, size_t afterlen, int64_t limit,
+                          pg_arena *a, pg_cursor_row **rows, size_t *n, pg_status *st)
+{
+    PGresult *r;
+    numbuf b;
+    const char *v[2];
+    int lens[2] = { after ? (int)afterlen : 0, 0 }, fmts[2] = { 1, 0 }, i, nt;
+    b.used = 0;
+    v[0] = after ? after : "";
+    v[1] = i64(&b, limit);
+    *n = 0;
+    if (run_q(s, Q_CURSOR_PAGE, 2, v, lens, fmts, &r, st) < 0)
+        return -1;
+    nt = PQntuples(r);
+    if (!(*rows = pg_arena_alloc(a, (size_t)(nt ? nt : 1) * sizeof **rows))) {
+        PQclear(r);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    for (i = 0; i < nt; i++) {
+        pg_cursor_row *c = &(*rows)[i];
+        if (!(c->name = get_text(a, r, i, 0, &c->namelen))) {
+            PQclear(r);
+            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+        }
+        c->seq = get_i64(r, i, 1);
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 1;
+}
+
+static int pq_entity_seq_page(pg_storage *s, const char *after, int64_t limit, pg_arena *a,
+                              pg_entity_seq_row **rows, size_t *n, pg_status *st)
+{
+    PGresult *r;
+    numbuf b;
+    const char *v[2];
+    int i, nt;
+    b.used = 0;
+    v[0] = after ? after : "";
+    v[1] = i64(&b, limit);
+    *n = 0;
+    if (run_q(s, Q_ENTITY_PAGE, 2, v, NULL, NULL, &r, st) < 0)
+        return -1;
+    nt = PQntuples(r);
+    if (!(*rows = pg_arena_alloc(a, (size_t)(nt ? nt : 1) * sizeof **rows))) {
+        PQclear(r);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    for (i = 0; i < nt; i++) {
+        copy_id((*rows)[i].gallery_id, r, i, 0);
+        (*rows)[i].seq = get_i64(r, i, 1);
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 1;
+}
+
+static int pq_entity_seq_set(pg_storage *s, const char *gallery_id, int64_t seq, pg_status *st)
+{
+    numbuf b;
+    const char *v[2];
+    b.used = 0;
+    v[0] = gallery_id;
+    v[1] = i64(&b, seq);
+    return run_q(s, Q_ENTITY_SET, 2, v, NULL, NULL, NULL, st);
+}
+
+static int pq_feed_restore(pg_storage *s, int64_t pruned_through, pg_status *st)
+{
+    numbuf b;
+    const char *v[1];
+    b.used = 0;
+    v[0] = i64(&b, pruned_through);
+    return run_q(s, Q_FEED_RESTORE, 1, v, NULL, NULL, NULL, st);
+}
+
+/* Chunks as event_append makes them, and only while seqs and entity seqs run on one by
+ * one (a chunk stores its first of each); then the feed's last seq. */
+static int pq_event_restore(pg_storage *s, const pg_event_row *rows, size_t n, pg_status *st)
+{
+    numbuf b;
+    const char *v[1];
+    size_t i = 0;
+    if (n == 0)
+        return 1;
+    while (i < n) {
+        size_t end = i + 1;
+        while (end < n && end - i < PG_CHUNK_EVENTS && same_chunk(&rows[end], &rows[i])
+               && rows[end].seq == rows[end - 1].seq + 1
+               && rows[end].entity_seq == rows[end - 1].entity_seq + 1)
+            end++;
+        if (chunk_insert(s, &rows[i], end - i, st) < 0)
+            return -1;
+        i = end;
+    }
+    b.used = 0;
+    v[0] = i64(&b, rows[n - 1].seq);
+    return run_q(s, Q_FEED_RESTORED, 1, v, NULL, NULL, NULL, st);
+}
+
 const pg_storage_ops pg_postgres_ops = {
     .name = "postgres",
     .version = PG_STORAGE_VERSION,
@@ -1360,6 +1472,11 @@ const pg_storage_ops pg_postgres_ops = {
     .cursor_get = pq_cursor_get,
     .cursor_set = pq_cursor_set,
     .lease_take = pq_lease_take,
+    .cursor_page = pq_cursor_page,
+    .entity_seq_page = pq_entity_seq_page,
+    .entity_seq_set = pq_entity_seq_set,
+    .feed_restore = pq_feed_restore,
+    .event_restore = pq_event_restore,
     .item_neighbours = pq_item_neighbours,
     .item_move = pq_item_move,
     .items_renumber = pq_items_renumber,

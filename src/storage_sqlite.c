@@ -75,6 +75,8 @@ enum {
     Q_FEED_STATE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
     Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
+    /* moving a feed (export / import) */
+    Q_CURSOR_PAGE, Q_ENTITY_PAGE, Q_ENTITY_SET,
     /* moves */
     Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEMS_RENUMBER,
     Q_COUNT
@@ -133,6 +135,11 @@ static const char *const sql[Q_COUNT] = {
                      " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
                      " until_ms = excluded.until_ms"
                      " WHERE event_leases.holder = excluded.holder OR event_leases.until_ms <= ?3",
+    /* names are never empty: '' comes before every one */
+    [Q_CURSOR_PAGE] = "SELECT name, seq FROM event_cursors WHERE name > ?1 ORDER BY name LIMIT ?2",
+    [Q_ENTITY_PAGE] = "SELECT id, event_seq FROM galleries WHERE id > ?1 AND event_seq <> 0"
+                      " ORDER BY id LIMIT ?2",
+    [Q_ENTITY_SET] = "UPDATE galleries SET event_seq = ?2 WHERE id = ?1",
     /* a gallery's order is (sort_order, iid): items_by_order holds both (iid is the rowid) */
     [Q_ITEMS_AFTER] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
                       " AND (sort_order, iid) > (?2, ?3) ORDER BY sort_order, iid LIMIT ?4",
@@ -1209,6 +1216,85 @@ static int sq_lease_take(pg_storage *s, const char *name, size_t len, const char
     return sqlite3_changes(s->db) > 0;
 }
 
+/* ---- moving a feed (progallery export / import) --------------------------- */
+
+static int sq_cursor_page(pg_storage *s, const char *after, size_t afterlen, int64_t limit,
+                          pg_arena *a, pg_cursor_row **rows, size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_CURSOR_PAGE, st);
+    int rc = SQLITE_DONE;
+    *n = 0;
+    if (!q)
+        return -1;
+    if (!(*rows = pg_arena_alloc(a, (size_t)(limit > 0 ? limit : 1) * sizeof **rows)))
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    bind_text(q, 1, after ? after : "", after ? afterlen : 0);
+    sqlite3_bind_int64(q, 2, limit);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        pg_cursor_row *c = &(*rows)[(*n)++];
+        if (!(c->name = col_text(a, q, 0, &c->namelen))) {
+            sqlite3_reset(q);
+            return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+        }
+        c->seq = sqlite3_column_int64(q, 1);
+    }
+    return finish(s, q, rc, st);
+}
+
+static int sq_entity_seq_page(pg_storage *s, const char *after, int64_t limit, pg_arena *a,
+                              pg_entity_seq_row **rows, size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ENTITY_PAGE, st);
+    int rc = SQLITE_DONE;
+    *n = 0;
+    if (!q)
+        return -1;
+    if (!(*rows = pg_arena_alloc(a, (size_t)(limit > 0 ? limit : 1) * sizeof **rows)))
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    bind_text(q, 1, after ? after : "", after ? strlen(after) : 0);
+    sqlite3_bind_int64(q, 2, limit);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        pg_entity_seq_row *e = &(*rows)[(*n)++];
+        copy_id(e->gallery_id, q, 0);
+        e->seq = sqlite3_column_int64(q, 1);
+    }
+    return finish(s, q, rc, st);
+}
+
+static int sq_entity_seq_set(pg_storage *s, const char *gallery_id, int64_t seq, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ENTITY_SET, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, seq);
+    return run(s, q, st);
+}
+
+/* The last seq is the last chunk's, or pruned_through when there is none. */
+static int sq_feed_restore(pg_storage *s, int64_t pruned_through, pg_status *st)
+{
+    return set_int(s, Q_FEED_SET_PRUNED, pruned_through, st);
+}
+
+/* Restored events share a chunk as appended ones do, and only while their seqs and
+ * entity seqs run on one by one (a chunk stores its first of each). */
+static int sq_event_restore(pg_storage *s, const pg_event_row *rows, size_t n, pg_status *st)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t end = i + 1;
+        while (end < n && end - i < PG_CHUNK_EVENTS && same_chunk(&rows[end], &rows[i])
+               && rows[end].seq == rows[end - 1].seq + 1
+               && rows[end].entity_seq == rows[end - 1].entity_seq + 1)
+            end++;
+        if (chunk_insert(s, &rows[i], end - i, st) < 0)
+            return -1;
+        i = end;
+    }
+    return 1;
+}
+
 const pg_storage_ops pg_sqlite_ops = {
     .name = "sqlite",
     .version = PG_STORAGE_VERSION,
@@ -1240,6 +1326,11 @@ const pg_storage_ops pg_sqlite_ops = {
     .cursor_get = sq_cursor_get,
     .cursor_set = sq_cursor_set,
     .lease_take = sq_lease_take,
+    .cursor_page = sq_cursor_page,
+    .entity_seq_page = sq_entity_seq_page,
+    .entity_seq_set = sq_entity_seq_set,
+    .feed_restore = sq_feed_restore,
+    .event_restore = sq_event_restore,
     .item_neighbours = sq_item_neighbours,
     .item_move = sq_item_move,
     .items_renumber = sq_items_renumber,

@@ -1,6 +1,7 @@
 -- progallery stats [--db PATH] [--json]    and    progallery check [--db PATH]
--- stats: how many galleries and items the store holds (the events feed's length and its
--- consumers' lag are not counted by this command yet: shown as such).
+-- stats: how many galleries and items the store holds, the events feed's length (the
+-- events kept: seqs prunedThrough + 1 .. lastSeq) and each consumer's lag (events after
+-- its cursor).
 -- check: reads every gallery and every item through the API (so every stored document is
 -- decoded and validated on the way out) and compares each gallery's totalItems with the
 -- items it lists; exits 1 naming each problem. Both stream, a page at a time.
@@ -20,7 +21,8 @@ function _M.usage(name)
     return [[
 usage: progallery stats [--db PATH | --dsn DSN] [--json]
 
-Prints the number of galleries and items in the store, and the largest gallery.
+Prints the number of galleries and items in the store, the largest gallery, the events
+the feed keeps, and each consumer's cursor and lag (the events it has yet to pass).
 
   --json        one JSON object instead of "name: value" lines
   --db PATH     the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
@@ -58,10 +60,21 @@ local function stats(opts, out)
     items = items + g.totalItems
     if not largest or g.totalItems > largest.totalItems then largest = g end
   end)
+  local head = cli.call(store, "_feedEvents", { limit = 1 })
+  local feed = { lastSeq = head.lastSeq, prunedThrough = head.prunedThrough,
+                 events = head.lastSeq - head.prunedThrough, consumers = {} }
+  local after
+  repeat
+    local page = cli.call(store, "_feedConsumers", { after = after, limit = 1000 }).consumers
+    for _, c in ipairs(page) do
+      feed.consumers[#feed.consumers + 1] = { name = c.name, seq = c.seq, lag = head.lastSeq - c.seq }
+    end
+    after = page[#page] and page[#page].name
+  until #page == 0
   store:close()
   local res = { store = path, galleries = galleries, items = items,
                 largestGallery = largest and { id = largest._id, name = largest.name, items = largest.totalItems } or nil,
-                events = "not counted by progallery stats yet (store:events, docs/events.md)" }
+                feed = feed }
   if opts.json then
     out:write(require("progallery.http.json").encode(res), "\n")
   else
@@ -69,7 +82,10 @@ local function stats(opts, out)
     if largest then
       out:write(("largest gallery: %s (%q, %d items)\n"):format(largest._id, largest.name or "", largest.totalItems))
     end
-    out:write("events: ", res.events, "\n")
+    out:write(("events: %d kept (seq %d to %d)\n"):format(feed.events, feed.prunedThrough + 1, feed.lastSeq))
+    for _, c in ipairs(feed.consumers) do
+      out:write(("consumer %s: at seq %d, %d behind\n"):format(c.name, c.seq, c.lag))
+    end
   end
   return 0
 end

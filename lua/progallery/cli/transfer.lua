@@ -2,7 +2,8 @@
 -- A whole store as JSON Lines (docs/site.md, "Export format"): a header line, then each
 -- gallery as {"gallery":{...}} (Velo shape: _id, name, sortOrder, dates) followed by its
 -- items, a page of 100 a line as {"items":[...]}: the text store:rest answers, the items'
--- stored REST form (media as Wix's REST objects, every field they carry), then
+-- stored REST form (media as Wix's REST objects, every field they carry), then the event
+-- feed (its events as stored, the consumers' cursors, the galleries' entity seqs), then
 -- {"end":{...counts}}. import gives them back through _restoreGallery and, for each items
 -- line as its text, store:rest("restoreItems") (the C codec, so an empty array stays one),
 -- with their ids, dates and sort orders. Both stream: a page of items (100) is in memory at
@@ -14,8 +15,9 @@ local progress = require "progallery.cli.progress"
 
 local _M = {}
 
-_M.FORMAT, _M.VERSION = "progallery-export", 1
-local PAGE, BATCH = 100, 1000
+-- version 2 adds the event feed (docs/site.md); a version 1 file (no feed) still imports
+_M.FORMAT, _M.VERSION, _M.READS = "progallery-export", 2, { [1] = true, [2] = true }
+local PAGE, BATCH, FEED_PAGE = 100, 1000, 1000
 
 function _M.options(name)
   local o = { ["--db"] = "value", ["--dsn"] = "value" }
@@ -28,7 +30,8 @@ function _M.usage(name)
     return [[
 usage: progallery export [--db PATH | --dsn DSN] [--output FILE]
 
-Writes the whole store (galleries and items, with their ids, dates and sort orders) as
+Writes the whole store (galleries and items, with their ids, dates and sort orders, and the
+event feed with its consumers' cursors) as
 JSON Lines to FILE, or to stdout. Streamed: memory does not grow with the store. Run it
 while nothing writes to the store (each page of 100 items is read in its own transaction).
 
@@ -41,7 +44,7 @@ while nothing writes to the store (each page of 100 items is read in its own tra
 usage: progallery import FILE [--db PATH | --dsn DSN]
 
 Reads an export (FILE, or - for stdin) into a store that has no galleries yet, keeping every
-id, date and sort order. Streamed, a transaction per line of items (100 as export writes them, at most 1000). A file that is
+id, date and sort order, and the event feed (an empty feed only). Streamed, a transaction per line of items (100 as export writes them, at most 1000). A file that is
 cut short (no end line) or malformed stops the import with the line number; what was read
 before stays in the store.
 
@@ -68,6 +71,34 @@ local function each_gallery(store, fn)
     offset = offset + #page.galleries
     if #page.galleries == 0 or offset >= page.totalGalleries then return page.totalGalleries end
   end
+end
+
+-- The feed after the galleries: where it begins, its events as stored (a line of FEED_PAGE),
+-- the consumers' cursors and the galleries' entityEventSequence, so that a consumer goes
+-- on from its cursor in the new store as if nothing had moved. Returns the events written.
+local function export_feed(store, line)
+  local n, after = 0, nil
+  local first = cli.call(store, "_feedEvents", { limit = 1 })
+  line{ feed = { prunedThrough = first.prunedThrough, lastSeq = first.lastSeq } }
+  after = first.prunedThrough
+  while true do
+    local page = cli.call(store, "_feedEvents", { after = after, limit = FEED_PAGE })
+    if #page.events == 0 then break end
+    line{ events = page.events }
+    n = n + #page.events
+    after = page.events[#page.events].seq
+  end
+  for _, what in ipairs{ { "_feedConsumers", "consumers", "name" }, { "_feedEntitySeqs", "galleries", "galleryId" } } do
+    local fn, key, by = what[1], what[2], what[3]
+    after = nil
+    while true do
+      local page = cli.call(store, fn, { after = after, limit = FEED_PAGE })[key]
+      if #page == 0 then break end
+      line{ [key] = page }
+      after = page[#page][by]
+    end
+  end
+  return n
 end
 
 local function export(opts, out, err)
@@ -109,7 +140,8 @@ local function export(opts, out, err)
       bar:step(n)
     end
   end)
-  line{ ["end"] = { galleries = gseen, items = iseen } }
+  local nevents = export_feed(store, line)
+  line{ ["end"] = { galleries = gseen, items = iseen, events = nevents } }
   bar:done()
   store:close()
   if tmp then
@@ -120,7 +152,7 @@ local function export(opts, out, err)
   else
     dest:flush()
   end
-  err:write(("export: %d galleries, %d items\n"):format(gseen, iseen))
+  err:write(("export: %d galleries, %d items, %d events\n"):format(gseen, iseen, nevents))
   return 0
 end
 
@@ -145,7 +177,7 @@ local function import(opts, pos, err)
   local lineno, header, ended = 0, nil, nil
   local bar
   local gallery = nil
-  local ngal, nitems = 0, 0
+  local ngal, nitems, nevents, feed = 0, 0, 0, nil
   local function bad(msg) cli.fail(("%s:%d: %s"):format(file, lineno, msg)) end
   -- an items line goes to the store as the text it is (store:rest "restoreItems": the C
   -- codec reads it), so that nothing of the REST form is lost to a Lua table on the way
@@ -163,7 +195,7 @@ local function import(opts, pos, err)
     if not ok or type(rec) ~= "table" then bad("not a JSON object: " .. tostring(rec)) end
     if not header then
       if rec.format ~= _M.FORMAT then bad("not a progallery export (no format header)") end
-      if rec.version ~= _M.VERSION then bad("export version " .. tostring(rec.version) .. " is not " .. _M.VERSION) end
+      if not _M.READS[rec.version] then bad("export version " .. tostring(rec.version) .. " is not one this progallery reads (1, 2)") end
       header = rec
       bar = progress.new("import", tonumber(rec.items))
     elseif rec.gallery then
@@ -176,10 +208,24 @@ local function import(opts, pos, err)
       if type(rec.items) ~= "table" then bad("items: expected an array") end
       if #rec.items > BATCH then bad(("items: more than %d in one line"):format(BATCH)) end
       if #rec.items > 0 then restore_items(text, #rec.items) end
+    elseif rec.feed or rec.events or rec.consumers or rec.galleries then
+      local part
+      if rec.feed then
+        if type(rec.feed) ~= "table" then bad("feed: expected an object") end
+        part, feed = { prunedThrough = rec.feed.prunedThrough }, rec.feed
+      elseif not feed then
+        bad("events, consumers or galleries before the feed line")
+      elseif rec.events then
+        part = { events = rec.events }
+        nevents = nevents + (type(rec.events) == "table" and #rec.events or 0)
+      elseif rec.consumers then part = { consumers = rec.consumers }
+      else part = { galleries = rec.galleries } end
+      local res, e, code = store:_restoreFeed(part)
+      if not res then bad(("%s (%s)"):format(tostring(e), tostring(code))) end
     elseif rec["end"] then
       ended = rec["end"]
     else
-      bad("unknown record (expected gallery, items or end)")
+      bad("unknown record (expected gallery, items, feed, events, consumers, galleries or end)")
     end
   end
   if input ~= io.stdin then input:close() end
@@ -190,9 +236,13 @@ local function import(opts, pos, err)
     cli.fail(("%s: the end line counts %s galleries and %s items, the file held %d and %d")
       :format(file, tostring(ended.galleries), tostring(ended.items), ngal, nitems))
   end
+  if feed and (ended.events ~= nevents or cli.call(store, "_feedEvents", { limit = 1 }).lastSeq ~= feed.lastSeq) then
+    cli.fail(("%s: the feed does not end where the export's did (seq %s; %s events counted, %d read)")
+      :format(file, tostring(feed.lastSeq), tostring(ended.events), nevents))
+  end
   bar:done()
   store:close()
-  err:write(("import: %d galleries, %d items\n"):format(ngal, nitems))
+  err:write(("import: %d galleries, %d items, %d events\n"):format(ngal, nitems, nevents))
   return 0
 end
 
