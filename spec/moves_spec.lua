@@ -493,6 +493,38 @@ describe("moveGalleryItems", function()
     end)
   end)
 
+  describe("export / import", function()
+    it("moves the Item Moved events to another store as they are", function()
+      local a, ai = S.gallery_with(store, 3, "A")
+      local b = S.ok(store:createGallery { gallery = { name = "B" } })
+      S.ok(store:moveGalleryItems(a._id, { ai[2]._id }, { toGalleryId = b._id }))
+      local rows, after = {}, nil
+      repeat
+        local page = S.ok(store:_feedEvents { after = after, limit = 1000 })
+        for _, e in ipairs(page.events) do rows[#rows + 1] = e end
+        after = page.events[#page.events] and page.events[#page.events].seq
+      until #page.events == 0
+      local other = S.admin()
+      for _, gid in ipairs { a._id, b._id } do S.ok(other:_restoreGallery(S.ok(store:getGallery(gid)))) end
+      S.ok(other:_restoreFeed { prunedThrough = 0 })
+      S.ok(other:_restoreFeed { events = rows })
+      local want, got = S.ok(store:events { after = 0 }), S.ok(other:events { after = 0 })
+      assert.same(want, got)
+      local moved = 0
+      for _, e in ipairs(got.events) do
+        if e.metadata.originatedFrom == "Item Moved" then moved = moved + 1 end
+      end
+      assert.equal(1, moved)
+      -- an origin the store does not know is refused, not stored
+      rows[#rows].origin = 9
+      local third = S.admin()
+      S.ok(third:_restoreFeed { prunedThrough = 0 })
+      S.expect_err("INVALID_ARGUMENT", nil, third._restoreFeed, third, { events = rows })
+      other:close()
+      third:close()
+    end)
+  end)
+
   describe("REST (store:rest)", function()
     it("moves with REST names and shapes, and errors name REST fields", function()
       local cjson = require "cjson"
