@@ -548,5 +548,170 @@ describe("moveGalleryItems", function()
       assert.equal("INVALID_ARGUMENT", code)
       assert.matches("^first", err)
     end)
+
+    it("carries originatedFrom to pull consumers, webhooks and Lua handlers", function()
+      local cjson = require "cjson"
+      local events = require "progallery.events"
+      local a, ai = S.gallery_with(store, 2, "A")
+      local b = S.ok(store:createGallery { gallery = { name = "B" } })
+      local before = S.ok(store:events { after = 0, limit = 1000 }).lastSeq
+      S.ok(store:setEventCursor("mirror", before))
+      S.ok(store:moveGalleryItems(a._id, { ai[1]._id }, { toGalleryId = b._id }))
+      local page = cjson.decode(S.ok(store:rest("events", nil, nil, { after = before })))
+      assert.equal(2, #page.events)
+      assert.equal("gallery_item_deleted", page.events[1].slug)
+      assert.equal("Item Moved", page.events[1].originatedFrom)
+      assert.equal(a._id, page.events[1].entityId)
+      assert.equal(ai[1]._id, page.events[1].actionEvent.body.itemId)
+      assert.equal("gallery_item_created", page.events[2].slug)
+      assert.is_nil(page.events[2].originatedFrom)
+      assert.equal(ai[1]._id, page.events[2].actionEvent.body.item.id)
+      local hooks = cjson.decode(S.ok(store:rest("webhookEvents", nil, nil, { after = before })))
+      assert.same(page.events[1], cjson.decode(hooks.events[1].data))
+      local seen = {}
+      S.ok(events.dispatch(store, {
+        onGalleryItemDeleted = function(e) seen[#seen + 1] = "deleted:" .. tostring(e.metadata.originatedFrom) end,
+        wixProGallery_onGalleryItemCreated = function(e) seen[#seen + 1] = "created:" .. e.data.item._id end,
+      }, { consumer = "mirror" }))
+      assert.same({ "deleted:Item Moved", "created:" .. ai[1]._id }, seen)
+    end)
+  end)
+end)
+
+-- ---- HTTP, under a real nginx (scripts/serve.sh, as spec/http_spec.lua starts it) --------
+
+describe("POST /galleries/{id}/items/move under nginx #nginx", function()
+  local cjson = require "cjson"
+  local srv
+
+  local function sh(cmd)
+    local f = assert(io.popen(cmd .. " 2>&1; echo \"__exit=$?\""))
+    local out = f:read("*a")
+    f:close()
+    return out:gsub("__exit=%d+%s*$", ""), tonumber(out:match("__exit=(%d+)%s*$"))
+  end
+  local q = S.shell_quote
+
+  local function request(method, path, body)
+    local tmp = srv.dir .. "/req"
+    local args = { "curl -s -S --max-time 30 -X " .. method, "-o " .. q(tmp .. ".out"), "-w '%{http_code}'",
+                   "-H " .. q("Authorization: " .. srv.key) }
+    if body then
+      local f = assert(io.open(tmp .. ".in", "wb"))
+      f:write(type(body) == "table" and cjson.encode(body) or body)
+      f:close()
+      args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. q(tmp .. ".in")
+    end
+    args[#args + 1] = q(srv.base .. "/progallery/v2" .. path)
+    local out, st = sh(table.concat(args, " "))
+    assert(st == 0, "curl failed: " .. out)
+    local f = io.open(tmp .. ".out", "rb")
+    local text = f and f:read("*a") or ""
+    if f then f:close() end
+    local ok, json = pcall(cjson.decode, text)
+    return tonumber(out:match("(%d%d%d)%s*$")), ok and json or nil, text
+  end
+
+  setup(function()
+    if not io.open("build-luajit/progallery.so") then
+      local out, st = sh("make -s luajit")
+      assert(st == 0, "make luajit failed:\n" .. out)
+    end
+    local dir = (sh("mktemp -d /tmp/progallery-http.XXXXXX")):gsub("%s+$", "")
+    sh("chmod 755 " .. q(dir))
+    local port
+    for _ = 1, 50 do
+      port = math.random(20000, 60000)
+      local _, st = sh("curl -s -o /dev/null --max-time 1 http://127.0.0.1:" .. port .. "/")
+      if st == 7 then break end
+    end
+    srv = { dir = dir, port = port, key = "moves-key-" .. os.time(), base = "http://127.0.0.1:" .. port }
+    srv.env = ("PORT=%d PROGALLERY_SERVE_DIR=%s PROGALLERY_ADMIN_KEY=%s PROGALLERY_NO_DEPS=1 PROGALLERY_WORKERS=2")
+      :format(port, q(dir), q(srv.key))
+    local out, st = sh(srv.env .. " sh scripts/serve.sh start")
+    assert(st == 0, "nginx did not start:\n" .. out)
+  end)
+
+  teardown(function()
+    if not srv then return end
+    sh(srv.env .. " sh scripts/serve.sh stop")
+    if srv.dir:match("^/tmp/progallery%-http%.") then sh("rm -rf " .. q(srv.dir)) end
+  end)
+
+  it("moves within and between galleries, answers {items} in REST shape, and its events", function()
+    local st, a = request("POST", "/galleries", { gallery = { name = "A", items = {
+      { title = "1", image = { imageInfo = { id = "x1.jpg", width = 10, height = 10 } } }, { title = "2" }, { title = "3" } } } })
+    assert.equal(200, st)
+    local _, b = request("POST", "/galleries", { gallery = { name = "B", items = { { title = "b1" } } } })
+    local aid = { a.gallery.items[1].id, a.gallery.items[2].id, a.gallery.items[3].id }
+    local gid, bid = a.gallery.id, b.gallery.id
+    local fst, feed, ftext = request("GET", "/events?limit=1000")
+    assert.equal(200, fst, ftext)
+    local seq = feed.lastSeq
+    -- within: 1 and 3 (given as 3, 1) after 2
+    local st2, r = request("POST", "/galleries/" .. gid .. "/items/move", { itemIds = { aid[3], aid[1] }, after = aid[2], galleryId = gid })
+    assert.equal(200, st2)
+    assert.same({ aid[1], aid[3] }, { r.items[1].id, r.items[2].id })
+    assert.equal("x1.jpg", r.items[1].image.imageInfo.id)
+    assert.is_string(r.items[1].updatedDate)
+    local _, list = request("GET", "/galleries/" .. gid .. "/items")
+    assert.same({ aid[2], aid[1], aid[3] }, { list.items[1].id, list.items[2].id, list.items[3].id })
+    -- between: 2 before b1
+    local st3 = request("POST", "/galleries/" .. gid .. "/items/move", { itemIds = { aid[2] }, before = b.gallery.items[1].id, toGalleryId = bid })
+    assert.equal(200, st3)
+    local _, gb = request("GET", "/galleries/" .. bid)
+    assert.equal(2, gb.gallery.totalItems)
+    assert.same({ aid[2], b.gallery.items[1].id }, { gb.gallery.items[1].id, gb.gallery.items[2].id })
+    local _, ga = request("GET", "/galleries/" .. gid)
+    assert.equal(2, ga.gallery.totalItems)
+    local est, evs, etext = request("GET", ("/events?after=%d"):format(seq))
+    assert.equal(200, est, etext)
+    local slugs = {}
+    for i, e in ipairs(evs.events) do slugs[i] = e.slug .. (e.originatedFrom and (":" .. e.originatedFrom) or "") end
+    assert.same({ "gallery_item_updated", "gallery_item_updated", "gallery_item_deleted:Item Moved", "gallery_item_created" }, slugs)
+  end)
+
+  it("answers bad input with 400 / 404 naming the REST field, and 405 for other methods", function()
+    local _, a = request("POST", "/galleries", { gallery = { name = "A", items = { { title = "1" }, { title = "2" } } } })
+    local gid, i1, i2 = a.gallery.id, a.gallery.items[1].id, a.gallery.items[2].id
+    local path = "/galleries/" .. gid .. "/items/move"
+    local function field(json)
+      local v = json.details.validationError and json.details.validationError.fieldViolations
+      return v and v[1].field
+    end
+    local cases = {
+      { { itemIds = { i1, i1 } }, 400, "INVALID_ARGUMENT", "itemIds[1]" },
+      { { itemIds = { i1, "nope" } }, 400, "INVALID_ARGUMENT", "itemIds[1]" },
+      { { itemIds = {} }, 400, "INVALID_ARGUMENT", "itemIds" },
+      { { before = i2 }, 400, "INVALID_ARGUMENT", "itemIds" },
+      { { itemIds = { i1 }, before = i2, after = i2 }, 400, "INVALID_ARGUMENT", "after" },
+      { { itemIds = { i1 }, before = i1 }, 400, "INVALID_ARGUMENT", "before" },
+      { { itemIds = { i1 }, toGalleryId = "x" }, 400, "INVALID_ARGUMENT", "toGalleryId" },
+      { { itemIds = { i1 }, position = 1 }, 400, "INVALID_ARGUMENT", "position" },
+      { { itemIds = { i1 }, galleryId = S.MISSING_ID }, 400, "INVALID_ARGUMENT", "galleryId" },
+      { { itemIds = { S.MISSING_ID } }, 404, "NOT_FOUND" },
+      { { itemIds = { i1 }, after = S.MISSING_ID }, 404, "NOT_FOUND" },
+      { { itemIds = { i1 }, toGalleryId = S.MISSING_ID }, 404, "NOT_FOUND" },
+    }
+    for _, c in ipairs(cases) do
+      local st, json, text = request("POST", path, c[1])
+      assert.equal(c[2], st, text)
+      assert.equal(c[3], json.details.applicationError.code, text)
+      if c[4] then assert.equal(c[4], field(json), text) end
+    end
+    local st, json = request("POST", "/galleries/" .. S.MISSING_ID .. "/items/move", { itemIds = { i1 } })
+    assert.equal(404, st)
+    assert.equal("NOT_FOUND", json.details.applicationError.code)
+    st = request("GET", path)
+    assert.equal(405, st)
+    local _, list = request("GET", "/galleries/" .. gid .. "/items")
+    assert.same({ i1, i2 }, { list.items[1].id, list.items[2].id })
+  end)
+
+  it("is refused without the admin key", function()
+    local _, a = request("POST", "/galleries", { gallery = { items = { { title = "1" } } } })
+    local out = sh(("curl -s -o /dev/null -w '%%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary %s %s")
+      :format(q(cjson.encode { itemIds = { a.gallery.items[1].id } }), q(srv.base .. "/progallery/v2/galleries/" .. a.gallery.id .. "/items/move")))
+    assert.equal("403", out:match("%d%d%d"))
   end)
 end)
