@@ -271,6 +271,66 @@ describe("moveGalleryItems", function()
     end)
   end)
 
+  describe("concurrency", function()
+    it("opposite moves between two galleries from two processes all commit (no deadlock)", function()
+      local path = S.tmppath()
+      local a, b, ai, bi
+      do
+        local s = S.ok(S.progallery.open { path = path, caller = "admin" })
+        a, ai = S.gallery_with(s, 6, "A")
+        b, bi = S.gallery_with(s, 6, "B")
+        s:close()
+      end
+      local lpath, cpath = S.abs_paths()
+      local open = S.postgres and ("{ dsn = %q, caller = 'admin', busyTimeout = 20000 }"):format(S.dsn_for(path))
+                   or ("{ path = %q, caller = 'admin', busyTimeout = 20000 }"):format(path)
+      -- each process moves its own items (so it always knows where they are) out and back:
+      -- one starts A -> B, the other B -> A, so the two lock the galleries in opposite orders
+      local function worker(from, to, ids, out)
+        return ([[
+          package.path = %q; package.cpath = %q
+          local p = require "progallery"
+          local s = assert(p.open(%s))
+          local from, to, ids = %q, %q, { %s }
+          local failed = 0
+          for round = 1, 60 do
+            local r, err, code = s:moveGalleryItems(from, ids, { toGalleryId = to })
+            if not r then failed = failed + 1; io.stderr:write(tostring(code), " ", tostring(err), "\n")
+            else from, to = to, from end
+          end
+          local f = assert(io.open(%q, "w")); f:write(failed, " ", from); f:close()
+        ]]):format(lpath, cpath, open, from, to, ("%q, %q"):format(ids[1], ids[2]), out)
+      end
+      local o1, o2 = path .. ".w1", path .. ".w2"
+      local p1 = worker(a._id, b._id, { ai[1]._id, ai[2]._id }, o1)
+      local p2 = worker(b._id, a._id, { bi[1]._id, bi[2]._id }, o2)
+      S.sh(("%s -e %s 2>%s.e1 & %s -e %s 2>%s.e2 & wait"):format(S.lua_bin, S.shell_quote(p1), path,
+        S.lua_bin, S.shell_quote(p2), path))
+      local function result(f)
+        local h = io.open(f)
+        local t = h and h:read("*a") or ""
+        if h then h:close() end
+        os.remove(f)
+        return t
+      end
+      local r1, r2 = result(o1), result(o2)
+      local e1, e2 = result(path .. ".e1"), result(path .. ".e2")
+      assert.equal("0 " .. a._id, r1, e1) -- 60 moves: back where they started
+      assert.equal("0 " .. b._id, r2, e2)
+      local s = S.ok(S.progallery.open { path = path, caller = "admin" })
+      for _, g in ipairs { { a, ai }, { b, bi } } do
+        local items = S.all_items(s, g[1]._id)
+        assert.equal(6, #items)
+        assert.equal(6, S.ok(s:getGallery(g[1]._id)).totalItems)
+        local set = {}
+        for _, it in ipairs(g[2]) do set[it._id] = true end
+        for _, it in ipairs(items) do assert.is_true(set[it._id]) end
+      end
+      s:close()
+      S.cleanup()
+    end)
+  end)
+
   describe("renumbering", function()
     it("renumbers the target when doubles run out (70 moves before one anchor), keeping order and mirrors", function()
       local g, items = S.gallery_with(store, 80)
