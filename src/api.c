@@ -998,6 +998,7 @@ static pg_value *move_gallery_items(pg_db *db, pg_value *const *args, pg_status 
     pg_gallery_row src, dst, *g1, *g2;
     pg_item_row *moved, anchor, *renumbered = NULL;
     int64_t *mkeys, now = pg_now_ms();
+    unsigned char *found;
     double *sorts;
     size_t n, i, nrenumbered = 0;
     int after = 0, cross, room;
@@ -1026,7 +1027,8 @@ static pg_value *move_gallery_items(pg_db *db, pg_value *const *args, pg_status 
     moved = pg_arena_alloc(db->arena, n * sizeof *moved);
     mkeys = pg_arena_alloc(db->arena, n * sizeof *mkeys);
     sorts = pg_arena_alloc(db->arena, n * sizeof *sorts);
-    if (!moved || !mkeys || !sorts || !(out = pg_new_array(db->arena, n)))
+    found = pg_arena_alloc(db->arena, n);
+    if (!moved || !mkeys || !sorts || !found || !(out = pg_new_array(db->arena, n)))
         return oom(st);
 
     if (!begin(db, 1, st))
@@ -1041,11 +1043,11 @@ static pg_value *move_gallery_items(pg_db *db, pg_value *const *args, pg_status 
         return end(db, NULL, st);
     if (!cross)
         dst = src;
+    if (db->ops->items_find(db->s, (const char (*)[PG_UUID_LEN + 1])ids, n, db->arena, moved,
+                            found, st) < 0)
+        return end(db, NULL, st);
     for (i = 0; i < n; i++) {
-        int found = item_in_gallery(db, &src, ids[i], &moved[i], st);
-        if (found < 0)
-            return end(db, NULL, st);
-        if (!found) {
+        if (!found[i] || moved[i].gallery_key != src.key) {
             pg_fail(st, PG_NOT_FOUND, "itemIds[%zu]: no item with id %s in gallery %s", i + 1,
                     ids[i], src.id);
             return end(db, NULL, st);
@@ -1053,10 +1055,10 @@ static pg_value *move_gallery_items(pg_db *db, pg_value *const *args, pg_status 
         mkeys[i] = moved[i].key;
     }
     if (anchor_name) {
-        int found = item_in_gallery(db, &dst, aid, &anchor, st);
-        if (found < 0)
+        int there = item_in_gallery(db, &dst, aid, &anchor, st);
+        if (there < 0)
             return end(db, NULL, st);
-        if (!found) {
+        if (!there) {
             pg_fail(st, PG_NOT_FOUND, "%s: no item with id %s in gallery %s", anchor_name, aid,
                     dst.id);
             return end(db, NULL, st);

@@ -233,6 +233,10 @@ typedef struct pg_storage_ops {
      * with their new values, in no particular order; *rows is arena memory. */
     int (*items_renumber)(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
                           pg_item_row **rows, size_t *n, pg_status *st);
+    /* item_find of n ids at once (n <= PG_MAX_BATCH): out[i] and found[i] (1 or 0) for
+     * ids[i], in one round trip where the engine has them. */
+    int (*items_find)(pg_storage *s, const char (*ids)[PG_UUID_LEN + 1], size_t n, pg_arena *a,
+                      pg_item_row *out, unsigned char *found, pg_status *st);
 } pg_storage_ops;
 
 /* The engines (storage.c): by name; NULL when none has it. */

@@ -85,6 +85,7 @@ enum {
     Q_CURSOR_PAGE, Q_ENTITY_PAGE, Q_ENTITY_SET, Q_FEED_RESTORE, Q_FEED_RESTORED,
     /* moves */
     Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEMS_RENUMBER,
+    Q_ITEMS_FIND,
     Q_COUNT
 };
 
@@ -174,6 +175,8 @@ static const char *const sql[Q_COUNT] = {
                          " AS rn FROM items WHERE gid = $1) r"
                          " WHERE i.iid = r.iid AND i.sort_order <> r.rn"
                          " RETURNING i.iid, i.id, i.type, i.sort_order, i.created_ms, i.updated_ms, i.doc",
+    [Q_ITEMS_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc, id"
+                     " FROM items WHERE id = ANY($1::text[])",
 };
 
 struct pg_storage {
@@ -1071,6 +1074,78 @@ static int pq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms,
     return 1;
 }
 
+/* an id and its place in the caller's list, sorted by id to match rows to places */
+typedef struct {
+    char id[PG_UUID_LEN + 1];
+    size_t at;
+} id_at;
+
+static int cmp_id_at(const void *a, const void *b)
+{
+    return memcmp(((const id_at *)a)->id, ((const id_at *)b)->id, PG_UUID_LEN);
+}
+
+/* One query for n ids (a text[] parameter): a move of 100 items costs one round trip for
+ * its lookups, not 100. Rows come back in any order and are matched to the places of
+ * their id (an id given twice gets the row twice). */
+static int pq_items_find(pg_storage *s, const char (*ids)[PG_UUID_LEN + 1], size_t n, pg_arena *a,
+                         pg_item_row *out, unsigned char *found, pg_status *st)
+{
+    PGresult *r;
+    const char *v[1];
+    char *arr = pg_arena_alloc(a, n * (PG_UUID_LEN + 1) + 3), *p;
+    id_at *idx = pg_arena_alloc(a, (n ? n : 1) * sizeof *idx);
+    size_t i;
+    int k, nt;
+    if (!arr || !idx)
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    p = arr;
+    *p++ = '{';
+    for (i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        memcpy(p, ids[i], PG_UUID_LEN); /* normalized ids need no quoting */
+        p += PG_UUID_LEN;
+        memcpy(idx[i].id, ids[i], PG_UUID_LEN + 1);
+        idx[i].at = i;
+        found[i] = 0;
+    }
+    *p++ = '}';
+    *p = '\0';
+    v[0] = arr;
+    if (run_q(s, Q_ITEMS_FIND, 1, v, NULL, NULL, &r, st) < 0)
+        return -1;
+    qsort(idx, n, sizeof *idx, cmp_id_at);
+    nt = PQntuples(r);
+    for (k = 0; k < nt; k++) {
+        id_at key;
+        size_t lo = 0, hi = n;
+        copy_id(key.id, r, k, 7);
+        while (lo < hi) { /* the first place with this id */
+            size_t mid = lo + (hi - lo) / 2;
+            if (cmp_id_at(&key, &idx[mid]) > 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < n && cmp_id_at(&key, &idx[lo]) == 0; lo++) {
+            pg_item_row *it = &out[idx[lo].at];
+            const char *problem;
+            memset(it, 0, sizeof *it);
+            it->key = get_i64(r, k, 0);
+            it->gallery_key = get_i64(r, k, 1);
+            memcpy(it->id, key.id, PG_UUID_LEN + 1);
+            if ((problem = read_item(a, r, k, 2, it))) {
+                PQclear(r);
+                return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
+            }
+            found[idx[lo].at] = 1;
+        }
+    }
+    PQclear(r);
+    return 1;
+}
+
 /* ---- the event feed ------------------------------------------------------------ */
 
 static int pq_feed_state(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st)
@@ -1480,4 +1555,5 @@ const pg_storage_ops pg_postgres_ops = {
     .item_neighbours = pq_item_neighbours,
     .item_move = pq_item_move,
     .items_renumber = pq_items_renumber,
+    .items_find = pq_items_find,
 };

@@ -965,6 +965,20 @@ static int sq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms,
     return finish(s, q, rc, st);
 }
 
+/* An in-process engine: n lookups cost no more than one query for n. */
+static int sq_items_find(pg_storage *s, const char (*ids)[PG_UUID_LEN + 1], size_t n, pg_arena *a,
+                         pg_item_row *out, unsigned char *found, pg_status *st)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        int f = sq_item_find(s, ids[i], a, &out[i], st);
+        if (f < 0)
+            return -1;
+        found[i] = (unsigned char)f;
+    }
+    return 1;
+}
+
 /* ---- the event feed ------------------------------------------------------ */
 
 static int sq_feed_state(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st)
@@ -1334,4 +1348,5 @@ const pg_storage_ops pg_sqlite_ops = {
     .item_neighbours = sq_item_neighbours,
     .item_move = sq_item_move,
     .items_renumber = sq_items_renumber,
+    .items_find = sq_items_find,
 };
