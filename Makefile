@@ -8,6 +8,7 @@
 #   make bench-http      GET through nginx + progallery.http against the same body as a static file
 #   make bench-site      the page (API vs static JSON) in chromium, the resize path vs static files
 #   make bench-webhooks  webhook delivery through nginx: events/s and commit-to-receipt lag
+#   make bench-pg-conns  PostgreSQL connections of one nginx node, and its GET/s, by thread-pool size
 #   make serve           nginx + progallery.http + the pages on 127.0.0.1:8080 (make serve-stop)
 #   make web             bundle the pages (web/, npm pro-gallery) into build/web
 #   make fuzz            the reliability harnesses and fuzzers for FUZZ_SECONDS (default 1800)
@@ -57,7 +58,7 @@ LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR   ?= $(PREFIX)/bin
 
 BUILD   ?= build
-CORE     = arena strbuf value utf8 json status ids media model rest events sign storage storage_sqlite storage_postgres api move restore
+CORE     = arena strbuf value utf8 json status ids media model rest events sign storage storage_sqlite storage_postgres pq_pool api move restore
 BINDING  = lua_value lua_auth lua_json lua_rest lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)
@@ -69,7 +70,7 @@ IMAGE_SO     = $(BUILD)/progallery/image.so
 IMAGE_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags stb libwebp libcrypto)
 IMAGE_LIBS   ?= $(shell $(PKG_CONFIG) --libs stb libwebp libcrypto)
 
-.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http bench-webhooks serve serve-stop fuzz web bench-site
+.PHONY: print-core all rock luajit check test test-nginx install clean bench bench-http bench-webhooks serve serve-stop fuzz web bench-site bench-pg-conns
 
 all: $(SO) $(IMAGE_SO)
 
@@ -117,6 +118,9 @@ bench-site:
 
 bench-webhooks:
 	sh bench/webhooks.sh
+
+bench-pg-conns:
+	sh bench/pg_conns.sh
 
 serve: luajit web
 	sh scripts/serve.sh start

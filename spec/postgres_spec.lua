@@ -173,6 +173,30 @@ describe("postgres engine #postgres", function()
     s:close()
   end)
 
+  pg_it("stores of one process share its idle connections: 40 stores, one backend", function()
+    local dsn = fresh_dsn() .. " application_name=pgpool" .. run
+    local function backends()
+      local out, ok = psql(DSN, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgpool" .. run .. "'")
+      assert(ok, out)
+      return tonumber(out)
+    end
+    local stores = {}
+    for i = 1, 40 do
+      stores[i] = S.ok(open { dsn = dsn, caller = "admin" })
+      S.ok(stores[i]:createGallery { gallery = { name = "s" .. i } })
+    end
+    for i = 1, 40 do assert.equal(40, S.ok(stores[i]:listGalleries {}).totalGalleries) end
+    assert.equal(1, backends())
+    -- a lost connection is not given to the next store: it reconnects
+    assert(psql(DSN, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgpool" .. run .. "'"))
+    local r, msg, code = stores[1]:getGallery(S.random_uuid())
+    assert.is_nil(r)
+    assert.equal("UNAVAILABLE", code, msg)
+    for i = 1, 40 do S.ok(stores[i]:dataVersion()) end
+    assert.equal(1, backends())
+    for i = 1, 40 do stores[i]:close() end
+  end)
+
   pg_it("a write blocked on a lock past busyTimeout is UNAVAILABLE, and changes nothing", function()
     local dsn = fresh_dsn()
     local s = S.ok(open { dsn = dsn, caller = "admin", busyTimeout = 200 })

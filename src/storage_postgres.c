@@ -1,8 +1,12 @@
 /* PostgreSQL engine of the storage interface, through libpq. All of its SQL
  * lives here.
  *
- * One connection per store. Statements are prepared on first use and again
- * after a reconnect (a new backend knows none). Reads run in REPEATABLE READ
+ * A store holds a connection for one call only: it takes an idle one of the process
+ * with the same settings (pq_pool.c) or makes one, and gives it back when the call
+ * ends, so that a process holds as many connections as it runs calls at once, not one
+ * per store (nginx makes a Lua VM, so a store, per task queued for its thread pool).
+ * Statements are prepared on first use on each connection (its backend knows them from
+ * then on; a new backend knows none). Reads run in REPEATABLE READ
  * READ ONLY (one snapshot per call); writes in READ COMMITTED, made exact by
  * the isolation contract of storage.h: the gallery a write finds is locked
  * (FOR UPDATE), the galleries-wide default sort is taken under an advisory
@@ -12,17 +16,20 @@
  * moves exactly when the commit becomes visible, and it is replicated).
  *
  * Failures (spec section 11): a lost connection has no SQLSTATE, only
- * PQstatus() == CONNECTION_BAD: UNAVAILABLE, and the next call reconnects
- * (PQreset: the same conninfo, so a multi-host dsn with
- * target_session_attrs=read-write finds a promoted standby). A COMMIT whose
+ * PQstatus() == CONNECTION_BAD: UNAVAILABLE; the lost connection and the idle
+ * ones of its settings are closed, and the next call connects anew (the same
+ * conninfo, so a multi-host dsn with target_session_attrs=read-write finds a
+ * promoted standby). A COMMIT whose
  * answer never came is UNAVAILABLE with "outcome unknown" in the message: the
  * one failure after which the write may have happened. */
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "events.h"
+#include "pq_pool.h"
 #include "storage.h"
 
 #define SCHEMA_VERSION 3
@@ -179,9 +186,20 @@ static const char *const sql[Q_COUNT] = {
                      " FROM items WHERE id = ANY($1::text[])",
 };
 
+/* A connection, as the pool keeps it: what its backend has prepared goes with it. */
+typedef struct {
+    pq_pooled base;
+    unsigned char prepared[Q_COUNT];
+    int slot; /* its change counter */
+} pq_conn;
+
 struct pg_storage {
-    PGconn *c;
-    unsigned char prepared[Q_COUNT]; /* on this backend */
+    PGconn *c;                /* the running call's connection; NULL between calls */
+    unsigned char *prepared;  /* its statements */
+    pq_conn *conn;
+    char *dsn, *key;          /* the conninfo; the pool's key (conninfo and settings) */
+    char connect_timeout[24]; /* whole seconds, for libpq */
+    int pooled;               /* counted among the key's open stores */
     int writing, in_tx;
     int bumped;    /* this write transaction moved data_version */
     int slot;      /* its change counter */
@@ -423,14 +441,13 @@ static void quiet(void *arg, const char *message)
     (void)message;
 }
 
-/* The session's settings, on every (re)connection. */
+/* The session's settings, on every new connection. */
 static int session(pg_storage *s, pg_status *st)
 {
     char set[256];
-    memset(s->prepared, 0, sizeof s->prepared);
     s->queued = 0;
     PQsetNoticeProcessor(s->c, quiet, NULL);
-    s->slot = (int)((unsigned)PQbackendPID(s->c) % CHANGE_SLOTS);
+    s->slot = s->conn->slot = (int)((unsigned)PQbackendPID(s->c) % CHANGE_SLOTS);
     snprintf(set, sizeof set,
              "SET lock_timeout = %d; SET statement_timeout = %d; SET synchronous_commit = %s;"
              " SET default_transaction_read_only = %s; SET client_min_messages = warning",
@@ -439,20 +456,94 @@ static int session(pg_storage *s, pg_status *st)
     return exec_text(s, set, st);
 }
 
-/* Reconnects a lost connection (at the start of a call, never inside one). */
-static int ensure(pg_storage *s, pg_status *st)
+static char *copy(const char *t)
 {
-    if (!lost(s))
-        return 1;
-    PQreset(s->c);
-    if (PQstatus(s->c) != CONNECTION_OK) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(s->c));
+    size_t n = strlen(t) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, t, n) : NULL;
+}
+
+static void free_conn(pq_pooled *p) { free(p); }
+
+static void hold(pg_storage *s, pq_conn *conn)
+{
+    s->conn = conn;
+    s->c = conn ? conn->base.c : NULL;
+    s->prepared = conn ? conn->prepared : NULL;
+    s->slot = conn ? conn->slot : 0;
+}
+
+/* A new connection for the call (context: "dsn: cannot connect" at open, else the
+ * UNAVAILABLE of a reconnect). */
+static int connect_new(pg_storage *s, int opening, pg_status *st)
+{
+    const char *keys[4] = { "dbname", "connect_timeout", "fallback_application_name", NULL };
+    const char *vals[4];
+    pq_conn *conn = calloc(1, sizeof *conn);
+    char msg[240];
+    if (!conn)
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    vals[0] = s->dsn;
+    vals[1] = s->connect_timeout;
+    vals[2] = "progallery";
+    vals[3] = NULL;
+    /* expand_dbname: the dsn is a conninfo string or URI; later keys do not override it */
+    conn->base.c = PQconnectdbParams(keys, vals, 1);
+    conn->base.pid = getpid();
+    if (!conn->base.c || PQstatus(conn->base.c) != CONNECTION_OK) {
+        snprintf(msg, sizeof msg, "%s", conn->base.c ? PQerrorMessage(conn->base.c) : "out of memory");
         trim(msg);
-        return pg_fail(st, PG_UNAVAILABLE, "database unavailable: cannot reconnect (%s)", msg), -1;
+        if (!conn->base.c)
+            pg_fail(st, PG_INTERNAL, "out of memory");
+        else if (opening)
+            pg_fail(st, PG_UNAVAILABLE, "dsn: cannot connect: %s", msg);
+        else
+            pg_fail(st, PG_UNAVAILABLE, "database unavailable: cannot reconnect (%s)", msg);
+        PQfinish(conn->base.c);
+        free(conn);
+        return -1;
     }
+    hold(s, conn);
+    if (session(s, st) < 0) {
+        PQfinish(conn->base.c);
+        free(conn);
+        hold(s, NULL);
+        return -1;
+    }
+    return 1;
+}
+
+/* The connection for a call: held already, an idle one of the same settings, or new
+ * (opening: a failure to connect is the open's "dsn: cannot connect"). */
+static int take_for(pg_storage *s, int opening, pg_status *st)
+{
+    pq_conn *conn;
+    if (s->conn)
+        return 1;
     s->in_tx = 0;
-    return session(s, st);
+    s->queued = 0;
+    while ((conn = (pq_conn *)pq_pool_take(s->key))) {
+        if (PQstatus(conn->base.c) == CONNECTION_OK) {
+            hold(s, conn);
+            return 1;
+        }
+        pq_pool_give(s->key, &conn->base, free_conn); /* closes it and the others */
+    }
+    return connect_new(s, opening, st);
+}
+
+static int take(pg_storage *s, pg_status *st) { return take_for(s, 0, st); }
+
+/* The call is over: its connection goes back to the process's idle ones (closed instead
+ * when it was lost). */
+static void give(pg_storage *s)
+{
+    pq_conn *conn = s->conn;
+    if (!conn)
+        return;
+    hold(s, NULL);
+    s->in_tx = 0;
+    pq_pool_give(s->key, &conn->base, free_conn);
 }
 
 /* Creates or checks the schema, under an advisory lock (two nodes opening a new
@@ -522,16 +613,18 @@ static void pq_close(pg_storage *s)
 {
     if (!s)
         return;
-    PQfinish(s->c);
+    give(s);
+    if (s->pooled)
+        pq_pool_close(s->key);
+    free(s->dsn);
+    free(s->key);
     free(s);
 }
 
 static int pq_open(const pg_open_opts *o, pg_storage **out, pg_status *st)
 {
     pg_storage *s = calloc(1, sizeof *s);
-    const char *keys[4] = { "dbname", "connect_timeout", "fallback_application_name", NULL };
-    const char *vals[4];
-    char ct[24];
+    size_t keylen;
     *out = NULL;
     if (!s)
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
@@ -540,38 +633,39 @@ static int pq_open(const pg_open_opts *o, pg_storage **out, pg_status *st)
     s->sync_full = o->synchronous_full;
     s->readonly = o->readonly;
     /* libpq counts whole seconds (at least 2 in libpq 15); 0 = forever */
-    snprintf(ct, sizeof ct, "%d",
+    snprintf(s->connect_timeout, sizeof s->connect_timeout, "%d",
              o->postgres.connect_timeout_ms <= 0 ? 0 : (o->postgres.connect_timeout_ms + 999) / 1000);
-    vals[0] = o->postgres.dsn;
-    vals[1] = ct;
-    vals[2] = "progallery";
-    vals[3] = NULL;
-    /* expand_dbname: the dsn is a conninfo string or URI; later keys do not override it */
-    s->c = PQconnectdbParams(keys, vals, 1);
-    if (!s->c || PQstatus(s->c) != CONNECTION_OK) {
-        char msg[240];
-        snprintf(msg, sizeof msg, "%s", s->c ? PQerrorMessage(s->c) : "out of memory");
-        trim(msg);
-        pg_fail(st, s->c ? PG_UNAVAILABLE : PG_INTERNAL, "dsn: cannot connect: %s", msg);
+    /* connections are alike when made from the same conninfo with the same session */
+    keylen = strlen(o->postgres.dsn) + 128;
+    if (!(s->dsn = copy(o->postgres.dsn)) || !(s->key = malloc(keylen))) {
+        pq_close(s);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    snprintf(s->key, keylen, "%s\x1f%s %d %d %d %d", s->dsn, s->connect_timeout, s->busy_timeout_ms,
+             s->statement_timeout_ms, s->sync_full, s->readonly);
+    if (!(s->pooled = pq_pool_open(s->key))) {
+        pq_close(s);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    if (take_for(s, 1, st) < 0 || migrate(s, st) < 0) {
         pq_close(s);
         return -1;
     }
-    if (session(s, st) < 0 || migrate(s, st) < 0) {
-        pq_close(s);
-        return -1;
-    }
+    give(s);
     *out = s;
     return 1;
 }
 
 static int pq_begin(pg_storage *s, int write, pg_status *st)
 {
-    if (ensure(s, st) < 0)
+    if (take(s, st) < 0)
         return -1;
     s->writing = write;
     s->bumped = 0;
-    if (run0(s, write ? Q_BEGIN_WRITE : Q_BEGIN_READ, st) < 0)
+    if (run0(s, write ? Q_BEGIN_WRITE : Q_BEGIN_READ, st) < 0) {
+        give(s);
         return -1;
+    }
     s->in_tx = 1;
     return 1;
 }
@@ -585,6 +679,8 @@ static int bump(pg_storage *s, pg_status *st)
     return run_q(s, Q_BUMP, 1, v, NULL, NULL, NULL, st);
 }
 
+/* A failed commit leaves the transaction to the caller's rollback, which gives the
+ * connection back. */
 static int pq_commit(pg_storage *s, pg_status *st)
 {
     PGresult *r;
@@ -598,6 +694,7 @@ static int pq_commit(pg_storage *s, pg_status *st)
     s->in_tx = 0;
     if (t == PGRES_COMMAND_OK) {
         PQclear(r);
+        give(s);
         return 1;
     }
     if (lost(s) && s->writing) {
@@ -615,21 +712,29 @@ static int pq_commit(pg_storage *s, pg_status *st)
 static void pq_rollback(pg_storage *s)
 {
     pg_status ignored;
+    if (!s->conn)
+        return;
     drain(s, &ignored);
     if (s->in_tx && !lost(s))
         PQclear(PQexec(s->c, "ROLLBACK"));
     s->in_tx = 0;
+    give(s);
 }
 
 static int pq_data_version(pg_storage *s, int64_t *v, pg_status *st)
 {
     PGresult *r;
+    int held = s->conn != NULL, rc;
     *v = 0;
-    if (ensure(s, st) < 0 || run_q(s, Q_DATA_VERSION, 0, NULL, NULL, NULL, &r, st) < 0)
+    if (take(s, st) < 0)
         return -1;
-    *v = PQntuples(r) ? get_i64(r, 0, 0) : 0;
-    PQclear(r);
-    return 1;
+    if ((rc = run_q(s, Q_DATA_VERSION, 0, NULL, NULL, NULL, &r, st)) > 0) {
+        *v = PQntuples(r) ? get_i64(r, 0, 0) : 0;
+        PQclear(r);
+    }
+    if (!held)
+        give(s);
+    return rc;
 }
 
 /* ---- galleries ---------------------------------------------------------------- */
