@@ -918,8 +918,8 @@ static int by_key(const void *a, const void *b)
 /* Where itemIds[i] (0-based) is named in a description: as the field path is. */
 static size_t shown_index(const pg_db *db, size_t i) { return db->rest ? i : i + 1; }
 
-/* No id twice in ids[0..n-1], and the anchor (when given) not among them: sorted
- * pointers, so that a batch of 1000 costs n log n, not n^2. */
+/* No id twice in ids[0..n-1], and the anchor (when given) not among them: the
+ * positions sorted by id, so that a batch of 1000 costs n log n, not n^2. */
 static int distinct_ids(pg_db *db, char (*ids)[PG_UUID_LEN + 1], size_t n, const char *anchor,
                         const char *anchor_name, pg_status *st)
 {
