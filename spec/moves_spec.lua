@@ -535,6 +535,40 @@ describe("moveGalleryItems", function()
     end)
   end)
 
+  describe("atomicity", function()
+    it("a move that fails at its last item's update leaves everything as it was (renumbering too)", function()
+      local path = S.tmppath()
+      local st = S.ok(S.progallery.open { path = path, caller = "admin" })
+      local a, ai = S.gallery_with(st, 4, "A")
+      -- a target whose ties force a renumbering before the items are placed
+      local b = S.ok(st:createGallery { gallery = { name = "B", items = {
+        { title = "x", sortOrder = 3 }, { title = "y", sortOrder = 3 }, { title = "z", sortOrder = 3 } } } })
+      local victim = ai[3]._id -- the last of the moved items in their order: updated last
+      local sql = S.postgres and ([[
+        CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN
+          IF NEW.id = '%s' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER boom BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION boom();]]):format(victim)
+        or ("CREATE TRIGGER boom BEFORE UPDATE ON items WHEN NEW.id = '%s'"
+            .. " BEGIN SELECT RAISE(ABORT, 'boom'); END;"):format(victim)
+      local out, ok = S.sqlite(path, sql)
+      assert(ok, out)
+      local gids = { a._id, b._id }
+      local before = snapshot(st, gids)
+      local r, err, code = st:moveGalleryItems(a._id, { ai[3]._id, ai[1]._id, ai[2]._id },
+        { toGalleryId = b._id, after = b.items[1]._id })
+      assert.is_nil(r)
+      assert.equal("INTERNAL", code, err)
+      assert.same(before, snapshot(st, gids))
+      -- and without the trigger the same move goes through, renumbering B
+      out, ok = S.sqlite(path, "DROP TRIGGER boom" .. (S.postgres and " ON items" or ""))
+      assert(ok, out)
+      S.ok(st:moveGalleryItems(a._id, { ai[3]._id, ai[1]._id, ai[2]._id }, { toGalleryId = b._id, after = b.items[1]._id }))
+      assert.same({ b.items[1]._id, ai[1]._id, ai[2]._id, ai[3]._id, b.items[2]._id, b.items[3]._id }, order_of(st, b._id))
+      st:close()
+      S.cleanup()
+    end)
+  end)
+
   describe("batches", function()
     it("moves 1000 items in one call, between galleries", function()
       local a = S.ok(store:createGallery { gallery = { name = "A" } })
