@@ -28,6 +28,13 @@
 #   PROGALLERY_WEBHOOKS       space-separated webhook URLs, each receiving all six events
 #   PROGALLERY_WEBHOOK_KEY    path of the PEM RSA private key that signs them (required with webhooks)
 #   PROGALLERY_INSTANCE_ID    the instanceId sent in webhooks (progallery)
+#   PROGALLERY_SITES          many sites on this server (API.md section 14): the path of a Lua file
+#                             returning { [siteId] = { db = ... | dsn = ..., schema = ..., adminKey = ...,
+#                             webhooks = ..., instanceId = ... } } (docs/http.md, "Sites"); then
+#                             PROGALLERY_DB and PROGALLERY_ADMIN_KEY are not used, and
+#                             PROGALLERY_WEBHOOK_KEY signs every site's webhooks. Running as root,
+#                             the workers (nobody) write SQLite files in <dir>/data only
+#   PROGALLERY_DEFAULT_SITE   the site id of requests without wix-site-id (unset: those are 404)
 # The pages (GET /, GET /g/{galleryId}) come from build/web (make web; docs/site.md).
 set -eu
 cd "$(dirname "$0")/.."
@@ -97,7 +104,7 @@ start() {
   MEDIA_BASE=${MEDIA_BASE%/}
   # a socket left by an nginx that did not exit cleanly would stop this one from binding
   rm -f "$DIR/tmp/media-resize.sock"
-  if [ -z "${PROGALLERY_ADMIN_KEY:-}" ]; then
+  if [ -z "${PROGALLERY_ADMIN_KEY:-}" ] && [ -z "${PROGALLERY_SITES:-}" ]; then
     if [ -s "$DIR/admin-key" ]; then
       PROGALLERY_ADMIN_KEY=$(cat "$DIR/admin-key")
     else
@@ -117,7 +124,19 @@ start() {
     case "$PROGALLERY_WEBHOOK_KEY" in /*) ;; *) PROGALLERY_WEBHOOK_KEY=$ROOT/$PROGALLERY_WEBHOOK_KEY ;; esac
     export PROGALLERY_WEBHOOKS PROGALLERY_WEBHOOK_KEY
   fi
+  if [ -n "${PROGALLERY_WEBHOOK_KEY:-}" ] && [ -z "${PROGALLERY_WEBHOOKS:-}" ]; then
+    # sites' own webhooks are signed with it too
+    [ -r "$PROGALLERY_WEBHOOK_KEY" ] || { echo "serve: PROGALLERY_WEBHOOK_KEY: cannot read $PROGALLERY_WEBHOOK_KEY" >&2; exit 1; }
+    case "$PROGALLERY_WEBHOOK_KEY" in /*) ;; *) PROGALLERY_WEBHOOK_KEY=$ROOT/$PROGALLERY_WEBHOOK_KEY ;; esac
+    export PROGALLERY_WEBHOOK_KEY
+  fi
   [ -n "${PROGALLERY_INSTANCE_ID:-}" ] && export PROGALLERY_INSTANCE_ID
+  if [ -n "${PROGALLERY_SITES:-}" ]; then
+    [ -r "$PROGALLERY_SITES" ] || { echo "serve: PROGALLERY_SITES: cannot read $PROGALLERY_SITES" >&2; exit 1; }
+    case "$PROGALLERY_SITES" in /*) ;; *) PROGALLERY_SITES=$ROOT/$PROGALLERY_SITES ;; esac
+    export PROGALLERY_SITES
+  fi
+  [ -n "${PROGALLERY_DEFAULT_SITE:-}" ] && export PROGALLERY_DEFAULT_SITE
 
   # A root master drops its workers to nobody: they must reach the code and own the data.
   user_line="# (not root: workers run as $(id -un))"
@@ -161,6 +180,16 @@ start() {
     fi
     sleep 0.1
   done
+  if [ -n "${PROGALLERY_SITES:-}" ]; then
+    cat <<EOF
+serve: progallery REST v2 on $base (also http://127.0.0.1:$PORT/progallery/v2)
+  the sites of $PROGALLERY_SITES, chosen by the wix-site-id header (default: ${PROGALLERY_DEFAULT_SITE:-none, a 404})
+  pid $(cat "$DIR/logs/nginx.pid"), prefix $DIR, media $MEDIA
+  curl -s -H 'wix-site-id: <siteId>' $base/galleries
+Stop: sh scripts/serve.sh stop   (logs: $DIR/logs/error.log)
+EOF
+    return 0
+  fi
   cat <<EOF
 serve: progallery REST v2 on $base (also http://127.0.0.1:$PORT/progallery/v2)
   the galleries: http://127.0.0.1:$PORT/   one gallery: http://127.0.0.1:$PORT/g/<galleryId>

@@ -382,4 +382,120 @@ function S.hostile_values()
   }
 end
 
+-- ---- the nginx specs' shared parts (spec/webhooks_spec.lua, spec/sites_spec.lua) -------
+-- processes, files, temporary server dirs, loopback ports, and the official SDK's webhook
+-- receiver (spec/sdk/receiver.mjs)
+
+-- cmd -> its output (stdout and stderr), its exit status
+function S.run(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1; echo \"__exit=$?\""))
+  local out = f:read("*a")
+  f:close()
+  local status = tonumber(out:match("__exit=(%d+)%s*$"))
+  return (out:gsub("__exit=%d+%s*$", "")), status
+end
+
+function S.read_file(p)
+  local f = io.open(p, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function S.write_file(p, s)
+  local f = assert(io.open(p, "wb"))
+  f:write(s)
+  f:close()
+end
+
+function S.now() return tonumber((S.run("date +%s.%N"))) end
+function S.sleep(seconds) S.run("sleep " .. seconds) end
+
+-- waits (bounded) until pred() is true; returns its last value
+function S.eventually(seconds, pred)
+  local deadline = S.now() + seconds
+  local v = pred()
+  while not v and S.now() < deadline do
+    S.sleep(0.2)
+    v = pred()
+  end
+  return v
+end
+
+-- a temporary dir for a server, world-traversable (a root master's workers run as nobody)
+function S.server_dir()
+  local dir = (S.run("mktemp -d /tmp/progallery-http.XXXXXX")):gsub("%s+$", "")
+  S.run("chmod 755 " .. S.shell_quote(dir))
+  return dir
+end
+
+function S.remove_server_dir(dir)
+  if dir and dir:match("^/tmp/progallery%-http%.") then S.run("rm -rf " .. S.shell_quote(dir)) end
+end
+
+-- a loopback port nothing listens on, below Linux's ephemeral range (32768..), where
+-- outgoing connections take their local ports; never the same one twice in a run
+local used_ports = {}
+function S.free_port()
+  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
+  for _ = 1, 50 do
+    local port = math.random(20000, 32000)
+    local _, st = S.run("curl -s -o /dev/null --max-time 1 http://127.0.0.1:" .. port .. "/")
+    if st == 7 and not used_ports[port] then
+      used_ports[port] = true
+      return port
+    end
+  end
+  error("no free loopback port found")
+end
+
+-- @wix/sdk and @wix/pro-gallery in spec/sdk/node_modules (npm ci when missing)
+function S.ensure_sdk()
+  local dir = S.cwd() .. "/spec/sdk"
+  if not S.read_file(dir .. "/node_modules/@wix/sdk/package.json")
+      or not S.read_file(dir .. "/node_modules/@wix/pro-gallery/package.json") then
+    local out, st = S.run("cd " .. S.shell_quote(dir) .. " && npm ci --no-audit --no-fund --loglevel=error")
+    assert(st == 0, "npm could not install @wix/sdk and @wix/pro-gallery: " .. out)
+  end
+end
+
+-- a fresh RSA key pair in dir: private key path, public key path
+function S.rsa_keys(dir)
+  local key, pub = dir .. "/key.pem", dir .. "/pub.pem"
+  local out, st = S.run(("openssl genrsa -out %s 2048 && openssl rsa -in %s -pubout -out %s")
+    :format(S.shell_quote(key), S.shell_quote(key), S.shell_quote(pub)))
+  assert(st == 0, out)
+  return key, pub
+end
+
+-- the SDK's receiver on a port (default: a free one), verifying with the public key pub;
+-- mode: "ok" (default), "fail", "hang", "close", "slow" (spec/sdk/receiver.mjs)
+function S.start_receiver(dir, name, pub, port, mode)
+  port = port or S.free_port()
+  local q = S.shell_quote
+  local r = { out = dir .. "/" .. name .. ".jsonl", log = dir .. "/" .. name .. ".log",
+              pidfile = dir .. "/" .. name .. ".pid", port = port,
+              url = "http://127.0.0.1:" .. port .. "/hook" }
+  S.run(("cd %s && PORT=%d PUBLIC_KEY=%s OUT=%s MODE=%s nohup node spec/sdk/receiver.mjs >%s 2>&1 & echo $! >%s")
+    :format(q(S.cwd()), port, q(pub), q(r.out), mode or "ok", q(r.log), q(r.pidfile)))
+  assert(S.eventually(10, function() return (S.read_file(r.log) or ""):find("listening", 1, true) end),
+    "receiver did not start: " .. (S.read_file(r.log) or ""))
+  return r
+end
+
+function S.stop_receiver(r)
+  local pid = r and S.read_file(r.pidfile)
+  if pid and pid:match("%d+") then S.run("kill -TERM " .. pid:match("%d+")) end
+  S.sleep(0.3) -- its port free again, for a receiver started on it next
+end
+
+-- what a receiver got: { handler, envelope } (or { error }) per event, in arrival order
+function S.received(r)
+  local cjson = require "cjson"
+  local list = {}
+  for line in (S.read_file(r.out) or ""):gmatch("[^\n]+") do list[#list + 1] = cjson.decode(line) end
+  return list
+end
+
 return S

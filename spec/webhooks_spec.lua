@@ -4,45 +4,14 @@
 local cjson = require "cjson"
 local progallery = require "progallery"
 
-local ROOT = (function()
-  local f = assert(io.popen("pwd")); local d = f:read("*l"); f:close(); return d
-end)()
+local S = require "spec.support"
+-- the files these specs read are the served SQLite file's, whatever engine the run maps to
+local open = S.raw_open or progallery.open
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1; echo \"__exit=$?\""))
-  local out = f:read("*a"); f:close()
-  local status = tonumber(out:match("__exit=(%d+)%s*$"))
-  return out:gsub("__exit=%d+%s*$", ""), status
-end
-local function read_file(p)
-  local f = io.open(p, "rb"); if not f then return nil end
-  local s = f:read("*a"); f:close(); return s
-end
-local function write_file(p, s) local f = assert(io.open(p, "wb")); f:write(s); f:close() end
-local function sleep(s) sh("sleep " .. s) end
-local function now() return tonumber((sh("date +%s.%N"))) end
-
-local function mktemp_dir()
-  local dir = (sh("mktemp -d /tmp/progallery-http.XXXXXX")):gsub("%s+$", "")
-  sh("chmod 755 " .. q(dir))
-  return dir
-end
-local function remove_dir(dir)
-  if dir and dir:match("^/tmp/progallery%-http%.") then sh("rm -rf " .. q(dir)) end
-end
-
--- below Linux's ephemeral range (32768..), where outgoing connections take their local ports
-local used = {}
-local function free_port()
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
-  for _ = 1, 50 do
-    local port = math.random(20000, 32000)
-    local _, st = sh("curl -s -o /dev/null --max-time 1 http://127.0.0.1:" .. port .. "/")
-    if st == 7 and not used[port] then used[port] = true; return port end
-  end
-  error("no free loopback port found")
-end
+local ROOT = S.cwd()
+local q = S.shell_quote
+local sh, read_file, write_file, sleep, now = S.run, S.read_file, S.write_file, S.sleep, S.now
+local mktemp_dir, remove_dir, free_port, eventually = S.server_dir, S.remove_server_dir, S.free_port, S.eventually
 
 local function nginx_bin() return (sh("command -v nginx || echo /usr/sbin/nginx"):gsub("%s+$", "")) end
 
@@ -146,42 +115,9 @@ end)
 
 -- the server of scripts/serve.sh with webhooks, and SDK receivers
 local KEY, PUB
-local function keys(dir)
-  KEY, PUB = dir .. "/key.pem", dir .. "/pub.pem"
-  local out, st = sh(("openssl genrsa -out %s 2048 && openssl rsa -in %s -pubout -out %s"):format(q(KEY), q(KEY), q(PUB)))
-  assert(st == 0, out)
-end
-
-local function ensure_sdk()
-  local dir = ROOT .. "/spec/sdk"
-  if not read_file(dir .. "/node_modules/@wix/sdk/package.json") or not read_file(dir .. "/node_modules/@wix/pro-gallery/package.json") then
-    local out, st = sh("cd " .. q(dir) .. " && npm ci --no-audit --no-fund --loglevel=error")
-    assert(st == 0, "npm could not install @wix/sdk and @wix/pro-gallery: " .. out)
-  end
-end
-
-local function start_receiver(dir, name, port, mode)
-  local out = dir .. "/" .. name .. ".jsonl"
-  local log = dir .. "/" .. name .. ".log"
-  local pidfile = dir .. "/" .. name .. ".pid"
-  sh(("cd %s && PORT=%d PUBLIC_KEY=%s OUT=%s MODE=%s nohup node spec/sdk/receiver.mjs >%s 2>&1 & echo $! >%s")
-    :format(q(ROOT), port, q(PUB), q(out), mode or "ok", q(log), q(pidfile)))
-  assert(eventually(10, function() return (read_file(log) or ""):find("listening", 1, true) end),
-    "receiver did not start: " .. (read_file(log) or ""))
-  return { out = out, pidfile = pidfile, port = port, url = "http://127.0.0.1:" .. port .. "/hook", log = log }
-end
-
-local function stop_receiver(r)
-  local pid = r and read_file(r.pidfile)
-  if pid and pid:match("%d+") then sh("kill -TERM " .. pid:match("%d+")) end
-  sleep(0.3)
-end
-
-local function received(r)
-  local list = {}
-  for line in (read_file(r.out) or ""):gmatch("[^\n]+") do list[#list + 1] = cjson.decode(line) end
-  return list
-end
+local function keys(dir) KEY, PUB = S.rsa_keys(dir) end
+local ensure_sdk, stop_receiver, received = S.ensure_sdk, S.stop_receiver, S.received
+local function start_receiver(dir, name, port, mode) return S.start_receiver(dir, name, PUB, port, mode) end
 
 local function start_server(dir, env, attempt)
   local port = free_port()
@@ -209,7 +145,7 @@ end
 
 -- the store's own feed, read from the file (Lua 5.4, beside nginx)
 local function feed(srv)
-  local store = assert(progallery.open { path = srv.db, caller = "admin", readonly = true })
+  local store = assert(open { path = srv.db, caller = "admin", readonly = true })
   local r = assert(store:events { limit = 1000 })
   store:close()
   return r.events
@@ -368,7 +304,7 @@ describe("webhook receivers that fail #nginx", function()
     -- a backoff that ends in ngx.sleep(0) can spin on nginx's cached clock: never
     assert.is_nil(log:find("ngx.sleep(0)", 1, true), "a deliverer called ngx.sleep(0)")
     -- the broken endpoints' cursors stay on the first event; the healthy one is at the end
-    local store = assert(progallery.open { path = srv.db, caller = "admin", readonly = true })
+    local store = assert(open { path = srv.db, caller = "admin", readonly = true })
     assert.equal(0, store:eventCursor("webhook:" .. rxs.fail.url))
     assert.equal(0, store:eventCursor("webhook:" .. rxs.hang.url))
     assert.equal(8, store:eventCursor("webhook:" .. rxs.ok.url))

@@ -13,6 +13,12 @@
 --   PROGALLERY_WEBHOOKS     space-separated webhook URLs, each receiving all six events
 --   PROGALLERY_WEBHOOK_KEY  path of the PEM RSA private key that signs them
 --   PROGALLERY_INSTANCE_ID  the instanceId sent in webhooks (default "progallery")
+--   PROGALLERY_SITES        many sites (API.md section 14): the path of a Lua file returning
+--                           { [siteId] = { db = ... | dsn = ..., schema = ..., adminKey = ...,
+--                           webhooks = ..., instanceId = ... } }; then PROGALLERY_DB and
+--                           PROGALLERY_ADMIN_KEY are not used (each site has its own), and the
+--                           webhook key of PROGALLERY_WEBHOOK_KEY signs every site's webhooks
+--   PROGALLERY_DEFAULT_SITE the site of requests without wix-site-id (none: they are 404)
 -- Loaded by init_by_lua (code only, before fork); each worker opens its store in
 -- init_worker_by_lua.
 local http = require "progallery.http"
@@ -34,18 +40,34 @@ for url in env("PROGALLERY_WEBHOOKS", ""):gmatch("%S+") do
     webhooks = webhooks or {}
     webhooks[#webhooks + 1] = { url = url }
 end
-if webhooks then
-    local path = env("PROGALLERY_WEBHOOK_KEY")
-    local f = path and io.open(path, "rb")
-    if not f then error("progallery: PROGALLERY_WEBHOOKS needs PROGALLERY_WEBHOOK_KEY, a readable PEM file") end
+local key_path = env("PROGALLERY_WEBHOOK_KEY")
+if key_path then
+    local f = io.open(key_path, "rb")
+    if not f then error("progallery: PROGALLERY_WEBHOOK_KEY: cannot read " .. key_path) end
     webhook_key = f:read("*a")
     f:close()
+elseif webhooks then
+    error("progallery: PROGALLERY_WEBHOOKS needs PROGALLERY_WEBHOOK_KEY, a readable PEM file")
+end
+
+-- many sites (API.md section 14): the sites table from a Lua file
+local sites
+local sites_path = env("PROGALLERY_SITES")
+if sites_path then
+    local chunk, lerr = loadfile(sites_path) -- the operator's own configuration, as trusted as this file
+    if not chunk then error("progallery: PROGALLERY_SITES: " .. tostring(lerr)) end
+    local ok, t = pcall(chunk)
+    if not ok then error("progallery: PROGALLERY_SITES: " .. tostring(t)) end
+    sites = t
 end
 
 local handler, err = http.new{
-    db = env("PROGALLERY_DB", ngx.config.prefix() .. "data/progallery.db"),
+    sites = sites,
+    defaultSite = env("PROGALLERY_DEFAULT_SITE"),
+    -- with sites, each gives its own store and key (the defaults here are not theirs)
+    db = not sites and env("PROGALLERY_DB", ngx.config.prefix() .. "data/progallery.db") or nil,
     dsn = env("PROGALLERY_DSN"),
-    adminKey = env("PROGALLERY_ADMIN_KEY"),
+    adminKey = not sites and env("PROGALLERY_ADMIN_KEY") or nil,
     prefix = env("PROGALLERY_PREFIX", "/pro-gallery/v2"),
     maxBody = tonumber(env("PROGALLERY_MAX_BODY", "1048576")),
     threadPool = pool,
@@ -55,7 +77,7 @@ local handler, err = http.new{
     webhooks = webhooks, webhookKey = webhook_key, instanceId = env("PROGALLERY_INSTANCE_ID"),
 }
 if not handler then error("progallery: bad configuration: " .. tostring(err)) end
-if not env("PROGALLERY_ADMIN_KEY") then
+if not sites and not env("PROGALLERY_ADMIN_KEY") then
     ngx.log(ngx.WARN, "progallery: PROGALLERY_ADMIN_KEY is not set: every request is a visitor")
 end
 _M.handler = handler

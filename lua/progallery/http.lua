@@ -17,6 +17,17 @@
 --                                         -- for every entry (key + body bytes), so one
 --                                         -- larger than maxBytes is never stored
 --   }
+--   -- or many sites on one server (API.md section 14; progallery.http.sites), each with
+--   -- its own store, admin key, cache, events and webhooks, chosen by wix-site-id:
+--   require("progallery.http").new{
+--       sites = {
+--           ["site-a"] = { db = "/srv/a.db", adminKey = ka, webhooks = { ... }, instanceId = "a" },
+--           ["site-b"] = { dsn = "host=db1 dbname=sites", schema = "site_b", adminKey = kb },
+--       },
+--       defaultSite = "site-a",   -- for requests without wix-site-id (none: those are 404)
+--       prefix = ..., maxBody = ..., threadPool = ..., busyTimeout = ..., synchronous = ...,
+--       cache = ..., webhookKey = pem, webhookTimeout = ...,   -- shared by every site
+--   }
 --   init_worker_by_lua_block { app.handler:init_worker() }   -- opens this worker's store
 --   location / { content_by_lua_block { app.handler:handle() } }
 --   error_page 413 = @too_large;  location @too_large { content_by_lua_block { app.handler:reject(413) } }
@@ -31,14 +42,16 @@
 --   events.lua  GET {prefix}/events, the feed for pull consumers
 --   errors.lua  codes -> statuses and the JSON error body  json.lua    JSON text it writes
 --
--- Worker model: a store is opened per worker in init_worker (never before fork). With a
--- thread pool, every API call runs through ngx.run_worker_thread in an nginx thread: the
--- thread's Lua VM hands the body text to its own store (kept in a module-level table of
--- that VM) through store:rest, whose C code decodes it, calls the API and writes the
--- response text, and hands back only a status and that text (no gallery data becomes a
--- Lua table on the way), so SQLite work (and its busy waits) never stalls the event
--- loop. Without a pool,
--- or where ngx.run_worker_thread is missing, the worker's own store is called directly.
+-- Worker model: a store is opened per worker and site in init_worker (never before fork).
+-- With a thread pool, every API call runs through ngx.run_worker_thread in an nginx
+-- thread: the thread's Lua VM hands the body text to its own store (kept in a
+-- module-level table of that VM, one per site) through store:rest, whose C code decodes
+-- it, calls the API and writes the response text, and hands back only a status and that
+-- text (no gallery data becomes a Lua table on the way), so SQLite work (and its busy
+-- waits) never stalls the event loop. Without a pool, or where ngx.run_worker_thread is
+-- missing, the worker's own store is called directly. A PostgreSQL store with a pool is
+-- never opened on the event loop at all: its calls (the cache's dataVersion, GET /events,
+-- the webhook deliverer's) all run in the pool.
 -- Each store call is one transaction, so none is held across a yield.
 --
 -- No Lua error text reaches a client: the handler runs under xpcall, and anything
@@ -53,9 +66,10 @@ local ops = require "progallery.http.ops"
 local thread = require "progallery.http.thread"
 local webhooks = require "progallery.http.webhooks"
 local pull = require "progallery.http.events"
+local sites = require "progallery.http.sites"
 
-local type, pairs, tostring, tonumber, xpcall, setmetatable, error =
-    type, pairs, tostring, tonumber, xpcall, setmetatable, error
+local type, pairs, ipairs, tostring, tonumber, xpcall, setmetatable, error =
+    type, pairs, ipairs, tostring, tonumber, xpcall, setmetatable, error
 local open = io.open
 local traceback = debug.traceback
 
@@ -76,42 +90,67 @@ local function new_cache(c)
     return cache.new(c)
 end
 
+-- A site (progallery.http.sites spec) -> its parts, or nil, message. Nothing of one site
+-- is reachable from another's: its own key, store options, cache, and deliverers.
+local function new_site(spec, conf)
+    local caller, err = auth.new(spec.adminKey)
+    if not caller then return nil, spec.where .. err end
+    local responses
+    responses, err = new_cache(conf.cache)
+    if err then return nil, err end
+    local store_conf = { path = spec.path, dsn = spec.dsn,
+                         busyTimeout = conf.busyTimeout, synchronous = conf.synchronous }
+    local hooks
+    hooks, err = webhooks.new(spec, store_conf, conf.threadPool)
+    if err then return nil, spec.where .. err end
+    return {
+        id = spec.id,
+        auth = caller,
+        store_conf = store_conf,
+        -- a server engine: its dataVersion is a network round trip, so (with a pool) it
+        -- runs in a thread like every other call of it, and the event loop never opens it
+        remote = spec.dsn ~= nil or (type(spec.path) == "string" and spec.path:match("^postgres") ~= nil),
+        stores = nil,      -- this worker's own pair (progallery.http.thread.open_stores), opened on use
+        versions = nil,    -- dataVersion through the pool, for the cache of a remote store
+        cache = responses, -- GET responses (progallery.http.cache), or nil
+        webhooks = hooks,  -- progallery.http.webhooks, or nil
+    }
+end
+
 -- conf -> handler, or nil, message. Opens nothing (call init_worker in each worker).
 function _M.new(conf)
     if type(conf) ~= "table" then return nil, "conf: expected a table" end
-    if conf.dsn ~= nil and (type(conf.dsn) ~= "string" or conf.dsn == "") then
-        return nil, "dsn: expected a libpq connection string or a postgresql:// URI"
-    end
-    if conf.dsn == nil and (type(conf.db) ~= "string" or conf.db == "") then return nil, "db: expected a path" end
-    local caller, err = auth.new(conf.adminKey)
-    if not caller then return nil, err end
-    local routes
-    routes, err = router.new(conf.prefix)
+    local specs, default = sites.parse(conf)
+    if not specs then return nil, default end
+    local routes, err = router.new(conf.prefix)
     if not routes then return nil, err end
     local max_body = conf.maxBody or 1048576
     if type(max_body) ~= "number" or max_body < 0 then return nil, "maxBody: expected bytes" end
     if conf.threadPool ~= nil and type(conf.threadPool) ~= "string" then
         return nil, "threadPool: expected a thread_pool name"
     end
-    local responses
-    responses, err = new_cache(conf.cache)
-    if err then return nil, err end
-    local hooks
-    hooks, err = webhooks.new(conf)
-    if err then return nil, err end
+    local list, by_id = {}, nil
+    for i, spec in ipairs(specs) do
+        local site
+        site, err = new_site(spec, conf)
+        if not site then return nil, err end
+        list[i] = site
+        if spec.id then
+            by_id = by_id or {}
+            by_id[spec.id] = site
+        end
+    end
+    local single = not by_id and list[1] or nil
     return setmetatable({
         router = routes,
-        auth = caller,
         max_body = max_body,
         thread_pool = conf.threadPool,
-        store_conf = { path = conf.dsn == nil and conf.db or nil, dsn = conf.dsn,
-                       busyTimeout = conf.busyTimeout, synchronous = conf.synchronous },
-        -- a server engine: its dataVersion is a network round trip, so (with a pool) it
-        -- runs in a thread like every other call of it, never on the event loop
-        remote = conf.dsn ~= nil or (type(conf.db) == "string" and conf.db:match("^postgres") ~= nil),
-        stores = nil,      -- this worker's, from init_worker
-        cache = responses, -- GET responses (progallery.http.cache), or nil
-        webhooks = hooks,  -- progallery.http.webhooks, or nil
+        site_list = list,  -- every site, in id order
+        sites = by_id,     -- siteId -> site, or nil: one site, whatever wix-site-id says
+        default_site = default and by_id[default] or single,
+        -- one site: its parts, where they were before sites
+        auth = single and single.auth, cache = single and single.cache,
+        store_conf = single and single.store_conf, webhooks = single and single.webhooks,
     }, mt)
 end
 
@@ -119,31 +158,55 @@ local function log(level, ...)
     if ngx and ngx.log then ngx.log(level, ...) end
 end
 
--- Per worker (init_worker_by_lua): opens this worker's store. Returns true or nil, message.
-function _M:init_worker()
-    local pair, err, code = thread.open_stores(self.store_conf)
+local function pooled(self)
+    return self.thread_pool ~= nil and ngx ~= nil and ngx.run_worker_thread ~= nil
+end
+
+-- This worker's own store pair for a site (opened on first use): pair, or nil, message.
+-- Never for a remote store with a pool: its calls all run in the pool's threads.
+local function site_stores(self, site)
+    if site.stores then return site.stores end
+    local pair, err, code = thread.open_stores(site.store_conf)
     if not pair then
-        log(ngx.ERR, "progallery: cannot open ", self.store_conf.path or "the dsn", ": ", err, " (", code, ")")
+        log(ngx.ERR, "progallery: ", site.id and ("site " .. site.id .. ": ") or "", "cannot open ",
+            site.store_conf.path or "the dsn", ": ", err, " (", code, ")")
         return nil, err
     end
-    self.stores = pair
-    -- the cache's version check through the pool (see remote in new)
-    local pool, conf = self.thread_pool, self.store_conf
-    self.versions = {
-        dataVersion = function()
-            local ok, v = ngx.run_worker_thread(pool, "progallery.http.thread", "data_version", conf)
-            if ok then return v end
-            log(ngx.ERR, "progallery: worker thread failed: ", tostring(v))
-            return nil
-        end,
-    }
-    -- deliveries run in this worker's timers, never in a request
-    if self.webhooks and not self.webhooks_started then
-        self.webhooks_started = self.webhooks:start()
+    site.stores = pair
+    return pair
+end
+
+-- Per worker (init_worker_by_lua): opens this worker's stores (the ones its event loop
+-- uses), starts the deliverers. Returns true or nil, message (the first failure).
+function _M:init_worker()
+    local pool, first_err = self.thread_pool, nil
+    local in_pool = pooled(self)
+    for _, site in ipairs(self.site_list) do
+        if site.remote and in_pool then
+            -- the cache's version check through the pool (see remote in new_site)
+            local conf = site.store_conf
+            site.versions = site.versions or {
+                dataVersion = function()
+                    local ok, v = ngx.run_worker_thread(pool, "progallery.http.thread", "data_version", conf)
+                    if ok then return v end
+                    log(ngx.ERR, "progallery: worker thread failed: ", tostring(v))
+                    return nil
+                end,
+            }
+        elseif not site.stores then
+            local ok, err = site_stores(self, site)
+            if not ok then first_err = first_err or err end
+        end
+        -- deliveries run in this worker's timers, never in a request
+        if site.webhooks and not site.webhooks_started then
+            -- SQLite: the deliverers' idle poll reads this worker's own store (cheap, local)
+            site.webhooks_started = site.webhooks:start(not site.remote and site.stores and site.stores.visitor or nil)
+        end
     end
-    if self.thread_pool and not (ngx and ngx.run_worker_thread) then
+    if self.thread_pool and not in_pool then
         log(ngx.WARN, "progallery: ngx.run_worker_thread is missing; calling the store directly")
     end
+    if first_err then return nil, first_err end
     return true
 end
 
@@ -197,12 +260,11 @@ local function query_args()
     return out
 end
 
--- role, op, params -> status, JSON text, log line: in a pool thread, or directly.
-local function call(self, role, op, params)
-    local run = ngx.run_worker_thread
-    if self.thread_pool and run then
-        local ok, status, body, line = run(self.thread_pool, "progallery.http.thread", "execute",
-                                           self.store_conf, role, op, params)
+-- site, role, op, params -> status, JSON text, log line: in a pool thread, or directly.
+local function call(self, site, role, op, params)
+    if pooled(self) then
+        local ok, status, body, line = ngx.run_worker_thread(self.thread_pool, "progallery.http.thread",
+                                                             "execute", site.store_conf, role, op, params)
         if not ok then
             log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
             local s, b = error_response("INTERNAL", "internal error")
@@ -210,18 +272,35 @@ local function call(self, role, op, params)
         end
         return status, body, line
     end
-    if not self.stores then
-        local ok = self:init_worker()
-        if not ok then
-            return error_response("INTERNAL", "internal error")
-        end
+    local pair = site_stores(self, site)
+    if not pair then return error_response("INTERNAL", "internal error") end
+    return ops.execute(role == "admin" and pair.admin or pair.visitor, op, params)
+end
+
+-- The site a request is for: site, or nil, message (a 404). With sites, wix-site-id picks
+-- it (read through ngx.var, as Authorization is); without the header, the default site.
+local function site_of(self)
+    local by_id = self.sites
+    if not by_id then return self.default_site end
+    local id = ngx.var.http_wix_site_id
+    if id ~= nil then id = auth.trim(id) end
+    if id == nil or id == "" then
+        if self.default_site then return self.default_site end
+        return nil, "no site: the request has no wix-site-id header and there is no default site"
     end
-    return ops.execute(role == "admin" and self.stores.admin or self.stores.visitor, op, params)
+    local site = by_id[id]
+    if not site then return nil, "no such site" end
+    return site
 end
 
 local function handle(self)
     local rest_path = self.router:strip(ngx.var.uri)
     if not rest_path then return send_error("NOT_FOUND", "no such route") end
+    local site, why = site_of(self)
+    if not site then
+        ngx.req.discard_body()
+        return send_error("NOT_FOUND", why)
+    end
     local method = ngx.req.get_method()
     local op, ids, msg, allow = router.route(rest_path, method)
     if not op and ids ~= "INVALID_ARGUMENT" then
@@ -230,7 +309,7 @@ local function handle(self)
     end
     -- read through ngx.var, which finds the header however many come before it
     -- (ngx.req.get_headers stops at a count); nginx itself refuses two of them (400)
-    local role = self.auth:role(ngx.var.http_authorization)
+    local role = site.auth:role(ngx.var.http_authorization)
     if not role then
         ngx.req.discard_body()
         return send_error("UNAUTHENTICATED", "invalid credentials in the Authorization header")
@@ -239,23 +318,24 @@ local function handle(self)
         ngx.req.discard_body()
         return send_error(ids, msg)
     end
-    if op == "listEvents" then -- read on the worker's own store: a read never waits on a lock
+    local in_pool = pooled(self)
+    if op == "listEvents" then
         ngx.req.discard_body()
-        if not self.stores and not self:init_worker() then
-            return send_error("INTERNAL", "internal error")
-        end
         local status, body, line
-        if self.remote and self.thread_pool and ngx.run_worker_thread then
+        if site.remote and in_pool then
             -- a server engine: the feed's read in the pool, off the event loop
             local ok
             ok, status, body, line = ngx.run_worker_thread(self.thread_pool, "progallery.http.thread",
-                                                           "pull", self.store_conf, role, query_args())
+                                                           "pull", site.store_conf, role, query_args())
             if not ok then
                 log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
                 return send_error("INTERNAL", "internal error")
             end
         else
-            status, body, line = pull.execute(self.stores.admin, role, query_args())
+            -- SQLite: read on the worker's own store (a read never waits on a lock)
+            local pair = site_stores(self, site)
+            if not pair then return send_error("INTERNAL", "internal error") end
+            status, body, line = pull.execute(pair.admin, role, query_args())
         end
         if line then log(ngx.ERR, "progallery: ", line) end
         return send(status, body)
@@ -270,17 +350,20 @@ local function handle(self)
     else
         ngx.req.discard_body()
     end
-    local responses, key, version = self.cache, nil, nil
-    local versions = self.stores and self.stores.visitor
-    if self.remote and self.thread_pool and ngx.run_worker_thread then versions = self.versions end
-    if responses and method == "GET" and versions then
+    local responses, key, version = site.cache, nil, nil
+    local versions
+    if responses and method == "GET" then
+        if site.remote and in_pool then versions = site.versions else versions = site_stores(self, site) end
+        versions = versions and (versions.visitor or versions)
+    end
+    if versions then
         key, version = responses:key(versions, role, ngx.var.request_uri)
         if key then
             local hit = responses:get(key)
             if hit then return send(200, hit) end
         end
     end
-    local status, body, line = call(self, role, op, params)
+    local status, body, line = call(self, site, role, op, params)
     if line then log(ngx.ERR, "progallery: ", line) end
     if key and status == 200 then responses:set(versions, key, body, version) end
     return send(status, body)

@@ -2,11 +2,13 @@
 -- (visitor connection + admin view) that a worker and a thread VM each open alike.
 --
 --   ngx.run_worker_thread(pool, "progallery.http.thread", "execute", conf, role, op, params)
+--   (and "data_version", "pull", "store_call": the cache's check, GET /events, the webhook
+--   deliverer's calls)
 --
 -- conf = { path or dsn, busyTimeout?, synchronous? }; everything in and out is plain data (the
 -- body travels as JSON text), and what comes back is status, JSON text, log line. The
--- thread's Lua VM keeps its stores in this module's table, one pair per conf, opened on
--- first use.
+-- thread's Lua VM keeps its stores in this module's table, one pair per conf (so one per
+-- site: each site's conf names its own store), opened on first use.
 
 local progallery = require "progallery"
 local ops = require "progallery.http.ops"
@@ -74,6 +76,26 @@ function _M.pull(conf, role, query)
     if ok then return status, body, line end
     local s, b = error_response("INTERNAL", "internal error")
     return s, b, "thread pull: " .. tostring(status)
+end
+
+-- What the webhook deliverer (progallery.http.webhooks) calls on its site's admin store.
+local DELIVERER = { dataVersion = true, eventCursor = true, setEventCursor = true,
+                    leaseEventConsumer = true, rest = true }
+
+-- conf, method, ... -> what this VM's admin store's method returns (r, err, code): the
+-- deliverer's store calls, run here so that none runs on the event loop. Never raises.
+function _M.store_call(conf, method, ...)
+    if not DELIVERER[method] then return nil, "store_call: not a deliverer call", "INTERNAL" end
+    local ok, r, err, code = pcall(function(...)
+        local pair, oerr, ocode = pair_for(conf)
+        if not pair then
+            return nil, "thread store open failed: " .. tostring(oerr), ocode == "UNAVAILABLE" and ocode or "INTERNAL"
+        end
+        local store = pair.admin
+        return store[method](store, ...)
+    end, ...)
+    if ok then return r, err, code end
+    return nil, "store_call: " .. tostring(r), "INTERNAL"
 end
 
 local function run(conf, role, op, params)

@@ -2,19 +2,30 @@
 -- way Wix signs them, so that the official SDK's client.webhooks.process accepts them
 -- (API.md section 10.5).
 --
---   local hooks = webhooks.new{ webhooks = { { url = "http://...", events = { "onGalleryCreated" } } },
---                               webhookKey = pem, instanceId = "site-1", webhookTimeout = 10000,
---                               db = path, busyTimeout = ..., synchronous = ... }
---   hooks:start()   -- in init_worker: one timer per endpoint in every worker
+--   local hooks = webhooks.new({ webhooks = { { url = "http://...", events = { "onGalleryCreated" } } },
+--                                webhookKey = pem, instanceId = "site-1", webhookTimeout = 10000 },
+--                              store_conf, threadPool)   -- store_conf: a site's { path | dsn, ... }
+--   hooks:start(versions)   -- in init_worker: one timer per endpoint in every worker
 --
--- Each endpoint is a consumer of the feed (its cursor is named "webhook:" .. url). The
--- timers of all workers (and, with a shared engine, of all nodes) compete for a lease in
--- the store; the holder delivers, in seq order, one POST per event, and moves the cursor
--- past what got a 2xx (every 50 ms while it works through a page, and at the page's end). Anything else is retried with exponential backoff (1 s doubling to
--- 5 min), without end; later events wait, so order holds. Deliveries run in timers,
--- never in a request, and each endpoint has its own timer, so a slow endpoint delays only
--- itself. The deliverer's store is its own connection with a short busyTimeout, so that a
--- write lock held by a request never stalls the worker's event loop for long.
+-- One hooks per site (progallery.http.sites), on that site's store: each endpoint is a
+-- consumer of that store's feed, its cursor and lease named "webhook:" .. url in that
+-- store, so sites never share a cursor, a lease or an event, even on one PostgreSQL
+-- database (each site's schema has its own consumers). The timers of all workers (and,
+-- with a shared engine, of all nodes) compete for the lease; the holder delivers, in seq
+-- order, one POST per event, and moves the cursor past what got a 2xx (every 50 ms while
+-- it works through a page, and at the page's end). Anything else is retried with
+-- exponential backoff (1 s doubling to 5 min), without end; later events wait, so order
+-- holds. Deliveries run in timers, never in a request, and each endpoint has its own
+-- timer, so a slow endpoint delays only itself.
+--
+-- The deliverer's store calls (dataVersion, the feed, the lease, the cursor) run in the
+-- handler's thread pool when it has one (ngx.run_worker_thread, on the thread VMs' stores
+-- of progallery.http.thread, as requests do), so that neither a PostgreSQL round trip nor
+-- a SQLite lock wait ever runs on the event loop, and the event loop opens no store for
+-- them. One exception, on SQLite only: the idle poll of dataVersion() reads the worker's
+-- own store (see start). Without a pool the deliverer has its own connection in the
+-- worker, with a short busyTimeout, so that a write lock held by a request never stalls
+-- the event loop for long.
 
 local progallery = require "progallery"
 local cjson = require "cjson"
@@ -66,8 +77,10 @@ local function log(level, ...)
     if ngx and ngx.log then ngx.log(level, "progallery webhooks: ", ...) end
 end
 
--- conf -> the webhooks of a handler, nil (none configured), or nil, message.
-function _M.new(conf)
+-- conf (a site's webhooks, webhookKey, instanceId, webhookTimeout), store_conf (the site's
+-- store options), pool (the handler's threadPool, or nil) -> the webhooks of a site, nil
+-- (none configured), or nil, message.
+function _M.new(conf, store_conf, pool)
     local list = conf.webhooks
     if list == nil then return nil end
     if type(list) ~= "table" then return nil, "webhooks: expected a list of { url = ..., events = ... }" end
@@ -110,7 +123,11 @@ function _M.new(conf)
         endpoints = endpoints, key = conf.webhookKey, instance_id = instance_id, timeout = timeout,
         -- the lease outlives any one POST, and is renewed well before it runs out
         lease_ms = max(15000, 3 * timeout),
-        store_conf = { path = conf.db, busyTimeout = DELIVERER_BUSY_TIMEOUT, synchronous = conf.synchronous },
+        pool = pool,
+        -- in the pool: the threads' own stores, shared with requests; without: its own
+        store_conf = store_conf,
+        direct_conf = { path = store_conf.path, dsn = store_conf.dsn, caller = "admin",
+                        busyTimeout = DELIVERER_BUSY_TIMEOUT, synchronous = store_conf.synchronous },
     }, mt)
 end
 
@@ -235,15 +252,39 @@ function Deliverer:run()
     end
 end
 
+-- The deliverer's store in the pool: the methods it calls, each a call of
+-- progallery.http.thread.store_call in a pool thread (plain values in and out).
+local POOLED = { "dataVersion", "eventCursor", "setEventCursor", "leaseEventConsumer", "rest" }
+local function pooled_store(pool, conf, versions)
+    local store = { close = function() end }
+    for _, method in ipairs(POOLED) do
+        store[method] = function(_, ...)
+            local ok, r, err, code = ngx.run_worker_thread(pool, "progallery.http.thread", "store_call",
+                                                           conf, method, ...)
+            if not ok then return nil, "worker thread failed: " .. tostring(r), "INTERNAL" end
+            return r, err, code
+        end
+    end
+    if versions then
+        -- the idle poll (every POLL seconds) on the event loop's own SQLite store: a local
+        -- counter read that never waits on a lock, where a pool round trip each time cost
+        -- 6x the worker's idle CPU (docs/events.md)
+        store.dataVersion = function() return versions:dataVersion() end
+    end
+    return store
+end
+
 local function endpoint_loop(premature, hooks, ep)
     if premature then return end
-    local store, err, code = progallery.open {
-        path = hooks.store_conf.path, caller = "admin",
-        busyTimeout = hooks.store_conf.busyTimeout, synchronous = hooks.store_conf.synchronous,
-    }
-    if not store then
-        log(ngx.ERR, ep.url, ": cannot open the store: ", err, " (", code, ")")
-        return
+    local store, err, code
+    if hooks.pool and ngx.run_worker_thread then
+        store = pooled_store(hooks.pool, hooks.store_conf, hooks.versions)
+    else
+        store, err, code = progallery.open(hooks.direct_conf)
+        if not store then
+            log(ngx.ERR, ep.url, ": cannot open the store: ", err, " (", code, ")")
+            return
+        end
     end
     local d = setmetatable({ hooks = hooks, ep = ep, store = store, renew_at = 0,
         holder = hooks.node .. ":" .. ngx.worker.pid() }, Deliverer)
@@ -267,8 +308,12 @@ local function hostname()
     return name and name ~= "" and name:sub(1, 64) or "node"
 end
 
-function _M:start()
+-- versions: nil, or the worker's own SQLite store (the handler's, already open for its
+-- cache), whose dataVersion() the idle poll reads instead of a pool round trip. Never a
+-- PostgreSQL store: there the poll is a network round trip and runs in the pool.
+function _M:start(versions)
     self.node = self.node or hostname()
+    self.versions = versions
     for _, ep in ipairs(self.endpoints) do
         local ok, err = ngx.timer.at(0, endpoint_loop, self, ep)
         if not ok then log(ngx.ERR, ep.url, ": cannot start a timer: ", err) end
