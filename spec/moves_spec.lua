@@ -678,12 +678,7 @@ describe("POST /galleries/{id}/items/move under nginx #nginx", function()
   local cjson = require "cjson"
   local srv
 
-  local function sh(cmd)
-    local f = assert(io.popen(cmd .. " 2>&1; echo \"__exit=$?\""))
-    local out = f:read("*a")
-    f:close()
-    return out:gsub("__exit=%d+%s*$", ""), tonumber(out:match("__exit=(%d+)%s*$"))
-  end
+  local sh = S.run
   local q = S.shell_quote
 
   local function request(method, path, body)
@@ -691,17 +686,13 @@ describe("POST /galleries/{id}/items/move under nginx #nginx", function()
     local args = { "curl -s -S --max-time 30 -X " .. method, "-o " .. q(tmp .. ".out"), "-w '%{http_code}'",
                    "-H " .. q("Authorization: " .. srv.key) }
     if body then
-      local f = assert(io.open(tmp .. ".in", "wb"))
-      f:write(type(body) == "table" and cjson.encode(body) or body)
-      f:close()
+      S.write_file(tmp .. ".in", type(body) == "table" and cjson.encode(body) or body)
       args[#args + 1] = "-H 'Content-Type: application/json' --data-binary @" .. q(tmp .. ".in")
     end
     args[#args + 1] = q(srv.base .. "/progallery/v2" .. path)
     local out, st = sh(table.concat(args, " "))
     assert(st == 0, "curl failed: " .. out)
-    local f = io.open(tmp .. ".out", "rb")
-    local text = f and f:read("*a") or ""
-    if f then f:close() end
+    local text = S.read_file(tmp .. ".out") or ""
     local ok, json = pcall(cjson.decode, text)
     return tonumber(out:match("(%d%d%d)%s*$")), ok and json or nil, text
   end
@@ -711,14 +702,7 @@ describe("POST /galleries/{id}/items/move under nginx #nginx", function()
       local out, st = sh("make -s luajit")
       assert(st == 0, "make luajit failed:\n" .. out)
     end
-    local dir = (sh("mktemp -d /tmp/progallery-http.XXXXXX")):gsub("%s+$", "")
-    sh("chmod 755 " .. q(dir))
-    local port
-    for _ = 1, 50 do
-      port = math.random(20000, 60000)
-      local _, st = sh("curl -s -o /dev/null --max-time 1 http://127.0.0.1:" .. port .. "/")
-      if st == 7 then break end
-    end
+    local dir, port = S.server_dir(), S.free_port()
     srv = { dir = dir, port = port, key = "moves-key-" .. os.time(), base = "http://127.0.0.1:" .. port }
     srv.env = ("PORT=%d PROGALLERY_SERVE_DIR=%s PROGALLERY_ADMIN_KEY=%s PROGALLERY_NO_DEPS=1 PROGALLERY_WORKERS=2")
       :format(port, q(dir), q(srv.key))
@@ -729,7 +713,7 @@ describe("POST /galleries/{id}/items/move under nginx #nginx", function()
   teardown(function()
     if not srv then return end
     sh(srv.env .. " sh scripts/serve.sh stop")
-    if srv.dir:match("^/tmp/progallery%-http%.") then sh("rm -rf " .. q(srv.dir)) end
+    S.remove_server_dir(srv.dir)
   end)
 
   it("moves within and between galleries, answers {items} in REST shape, and its events", function()
