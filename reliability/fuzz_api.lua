@@ -13,11 +13,13 @@
 --   * it returns a result, or nil, a message string and one of the known codes;
 --   * the code is the one the injected fault implies (a valid call must
 --     succeed, or be NOT_FOUND when it names something the model lacks;
---     PERMISSION_DENIED through a visitor view, FAILED_PRECONDITION when closed);
+--     PERMISSION_DENIED through a visitor view, FAILED_PRECONDITION when closed,
+--     ABORTED for a stale revision given to an update or a delete);
 --   * after a successful write, the whole store (listed through the API) equals
 --     the model: galleries, order, names, sort orders, counts, every item field,
 --     ids and dates (created dates fixed, updated dates strictly increasing on
---     every change); results of reads equal the model's pages.
+--     every change), revisions (from 1, one more per change; a gallery's with its
+--     items' changes too); results of reads equal the model's pages.
 -- Deterministic for a seed (up to the clock-dependent default sort orders).
 local R = dofile((os.getenv("PG_ROOT") or ".") .. "/reliability/lib.lua")
 local pg = R.pg()
@@ -33,7 +35,7 @@ local store = assert(pg.open { path = os.getenv("FUZZ_DB") or ":memory:", caller
 local visitor = store:as("visitor")
 
 local KNOWN_CODES = { INVALID_ARGUMENT = true, PERMISSION_DENIED = true, NOT_FOUND = true,
-  RESOURCE_EXHAUSTED = true, FAILED_PRECONDITION = true, UNAVAILABLE = true, INTERNAL = true }
+  RESOURCE_EXHAUSTED = true, FAILED_PRECONDITION = true, ABORTED = true, UNAVAILABLE = true, INTERNAL = true }
 local INV, RES, NF = "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED", "NOT_FOUND"
 
 local stats = { calls = 0, ok = 0, errors = 0, failures = 0, checks = 0, byCode = {} }
@@ -321,7 +323,7 @@ local function deq(a, b, path)
 end
 
 local ITEM_KEYS = { "_id", "type", "sortOrder", "title", "description", "link", "tags", "image", "video", "text",
-  "_createdDate", "_updatedDate" }
+  "_createdDate", "_updatedDate", "revision" }
 local function item_view(it) local t = {}; for _, k in ipairs(ITEM_KEYS) do t[k] = it[k] end return t end
 local function doc_type(it)
   return it.image and "IMAGE" or it.video and "VIDEO" or it.text and "TEXT" or "UNDEFINED"
@@ -349,6 +351,7 @@ local function new_item(n, got, sort, prev_max, what)
   it.type = doc_type(it)
   it.sortOrder = sort or check_default_sort(got.sortOrder, prev_max, what)
   it._createdDate, it._updatedDate = got._createdDate, got._updatedDate
+  it.revision = "1"
   if it._createdDate ~= it._updatedDate then fail("%s: a new item has _createdDate ~= _updatedDate", what) end
   if type(it._id) ~= "string" or not it._id:match("^%x+%-%x+%-7%x+%-[89ab]%x+%-%x+$") or it._id ~= it._id:lower() then
     fail("%s: bad new id %s", what, tostring(it._id))
@@ -361,6 +364,32 @@ local function touch(g, newdate, what)
     fail("%s: gallery _updatedDate %s did not move past %s", what, tostring(newdate), g._updatedDate)
   end
   g._updatedDate = newdate
+  g.revision = g.revision + 1
+end
+
+local function next_revision(r) return tostring(tonumber(r) + 1) end
+
+-- Sometimes gives a write (its entity or its options table t) a revision: the current one
+-- (the call goes through), one that is not current (ABORTED, unless something else fails
+-- first: a bad argument or a missing id), or a malformed one (INVALID_ARGUMENT, which the
+-- arguments' other faults may beat). Returns the expected codes.
+local function with_revision(t, current, expect)
+  if type(t) ~= "table" or not chance(0.3) then return expect end
+  local r = rnd(4)
+  if r <= 2 then
+    t.revision = current or "1" -- a missing entity: NOT_FOUND stays expected
+  elseif r == 3 then
+    local n = tonumber(current or "1")
+    t.revision = tostring(n > 1 and chance(0.5) and n - rnd(1, n - 1) or n + rnd(1, 1000))
+    if not next(expect) then expect = { ABORTED = true } end
+  else
+    t.revision = pick { 5, true, {}, "", "x", "-1", "0", "1.5", " 1", ("9"):rep(20), "9223372036854775808", "1\0" }
+    local e = {}
+    for k in pairs(expect) do if k ~= NF then e[k] = true end end
+    e[INV] = true
+    expect = e
+  end
+  return expect
 end
 
 -- Lists the whole store and compares it with the model.
@@ -395,6 +424,9 @@ local function check_store(what)
     if g._id ~= m._id then fail("%s: gallery %d is %s, model %s", what, i, g._id, m._id) return end
     for _, k in ipairs { "name", "sortOrder", "_createdDate", "_updatedDate" } do
       if g[k] ~= m[k] then fail("%s: gallery %s %s = %s, model %s", what, g._id, k, tostring(g[k]), tostring(m[k])) end
+    end
+    if g.revision ~= tostring(m.revision) then
+      fail("%s: gallery %s revision = %s, model %d", what, g._id, tostring(g.revision), m.revision)
     end
     if g.totalItems ~= #m.items then fail("%s: gallery %s totalItems %d, model %d", what, g._id, g.totalItems, #m.items) end
     local items = list_all_items(g._id)
@@ -568,8 +600,10 @@ function ops.createGallery()
   T1 = clock()
   if not res then return end
   -- model
-  local g = { _id = res._id, _createdDate = res._createdDate, _updatedDate = res._updatedDate, items = {} }
+  local g = { _id = res._id, _createdDate = res._createdDate, _updatedDate = res._updatedDate, items = {},
+              revision = 1 }
   if g._createdDate ~= g._updatedDate then fail("createGallery: dates differ") end
+  if res.revision ~= "1" then fail("createGallery: revision %s", tostring(res.revision)) end
   g.name = name
   if src and name == nil then g.name = src.name end
   local all = {}
@@ -586,6 +620,7 @@ function ops.createGallery()
       c.seq = M.seq
       local got = listed[i] or {}
       c._id, c._createdDate, c._updatedDate = got._id, got._createdDate, got._updatedDate
+      c.revision = "1"
       base = base or check_default_sort(got.sortOrder, nil, "clone")
       c.sortOrder = base + i - 1
       g.items[i] = c
@@ -697,6 +732,7 @@ function ops.updateGalleryItem()
     if other ~= g then ids.galleryId = other._id; expect = { [NF] = true } end -- an item reached through another gallery
   end
   if chance(0.03) then v = nil; expect = { [INV] = true } end
+  expect = with_revision(v, it and it.revision, expect)
   local res = invoke("updateGalleryItem", expect, store.updateGalleryItem, store, ids, v)
   if not res then return end
   local before = it._updatedDate
@@ -710,6 +746,7 @@ function ops.updateGalleryItem()
   if sort then it.sortOrder = sort end
   it.type = doc_type(it)
   it._updatedDate = res._updatedDate
+  it.revision = next_revision(it.revision)
   if not (it._updatedDate > before) then fail("updateGalleryItem: _updatedDate did not move") end
   local e = deq(item_view(it), res, "updateGalleryItem result")
   if e then fail("%s", e) end
@@ -737,6 +774,7 @@ function ops.updateGallery()
       function() v = nil end,
     }()
   elseif r == 2 then v.name = ("n"):rep(1025); expect = { [RES] = true } end
+  expect = with_revision(v, g and tostring(g.revision), expect)
   local res = invoke("updateGallery", expect, store.updateGallery, store, gid, v)
   if not res then return end
   if name == null then g.name = nil elseif name ~= nil then g.name = name end
@@ -750,7 +788,9 @@ function ops.deleteGallery()
   local g = some_gallery()
   local gid, expect = g and cased(g._id) or rand_uuid(), {}
   if not g or chance(0.2) then gid = chance(0.5) and rand_uuid() or bad_id(); expect = { [type(gid) == "string" and #gid == 36 and gid:match("^[%x-]+$") and NF or INV] = true } end
-  local res = invoke("deleteGallery", expect, store.deleteGallery, store, gid)
+  local opts
+  if chance(0.4) then opts = {}; expect = with_revision(opts, g and tostring(g.revision), expect) end
+  local res = invoke("deleteGallery", expect, store.deleteGallery, store, gid, opts)
   if not res then return end
   if res.galleryId ~= g._id then fail("deleteGallery returned %s", tostring(res.galleryId)) end
   M.g[g._id] = nil
@@ -764,7 +804,9 @@ function ops.deleteGalleryItem()
   if g then ids, expect = { galleryId = cased(g._id), itemId = cased(it._id) }, {}
   else ids, expect = { galleryId = rand_uuid(), itemId = rand_uuid() }, { [NF] = true } end
   if chance(0.2) then ids = pick { { galleryId = ids.galleryId }, { itemId = 5, galleryId = ids.galleryId }, "id", { galleryId = ids.galleryId, itemId = ids.itemId, x = 1 } }; expect = { [INV] = true } end
-  local res = invoke("deleteGalleryItem", expect, store.deleteGalleryItem, store, ids)
+  local opts
+  if chance(0.4) then opts = {}; expect = with_revision(opts, it and it.revision, expect) end
+  local res = invoke("deleteGalleryItem", expect, store.deleteGalleryItem, store, ids, opts)
   if not res then return end
   if res.itemId ~= it._id then fail("deleteGalleryItem returned %s", tostring(res.itemId)) end
   for i, x in ipairs(g.items) do if x == it then table.remove(g.items, i) break end end

@@ -48,7 +48,8 @@ describe("galleries", function()
 
     it("returns exactly the documented gallery keys", function()
       local g = S.ok(store:createGallery { gallery = { name = "n", items = { S.simple_item("a") } } })
-      local allowed = { _id = 1, name = 1, sortOrder = 1, totalItems = 1, items = 1, _createdDate = 1, _updatedDate = 1 }
+      local allowed = { _id = 1, revision = 1, name = 1, sortOrder = 1, totalItems = 1, items = 1, _createdDate = 1,
+        _updatedDate = 1 }
       for k in pairs(g) do assert.is_truthy(allowed[k], "unexpected gallery key " .. tostring(k)) end
       for k in pairs(allowed) do assert.is_not_nil(g[k], "missing gallery key " .. k) end
     end)

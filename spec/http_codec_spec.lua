@@ -12,7 +12,7 @@ describe("progallery.http codec", function()
   it("maps every error code of spec section 7 to its HTTP status, with the code in the body", function()
     local want = {
       INVALID_ARGUMENT = 400, RESOURCE_EXHAUSTED = 400, PERMISSION_DENIED = 403, NOT_FOUND = 404,
-      FAILED_PRECONDITION = 412, UNAVAILABLE = 503, INTERNAL = 500,
+      FAILED_PRECONDITION = 412, ABORTED = 409, UNAVAILABLE = 503, INTERNAL = 500,
     }
     for code, status in pairs(want) do
       local got, body = errors.response(code, "x: something")

@@ -418,6 +418,72 @@ describe("progallery.http under nginx #nginx", function()
       assert.are_not.equal(it.updatedDate, json.item.updatedDate)
     end)
 
+    it("ETag on GET and PATCH; If-Match: stale is 409 ABORTED (nothing changes), current or * is 200", function()
+      local gpath = "/pro-gallery/v2/galleries/" .. gid
+      local ipath = ("%s/items/%s"):format(gpath, items[2].id)
+      for _, path in ipairs { gpath, ipath } do
+        local status, text, json, headers = request(srv, "GET", path)
+        assert.are.equal(200, status, text)
+        local entity = json.gallery or json.item
+        assert.truthy(entity.revision:match("^%d+$"), text)
+        assert.are.equal('"' .. entity.revision .. '"', headers.etag)
+        -- a cached answer (every worker warmed) carries it too
+        for _ = 1, 8 do
+          local _, _, _, h = request(srv, "GET", path, { auth = "none" })
+          assert.are.equal(headers.etag, h.etag)
+        end
+        local body = json.gallery and { gallery = { name = "etag" } } or { item = { title = "etag" } }
+        local stale = '"' .. (tonumber(entity.revision) + 5) .. '"' -- not current: from the future
+        local st, t, j, h = request(srv, "PATCH", path, { body = body, headers = { "If-Match: " .. stale } })
+        assert_error(st, j, 409, "ABORTED", t)
+        assert.truthy(j.message:find("^If%-Match: "), t)
+        assert.is_nil(h.etag)
+        local _, _, again, h2 = request(srv, "GET", path)
+        assert.are.same(json, again) -- nothing changed
+        assert.are.equal(headers.etag, h2.etag)
+        st, t, j, h = request(srv, "PATCH", path, { body = body, headers = { "If-Match: " .. headers.etag } })
+        assert.are.equal(200, st, t)
+        local updated = j.gallery or j.item
+        assert.are.equal(tostring(tonumber(entity.revision) + 1), updated.revision)
+        assert.are.equal('"' .. updated.revision .. '"', h.etag)
+        st, t, j, h = request(srv, "PATCH", path, { body = body, headers = { "If-Match: *" } })
+        assert.are.equal(200, st, t)
+        -- the same revision in the body and If-Match: one precondition; disagreeing: 409
+        local cur = (j.gallery or j.item).revision
+        local both = json.gallery and { gallery = { name = "b", revision = cur } } or { item = { title = "b", revision = cur } }
+        st, t = request(srv, "PATCH", path, { body = both, headers = { 'If-Match: "' .. cur .. '"' } })
+        assert.are.equal(200, st, t)
+        st, t, j = request(srv, "PATCH", path, { body = both, headers = { 'If-Match: "' .. (tonumber(cur) + 1) .. '"' } })
+        assert_error(st, j, 409, "ABORTED", t)
+        -- back as it was, for the tests after this one
+        st, t = request(srv, "PATCH", path, { body = json.gallery and { gallery = { name = entity.name } }
+                                                   or { item = { title = entity.title } } })
+        assert.are.equal(200, st, t)
+        -- a malformed If-Match is a 400 naming it
+        for _, bad in ipairs { "abc", '"abc"', 'W/"1"', '"1", "2"', '"0"', '""' } do
+          st, t, j = request(srv, "PATCH", path, { body = body, headers = { "If-Match: " .. bad } })
+          assert_error(st, j, 400, "INVALID_ARGUMENT", t)
+          assert.are.equal("If-Match", (violation(j)), t)
+        end
+      end
+      -- DELETE with a stale If-Match is refused and the item stays; with the current one it goes
+      local _, _, created = request(srv, "POST", gpath .. "/items", { body = { item = { title = "doomed" } } })
+      local dpath = gpath .. "/items/" .. created.item.id
+      local st, t, j = request(srv, "DELETE", dpath, { headers = { 'If-Match: "7"' } })
+      assert_error(st, j, 409, "ABORTED", t)
+      assert.are.equal(200, (request(srv, "GET", dpath)))
+      st, t = request(srv, "DELETE", dpath, { headers = { 'If-Match: "1"' } })
+      assert.are.equal(200, st, t)
+      assert.are.equal(404, (request(srv, "GET", dpath)))
+      local _, _, g2 = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { gallery = { name = "doomed" } } })
+      local g2path = "/pro-gallery/v2/galleries/" .. g2.gallery.id
+      st, t, j = request(srv, "DELETE", g2path, { headers = { 'If-Match: "2"' } })
+      assert_error(st, j, 409, "ABORTED", t)
+      st, t = request(srv, "DELETE", g2path, { headers = { 'If-Match: "1"' } })
+      assert.are.equal(200, st, t)
+      assert.are.equal(404, (request(srv, "GET", g2path)))
+    end)
+
     it("POST /galleries clones, then POST .../items/delete bulk-deletes", function()
       local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { cloneFromGalleryId = gid } })
       assert.are.equal(200, status, text)
@@ -814,6 +880,17 @@ describe("progallery.http without a thread pool #nginx", function()
     assert.are.equal(3, #json.items)
     status, text, json = request(srv, "DELETE", "/site/api/gallery/galleries/" .. gid, { auth = "none" })
     assert_error(status, json, 403, "PERMISSION_DENIED", text)
+    -- ETag and If-Match without the pool too (a write's answer stays 200 with nginx's own check)
+    local headers
+    status, text, json, headers = request(srv, "GET", "/progallery/v2/galleries/" .. gid)
+    assert.are.equal('"' .. json.gallery.revision .. '"', headers.etag)
+    status, text, json = request(srv, "PATCH", "/progallery/v2/galleries/" .. gid,
+      { body = { gallery = { name = "x" } }, headers = { 'If-Match: "' .. (tonumber(json.gallery.revision) + 1) .. '"' } })
+    assert_error(status, json, 409, "ABORTED", text)
+    status, text, json, headers = request(srv, "PATCH", "/progallery/v2/galleries/" .. gid,
+      { body = { gallery = { name = "x" } }, headers = { "If-Match: " .. headers.etag } })
+    assert.are.equal(200, status, text)
+    assert.are.equal('"' .. json.gallery.revision .. '"', headers.etag)
     status, text, json = request(srv, "GET", "/progallery/v2/galleries/undefined")
     assert_error(status, json, 400, "INVALID_ARGUMENT", text)
     local log = read_file(srv.dir .. "/logs/error.log") or ""

@@ -39,8 +39,9 @@ describe("items", function()
       assert.is_true(S.is_date(x._createdDate))
       assert.is_true(S.is_date(x._updatedDate))
       local allowed = { _id = 1, type = 1, sortOrder = 1, title = 1, description = 1, link = 1, tags = 1,
-        image = 1, video = 1, text = 1, _createdDate = 1, _updatedDate = 1 }
+        image = 1, video = 1, text = 1, _createdDate = 1, _updatedDate = 1, revision = 1 }
       for k in pairs(x) do assert.is_truthy(allowed[k], "unexpected item key " .. tostring(k)) end
+      assert.equal("1", x.revision)
       assert.same(x, S.ok(store:getGalleryItem(ids_of(x._id))))
     end)
 
@@ -454,6 +455,7 @@ describe("items", function()
       fetched._id = S.MISSING_ID
       fetched._createdDate = "2000-01-01T00:00:00.000Z"
       fetched._updatedDate = "2000-01-01T00:00:00.000Z"
+      fetched.revision = u.revision -- the one key of a fetched item that is checked (revisions_spec)
       local u2 = S.ok(store:updateGalleryItem(ids_of(x._id), fetched))
       assert.equal("IMAGE", u2.type)
       assert.equal(x._id, u2._id)

@@ -591,7 +591,7 @@ describe("validation", function()
           { "getGalleryItem", ids }, { "updateGalleryItem", ids, { title = "u" } },
           { "updateGallery", g._id, { name = "G" } }, { "createGalleryItems", g._id, { { title = "b" } } },
           { "createGalleryItem", g._id, { title = "c" } }, { "bulkDeleteGalleryItems", g._id, { S.MISSING_ID } },
-          { "deleteGalleryItem", ids }, { "createGallery", { gallery = { name = "tmp" } } },
+          { "deleteGalleryItem", ids, {} }, { "createGallery", { gallery = { name = "tmp" } } },
         }
         for _, c in ipairs(calls) do
           local n = #c
@@ -601,7 +601,7 @@ describe("validation", function()
           assert.is_not_nil(res[2], ("%s with trailing %s: %s %s"):format(c[1], h[1], tostring(res[3]), tostring(res[4])))
         end
         local tmp = S.ok(store:createGallery())
-        local res = S.pack(pcall(store.deleteGallery, store, tmp._id, extra))
+        local res = S.pack(pcall(store.deleteGallery, store, tmp._id, {}, extra))
         assert.is_true(res[1])
         assert.same({ galleryId = tmp._id }, res[2], h[1])
       end
@@ -613,7 +613,7 @@ describe("validation", function()
         local res = { pcall(store.getGalleryItem, store, { galleryId = g._id, itemId = x._id }, h[2]) }
         assert.is_true(res[1])
         assert.equal(x._id, res[2]._id, h[1])
-        res = { pcall(store.deleteGalleryItem, store, { galleryId = g._id, itemId = x._id }, h[2]) }
+        res = { pcall(store.deleteGalleryItem, store, { galleryId = g._id, itemId = x._id }, {}, h[2]) }
         assert.is_true(res[1])
         assert.same({ itemId = x._id }, res[2], h[1])
         res = { pcall(store.updateGallery, store, g._id, { name = "G" }, h[2]) }

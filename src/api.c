@@ -320,6 +320,7 @@ static int gallery_event(pg_db *db, int kind, const pg_gallery_row *g, int64_t n
     e->created_ms = g->created_ms;
     e->updated_ms = g->updated_ms;
     e->count = g->item_count;
+    e->revision = g->revision;
     return 1;
 }
 
@@ -335,6 +336,7 @@ static int item_event(pg_db *db, int kind, const char *gid, const pg_item_row *i
     e->sort = it->sort;
     e->created_ms = it->created_ms;
     e->updated_ms = it->updated_ms;
+    e->revision = it->revision;
     return 1;
 }
 
@@ -398,7 +400,7 @@ static pg_value *item_value(pg_db *db, const pg_item_row *it, pg_status *st)
          * the response as it is, unparsed */
         pg_value *raw = pg_new_string_ref(db->arena, it->doc, it->doclen);
         if (!raw || !(v = pg_item_out(db->arena, it->id, it->type, it->sort, it->created_ms,
-                                      it->updated_ms, NULL))
+                                      it->updated_ms, it->revision, NULL))
             || !pg_obj_addl(db->arena, v, NULL, 0, raw))
             return oom(st);
         raw->type = PG_RAW;
@@ -410,7 +412,8 @@ static pg_value *item_value(pg_db *db, const pg_item_row *it, pg_status *st)
                 err ? err : "not an object");
         return NULL;
     }
-    v = pg_item_out(db->arena, it->id, it->type, it->sort, it->created_ms, it->updated_ms, doc);
+    v = pg_item_out(db->arena, it->id, it->type, it->sort, it->created_ms, it->updated_ms,
+                    it->revision, doc);
     return v ? v : oom(st);
 }
 
@@ -440,7 +443,7 @@ static pg_value *gallery_value(pg_db *db, const pg_gallery_row *g, int64_t offse
     if (!items)
         return NULL;
     v = pg_gallery_out(db->arena, g->id, g->name, g->namelen, g->sort, g->created_ms,
-                       g->updated_ms, g->item_count, items);
+                       g->updated_ms, g->item_count, g->revision, items);
     return v ? v : oom(st);
 }
 
@@ -463,6 +466,7 @@ static int insert_items(pg_db *db, pg_gallery_row *g, const pg_item_in *items, s
         it.type = pg_doc_type(items[i].doc);
         it.sort = items[i].has_sort ? items[i].sort : next_sort(max, has_max, now);
         it.created_ms = it.updated_ms = now;
+        it.revision = 1;
         it.doc = pg_json_encode(db->arena, items[i].doc, &it.doclen);
         if (!it.doc)
             return oom(st) != NULL;
@@ -474,7 +478,7 @@ static int insert_items(pg_db *db, pg_gallery_row *g, const pg_item_in *items, s
             max = it.sort;
         has_max = 1;
         if (out) {
-            pg_value *v = pg_item_out(db->arena, it.id, it.type, it.sort, now, now, items[i].doc);
+            pg_value *v = pg_item_out(db->arena, it.id, it.type, it.sort, now, now, 1, items[i].doc);
             if (!v || !pg_arr_push(db->arena, out, v))
                 return oom(st) != NULL;
         }
@@ -483,11 +487,43 @@ static int insert_items(pg_db *db, pg_gallery_row *g, const pg_item_in *items, s
     return 1;
 }
 
-/* Records a change to gallery g (its items or itself) and saves the row. */
+/* Records a change to gallery g (its items or itself) and saves the row: a change to an
+ * item changes the gallery's representation (totalItems, _updatedDate, items), so its
+ * revision moves too (docs/decisions.md). */
 static int touch_gallery(pg_db *db, pg_gallery_row *g, int64_t now, pg_status *st)
 {
     g->updated_ms = later(g->updated_ms, now);
+    g->revision++;
     return db->ops->gallery_update(db->s, g, st) > 0;
+}
+
+/* A revision the caller gave (path.revision) against the stored one: 1 when it is
+ * current, or ABORTED. Checked after the row is found (and locked) and before anything
+ * is written, so a stale call changes nothing. */
+static int revision_current(const char *path, int64_t given, int64_t current, pg_status *st)
+{
+    if (given == current)
+        return 1;
+    pg_fail(st, PG_ABORTED, "%s.revision: %lld is not the current revision (%lld)", path,
+            (long long)given, (long long)current);
+    st->fieldlen = strlen(path) + 9;
+    return 0;
+}
+
+/* The options of a delete: nil, or { revision = "n" }. */
+static int delete_options(const pg_value *opts, int *has, int64_t *revision, pg_status *st)
+{
+    static const char *const keys[] = { "revision", NULL };
+    const pg_value *v;
+    pg_path path;
+    *has = 0;
+    if (!table_arg(opts, "options", keys, st))
+        return 0;
+    if (absent(v = member(opts, "revision")))
+        return 1;
+    pg_path_init(&path, "options");
+    pg_path_key(&path, "revision", 8);
+    return (*has = pg_revision_arg(v, &path, revision, st));
 }
 
 /* ---- galleries --------------------------------------------------------------- */
@@ -546,6 +582,7 @@ static pg_value *create_gallery(pg_db *db, pg_value *const *args, pg_status *st)
         g.namelen = src.namelen;
     }
     g.created_ms = g.updated_ms = now;
+    g.revision = 1;
     pg_uuid7(&db->ids, now, g.id);
     if (db->ops->gallery_insert(db->s, &g, st) < 0
         || !gallery_event(db, PG_EV_GALLERY_CREATED, &g, now, st))
@@ -632,7 +669,8 @@ static pg_value *update_gallery(pg_db *db, pg_value *const *args, pg_status *st)
         return pg_fail(st, PG_INVALID_ARGUMENT, "gallery: required"), NULL;
     if (!pg_validate_gallery(db->arena, args[1], PG_UPDATE, &path, &in, st) || !begin(db, 1, st))
         return NULL;
-    if (!find_gallery(db, id, "galleryId", &g, st))
+    if (!find_gallery(db, id, "galleryId", &g, st)
+        || (in.has_revision && !revision_current("gallery", in.revision, g.revision, st)))
         return end(db, NULL, st);
     if (in.name_state == PG_SET) {
         g.name = in.name;
@@ -666,10 +704,13 @@ static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
 {
     char id[PG_UUID_LEN + 1];
     pg_gallery_row g;
-    int64_t now = pg_now_ms();
-    if (!id_arg(args[0], "galleryId", id, st) || !begin(db, 1, st))
+    int64_t now = pg_now_ms(), revision;
+    int has_revision;
+    if (!id_arg(args[0], "galleryId", id, st) || !delete_options(args[1], &has_revision, &revision, st)
+        || !begin(db, 1, st))
         return NULL;
-    if (!find_gallery(db, id, "galleryId", &g, st))
+    if (!find_gallery(db, id, "galleryId", &g, st)
+        || (has_revision && !revision_current("options", revision, g.revision, st)))
         return end(db, NULL, st);
     if (db->feed_on) {
         char (*ids)[PG_UUID_LEN + 1];
@@ -769,7 +810,8 @@ static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status
         return pg_fail(st, PG_INVALID_ARGUMENT, "item: required"), NULL;
     if (!pg_validate_item(db->arena, args[1], PG_UPDATE, &path, &patch, st) || !begin(db, 1, st))
         return NULL;
-    if (!find_gallery_item(db, gid, iid, &g, &it, st))
+    if (!find_gallery_item(db, gid, iid, &g, &it, st)
+        || (patch.has_revision && !revision_current("item", patch.revision, it.revision, st)))
         return end(db, NULL, st);
     doc = pg_json_decode(db->arena, it.doc, it.doclen, &err);
     if (!doc || doc->type != PG_OBJECT) {
@@ -783,12 +825,14 @@ static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status
     if (patch.has_sort)
         it.sort = patch.sort;
     it.updated_ms = later(it.updated_ms, now);
+    it.revision++;
     if (!(it.doc = pg_json_encode(db->arena, doc, &it.doclen)))
         return end(db, oom(st), st);
     if (db->ops->item_update(db->s, &it, st) < 0 || !touch_gallery(db, &g, now, st)
         || !item_event(db, PG_EV_ITEM_UPDATED, g.id, &it, now, st))
         return end(db, NULL, st);
-    return end(db, pg_item_out(db->arena, it.id, it.type, it.sort, it.created_ms, it.updated_ms, doc),
+    return end(db, pg_item_out(db->arena, it.id, it.type, it.sort, it.created_ms, it.updated_ms,
+                               it.revision, doc),
                st);
 }
 
@@ -797,10 +841,13 @@ static pg_value *delete_gallery_item(pg_db *db, pg_value *const *args, pg_status
     char gid[PG_UUID_LEN + 1], iid[PG_UUID_LEN + 1];
     pg_gallery_row g;
     pg_item_row it;
-    int64_t now = pg_now_ms();
-    if (!identifiers(args[0], gid, iid, st) || !begin(db, 1, st))
+    int64_t now = pg_now_ms(), revision;
+    int has_revision;
+    if (!identifiers(args[0], gid, iid, st) || !delete_options(args[1], &has_revision, &revision, st)
+        || !begin(db, 1, st))
         return NULL;
     if (!find_gallery_item(db, gid, iid, &g, &it, st)
+        || (has_revision && !revision_current("options", revision, it.revision, st))
         || db->ops->item_delete(db->s, it.key, st) < 0)
         return end(db, NULL, st);
     g.item_count--;
@@ -1124,12 +1171,12 @@ const pg_api_entry pg_api[] = {
     { "getGallery", get_gallery, 2, 0 },
     { "listGalleries", list_galleries, 1, 0 },
     { "updateGallery", update_gallery, 2, 1 },
-    { "deleteGallery", delete_gallery, 1, 1 },
+    { "deleteGallery", delete_gallery, 2, 1 },
     { "createGalleryItem", create_gallery_item, 2, 1 },
     { "createGalleryItems", create_gallery_items, 2, 1 },
     { "getGalleryItem", get_gallery_item, 1, 0 },
     { "updateGalleryItem", update_gallery_item, 2, 1 },
-    { "deleteGalleryItem", delete_gallery_item, 1, 1 },
+    { "deleteGalleryItem", delete_gallery_item, 2, 1 },
     { "bulkDeleteGalleryItems", bulk_delete_gallery_items, 2, 1 },
     { "listGalleryItems", list_gallery_items, 2, 0 },
     /* beyond Wix (spec section 14) */

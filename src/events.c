@@ -89,7 +89,8 @@ static pg_value *item(pg_arena *a, const pg_event_row *e, const char **problem)
                        ? "database damaged: an event's item is not readable" : "out of memory";
         return NULL;
     }
-    return pg_item_out(a, e->item_id, pg_doc_type(doc), e->sort, e->created_ms, e->updated_ms, doc);
+    return pg_item_out(a, e->item_id, pg_doc_type(doc), e->sort, e->created_ms, e->updated_ms,
+                       e->revision, doc);
 }
 
 pg_value *pg_event_envelope(pg_arena *a, const pg_event_row *e, const char **problem)
@@ -106,7 +107,7 @@ pg_value *pg_event_envelope(pg_arena *a, const pg_event_row *e, const char **pro
     case PG_EV_GALLERY_UPDATED:
         /* as Wix sends it: items = [] beside the live totalItems */
         v = pg_gallery_out(a, e->gallery_id, e->doc, e->doclen, e->sort, e->created_ms,
-                           e->updated_ms, e->count, NULL);
+                           e->updated_ms, e->count, e->revision, NULL);
         if (!put(a, env, "entity", v))
             return NULL;
         break;
@@ -185,11 +186,17 @@ static uint64_t get64(const unsigned char *p)
 }
 
 #define ENTITY_BYTES (8 * 4 + 1 + 4) /* sort, created, updated, count, has_doc, doclen */
+/* Set in the origin byte when the entity's revision follows its ENTITY_BYTES (8 bytes):
+ * events packed before revisions have it clear, and their entity no revision. */
+#define HAS_REVISION 0x80
+
+static int packs_revision(const pg_event_row *e) { return has_entity(e->kind) && e->revision > 0; }
 
 size_t pg_event_packed_size(const pg_event_row *e)
 {
     return 2 + 16 + (has_item(e->kind) ? 16 : 0)
-           + (has_entity(e->kind) ? ENTITY_BYTES + (e->doc ? e->doclen : 0) : 0);
+           + (has_entity(e->kind) ? ENTITY_BYTES + (e->doc ? e->doclen : 0) : 0)
+           + (packs_revision(e) ? 8 : 0);
 }
 
 size_t pg_event_pack(unsigned char *out, const pg_event_row *e)
@@ -197,7 +204,7 @@ size_t pg_event_pack(unsigned char *out, const pg_event_row *e)
     unsigned char *p = out;
     uint64_t bits;
     *p++ = (unsigned char)e->kind;
-    *p++ = (unsigned char)e->origin;
+    *p++ = (unsigned char)(e->origin | (packs_revision(e) ? HAS_REVISION : 0));
     uuid_pack(p, e->id);
     p += 16;
     if (has_item(e->kind)) {
@@ -216,6 +223,10 @@ size_t pg_event_pack(unsigned char *out, const pg_event_row *e)
         p[35] = (unsigned char)(e->doclen >> 16 & 0xFF);
         p[36] = (unsigned char)(e->doclen >> 24 & 0xFF);
         p += ENTITY_BYTES;
+        if (packs_revision(e)) {
+            put64(p, (uint64_t)e->revision);
+            p += 8;
+        }
         if (e->doc) {
             memcpy(p, e->doc, e->doclen);
             p += e->doclen;
@@ -228,11 +239,16 @@ size_t pg_event_unpack(const unsigned char *p, size_t n, pg_arena *a, pg_event_r
 {
     size_t used = 2 + 16, doclen;
     uint64_t bits;
+    int with_revision;
     *oom = 0;
-    if (n < used || p[0] >= PG_EV_KINDS || p[1] > PG_ORIGIN_LAST)
+    if (n < used || p[0] >= PG_EV_KINDS || (p[1] & ~HAS_REVISION) > PG_ORIGIN_LAST)
         return 0;
     e->kind = p[0];
-    e->origin = p[1];
+    e->origin = p[1] & ~HAS_REVISION;
+    with_revision = (p[1] & HAS_REVISION) != 0;
+    if (with_revision && !has_entity(e->kind))
+        return 0;
+    e->revision = 0;
     uuid_unpack(e->id, p + 2);
     e->item_id[0] = '\0';
     e->doc = NULL;
@@ -256,6 +272,14 @@ size_t pg_event_unpack(const unsigned char *p, size_t n, pg_arena *a, pg_event_r
         e->count = (int64_t)get64(q + 24);
         doclen = (size_t)q[33] | (size_t)q[34] << 8 | (size_t)q[35] << 16 | (size_t)q[36] << 24;
         used += ENTITY_BYTES;
+        if (with_revision) {
+            if (n - used < 8)
+                return 0;
+            e->revision = (int64_t)get64(p + used);
+            if (e->revision < 1)
+                return 0;
+            used += 8;
+        }
         if (q[32] > 1 || (q[32] == 0 && doclen) || n - used < doclen)
             return 0;
         if (q[32]) {

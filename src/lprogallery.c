@@ -3,6 +3,7 @@
  * encodeJSON in lua_json.c. Results come back as Lua tables, failures as
  * nil, message, code. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -564,7 +565,8 @@ static const char *opt_text(lua_State *L, int idx, size_t *len)
     return lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, len) : NULL;
 }
 
-/* store:rest(op, galleryId, itemId, options, body) -> response JSON text, or
+/* store:rest(op, galleryId, itemId, options, body, ifMatch) -> response JSON text and
+ * the revision of the gallery or item it is about (its ETag's digits, or nil), or
  * nil, message, code, field (the REST field path the message starts with, or
  * nil). The REST path of progallery.http: body text in, response text out,
  * no Lua table for the gallery data on the way (rest.h). */
@@ -577,14 +579,16 @@ static int l_rest(lua_State *L)
     pg_db *db;
     pg_reader r;
     int i, ok, refused;
+    int64_t revision = 0;
     if (!h)
         return pg_lua_fail(L, PG_INVALID_ARGUMENT, "self: expected a progallery store");
-    lua_settop(L, 6);
-    for (i = 2; i <= 6; i++)
+    lua_settop(L, 7);
+    for (i = 2; i <= 7; i++)
         if (i != 5 && !lua_isnil(L, i) && lua_type(L, i) != LUA_TSTRING)
             return pg_lua_fail(L, PG_INVALID_ARGUMENT, i == 2 ? "op: expected a string"
                                : i == 3 ? "galleryId: expected a string"
-                               : i == 4 ? "itemId: expected a string" : "body: expected JSON text");
+                               : i == 4 ? "itemId: expected a string"
+                               : i == 6 ? "body: expected JSON text" : "ifMatch: expected a string");
     memset(&req, 0, sizeof req);
     req.op = opt_text(L, 2, &req.oplen);
     if (!req.op || !(e = pg_rest_entry(req.op, req.oplen)))
@@ -598,6 +602,7 @@ static int l_rest(lua_State *L)
     req.gallery_id = opt_text(L, 3, &req.gallery_id_len);
     req.item_id = opt_text(L, 4, &req.item_id_len);
     req.body = opt_text(L, 6, &req.bodylen);
+    req.if_match = opt_text(L, 7, &req.if_match_len);
     st.code = PG_OK;
     st.msg[0] = '\0';
     st.fieldlen = 0;
@@ -612,7 +617,7 @@ static int l_rest(lua_State *L)
     ok = 1;
     if (!lua_isnil(L, 5) && !(req.options = pg_lua_read(&r, 5, 1)))
         ok = pg_fail(&st, PG_INTERNAL, "out of memory");
-    ok = ok && pg_rest_call(db, &req, pg_db_out(db), &st);
+    ok = ok && pg_rest_call(db, &req, pg_db_out(db), &revision, &st);
     end_call(o, db);
     if (!ok) {
         pg_lua_status(L, &st);
@@ -623,7 +628,14 @@ static int l_rest(lua_State *L)
         return 4;
     }
     lua_pushlstring(L, pg_db_out(db)->buf, pg_db_out(db)->len);
-    return 1;
+    if (revision <= 0)
+        return 1;
+    {
+        char text[24];
+        snprintf(text, sizeof text, "%lld", (long long)revision);
+        lua_pushstring(L, text);
+    }
+    return 2;
 }
 
 static int l_method(lua_State *L)

@@ -488,9 +488,18 @@ int pg_validate_item(pg_arena *a, const pg_value *in, pg_mode mode, pg_path *pat
         pg_value *v;
         int ok;
         if (key_is(m, "_id") || key_is(m, "type") || key_is(m, "_createdDate")
-            || key_is(m, "_updatedDate")) {
+            || key_is(m, "_updatedDate") || (key_is(m, "revision") && mode == PG_CREATE)) {
             pg_path_pop(path, old);
             continue; /* read-only: a fetched item can be sent back */
+        }
+        if (key_is(m, "revision")) {
+            if (!pg_is_null(m->val)) {
+                if (!pg_revision_arg(m->val, path, &out->revision, st))
+                    return 0;
+                out->has_revision = 1;
+            }
+            pg_path_pop(path, old);
+            continue;
         }
         if (key_is(m, "sortOrder")) {
             if (pg_is_null(m->val) && mode == PG_UPDATE)
@@ -571,8 +580,15 @@ int pg_validate_gallery(pg_arena *a, const pg_value *in, pg_mode mode, pg_path *
         size_t old = pg_path_key(path, m->key, m->keylen);
         int null = pg_is_null(m->val);
         if (key_is(m, "_id") || key_is(m, "totalItems") || key_is(m, "_createdDate")
-            || key_is(m, "_updatedDate") || (key_is(m, "items") && mode == PG_UPDATE)) {
+            || key_is(m, "_updatedDate") || (key_is(m, "items") && mode == PG_UPDATE)
+            || (key_is(m, "revision") && mode == PG_CREATE)) {
             /* read-only: ignored so a fetched gallery can be sent back */
+        } else if (key_is(m, "revision")) {
+            if (!null) {
+                if (!pg_revision_arg(m->val, path, &out->revision, st))
+                    return 0;
+                out->has_revision = 1;
+            }
         } else if (key_is(m, "name")) {
             if (null) {
                 out->name_state = mode == PG_UPDATE ? PG_CLEAR : PG_ABSENT;
@@ -601,6 +617,45 @@ int pg_validate_gallery(pg_arena *a, const pg_value *in, pg_mode mode, pg_path *
         pg_path_pop(path, old);
     }
     return 1;
+}
+
+/* ---- revisions ---------------------------------------------------------- */
+
+int pg_revision_arg(const pg_value *v, pg_path *path, int64_t *out, pg_status *st)
+{
+    uint64_t n = 0;
+    size_t i, len;
+    const char *s;
+    if (v->type != PG_STRING)
+        return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "expected a string of digits, got %s",
+                          type_name(v));
+    s = v->u.str.s;
+    len = v->u.str.len;
+    if (len == 0 || len > 19)
+        return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "expected a string of 1 to 19 digits");
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "expected a string of digits");
+        n = n * 10 + (uint64_t)(s[i] - '0'); /* 19 digits fit in 64 bits */
+    }
+    if (n < 1 || n > (uint64_t)INT64_MAX)
+        return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "must be from 1 to 9223372036854775807");
+    *out = (int64_t)n;
+    return 1;
+}
+
+void pg_revision_text(int64_t revision, char out[PG_REVISION_TEXT])
+{
+    char tmp[PG_REVISION_TEXT];
+    size_t n = 0, i;
+    uint64_t v = revision > 0 ? (uint64_t)revision : 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
 }
 
 /* ---- documents ---------------------------------------------------------- */
@@ -687,13 +742,21 @@ static int put(pg_arena *a, pg_value *o, const char *key, pg_value *v)
     return v && pg_obj_add(a, o, key, v);
 }
 
+static pg_value *revision_value(pg_arena *a, int64_t revision)
+{
+    char buf[PG_REVISION_TEXT];
+    pg_revision_text(revision, buf);
+    return pg_new_string(a, buf, strlen(buf));
+}
+
 pg_value *pg_item_out(pg_arena *a, const char *id, const char *type, double sort,
-                      int64_t created_ms, int64_t updated_ms, pg_value *doc)
+                      int64_t created_ms, int64_t updated_ms, int64_t revision, pg_value *doc)
 {
     size_t i, n = doc ? doc->u.obj.n : 0;
-    pg_value *o = pg_new_object(a, 5 + n), *created = date(a, created_ms);
+    pg_value *o = pg_new_object(a, 6 + n), *created = date(a, created_ms);
     /* a never-updated item shares one date node (trees are not changed once built) */
     if (!o || !created || !put(a, o, "_id", pg_new_string(a, id, strlen(id)))
+        || (revision > 0 && !put(a, o, "revision", revision_value(a, revision)))
         || !put(a, o, "type", pg_new_string_ref(a, type, strlen(type)))
         || !put(a, o, "sortOrder", pg_new_number(a, sort))
         || !put(a, o, "_createdDate", created)
@@ -706,10 +769,11 @@ pg_value *pg_item_out(pg_arena *a, const char *id, const char *type, double sort
 
 pg_value *pg_gallery_out(pg_arena *a, const char *id, const char *name, size_t namelen,
                          double sort, int64_t created_ms, int64_t updated_ms,
-                         int64_t total_items, pg_value *items)
+                         int64_t total_items, int64_t revision, pg_value *items)
 {
-    pg_value *o = pg_new_object(a, 7);
+    pg_value *o = pg_new_object(a, 8);
     if (!o || !put(a, o, "_id", pg_new_string(a, id, strlen(id)))
+        || (revision > 0 && !put(a, o, "revision", revision_value(a, revision)))
         || (name && !put(a, o, "name", pg_new_string(a, name, namelen)))
         || !put(a, o, "sortOrder", pg_new_number(a, sort))
         || !put(a, o, "totalItems", pg_new_number(a, (double)total_items))

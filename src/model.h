@@ -16,6 +16,8 @@ typedef struct {
     pg_value *doc; /* object; in PG_UPDATE a PG_NULL member means "clear it" */
     int has_sort;
     double sort;
+    int has_revision; /* PG_UPDATE: the revision the caller last saw (ignored in PG_CREATE) */
+    int64_t revision;
 } pg_item_in;
 
 typedef enum { PG_ABSENT = 0, PG_SET, PG_CLEAR } pg_field_state;
@@ -26,6 +28,8 @@ typedef struct {
     size_t namelen;
     int has_sort;
     double sort;
+    int has_revision; /* PG_UPDATE: the revision the caller last saw (ignored in PG_CREATE) */
+    int64_t revision;
     pg_item_in *items; /* createGallery's gallery.items */
     size_t nitems;
 } pg_gallery_in;
@@ -40,6 +44,14 @@ int pg_validate_items(pg_arena *a, const pg_value *in, size_t min_items, pg_path
 int pg_validate_gallery(pg_arena *a, const pg_value *in, pg_mode mode, pg_path *path,
                         pg_gallery_in *out, pg_status *st);
 
+/* A revision as callers give it (spec section 14): a string of 1 to 19 digits whose
+ * value is 1 to 2^63 - 1 (what a stored revision can be). 1 and *out, or 0 with st set
+ * (INVALID_ARGUMENT at path). */
+int pg_revision_arg(const pg_value *v, pg_path *path, int64_t *out, pg_status *st);
+/* A revision's text ("1"); out holds at least PG_REVISION_TEXT bytes. */
+#define PG_REVISION_TEXT 21
+void pg_revision_text(int64_t revision, char out[PG_REVISION_TEXT]);
+
 /* Stored document with a validated patch applied (PG_UPDATE semantics). */
 pg_value *pg_doc_apply(pg_arena *a, const pg_value *stored, const pg_value *patch);
 /* A stored document of schema 1 (media as Velo strings) in place as schema 2
@@ -53,11 +65,12 @@ const char *pg_doc_type(const pg_value *doc);
 int pg_is_array(const pg_value *v);
 int pg_is_null(const pg_value *v);
 
-/* Result shapes (Velo shape). doc may be NULL. */
+/* Result shapes (Velo shape). doc may be NULL; revision 0 leaves `revision` out (an
+ * event recorded before revisions). */
 pg_value *pg_item_out(pg_arena *a, const char *id, const char *type, double sort,
-                      int64_t created_ms, int64_t updated_ms, pg_value *doc);
+                      int64_t created_ms, int64_t updated_ms, int64_t revision, pg_value *doc);
 pg_value *pg_gallery_out(pg_arena *a, const char *id, const char *name, size_t namelen,
                          double sort, int64_t created_ms, int64_t updated_ms,
-                         int64_t total_items, pg_value *items);
+                         int64_t total_items, int64_t revision, pg_value *items);
 
 #endif

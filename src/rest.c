@@ -1,10 +1,12 @@
 #include "rest.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
 #include "media.h"
+#include "model.h"
 
 #define MAX_DEPTH 32 /* deeper than any gallery shape */
 
@@ -512,17 +514,119 @@ static int feed_page(pg_arena *a, pg_value *page, int webhooks, pg_strbuf *out, 
     return 1;
 }
 
-int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, pg_status *st)
+/* ---- If-Match and ETag (spec section 14) --------------------------------------------- */
+
+static int if_match_fail(pg_status *st, const char *msg)
+{
+    pg_fail(st, PG_INVALID_ARGUMENT, "If-Match: %s", msg);
+    st->fieldlen = 8;
+    return 0;
+}
+
+/* The If-Match header -> *rev (the revision text, digits) or NULL for none / `*`. */
+static int if_match(pg_arena *a, const pg_rest_request *req, pg_value **rev, pg_status *st)
+{
+    const char *s = req->if_match, *end = s ? s + req->if_match_len : NULL;
+    pg_value text;
+    pg_path path;
+    int64_t n;
+    *rev = NULL;
+    if (!s)
+        return 1;
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (end - s == 1 && *s == '*')
+        return 1;
+    if (end - s < 2 || *s != '"' || end[-1] != '"' || memchr(s + 1, '"', (size_t)(end - s - 2)))
+        return if_match_fail(st, "expected * or one strong entity tag (\"<revision>\")");
+    text.type = PG_STRING;
+    text.u.str.s = s + 1;
+    text.u.str.len = (size_t)(end - s - 2);
+    pg_path_init(&path, "If-Match");
+    if (!pg_revision_arg(&text, &path, &n, st)) {
+        st->fieldlen = 8;
+        return 0;
+    }
+    if (!(*rev = pg_new_string(a, text.u.str.s, text.u.str.len)))
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    return 1;
+}
+
+/* The If-Match revision joins the call as the revision the caller last saw: in the entity
+ * of an update (a body that gives one too must agree with it), as options of a delete. */
+static int add_if_match(pg_arena *a, const rest_op *op, pg_value *rev, pg_value **args,
+                        pg_status *st)
+{
+    pg_value *target, *given;
+    int64_t x, y;
+    pg_path path;
+    pg_status ignored;
+    if (op->form != A_GALLERY_BODY && op->form != A_IDS_BODY) /* a delete */
+        args[1] = pg_new_object(a, 1);
+    if (!(target = args[1]))
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    given = pg_obj_get(target, "revision");
+    if (absent(given))
+        return pg_obj_add(a, target, "revision", rev) ? 1 : pg_fail(st, PG_INTERNAL, "out of memory");
+    pg_path_init(&path, "");
+    /* a malformed body revision is the call's to report, naming its field */
+    if (pg_revision_arg(given, &path, &x, &ignored) && pg_revision_arg(rev, &path, &y, &ignored)
+        && x != y) {
+        pg_fail(st, PG_ABORTED, "If-Match: \"%lld\" and %s.revision \"%lld\" disagree (at most one"
+                " is current)", (long long)y, op->entity, (long long)x);
+        st->fieldlen = 8;
+        return 0;
+    }
+    return 1;
+}
+
+/* A stale revision that came from If-Match is named so. */
+static void abort_names_if_match(pg_status *st)
+{
+    char rest[sizeof st->msg];
+    if (st->code != PG_ABORTED || !st->fieldlen)
+        return;
+    snprintf(rest, sizeof rest, "%s", st->msg + st->fieldlen + 2);
+    pg_fail(st, PG_ABORTED, "If-Match: %s", rest);
+    st->fieldlen = 8;
+}
+
+/* The revision of a single gallery or item result (the store wrote it: digits). */
+static int64_t result_revision(const pg_value *result)
+{
+    const pg_value *v = pg_obj_get(result, "revision");
+    int64_t n = 0;
+    size_t i;
+    if (!v || v->type != PG_STRING)
+        return 0;
+    for (i = 0; i < v->u.str.len; i++)
+        n = n * 10 + (v->u.str.s[i] - '0');
+    return n;
+}
+
+static int takes_if_match(const rest_op *op)
+{
+    return strcmp(op->api, "updateGallery") == 0 || strcmp(op->api, "updateGalleryItem") == 0
+           || strcmp(op->api, "deleteGallery") == 0 || strcmp(op->api, "deleteGalleryItem") == 0;
+}
+
+int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, int64_t *revision,
+                 pg_status *st)
 {
     static const pg_shape to_rest = { PG_NAMES_TO_REST, PG_MEDIA_OBJECTS, 1, 1 };
     pg_arena *a = pg_db_arena(db);
     const rest_op *op = find_op(req->op, req->oplen);
     const pg_api_entry *e = pg_rest_entry(req->op, req->oplen);
-    pg_value *args[4] = { NULL, NULL, NULL, NULL }, *body = NULL, *ent = NULL, *result;
+    pg_value *args[4] = { NULL, NULL, NULL, NULL }, *body = NULL, *ent = NULL, *result, *rev = NULL;
     pg_path path;
     int ok = 1;
+    *revision = 0;
     if (!op || !e)
         return pg_fail(st, PG_NOT_FOUND, "no such route");
+    if (takes_if_match(op) && !if_match(a, req, &rev, st))
+        return 0;
     if (op->body_keys[0]) {
         if (!(body = read_body(a, op, req, st)))
             return 0;
@@ -569,11 +673,18 @@ int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, pg_statu
     }
     if (!ok)
         return pg_fail(st, PG_INTERNAL, "out of memory");
+    if (rev && !add_if_match(a, op, rev, args, st))
+        return 0;
     pg_db_rest_mode(db, 1);
     result = e->fn(db, args, st);
     pg_db_rest_mode(db, 0);
-    if (!result)
+    if (!result) {
+        /* the body's revision is checked first (it is the entity's), so a stale one
+         * names the If-Match only when the body gave none */
+        if (rev && pg_obj_get(args[1], "revision") == rev)
+            abort_names_if_match(st);
         return 0;
+    }
     pg_path_init(&path, "result");
     if (op->result != R_SHAPE)
         return feed_page(a, result, op->result == R_WEBHOOKS, out, st);
@@ -581,6 +692,7 @@ int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, pg_statu
         return 0;
     if (op->wrap) {
         pg_value *w = pg_new_object(a, 1);
+        *revision = result_revision(result);
         if (!w || !pg_obj_add(a, w, op->wrap, result))
             return pg_fail(st, PG_INTERNAL, "out of memory");
         result = w;

@@ -50,10 +50,19 @@ typedef struct {
     pg_value *options;
     const char *body;
     size_t bodylen;
+    /* an HTTP If-Match header's value (NULL when none): `*`, or one strong entity tag
+     * "<revision>" that updateGallery, updateGalleryItem, deleteGallery and
+     * deleteGalleryItem check as they check a revision (ABORTED when not current); the
+     * other ops ignore it (docs/http.md) */
+    const char *if_match;
+    size_t if_match_len;
 } pg_rest_request;
 
 /* The call's entry in the API table, or NULL for an op REST does not have. */
 const pg_api_entry *pg_rest_entry(const char *op, size_t oplen);
-int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, pg_status *st);
+/* *revision: the revision of the gallery or item the response is about (its ETag), or
+ * 0 when it is about no one entity. */
+int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, int64_t *revision,
+                 pg_status *st);
 
 #endif

@@ -9,7 +9,8 @@
  *                                   -> { galleryId = id, count = n }
  * Everything else is validated as createGallery / createGalleryItems validate it; an id
  * already in the store is FAILED_PRECONDITION. Each call is one transaction. The gallery's
- * _updatedDate stays the exported one (restoring is not an edit). */
+ * _updatedDate stays the exported one (restoring is not an edit), and so do the revisions:
+ * `revision` when the export has it (stores of schema 4 on), 1 when not. */
 #include "restore.h"
 
 #include <stdio.h>
@@ -53,9 +54,9 @@ static int parse_date(const pg_value *v, int64_t *ms)
     return memcmp(buf, v->u.str.s, 24) == 0;
 }
 
-/* _id, _createdDate, _updatedDate of an exported object at path. */
+/* _id, _createdDate, _updatedDate and revision (1 when absent) of an exported object at path. */
 static int identity(const pg_value *obj, pg_path *path, char id[PG_UUID_LEN + 1],
-                    int64_t *created, int64_t *updated, pg_status *st)
+                    int64_t *created, int64_t *updated, int64_t *revision, pg_status *st)
 {
     const pg_value *v = pg_obj_get(obj, "_id");
     size_t old;
@@ -70,6 +71,12 @@ static int identity(const pg_value *obj, pg_path *path, char id[PG_UUID_LEN + 1]
     old = pg_path_key(path, "_updatedDate", 12);
     if (!parse_date(pg_obj_get(obj, "_updatedDate"), updated))
         return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "required: an ISO-8601 date with ms");
+    pg_path_pop(path, old);
+    *revision = 1;
+    v = pg_obj_get(obj, "revision");
+    old = pg_path_key(path, "revision", 8);
+    if (!absent(v) && !pg_revision_arg(v, path, revision, st))
+        return 0;
     pg_path_pop(path, old);
     return 1;
 }
@@ -87,7 +94,7 @@ static int put_items(pg_db *db, pg_gallery_row *g, const pg_value *raw, const pg
         size_t mark = pg_path_index(path, i + 1);
         int found;
         memset(&it, 0, sizeof it);
-        if (!identity(raw->u.arr.v[i], path, it.id, &it.created_ms, &it.updated_ms, st))
+        if (!identity(raw->u.arr.v[i], path, it.id, &it.created_ms, &it.updated_ms, &it.revision, st))
             return 0;
         if (!in[i].has_sort)
             return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "sortOrder: required");
@@ -146,7 +153,7 @@ pg_value *pg_restore_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     if (absent(in) || in->type != PG_OBJECT)
         return pg_fail(st, PG_INVALID_ARGUMENT, "gallery: required (an exported gallery)"), NULL;
     if (!pg_validate_gallery(a, in, PG_CREATE, &path, &gin, st)
-        || !identity(in, &path, g.id, &g.created_ms, &g.updated_ms, st))
+        || !identity(in, &path, g.id, &g.created_ms, &g.updated_ms, &g.revision, st))
         return NULL;
     if (!gin.has_sort)
         return pg_fail(st, PG_INVALID_ARGUMENT, "gallery.sortOrder: required"), NULL;
@@ -214,7 +221,8 @@ pg_value *pg_restore_items(pg_db *db, pg_value *const *args, pg_status *st)
  *                                      { consumers = ... }, { galleries = ... }
  * An event row is the stored event: seq, entitySeq, id, type (Wix's event type), galleryId,
  * time (ms), origin and actor (the store's codes), actorId, itemId, doc (the entity's
- * stored text), sortOrder, created, updated (ms), count. A restored row is checked by
+ * stored text), sortOrder, created, updated (ms), count, revision (the entity's; absent in
+ * events recorded before revisions). A restored row is checked by
  * building its envelope, as every read of the feed will. */
 
 #include <math.h>
@@ -297,7 +305,9 @@ static int page_opts(const pg_value *o, int by_name, double *after_n, const pg_v
 
 static pg_value *event_value(pg_arena *a, const pg_event_row *e)
 {
-    pg_value *o = pg_new_object(a, 16);
+    pg_value *o = pg_new_object(a, 17);
+    char rev[PG_REVISION_TEXT];
+    pg_revision_text(e->revision, rev);
     if (!o || !put_num(a, o, "seq", (double)e->seq) || !put_num(a, o, "entitySeq", (double)e->entity_seq)
         || !put_str(a, o, "id", e->id, PG_UUID_LEN)
         || !put_str(a, o, "type", pg_event_type(e->kind), strlen(pg_event_type(e->kind)))
@@ -307,7 +317,8 @@ static pg_value *event_value(pg_arena *a, const pg_event_row *e)
         || (e->item_id[0] && !put_str(a, o, "itemId", e->item_id, PG_UUID_LEN))
         || !put_str(a, o, "doc", e->doc, e->doclen) || !put_num(a, o, "sortOrder", e->sort)
         || !put_num(a, o, "created", (double)e->created_ms)
-        || !put_num(a, o, "updated", (double)e->updated_ms) || !put_num(a, o, "count", (double)e->count))
+        || !put_num(a, o, "updated", (double)e->updated_ms) || !put_num(a, o, "count", (double)e->count)
+        || (e->revision > 0 && !put_str(a, o, "revision", rev, strlen(rev))))
         return NULL;
     return o;
 }
@@ -496,6 +507,13 @@ static int event_row(pg_arena *a, const pg_value *o, pg_event_row *e, pg_path *p
     if (!sort || sort->type != PG_NUMBER || !isfinite(sort->u.n))
         return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "sortOrder: expected a finite number");
     e->sort = sort->u.n;
+    /* the entity's revision: absent in events recorded before revisions (and in exports of them) */
+    if (!absent(pg_obj_get(o, "revision"))) {
+        size_t old = pg_path_key(path, "revision", 8);
+        if (!pg_revision_arg(pg_obj_get(o, "revision"), path, &e->revision, st))
+            return 0;
+        pg_path_pop(path, old);
+    }
     if (!pg_date_ok(e->time_ms))
         return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "time: not a date the store writes");
     if (!pg_event_envelope(a, e, &problem))

@@ -15,6 +15,7 @@ const char *pg_code_name(pg_code code)
     case PG_NOT_FOUND: return "NOT_FOUND";
     case PG_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
     case PG_FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case PG_ABORTED: return "ABORTED";
     case PG_UNAVAILABLE: return "UNAVAILABLE";
     case PG_INTERNAL: return "INTERNAL";
     }

@@ -12,6 +12,7 @@ typedef enum {
     PG_NOT_FOUND,
     PG_RESOURCE_EXHAUSTED,
     PG_FAILED_PRECONDITION,
+    PG_ABORTED, /* a revision given is not the current one (spec section 14) */
     PG_UNAVAILABLE,
     PG_INTERNAL
 } pg_code;

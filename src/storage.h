@@ -5,6 +5,11 @@
  * and knows no engine. Like SQLite's VFS, the table carries its name and the
  * interface version it was written for.
  *
+ * Revisions (spec section 14): api.c computes every new revision (the row read,
+ * plus 1) inside the write transaction, where the row is locked (below), and the
+ * engines store what the row says; inserts store row->revision too (restore.c keeps
+ * an export's), while items_clone's copies start at 1.
+ *
  * Conventions: every op returns 1 on success (or "found"), 0 for "not found"
  * where that makes sense, and -1 on failure with *st filled in. Strings in
  * returned rows live in the arena given.
@@ -63,6 +68,8 @@ typedef struct {
     size_t namelen;
     double sort;
     int64_t created_ms, updated_ms, item_count;
+    /* grows by 1 with every change to the gallery or to any of its items (from 1) */
+    int64_t revision;
 } pg_gallery_row;
 
 typedef struct {
@@ -73,6 +80,7 @@ typedef struct {
     int64_t created_ms, updated_ms;
     const char *doc;   /* JSON document of the item's own fields */
     size_t doclen;
+    int64_t revision;  /* grows by 1 with every change to the item (from 1) */
 } pg_item_row;
 
 /* An item's place in its gallery's order (sort, then key: creation order). */
@@ -117,6 +125,7 @@ typedef struct {
     size_t doclen;
     double sort;
     int64_t created_ms, updated_ms, count;
+    int64_t revision; /* the entity's; 0 in events recorded before revisions */
 } pg_event_row;
 
 /* A consumer's cursor, and a gallery's entityEventSequence (for moving a feed). */
@@ -148,7 +157,7 @@ typedef struct pg_storage_ops {
     int (*gallery_find)(pg_storage *s, const char *id, pg_arena *a, pg_gallery_row *out,
                         pg_status *st);
     int (*gallery_insert)(pg_storage *s, pg_gallery_row *row, pg_status *st);
-    /* Writes name, sort, updated_ms and item_count of row->key. */
+    /* Writes name, sort, updated_ms, item_count and revision of row->key. */
     int (*gallery_update)(pg_storage *s, const pg_gallery_row *row, pg_status *st);
     int (*gallery_delete)(pg_storage *s, int64_t key, pg_status *st); /* and its items */
     int (*gallery_count)(pg_storage *s, int64_t *n, pg_status *st);
@@ -159,6 +168,7 @@ typedef struct pg_storage_ops {
 
     int (*item_find)(pg_storage *s, const char *id, pg_arena *a, pg_item_row *out, pg_status *st);
     int (*item_insert)(pg_storage *s, pg_item_row *row, pg_status *st);
+    /* Writes sort, type, updated_ms, doc and revision of row->key. */
     int (*item_update)(pg_storage *s, const pg_item_row *row, pg_status *st);
     int (*item_delete)(pg_storage *s, int64_t key, pg_status *st);
     int (*item_max_sort)(pg_storage *s, int64_t gallery_key, double *max, pg_status *st);

@@ -32,7 +32,8 @@
 #include "pq_pool.h"
 #include "storage.h"
 
-#define SCHEMA_VERSION 3
+/* 3: the tables, the REST documents and the feed; 4: revisions (spec section 14) */
+#define SCHEMA_VERSION 4
 #define CHANGE_SLOTS 16
 /* pg_advisory_xact_lock keys (any constants private to progallery) */
 #define LOCK_MIGRATE "7135016201"
@@ -47,7 +48,8 @@ static const char *const schema_sql =
     "  created_ms bigint NOT NULL,"
     "  updated_ms bigint NOT NULL,"
     "  item_count bigint NOT NULL DEFAULT 0,"
-    "  event_seq bigint NOT NULL DEFAULT 0);"
+    "  event_seq bigint NOT NULL DEFAULT 0,"
+    "  revision bigint NOT NULL DEFAULT 1);"
     "CREATE INDEX IF NOT EXISTS galleries_by_created ON galleries(created_ms, gid);"
     "CREATE TABLE IF NOT EXISTS items("
     "  iid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY," /* creation order: breaks ties */
@@ -57,7 +59,8 @@ static const char *const schema_sql =
     "  type text NOT NULL,"
     "  created_ms bigint NOT NULL,"
     "  updated_ms bigint NOT NULL,"
-    "  doc text NOT NULL);"
+    "  doc text NOT NULL,"
+    "  revision bigint NOT NULL DEFAULT 1);"
     "CREATE INDEX IF NOT EXISTS items_by_order ON items(gid, sort_order, iid);"
     "CREATE TABLE IF NOT EXISTS feed("
     "  one int PRIMARY KEY CHECK (one = 1),"
@@ -77,7 +80,10 @@ static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS event_leases(name text PRIMARY KEY, holder text NOT NULL,"
     "  until_ms bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS progallery_changes(slot int PRIMARY KEY, n bigint NOT NULL);"
-    "INSERT INTO progallery_changes SELECT g, 0 FROM generate_series(0, 15) g ON CONFLICT DO NOTHING;";
+    "INSERT INTO progallery_changes SELECT g, 0 FROM generate_series(0, 15) g ON CONFLICT DO NOTHING;"
+    /* 4: a database of version 3 has the tables without the revisions: its rows start at 1 */
+    "ALTER TABLE galleries ADD COLUMN IF NOT EXISTS revision bigint NOT NULL DEFAULT 1;"
+    "ALTER TABLE items ADD COLUMN IF NOT EXISTS revision bigint NOT NULL DEFAULT 1;";
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION, Q_BUMP,
@@ -103,14 +109,14 @@ static const char *const sql[Q_COUNT] = {
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_DATA_VERSION] = "SELECT sum(n)::bigint FROM progallery_changes",
     [Q_BUMP] = "UPDATE progallery_changes SET n = n + 1 WHERE slot = $1",
-    [Q_GALLERY_FIND] = "SELECT gid, name, sort_order, created_ms, updated_ms, item_count"
+    [Q_GALLERY_FIND] = "SELECT gid, name, sort_order, created_ms, updated_ms, item_count, revision"
                        " FROM galleries WHERE id = $1",
-    [Q_GALLERY_FIND_LOCK] = "SELECT gid, name, sort_order, created_ms, updated_ms, item_count"
-                            " FROM galleries WHERE id = $1 FOR UPDATE",
+    [Q_GALLERY_FIND_LOCK] = "SELECT gid, name, sort_order, created_ms, updated_ms, item_count,"
+                            " revision FROM galleries WHERE id = $1 FOR UPDATE",
     [Q_GALLERY_INSERT] = "INSERT INTO galleries(id, name, sort_order, created_ms, updated_ms,"
-                         " item_count) VALUES ($1, $2, $3, $4, $5, $6) RETURNING gid",
+                         " item_count, revision) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING gid",
     [Q_GALLERY_UPDATE] = "UPDATE galleries SET name = $2, sort_order = $3, updated_ms = $4,"
-                         " item_count = $5 WHERE gid = $1",
+                         " item_count = $5, revision = $6 WHERE gid = $1",
     [Q_GALLERY_DELETE_ITEMS] = "DELETE FROM items WHERE gid = $1",
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = $1",
     [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
@@ -118,17 +124,17 @@ static const char *const sql[Q_COUNT] = {
      * lock, so the max must be read by the next one (which sees the last holder's commit) */
     [Q_GALLERIES_LOCK] = "SELECT pg_advisory_xact_lock(" LOCK_GALLERIES ")",
     [Q_GALLERY_MAX_SORT] = "SELECT max(sort_order) FROM galleries",
-    [Q_GALLERY_PAGE] = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count"
-                       " FROM galleries ORDER BY created_ms, gid LIMIT $1 OFFSET $2",
-    [Q_ITEM_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc"
+    [Q_GALLERY_PAGE] = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count,"
+                       " revision FROM galleries ORDER BY created_ms, gid LIMIT $1 OFFSET $2",
+    [Q_ITEM_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc, revision"
                     " FROM items WHERE id = $1",
-    [Q_ITEM_INSERT] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
-                      " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    [Q_ITEM_UPDATE] = "UPDATE items SET sort_order = $2, type = $3, updated_ms = $4, doc = $5"
-                      " WHERE iid = $1",
+    [Q_ITEM_INSERT] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc,"
+                      " revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [Q_ITEM_UPDATE] = "UPDATE items SET sort_order = $2, type = $3, updated_ms = $4, doc = $5,"
+                      " revision = $6 WHERE iid = $1",
     [Q_ITEM_DELETE] = "DELETE FROM items WHERE iid = $1",
     [Q_ITEM_MAX_SORT] = "SELECT max(sort_order) FROM items WHERE gid = $1",
-    [Q_ITEM_PAGE] = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc"
+    [Q_ITEM_PAGE] = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision"
                     " FROM items WHERE gid = $1 ORDER BY sort_order, iid LIMIT $2 OFFSET $3",
     /* one statement; the n-th copy takes the n-th id of the array the caller made */
     [Q_ITEMS_CLONE] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
@@ -745,7 +751,13 @@ static const char *check_dates(int64_t created_ms, int64_t updated_ms)
                ? NULL : "database damaged: a stored date is out of range";
 }
 
-/* columns from `first`: name, sort_order, created_ms, updated_ms, item_count */
+/* A revision below 1 was never written: a damaged row. */
+static const char *check_revision(int64_t revision)
+{
+    return revision >= 1 ? NULL : "database damaged: a stored revision is out of range";
+}
+
+/* columns from `first`: name, sort_order, created_ms, updated_ms, item_count, revision */
 static const char *read_gallery(pg_arena *a, PGresult *r, int row, int first, pg_gallery_row *g)
 {
     g->namelen = 0;
@@ -756,7 +768,9 @@ static const char *read_gallery(pg_arena *a, PGresult *r, int row, int first, pg
     g->created_ms = get_i64(r, row, first + 2);
     g->updated_ms = get_i64(r, row, first + 3);
     g->item_count = get_i64(r, row, first + 4);
-    return check_dates(g->created_ms, g->updated_ms);
+    g->revision = get_i64(r, row, first + 5);
+    return check_revision(g->revision) ? check_revision(g->revision)
+                                       : check_dates(g->created_ms, g->updated_ms);
 }
 
 static int pq_gallery_find(pg_storage *s, const char *id, pg_arena *a, pg_gallery_row *out,
@@ -785,9 +799,9 @@ static int pq_gallery_insert(pg_storage *s, pg_gallery_row *g, pg_status *st)
 {
     PGresult *r;
     numbuf b;
-    const char *v[6];
-    int lens[6] = { 0, (int)g->namelen, 0, 0, 0, 0 };
-    int fmts[6] = { 0, 1, 0, 0, 0, 0 }; /* the name as bytes: it may hold NUL-free UTF-8 of any length */
+    const char *v[7];
+    int lens[7] = { 0, (int)g->namelen, 0, 0, 0, 0, 0 };
+    int fmts[7] = { 0, 1, 0, 0, 0, 0, 0 }; /* the name as bytes: it may hold NUL-free UTF-8 of any length */
     b.used = 0;
     v[0] = g->id;
     v[1] = g->name;
@@ -795,7 +809,8 @@ static int pq_gallery_insert(pg_storage *s, pg_gallery_row *g, pg_status *st)
     v[3] = i64(&b, g->created_ms);
     v[4] = i64(&b, g->updated_ms);
     v[5] = i64(&b, g->item_count);
-    if (run_q(s, Q_GALLERY_INSERT, 6, v, lens, fmts, &r, st) < 0)
+    v[6] = i64(&b, g->revision);
+    if (run_q(s, Q_GALLERY_INSERT, 7, v, lens, fmts, &r, st) < 0)
         return -1;
     g->key = get_i64(r, 0, 0);
     PQclear(r);
@@ -805,16 +820,17 @@ static int pq_gallery_insert(pg_storage *s, pg_gallery_row *g, pg_status *st)
 static int pq_gallery_update(pg_storage *s, const pg_gallery_row *g, pg_status *st)
 {
     numbuf b;
-    const char *v[5];
-    int lens[5] = { 0, (int)g->namelen, 0, 0, 0 };
-    int fmts[5] = { 0, 1, 0, 0, 0 };
+    const char *v[6];
+    int lens[6] = { 0, (int)g->namelen, 0, 0, 0, 0 };
+    int fmts[6] = { 0, 1, 0, 0, 0, 0 };
     b.used = 0;
     v[0] = i64(&b, g->key);
     v[1] = g->name;
     v[2] = dbl(&b, g->sort);
     v[3] = i64(&b, g->updated_ms);
     v[4] = i64(&b, g->item_count);
-    return run_q(s, Q_GALLERY_UPDATE, 5, v, lens, fmts, NULL, st);
+    v[5] = i64(&b, g->revision);
+    return run_q(s, Q_GALLERY_UPDATE, 6, v, lens, fmts, NULL, st);
 }
 
 static int by_key(pg_storage *s, int q, int64_t key, PGresult **out, pg_status *st)
@@ -913,7 +929,7 @@ static const char *intern_type(const char *t)
     return types[3];
 }
 
-/* columns from `first`: type, sort_order, created_ms, updated_ms, doc */
+/* columns from `first`: type, sort_order, created_ms, updated_ms, doc, revision */
 static const char *read_item(pg_arena *a, PGresult *r, int row, int first, pg_item_row *it)
 {
     it->type = intern_type(PQgetvalue(r, row, first));
@@ -921,7 +937,11 @@ static const char *read_item(pg_arena *a, PGresult *r, int row, int first, pg_it
     it->created_ms = get_i64(r, row, first + 2);
     it->updated_ms = get_i64(r, row, first + 3);
     it->doc = get_text(a, r, row, first + 4, &it->doclen);
-    return it->doc ? check_dates(it->created_ms, it->updated_ms) : "out of memory";
+    it->revision = get_i64(r, row, first + 5);
+    if (!it->doc)
+        return "out of memory";
+    return check_revision(it->revision) ? check_revision(it->revision)
+                                        : check_dates(it->created_ms, it->updated_ms);
 }
 
 static int pq_item_find(pg_storage *s, const char *id, pg_arena *a, pg_item_row *out, pg_status *st)
@@ -949,9 +969,9 @@ static int pq_item_find(pg_storage *s, const char *id, pg_arena *a, pg_item_row 
 static int pq_item_insert(pg_storage *s, pg_item_row *it, pg_status *st)
 {
     numbuf b;
-    const char *v[7];
-    int lens[7] = { 0, 0, 0, 0, 0, 0, (int)it->doclen };
-    int fmts[7] = { 0, 0, 0, 0, 0, 0, 1 };
+    const char *v[8];
+    int lens[8] = { 0, 0, 0, 0, 0, 0, (int)it->doclen, 0 };
+    int fmts[8] = { 0, 0, 0, 0, 0, 0, 1, 0 };
     b.used = 0;
     v[0] = it->id;
     v[1] = i64(&b, it->gallery_key);
@@ -960,23 +980,25 @@ static int pq_item_insert(pg_storage *s, pg_item_row *it, pg_status *st)
     v[4] = i64(&b, it->created_ms);
     v[5] = i64(&b, it->updated_ms);
     v[6] = it->doc;
+    v[7] = i64(&b, it->revision);
     it->key = 0; /* not needed by the API layer: no RETURNING, no round trip */
-    return send_q(s, Q_ITEM_INSERT, 7, v, lens, fmts, st);
+    return send_q(s, Q_ITEM_INSERT, 8, v, lens, fmts, st);
 }
 
 static int pq_item_update(pg_storage *s, const pg_item_row *it, pg_status *st)
 {
     numbuf b;
-    const char *v[5];
-    int lens[5] = { 0, 0, 0, 0, (int)it->doclen };
-    int fmts[5] = { 0, 0, 0, 0, 1 };
+    const char *v[6];
+    int lens[6] = { 0, 0, 0, 0, (int)it->doclen, 0 };
+    int fmts[6] = { 0, 0, 0, 0, 1, 0 };
     b.used = 0;
     v[0] = i64(&b, it->key);
     v[1] = dbl(&b, it->sort);
     v[2] = it->type;
     v[3] = i64(&b, it->updated_ms);
     v[4] = it->doc;
-    return run_q(s, Q_ITEM_UPDATE, 5, v, lens, fmts, NULL, st);
+    v[5] = i64(&b, it->revision);
+    return run_q(s, Q_ITEM_UPDATE, 6, v, lens, fmts, NULL, st);
 }
 
 static int pq_item_delete(pg_storage *s, int64_t key, pg_status *st)

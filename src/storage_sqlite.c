@@ -12,8 +12,9 @@
 #include "storage.h"
 
 /* Schema versions: 1 (progallery 0.1) the tables; 2 item documents hold media as Wix's
- * REST objects instead of Velo strings (API.md section 12); 3 the event feed. */
-#define SCHEMA_VERSION 3
+ * REST objects instead of Velo strings (API.md section 12); 3 the event feed; 4 revisions
+ * (API.md section 14). */
+#define SCHEMA_VERSION 4
 #define UPGRADE_BATCH 256
 
 static const char *const schema_v1 =
@@ -64,6 +65,10 @@ static const char *const schema_v3_events =
     "CREATE TABLE event_leases(name TEXT PRIMARY KEY, holder TEXT NOT NULL,"
     "  until_ms INTEGER NOT NULL) WITHOUT ROWID;";
 
+/* Version 4: revisions (spec section 14); the rows of an older file start at 1. */
+static const char *const schema_v4_revisions =
+    "ALTER TABLE galleries ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE items ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;";
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
@@ -88,27 +93,27 @@ static const char *const sql[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_DATA_VERSION] = "PRAGMA data_version",
-    [Q_GALLERY_FIND] = "SELECT gid, name, sort_order, created_ms, updated_ms, item_count"
+    [Q_GALLERY_FIND] = "SELECT gid, name, sort_order, created_ms, updated_ms, item_count, revision"
                        " FROM galleries WHERE id = ?1",
     [Q_GALLERY_INSERT] = "INSERT INTO galleries(id, name, sort_order, created_ms, updated_ms,"
-                         " item_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         " item_count, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_GALLERY_UPDATE] = "UPDATE galleries SET name = ?2, sort_order = ?3, updated_ms = ?4,"
-                         " item_count = ?5 WHERE gid = ?1",
+                         " item_count = ?5, revision = ?6 WHERE gid = ?1",
     [Q_GALLERY_DELETE_ITEMS] = "DELETE FROM items WHERE gid = ?1",
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = ?1",
     [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
     [Q_GALLERY_MAX_SORT] = "SELECT max(sort_order) FROM galleries",
-    [Q_GALLERY_PAGE] = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count"
-                       " FROM galleries ORDER BY created_ms, gid LIMIT ?1 OFFSET ?2",
-    [Q_ITEM_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc"
+    [Q_GALLERY_PAGE] = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count,"
+                       " revision FROM galleries ORDER BY created_ms, gid LIMIT ?1 OFFSET ?2",
+    [Q_ITEM_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc, revision"
                     " FROM items WHERE id = ?1",
-    [Q_ITEM_INSERT] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [Q_ITEM_UPDATE] = "UPDATE items SET sort_order = ?2, type = ?3, updated_ms = ?4, doc = ?5"
-                      " WHERE iid = ?1",
+    [Q_ITEM_INSERT] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc,"
+                      " revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_ITEM_UPDATE] = "UPDATE items SET sort_order = ?2, type = ?3, updated_ms = ?4, doc = ?5,"
+                      " revision = ?6 WHERE iid = ?1",
     [Q_ITEM_DELETE] = "DELETE FROM items WHERE iid = ?1",
     [Q_ITEM_MAX_SORT] = "SELECT max(sort_order) FROM items WHERE gid = ?1",
-    [Q_ITEM_PAGE] = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc"
+    [Q_ITEM_PAGE] = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision"
                     " FROM items WHERE gid = ?1 ORDER BY sort_order, iid LIMIT ?2 OFFSET ?3",
     /* The clone stays inside SQLite: one statement; the n-th copy takes the caller's
      * n-th id (pg_clone_id reads the array given to items_clone, generates nothing). */
@@ -373,10 +378,11 @@ static int upgrade_docs(pg_storage *s, pg_status *st)
 
 static int step_v1(pg_storage *s, pg_status *st) { return exec(s, schema_v1, st); }
 static int step_v3(pg_storage *s, pg_status *st) { return exec(s, schema_v3_events, st); }
+static int step_v4(pg_storage *s, pg_status *st) { return exec(s, schema_v4_revisions, st); }
 
 /* The migrations, in order: migrations[v] takes a file from version v to v + 1. */
 static int (*const migrations[SCHEMA_VERSION])(pg_storage *, pg_status *) = {
-    step_v1, upgrade_docs, step_v3,
+    step_v1, upgrade_docs, step_v3, step_v4,
 };
 
 /* Creates or upgrades the schema. The common case (already current) takes no
@@ -560,10 +566,16 @@ static const char *check_dates(int64_t created_ms, int64_t updated_ms)
                ? NULL : "database damaged: a stored date is out of range";
 }
 
+/* A revision below 1 was never written: a damaged row. */
+static const char *check_revision(int64_t revision)
+{
+    return revision >= 1 ? NULL : "database damaged: a stored revision is out of range";
+}
+
 /* NULL, or why the row cannot be read ("out of memory", a damaged row). */
 static const char *read_gallery(pg_arena *a, sqlite3_stmt *q, int first, pg_gallery_row *g)
 {
-    /* columns from `first`: name, sort_order, created_ms, updated_ms, item_count */
+    /* columns from `first`: name, sort_order, created_ms, updated_ms, item_count, revision */
     g->namelen = 0;
     g->name = col_text(a, q, first, &g->namelen);
     if (!g->name && sqlite3_column_type(q, first) != SQLITE_NULL)
@@ -572,7 +584,9 @@ static const char *read_gallery(pg_arena *a, sqlite3_stmt *q, int first, pg_gall
     g->created_ms = sqlite3_column_int64(q, first + 2);
     g->updated_ms = sqlite3_column_int64(q, first + 3);
     g->item_count = sqlite3_column_int64(q, first + 4);
-    return check_dates(g->created_ms, g->updated_ms);
+    g->revision = sqlite3_column_int64(q, first + 5);
+    return check_revision(g->revision) ? check_revision(g->revision)
+                                       : check_dates(g->created_ms, g->updated_ms);
 }
 
 static int sq_gallery_find(pg_storage *s, const char *id, pg_arena *a, pg_gallery_row *out,
@@ -608,6 +622,7 @@ static int sq_gallery_insert(pg_storage *s, pg_gallery_row *g, pg_status *st)
     sqlite3_bind_int64(q, 4, g->created_ms);
     sqlite3_bind_int64(q, 5, g->updated_ms);
     sqlite3_bind_int64(q, 6, g->item_count);
+    sqlite3_bind_int64(q, 7, g->revision);
     if (run(s, q, st) < 0)
         return -1;
     g->key = sqlite3_last_insert_rowid(s->db);
@@ -624,6 +639,7 @@ static int sq_gallery_update(pg_storage *s, const pg_gallery_row *g, pg_status *
     bind_number(q, 3, g->sort);
     sqlite3_bind_int64(q, 4, g->updated_ms);
     sqlite3_bind_int64(q, 5, g->item_count);
+    sqlite3_bind_int64(q, 6, g->revision);
     return run(s, q, st);
 }
 
@@ -745,7 +761,7 @@ static const char *intern_type(sqlite3_stmt *q, int col)
     return types[3];
 }
 
-/* columns from `first`: type, sort_order, created_ms, updated_ms, doc. NULL, or why not. */
+/* columns from `first`: type, sort_order, created_ms, updated_ms, doc, revision. NULL, or why not. */
 static const char *read_item(pg_arena *a, sqlite3_stmt *q, int first, pg_item_row *it)
 {
     it->type = intern_type(q, first);
@@ -753,7 +769,11 @@ static const char *read_item(pg_arena *a, sqlite3_stmt *q, int first, pg_item_ro
     it->created_ms = sqlite3_column_int64(q, first + 2);
     it->updated_ms = sqlite3_column_int64(q, first + 3);
     it->doc = col_text(a, q, first + 4, &it->doclen);
-    return it->doc ? check_dates(it->created_ms, it->updated_ms) : "out of memory";
+    it->revision = sqlite3_column_int64(q, first + 5);
+    if (!it->doc)
+        return "out of memory";
+    return check_revision(it->revision) ? check_revision(it->revision)
+                                        : check_dates(it->created_ms, it->updated_ms);
 }
 
 static int sq_item_find(pg_storage *s, const char *id, pg_arena *a, pg_item_row *out,
@@ -791,6 +811,7 @@ static int sq_item_insert(pg_storage *s, pg_item_row *it, pg_status *st)
     sqlite3_bind_int64(q, 5, it->created_ms);
     sqlite3_bind_int64(q, 6, it->updated_ms);
     sqlite3_bind_text(q, 7, it->doc, (int)it->doclen, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 8, it->revision);
     if (run(s, q, st) < 0)
         return -1;
     it->key = sqlite3_last_insert_rowid(s->db);
@@ -807,6 +828,7 @@ static int sq_item_update(pg_storage *s, const pg_item_row *it, pg_status *st)
     sqlite3_bind_text(q, 3, it->type, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 4, it->updated_ms);
     sqlite3_bind_text(q, 5, it->doc, (int)it->doclen, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, it->revision);
     return run(s, q, st);
 }
 

@@ -210,11 +210,12 @@ function _M:init_worker()
     return true
 end
 
-local function send(status, body, allow)
+local function send(status, body, allow, etag)
     ngx.status = status
     ngx.header["Content-Type"] = "application/json; charset=utf-8"
     ngx.header["Cache-Control"] = "no-store"
     if allow then ngx.header["Allow"] = allow end
+    if etag then ngx.header["ETag"] = etag end
     ngx.header["Content-Length"] = #body
     local rid = ngx.var.request_id
     if rid then ngx.header["X-Wix-Request-Id"] = rid end
@@ -260,17 +261,17 @@ local function query_args()
     return out
 end
 
--- site, role, op, params -> status, JSON text, log line: in a pool thread, or directly.
+-- site, role, op, params -> status, JSON text, log line, ETag: in a pool thread, or directly.
 local function call(self, site, role, op, params)
     if pooled(self) then
-        local ok, status, body, line = ngx.run_worker_thread(self.thread_pool, "progallery.http.thread",
-                                                             "execute", site.store_conf, role, op, params)
+        local ok, status, body, line, etag = ngx.run_worker_thread(self.thread_pool, "progallery.http.thread",
+                                                                   "execute", site.store_conf, role, op, params)
         if not ok then
             log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
             local s, b = error_response("INTERNAL", "internal error")
             return s, b
         end
-        return status, body, line
+        return status, body, line, etag
     end
     local pair = site_stores(self, site)
     if not pair then return error_response("INTERNAL", "internal error") end
@@ -341,6 +342,14 @@ local function handle(self)
         return send(status, body)
     end
     local params = { galleryId = ids.galleryId, itemId = ids.itemId, query = query_args() }
+    local if_match = ngx.var.http_if_match
+    if if_match then
+        -- a precondition of writes only, checked by the store (docs/http.md); nginx's own
+        -- check would compare it with the ETag of the answer, the revision after the write
+        -- (or none, after a delete), and turn a success into its HTML 412
+        ngx.req.clear_header("If-Match")
+        if method == "PATCH" or method == "DELETE" then params.ifMatch = if_match end
+    end
     if method == "POST" or method == "PATCH" then
         local body = read_body(self.max_body)
         if not body then
@@ -359,14 +368,14 @@ local function handle(self)
     if versions then
         key, version = responses:key(versions, role, ngx.var.request_uri)
         if key then
-            local hit = responses:get(key)
-            if hit then return send(200, hit) end
+            local hit, etag = responses:get(key)
+            if hit then return send(200, hit, nil, etag) end
         end
     end
-    local status, body, line = call(self, site, role, op, params)
+    local status, body, line, etag = call(self, site, role, op, params)
     if line then log(ngx.ERR, "progallery: ", line) end
-    if key and status == 200 then responses:set(versions, key, body, version) end
-    return send(status, body)
+    if key and status == 200 then responses:set(versions, key, body, version, etag) end
+    return send(status, body, nil, etag)
 end
 
 local function with_traceback(e)

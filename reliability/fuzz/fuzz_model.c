@@ -66,6 +66,8 @@ static void check_status(const pg_status *st, const char *root)
         CHECK(oom_mode && strcmp(st->msg, "out of memory") == 0, "INTERNAL outside OOM: %s", st->msg);
         return;
     }
+    /* validation judges input alone: ABORTED (a stale revision), NOT_FOUND and the store's
+     * codes need a stored row, so they are wrong here */
     CHECK(st->code == PG_INVALID_ARGUMENT || st->code == PG_RESOURCE_EXHAUSTED,
           "unexpected code %d: %s", st->code, st->msg);
     CHECK(strncmp(st->msg, root, strlen(root)) == 0, "message without its path (%s): %s", root, st->msg);
@@ -104,6 +106,31 @@ static void check_media(pg_arena *a, const pg_value *doc)
     check_media_one(a, pg_obj_get(doc, "image"), "imageInfo", PG_IMAGE);
     check_media_one(a, pg_obj_get(doc, "video"), "videoInfo", PG_VIDEO);
     check_media_one(a, second ? pg_obj_get(second, "image") : NULL, "imageInfo", PG_IMAGE);
+}
+
+/* A revision validation let through: in range, and its text reads back as what the
+ * input said (digits only, leading zeros aside). */
+static void check_revision(const pg_value *in, int has, int64_t revision)
+{
+    const pg_value *v = NULL;
+    char text[PG_REVISION_TEXT];
+    size_t i = 0, n;
+    /* the last of the key's members: a decoded object may repeat a key, and the last wins */
+    for (n = 0; in && in->type == PG_OBJECT && n < in->u.obj.n; n++)
+        if (in->u.obj.m[n].keylen == 8 && memcmp(in->u.obj.m[n].key, "revision", 8) == 0)
+            v = in->u.obj.m[n].val;
+    if (!has) {
+        CHECK(!v || v->type == PG_NULL, "a revision given was dropped");
+        return;
+    }
+    CHECK(revision >= 1, "revision %lld accepted", (long long)revision);
+    CHECK(v && v->type == PG_STRING, "a revision from nowhere");
+    pg_revision_text(revision, text);
+    n = strlen(text);
+    while (i < v->u.str.len && v->u.str.s[i] == '0')
+        i++;
+    CHECK(v->u.str.len - i == n && memcmp(v->u.str.s + i, text, n) == 0, "revision %.*s read as %s",
+          (int)v->u.str.len, v->u.str.s, text);
 }
 
 /* An item document must survive encode -> decode -> validate -> encode. */
@@ -269,9 +296,10 @@ static unsigned run(const uint8_t *data, size_t size)
         check_status(&st, "item");
     }
     pg_path_init(&path, "item");
-    if (pg_validate_item(a, v, PG_UPDATE, &path, &patch, &st))
+    if (pg_validate_item(a, v, PG_UPDATE, &path, &patch, &st)) {
         sig |= 2;
-    else
+        check_revision(v, patch.has_revision, patch.revision);
+    } else
         check_status(&st, "item");
     pg_path_init(&path, "items");
     if (pg_validate_items(a, v, 1, &path, &items, &n, &st))
@@ -287,9 +315,10 @@ static unsigned run(const uint8_t *data, size_t size)
         check_status(&st, "gallery");
     }
     pg_path_init(&path, "gallery");
-    if (pg_validate_gallery(a, v, PG_UPDATE, &path, &gal, &st))
+    if (pg_validate_gallery(a, v, PG_UPDATE, &path, &gal, &st)) {
         sig |= 16;
-    else
+        check_revision(v, gal.has_revision, gal.revision);
+    } else
         check_status(&st, "gallery");
 
     /* [stored, patch] */

@@ -190,6 +190,20 @@ await check('updateGalleryItem with a fetched object (read-only keys sent back)'
   assert.equal(it.title, 'Item 1');
 });
 
+await check('revisions through the SDK: carried, grown, a stale one 409 ABORTED', async () => {
+  const fetched = await A.getGalleryItem({ galleryId: g._id, itemId: g.items[1]._id });
+  assert.match(fetched.revision, /^[0-9]+$/);
+  const it = await A.updateGalleryItem({ galleryId: g._id, itemId: fetched._id },
+                                       { title: fetched.title, revision: fetched.revision });
+  assert.equal(it.revision, String(Number(fetched.revision) + 1));
+  await rejects(A.updateGalleryItem({ galleryId: g._id, itemId: fetched._id },
+                                    { title: 'stale', revision: fetched.revision }), 409, 'ABORTED');
+  const again = await A.getGalleryItem({ galleryId: g._id, itemId: fetched._id });
+  assert.equal(again.title, fetched.title);
+  const gal = await A.getGallery(g._id);
+  assert.match(gal.revision, /^[0-9]+$/);
+});
+
 await check('updateGallery (name) and with a fetched gallery', async () => {
   const r = await A.updateGallery(g._id, { name: 'Renamed gallery' });
   assert.equal(r.name, 'Renamed gallery');

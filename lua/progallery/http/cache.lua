@@ -3,9 +3,9 @@
 --
 --   local c = cache.new{ maxBytes = 33554432, maxEntries = 2000 }   -- or nil, message
 --   local key, version = c:key(store, role, uri)   -- nil: not caching this request
---   local body = c:get(key)
+--   local body, etag = c:get(key)
 --   ... the call ...
---   c:set(store, key, body, version)               -- true when filed
+--   c:set(store, key, body, version, etag)         -- true when filed (etag: nil or the ETag)
 --
 -- Entries are valid while the store's dataVersion() stays the same: it moves on every
 -- commit, by this worker, a thread of its pool, or any other process. Each request
@@ -92,9 +92,12 @@ function _M:key(store, role, uri)
     return role .. " " .. uri, v
 end
 
--- key -> body, or nil.
+-- key -> body, ETag (nil when the response had none), or nil. An entry with an ETag is
+-- kept as { body, etag }, one without as the body itself.
 function _M:get(key)
-    return (self.lru:get(key))
+    local v = self.lru:get(key)
+    if type(v) == "table" then return v[1], v[2] end
+    return v
 end
 
 -- Keeps the sizes of live entries only; returns the live keys, most recently used first.
@@ -113,10 +116,10 @@ end
 
 -- Files body (read at `version`, from key()) unless the data moved on since, or it is
 -- larger than maxBytes. Returns true when filed.
-function _M:set(store, key, body, version)
+function _M:set(store, key, body, version, etag)
     if version == nil or self.version ~= version then return false end
     if store:dataVersion() ~= version then return false end
-    local size = #key + #body
+    local size = #key + #body + (etag and #etag or 0)
     if size > self.max_bytes or self.max_entries < 1 then return false end
     local lru = self.lru
     local old = self.sizes[key] -- two misses of one key, both answered
@@ -142,7 +145,7 @@ function _M:set(store, key, body, version)
             end
         end
     end
-    lru:set(key, body)
+    lru:set(key, etag and { body, etag } or body)
     self.sizes[key] = size
     self.n, self.bytes = self.n + 1, self.bytes + size
     return true

@@ -1,10 +1,12 @@
 -- progallery.http.ops: the API operations over a store, from routed request to response.
 --
---   local status, body, log = ops.execute(store, op, params)
+--   local status, body, log, etag = ops.execute(store, op, params)
 --
 -- store: a progallery store (or view) with the caller's identity. op: a name from
--- router.route(); params: { galleryId?, itemId?, query = {...}, body = "json"? }.
--- Returns status, JSON text and a log line (nil when there is nothing to log). Pure (no
+-- router.route(); params: { galleryId?, itemId?, query = {...}, body = "json"?,
+-- ifMatch = "If-Match header"? }. Returns status, JSON text, a log line (nil when there is
+-- nothing to log) and the ETag header's value (nil when the response is about no one
+-- gallery or item). Pure (no
 -- ngx: it runs on Lua 5.4 too) and never raises; never calls a metamethod of the
 -- caller's values: params are read raw, and what a store returns or raises is described
 -- by its type when it is not a string.
@@ -64,10 +66,13 @@ end
 local function plain_params(params)
     if type(params) ~= "table" then return { query = {} } end
     local gid, iid, body = rawget(params, "galleryId"), rawget(params, "itemId"), rawget(params, "body")
+    local if_match = rawget(params, "ifMatch")
     if gid ~= nil and type(gid) ~= "string" then fail("INVALID_ARGUMENT", "galleryId: expected a string") end
     if iid ~= nil and type(iid) ~= "string" then fail("INVALID_ARGUMENT", "itemId: expected a string") end
     if body ~= nil and type(body) ~= "string" then fail("INVALID_ARGUMENT", "body: expected JSON text") end
-    return { galleryId = gid, itemId = iid, body = body, query = plain_query(rawget(params, "query")) }
+    if if_match ~= nil and type(if_match) ~= "string" then fail("INVALID_ARGUMENT", "If-Match: expected text") end
+    return { galleryId = gid, itemId = iid, body = body, ifMatch = if_match,
+             query = plain_query(rawget(params, "query")) }
 end
 
 local function absent(v) return v == nil or v == NULL end
@@ -109,14 +114,16 @@ local PAGING = {
     listGalleryItems = { "itemOffset", "itemLimit" },
 }
 
--- One call through the REST codec of the core: body text in, response text out.
+-- One call through the REST codec of the core: body text in, response text out, and the
+-- revision of the gallery or item answered (the store checks If-Match: rest.h).
 local function rest_call(store, op, p)
     local names = PAGING[op]
     local text, err, code, field = store:rest(op, p.galleryId, p.itemId,
-                                              names and paging(p.query, names), p.body)
+                                              names and paging(p.query, names), p.body, p.ifMatch)
     if text == nil then fail(code or "INTERNAL", err or "unknown failure", field) end
     if type(text) ~= "string" then fail("INTERNAL", "store:rest gave " .. text_of(text)) end
-    return text
+    if type(err) ~= "string" then err = nil end -- on success: the revision, or nil
+    return text, err
 end
 
 local OPS = {}
@@ -154,10 +161,10 @@ local function run_op(store, op, params)
     return rest_call(store, op, p)
 end
 
--- store, op, params -> status, JSON text, log line (see the top of this file).
+-- store, op, params -> status, JSON text, log line, ETag (see the top of this file).
 function _M.execute(store, op, params)
-    local ok, res = pcall(run_op, store, op, params)
-    if ok then return 200, res end
+    local ok, res, revision = pcall(run_op, store, op, params)
+    if ok then return 200, res, nil, revision and '"' .. revision .. '"' end
     if type(res) == "table" and rawequal(getmetatable(res), Fail) then
         return error_response(rawget(res, "code"), rawget(res, "msg"), rawget(res, "field"))
     end

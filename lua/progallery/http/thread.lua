@@ -114,10 +114,10 @@ local function run(conf, role, op, params)
     return execute(role == "admin" and pair.admin or pair.visitor, op, params)
 end
 
--- conf, role, op, params -> status, JSON text, log line. Never raises.
+-- conf, role, op, params -> status, JSON text, log line, ETag. Never raises.
 function _M.execute(conf, role, op, params)
-    local ok, status, body, log = pcall(run, conf, role, op, params)
-    if ok then return status, body, log end
+    local ok, status, body, log, etag = pcall(run, conf, role, op, params)
+    if ok then return status, body, log, etag end
     local s, b = error_response("INTERNAL", "internal error")
     return s, b, "thread_execute: " .. tostring(status)
 end
