@@ -927,6 +927,7 @@ function ops.moveGalleryItems()
     if got._id ~= it._id then fail("moveGalleryItems: result %d is %s, model %s", k, tostring(got._id), it._id) return end
     if not (got._updatedDate > it._updatedDate) then fail("moveGalleryItems: _updatedDate did not move") end
     it.sortOrder, it._updatedDate = got.sortOrder, got._updatedDate
+    it.revision = next_revision(it.revision) -- one change, even when renumbered first
     local e = deq(item_view(it), got, "moveGalleryItems result")
     if e then fail("%s", e) end
   end
@@ -940,6 +941,7 @@ function ops.moveGalleryItems()
       renumbered = true
       if not (got._updatedDate > it._updatedDate) then fail("moveGalleryItems: a renumbered item kept its _updatedDate") end
       it.sortOrder, it._updatedDate = got.sortOrder, got._updatedDate
+      it.revision = next_revision(it.revision)
     end
   end
   if renumbered then

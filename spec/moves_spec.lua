@@ -57,12 +57,12 @@ local function new_mirror()
     for _, e in ipairs(evs) do
       local slug, gid = e.metadata.slug, e.metadata.entityId
       if slug == "gallery_item_created" then
-        m.items[e.data.item._id] = { gid = gid, sort = e.data.item.sortOrder }
+        m.items[e.data.item._id] = { gid = gid, sort = e.data.item.sortOrder, rev = e.data.item.revision }
       elseif slug == "gallery_item_updated" then
         local it = e.data.updatedItem
         assert.is_not_nil(m.items[it._id], "an update of an item the mirror does not know")
         assert.equal(m.items[it._id].gid, gid, "an update in another gallery than the item's")
-        m.items[it._id] = { gid = gid, sort = it.sortOrder }
+        m.items[it._id] = { gid = gid, sort = it.sortOrder, rev = it.revision }
       elseif slug == "gallery_item_deleted" then
         assert.equal(m.items[e.data.itemId].gid, gid)
         m.items[e.data.itemId] = nil
@@ -80,6 +80,7 @@ local function new_mirror()
         assert.is_not_nil(got, "the mirror lost item " .. it._id)
         assert.equal(gid, got.gid)
         assert.equal(it.sortOrder, got.sort, "mirrored sortOrder of " .. it._id)
+        assert.equal(it.revision, got.rev, "mirrored revision of " .. it._id)
       end
     end
     local known = 0
@@ -201,6 +202,21 @@ describe("moveGalleryItems", function()
       assert.equal(6, gal.totalItems)
     end)
 
+    it("grows the moved items' revisions and the gallery's by one, and no other item's", function()
+      local before = S.all_items(store, g._id)
+      local grev = S.ok(store:getGallery(g._id, { itemLimit = 1 })).revision
+      local r = S.ok(store:moveGalleryItems(g._id, { ids[5], ids[2] }, { before = ids[1] }))
+      local was = {}
+      for _, it in ipairs(before) do was[it._id] = tonumber(it.revision) end
+      assert.equal(was[ids[2]] + 1, tonumber(r.items[1].revision))
+      assert.equal(was[ids[5]] + 1, tonumber(r.items[2].revision))
+      for _, it in ipairs(S.all_items(store, g._id)) do
+        local moved = it._id == ids[2] or it._id == ids[5]
+        assert.equal(was[it._id] + (moved and 1 or 0), tonumber(it.revision))
+      end
+      assert.equal(tonumber(grev) + 1, tonumber(S.ok(store:getGallery(g._id, { itemLimit = 1 })).revision))
+    end)
+
     it("accepts toGalleryId equal to galleryId as a move within it", function()
       S.ok(store:moveGalleryItems(g._id, { ids[1] }, { toGalleryId = g._id, after = ids[2] }))
       assert.same({ ids[2], ids[1], ids[3], ids[4], ids[5], ids[6] }, order_of(store, g._id))
@@ -218,6 +234,12 @@ describe("moveGalleryItems", function()
       for i = 2, #after do assert.is_true(after[i - 1].sortOrder < after[i].sortOrder) end
       local evs = events_after(store, seq)
       assert.is_true(check_move_events(evs, t._id, t._id, { tid[3] }) >= 2, "renumbered")
+      -- each item whose sortOrder the renumbering changed has a new revision; tid[3] moved once
+      for i, it in ipairs(after) do
+        local old = t.items[index_of(tid, it._id)]
+        local changed = it.sortOrder ~= old.sortOrder
+        assert.equal(tonumber(old.revision) + (changed and 1 or 0), tonumber(it.revision), "item " .. i)
+      end
     end)
   end)
 
@@ -226,6 +248,8 @@ describe("moveGalleryItems", function()
       local a, ai = S.gallery_with(store, 5, "A")
       local b, bi = S.gallery_with(store, 3, "B")
       local aid, bid = S.ids(ai), S.ids(bi)
+      local arev = S.ok(store:getGallery(a._id, { itemLimit = 1 })).revision
+      local brev = S.ok(store:getGallery(b._id, { itemLimit = 1 })).revision
       local r = S.ok(store:moveGalleryItems(a._id, { aid[4], aid[2] }, { toGalleryId = b._id, before = bid[2] }))
       assert.same({ aid[2], aid[4] }, S.ids(r.items))
       assert.same({ aid[1], aid[3], aid[5] }, order_of(store, a._id))
@@ -235,6 +259,9 @@ describe("moveGalleryItems", function()
       assert.equal(5, gb.totalItems)
       assert.is_true(ga._updatedDate > a._updatedDate)
       assert.is_true(gb._updatedDate > b._updatedDate)
+      assert.equal(tonumber(arev) + 1, tonumber(ga.revision)) -- both galleries, once each
+      assert.equal(tonumber(brev) + 1, tonumber(gb.revision))
+      assert.equal(tonumber(ai[2].revision) + 1, tonumber(r.items[1].revision))
       S.expect_err("NOT_FOUND", "itemId", store.getGalleryItem, store, { galleryId = a._id, itemId = aid[2] })
       assert.same(r.items[1], S.ok(store:getGalleryItem { galleryId = b._id, itemId = aid[2] }))
     end)

@@ -234,13 +234,14 @@ typedef struct pg_storage_ops {
     int (*item_neighbours)(pg_storage *s, int64_t gallery_key, const pg_item_pos *from,
                            int after, int64_t limit, pg_arena *a, pg_item_pos **rows,
                            size_t *n, pg_status *st);
-    /* Puts item `key` into gallery gallery_key at sort order `sort`, with updated_ms
-     * (its document, type and creation date kept). */
+    /* Puts item `key` into gallery gallery_key at sort order `sort`, with updated_ms and
+     * revision (its document, type and creation date kept). */
     int (*item_move)(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
-                     int64_t updated_ms, pg_status *st);
+                     int64_t updated_ms, int64_t revision, pg_status *st);
     /* Renumbers a gallery's items 1, 2, 3, ... in its order. The items whose sort
-     * order changed get updated_ms = max(now_ms, updated_ms + 1) and are given back
-     * with their new values, in no particular order; *rows is arena memory. */
+     * order changed get updated_ms = max(now_ms, updated_ms + 1) and revision + 1, and
+     * are given back with their new values, in no particular order; *rows is arena
+     * memory. (The one op that moves revisions itself: the rows are not read first.) */
     int (*items_renumber)(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
                           pg_item_row **rows, size_t *n, pg_status *st);
     /* item_find of n ids at once (n <= PG_MAX_BATCH): out[i] and found[i] (1 or 0) for

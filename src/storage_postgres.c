@@ -181,14 +181,17 @@ static const char *const sql[Q_COUNT] = {
                       " ORDER BY sort_order, iid LIMIT $2",
     [Q_ITEMS_LAST] = "SELECT iid, sort_order FROM items WHERE gid = $1"
                      " ORDER BY sort_order DESC, iid DESC LIMIT $2",
-    [Q_ITEM_MOVE] = "UPDATE items SET gid = $2, sort_order = $3, updated_ms = $4 WHERE iid = $1",
+    [Q_ITEM_MOVE] = "UPDATE items SET gid = $2, sort_order = $3, updated_ms = $4, revision = $5"
+                    " WHERE iid = $1",
     [Q_ITEMS_RENUMBER] = "UPDATE items i SET sort_order = r.rn,"
-                         " updated_ms = greatest($2::bigint, i.updated_ms + 1)"
+                         " updated_ms = greatest($2::bigint, i.updated_ms + 1), revision = i.revision + 1"
                          " FROM (SELECT iid, (row_number() OVER (ORDER BY sort_order, iid))::double precision"
                          " AS rn FROM items WHERE gid = $1) r"
                          " WHERE i.iid = r.iid AND i.sort_order <> r.rn"
-                         " RETURNING i.iid, i.id, i.type, i.sort_order, i.created_ms, i.updated_ms, i.doc",
-    [Q_ITEMS_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc, id"
+                         " RETURNING i.iid, i.id, i.type, i.sort_order, i.created_ms, i.updated_ms, i.doc,"
+                         " i.revision",
+    /* the columns of Q_ITEM_FIND (read_item's), then the id */
+    [Q_ITEMS_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc, revision, id"
                      " FROM items WHERE id = ANY($1::text[])",
 };
 
@@ -1153,16 +1156,17 @@ static int pq_item_neighbours(pg_storage *s, int64_t gallery_key, const pg_item_
 /* Sent in pipeline mode, as inserts are: a move of n items costs one round trip per
  * PIPE_MAX of them, not n (a failure fails the next statement, so the call). */
 static int pq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
-                        int64_t updated_ms, pg_status *st)
+                        int64_t updated_ms, int64_t revision, pg_status *st)
 {
     numbuf b;
-    const char *v[4];
+    const char *v[5];
     b.used = 0;
     v[0] = i64(&b, key);
     v[1] = i64(&b, gallery_key);
     v[2] = dbl(&b, sort);
     v[3] = i64(&b, updated_ms);
-    return send_q(s, Q_ITEM_MOVE, 4, v, NULL, NULL, st);
+    v[4] = i64(&b, revision);
+    return send_q(s, Q_ITEM_MOVE, 5, v, NULL, NULL, st);
 }
 
 static int pq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
@@ -1247,7 +1251,7 @@ static int pq_items_find(pg_storage *s, const char (*ids)[PG_UUID_LEN + 1], size
     for (k = 0; k < nt; k++) {
         id_at key;
         size_t lo = 0, hi = n;
-        copy_id(key.id, r, k, 7);
+        copy_id(key.id, r, k, 8);
         while (lo < hi) { /* the first place with this id */
             size_t mid = lo + (hi - lo) / 2;
             if (cmp_id_at(&key, &idx[mid]) > 0)

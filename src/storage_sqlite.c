@@ -154,12 +154,14 @@ static const char *const sql[Q_COUNT] = {
                       " ORDER BY sort_order, iid LIMIT ?4",
     [Q_ITEMS_LAST] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
                      " ORDER BY sort_order DESC, iid DESC LIMIT ?4",
-    [Q_ITEM_MOVE] = "UPDATE items SET gid = ?2, sort_order = ?3, updated_ms = ?4 WHERE iid = ?1",
-    [Q_ITEMS_RENUMBER] = "UPDATE items SET sort_order = r.rn, updated_ms = max(?2, items.updated_ms + 1)"
+    [Q_ITEM_MOVE] = "UPDATE items SET gid = ?2, sort_order = ?3, updated_ms = ?4, revision = ?5"
+                    " WHERE iid = ?1",
+    [Q_ITEMS_RENUMBER] = "UPDATE items SET sort_order = r.rn, updated_ms = max(?2, items.updated_ms + 1),"
+                         " revision = items.revision + 1"
                          " FROM (SELECT iid, row_number() OVER (ORDER BY sort_order, iid) AS rn"
                          " FROM items WHERE gid = ?1) AS r"
                          " WHERE items.iid = r.iid AND items.sort_order <> r.rn"
-                         " RETURNING iid, id, type, sort_order, created_ms, updated_ms, doc",
+                         " RETURNING iid, id, type, sort_order, created_ms, updated_ms, doc, revision",
 };
 
 struct pg_storage {
@@ -941,7 +943,7 @@ static int sq_item_neighbours(pg_storage *s, int64_t gallery_key, const pg_item_
 }
 
 static int sq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
-                        int64_t updated_ms, pg_status *st)
+                        int64_t updated_ms, int64_t revision, pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, Q_ITEM_MOVE, st);
     if (!q)
@@ -950,6 +952,7 @@ static int sq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double 
     sqlite3_bind_int64(q, 2, gallery_key);
     bind_number(q, 3, sort);
     sqlite3_bind_int64(q, 4, updated_ms);
+    sqlite3_bind_int64(q, 5, revision);
     return run(s, q, st);
 }
 
