@@ -9,7 +9,8 @@ local clock = require "benchclock"
 
 local impl, case, db, n = arg[1], arg[2], arg[3], tonumber(arg[4])
 local a5, a6 = arg[5], arg[6]
-local sync = (case == "create1" and a5 == "full") and "full" or "normal"
+local sync = ((case == "create1" and a5 == "full")
+              or ((case == "move" or case == "movehand") and arg[8] == "full")) and "full" or "normal"
 
 if impl == "floor" then
   assert(case == "createN", "the floor is measured for createN only")
@@ -92,6 +93,44 @@ elseif case == "query" or case == "listoff" then
     for _ = 1, n do check(s:listGalleryItems(gid, q)) end
     t1 = clock.now()
   end
+elseif case == "move" or case == "movehand" then
+  -- (spec section 14) the 100 items of a5 (comma-separated) before the anchor a6, in one
+  -- moveGalleryItems call ("move") or by hand in 100 updateGalleryItem calls ("movehand"),
+  -- each setting a sortOrder between the anchor and the item before it; the client is
+  -- given those neighbours for free (read before the timing). N repetitions of the same move.
+  local ids = {}
+  for id in a5:gmatch("[^,]+") do ids[#ids + 1] = id end
+  local gid = arg[7]
+  local opts = { before = a6 }
+  local sorts, keys = {}, {}
+  if case == "movehand" then
+    local moved, prev, anchor_sort = {}, nil, nil
+    for _, id in ipairs(ids) do moved[id] = true end
+    local off = 0
+    while not anchor_sort do
+      local page = check(s:listGalleryItems(gid, { itemOffset = off, itemLimit = 100 })).items
+      assert(#page > 0, "movehand: no anchor")
+      for _, it in ipairs(page) do
+        if it._id == a6 then anchor_sort = it.sortOrder break end
+        if not moved[it._id] then prev = it.sortOrder end
+      end
+      off = off + 100
+    end
+    local lo = prev or anchor_sort - #ids - 1
+    for i = 1, #ids do
+      sorts[i] = { sortOrder = lo + (anchor_sort - lo) * i / (#ids + 1) }
+      keys[i] = { galleryId = gid, itemId = ids[i] }
+    end
+  end
+  t0 = clock.now()
+  if case == "move" then
+    for _ = 1, n do check(s:moveGalleryItems(gid, ids, opts)) end
+  else
+    for _ = 1, n do
+      for i = 1, #ids do check(s:updateGalleryItem(keys[i], sorts[i])) end
+    end
+  end
+  t1 = clock.now()
 elseif case == "createG" then
   local opts = { gallery = { name = "another gallery" } }
   t0 = clock.now()

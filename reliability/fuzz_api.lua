@@ -1,4 +1,4 @@
--- Lua API fuzzer: random sequences of the 12 API calls with random, mostly
+-- Lua API fuzzer: random sequences of the 13 API calls with random, mostly
 -- malformed arguments, against an in-memory Lua model of what the store must hold.
 -- lua5.4 fuzz_api.lua SEED CALLS [SECONDS]        (LuaJIT works too)
 -- Each call is built from a valid argument plus zero, one or two injected faults
@@ -849,6 +849,120 @@ function ops.bulkDeleteGalleryItems()
   check_store("bulkDeleteGalleryItems")
 end
 
+-- moveGalleryItems (spec section 14): random items of a gallery, given in a random order,
+-- before / after a random anchor or to the end, within the gallery or into another. The
+-- model moves them in their current order; the store's new sort orders are taken from
+-- the result and the target's listing once the order is checked against the model (a
+-- renumbering changes other items' sortOrder: then every item of the target has an
+-- integer one, and each one that changed a later _updatedDate).
+function ops.moveGalleryItems()
+  local g = some_gallery()
+  local gid, expect = g and cased(g._id) or rand_uuid(), {}
+  if not g then expect[NF] = true end
+  local dst = (g and chance(0.5)) and g or some_gallery()
+  local list, moved, seen = {}, {}, {}
+  if g and #g.items > 0 then
+    for _ = 1, rnd(1, math.min(#g.items, chance(0.1) and 40 or 5)) do
+      local it = pick(g.items)
+      if not seen[it] then seen[it] = true; moved[#moved + 1] = it; list[#list + 1] = cased(it._id) end
+    end
+  else
+    list[1] = rand_uuid()
+    if g then expect[NF] = true end
+  end
+  local opts, how, anchor = {}, "end", nil
+  if dst and dst ~= g then opts.toGalleryId = cased(dst._id) elseif dst and chance(0.2) then opts.toGalleryId = cased(dst._id) end
+  if dst and chance(0.7) then
+    local cands = {}
+    for _, it in ipairs(dst.items) do if not seen[it] then cands[#cands + 1] = it end end
+    if #cands > 0 then
+      anchor = pick(cands)
+      how = chance(0.5) and "before" or "after"
+      opts[how] = cased(anchor._id)
+    end
+  end
+  local r = rnd(24) -- a fault in 10 of 24 calls
+  if r == 1 then list[rnd(#list)] = bad_id(); expect = { [INV] = true }
+  elseif r == 2 then list = pick { {}, "x", { [1] = list[1], [3] = list[1] }, print, 5 }; expect = { [INV] = true }
+  elseif r == 3 then local t = {}; for i = 1, 1001 do t[i] = rand_uuid() end; list = t; expect = { [RES] = true }
+  elseif r == 4 then list[#list + 1] = list[1]; expect = { [INV] = true } -- the same id twice
+  elseif r == 5 then opts[pick { "before", "after", "toGalleryId" }] = bad_id(); expect = { [INV] = true }
+  elseif r == 6 then opts.before, opts.after = list[1], list[1]; expect = { [INV] = true }
+  elseif r == 7 then opts[how == "after" and "after" or "before"] = list[rnd(#list)]; expect = { [INV] = true } -- anchor among the moved
+  elseif r == 8 then opts[pick { "position", "Before", "galleryId" }] = 1; expect = { [INV] = true }
+  elseif r == 9 then opts = pick { "x", 5, print }; expect = { [INV] = true }
+  elseif r == 10 and not next(expect) then
+    pick {
+      function() opts.toGalleryId = rand_uuid() end,
+      function() opts.before, opts.after = nil, nil; opts[chance(0.5) and "before" or "after"] = rand_uuid() end,
+      function() list[#list + 1] = rand_uuid() end,
+      function() -- an item of another gallery, or an anchor in another than the target
+        local og, oi = some_item()
+        if og and og ~= g then list[#list + 1] = oi._id
+        elseif og and og ~= (dst or g) then opts.before, opts.after = oi._id, nil
+        else list[#list + 1] = rand_uuid() end
+      end,
+    }()
+    expect = { [NF] = true }
+  end
+  if type(list) == "table" then hostile(list) end
+  if type(opts) == "table" then hostile(opts) end
+  local res = invoke("moveGalleryItems", expect, store.moveGalleryItems, store, gid, list, opts)
+  if not res then if next(expect) == nil then return end check_store("moveGalleryItems (refused)") return end
+  local target = dst or g
+  -- the model: moved items leave g in their order there, and enter target at the place
+  local order = {}
+  for _, it in ipairs(g.items) do if seen[it] then order[#order + 1] = it end end
+  local keep = {}
+  for _, it in ipairs(g.items) do if not seen[it] then keep[#keep + 1] = it end end
+  g.items = keep
+  local at = #target.items + 1
+  if anchor then
+    for i, it in ipairs(target.items) do if it == anchor then at = how == "before" and i or i + 1 break end end
+  end
+  for k, it in ipairs(order) do table.insert(target.items, at + k - 1, it) end
+  if #res.items ~= #order then fail("moveGalleryItems: %d items back, moved %d", #res.items, #order) return end
+  for k, it in ipairs(order) do
+    local got = res.items[k]
+    if got._id ~= it._id then fail("moveGalleryItems: result %d is %s, model %s", k, tostring(got._id), it._id) return end
+    if not (got._updatedDate > it._updatedDate) then fail("moveGalleryItems: _updatedDate did not move") end
+    it.sortOrder, it._updatedDate = got.sortOrder, got._updatedDate
+    it.revision = next_revision(it.revision) -- one change, even when renumbered first
+    local e = deq(item_view(it), got, "moveGalleryItems result")
+    if e then fail("%s", e) end
+  end
+  local listed = list_all_items(target._id)
+  if #listed ~= #target.items then fail("moveGalleryItems: target lists %d, model %d", #listed, #target.items) return end
+  local renumbered = false
+  for i, it in ipairs(target.items) do
+    local got = listed[i]
+    if got._id ~= it._id then fail("moveGalleryItems: target item %d is %s, model %s", i, got._id, it._id) return end
+    if not seen[it] and got.sortOrder ~= it.sortOrder then
+      renumbered = true
+      if not (got._updatedDate > it._updatedDate) then fail("moveGalleryItems: a renumbered item kept its _updatedDate") end
+      it.sortOrder, it._updatedDate = got.sortOrder, got._updatedDate
+      it.revision = next_revision(it.revision)
+    end
+  end
+  if renumbered then
+    for _, it in ipairs(target.items) do
+      if it.sortOrder ~= math.floor(it.sortOrder) and not seen[it] then fail("moveGalleryItems: renumbered to %s", tostring(it.sortOrder)) end
+    end
+  end
+  stats.moves = (stats.moves or 0) + 1
+  if renumbered then stats.renumbers = (stats.renumbers or 0) + 1 end
+  -- the model's own order rule (sortOrder, then creation) must give the same order
+  local before_sort = {}
+  for i, it in ipairs(target.items) do before_sort[i] = it end
+  sort_items(target)
+  for i, it in ipairs(target.items) do
+    if it ~= before_sort[i] then fail("moveGalleryItems: sort orders do not give the moved order at %d", i) break end
+  end
+  touch(g, gallery_updated(g._id), "moveGalleryItems source")
+  if target ~= g then touch(target, gallery_updated(target._id), "moveGalleryItems target") end
+  check_store("moveGalleryItems")
+end
+
 local function paging_fault(opts, keys)
   local k = pick(keys)
   opts[k] = pick { -1, 0.5, 0 / 0, math.huge, "1", true, 1e300 }
@@ -1019,7 +1133,7 @@ end
 -- Writes through a visitor view are refused whatever the arguments; a closed
 -- view refuses everything.
 local WRITES = { "createGallery", "updateGallery", "deleteGallery", "createGalleryItem", "createGalleryItems",
-  "updateGalleryItem", "deleteGalleryItem", "bulkDeleteGalleryItems" }
+  "updateGalleryItem", "deleteGalleryItem", "bulkDeleteGalleryItems", "moveGalleryItems" }
 local ALL = { "getGallery", "listGalleries", "getGalleryItem", "listGalleryItems", "queryGalleryItems",
   "queryGalleries" }
 for _, w in ipairs(WRITES) do ALL[#ALL + 1] = w end
@@ -1038,6 +1152,7 @@ local WEIGHTS = {
   { "updateGallery", 6 }, { "deleteGallery", 3 }, { "deleteGalleryItem", 5 }, { "bulkDeleteGalleryItems", 6 },
   { "getGallery", 6 }, { "listGalleries", 5 }, { "listGalleryItems", 6 }, { "getGalleryItem", 6 }, { "denied", 3 },
   { "queryGalleryItems", 5 }, { "queryGalleries", 3 },
+  { "moveGalleryItems", 10 },
 }
 local total = 0
 for _, w in ipairs(WEIGHTS) do total = total + w[2] end
@@ -1061,6 +1176,6 @@ store:close()
 local codes = {}
 for k, v in pairs(stats.byCode) do codes[#codes + 1] = k .. "=" .. v end
 table.sort(codes)
-print(("fuzz-api: seed %d: %d operations, %d calls (%d ok, %d refused: %s; %d creates through store:rest), %d in GC storms (%d finalizers ran during calls, clearing %d argument tables), %d full store comparisons, %d failures"):format(
-  seed, n, stats.calls, stats.ok, stats.errors, table.concat(codes, " "), stats.rest or 0, storm.calls, storm.finalized, storm.cleared, stats.checks, stats.failures))
+print(("fuzz-api: seed %d: %d operations, %d calls (%d ok, %d refused: %s; %d creates through store:rest; %d moves, %d renumbering), %d in GC storms (%d finalizers ran during calls, clearing %d argument tables), %d full store comparisons, %d failures"):format(
+  seed, n, stats.calls, stats.ok, stats.errors, table.concat(codes, " "), stats.rest or 0, stats.moves or 0, stats.renumbers or 0, storm.calls, storm.finalized, storm.cleared, stats.checks, stats.failures))
 os.exit(stats.failures == 0 and 0 or 1, true)

@@ -27,6 +27,7 @@ describe("permissions", function()
       { "createGalleryItem", gid, S.simple_item("new") },
       { "createGalleryItems", gid, { S.simple_item("new1"), S.simple_item("new2") } },
       { "updateGalleryItem", { galleryId = gid, itemId = iid }, { title = "changed" } },
+      { "moveGalleryItems", gid, { iid2 }, { before = iid } },
       { "deleteGalleryItem", { galleryId = gid, itemId = iid } },
       { "bulkDeleteGalleryItems", gid, { iid, iid2 } },
     }

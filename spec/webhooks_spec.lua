@@ -357,3 +357,40 @@ describe("webhooks while nginx workers are killed #nginx", function()
     for i, e in ipairs(events) do assert.equal(e.metadata._id, first[i], "event " .. i) end
   end)
 end)
+
+describe("a move's events through webhooks, received by the official Wix SDK #nginx", function()
+  local dir, srv, rx
+  setup(function()
+    ensure_sdk()
+    dir = mktemp_dir()
+    keys(dir)
+  end)
+  teardown(function()
+    stop_server(srv)
+    stop_receiver(rx)
+    remove_dir(dir)
+  end)
+
+  it("hands Item Moved deletions and the target's creations to the SDK's handlers, in order", function()
+    rx = start_receiver(dir, "moves", free_port())
+    srv = start_server(dir, { PROGALLERY_WEBHOOKS = rx.url, PROGALLERY_WEBHOOK_KEY = KEY, PROGALLERY_INSTANCE_ID = "site-7" })
+    local _, a = curl("POST", srv.base .. "/galleries", srv.key, { gallery = { name = "A", items = { { title = "1" }, { title = "2" } } } })
+    local _, b = curl("POST", srv.base .. "/galleries", srv.key, { gallery = { name = "B" } })
+    local gid, bid = a.gallery.id, b.gallery.id
+    local ids = { a.gallery.items[1].id, a.gallery.items[2].id }
+    assert.equal(200, (curl("POST", srv.base .. "/galleries/" .. gid .. "/items/move", srv.key, { itemIds = { ids[2] }, before = ids[1] })))
+    assert.equal(200, (curl("POST", srv.base .. "/galleries/" .. gid .. "/items/move", srv.key, { itemIds = { ids[1], ids[2] }, toGalleryId = bid })))
+    local events = feed(srv)
+    -- 2 created galleries + 2 items, 1 update, 2 deletions (Item Moved) + 2 creations
+    assert.equal(9, #events)
+    assert.equal("Item Moved", events[6].metadata.originatedFrom)
+    assert(eventually(15, function() return #received(rx) >= #events end), "not all events arrived: "
+      .. #received(rx) .. " of " .. #events)
+    assert_envelopes(events, received(rx), "site-7")
+    local got = received(rx)
+    assert.equal("onGalleryItemDeleted", got[6].handler)
+    assert.equal("Item Moved", got[6].envelope.metadata.originatedFrom)
+    assert.equal("onGalleryItemCreated", got[8].handler)
+    assert.equal(bid, got[8].envelope.metadata.entityId)
+  end)
+end)

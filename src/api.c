@@ -10,6 +10,7 @@
 #include "json.h"
 #include "model.h"
 #include "query.h"
+#include "move.h"
 #include "restore.h"
 #include "strbuf.h"
 #include "utf8.h"
@@ -860,37 +861,44 @@ static pg_value *delete_gallery_item(pg_db *db, pg_value *const *args, pg_status
     return end(db, id_result(db, "itemId", iid, st), st);
 }
 
+/* itemIds: an array of 1..PG_MAX_BATCH valid ids, into *ids (arena memory). */
+static int id_list(pg_db *db, const pg_value *list, char (**ids)[PG_UUID_LEN + 1], size_t *n,
+                   pg_status *st)
+{
+    size_t i;
+    if (absent(list))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: required");
+    if (!pg_is_array(list))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: expected an array of ids, got %s",
+                       pg_type_name(list));
+    *n = list->type == PG_ARRAY ? list->u.arr.n : 0;
+    if (*n > PG_MAX_BATCH)
+        return pg_fail(st, PG_RESOURCE_EXHAUSTED, "itemIds: more than %d ids", PG_MAX_BATCH);
+    if (*n == 0)
+        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: at least 1 id required");
+    if (!(*ids = pg_arena_alloc(db->arena, *n * sizeof **ids)))
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    for (i = 0; i < *n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "itemIds[%zu]", i + 1); /* REST: made 0-based by progallery.http */
+        if (!id_arg(list->u.arr.v[i], name, (*ids)[i], st))
+            return 0;
+    }
+    return 1;
+}
+
 static pg_value *bulk_delete_gallery_items(pg_db *db, pg_value *const *args, pg_status *st)
 {
     char gid[PG_UUID_LEN + 1];
-    const pg_value *list = args[1];
     pg_gallery_row g;
     char (*ids)[PG_UUID_LEN + 1];
     pg_value *deleted;
     size_t n, i;
     int64_t now = pg_now_ms();
-    if (!id_arg(args[0], "galleryId", gid, st))
+    if (!id_arg(args[0], "galleryId", gid, st) || !id_list(db, args[1], &ids, &n, st))
         return NULL;
-    if (absent(list))
-        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: required"), NULL;
-    if (!pg_is_array(list))
-        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: expected an array of ids, got %s",
-                       pg_type_name(list)), NULL;
-    n = list->type == PG_ARRAY ? list->u.arr.n : 0;
-    if (n > PG_MAX_BATCH)
-        return pg_fail(st, PG_RESOURCE_EXHAUSTED, "itemIds: more than %d ids", PG_MAX_BATCH), NULL;
-    if (n == 0)
-        return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds: at least 1 id required"), NULL;
-    ids = pg_arena_alloc(db->arena, n * sizeof *ids);
-    deleted = pg_new_array(db->arena, n);
-    if (!ids || !deleted)
+    if (!(deleted = pg_new_array(db->arena, n)))
         return oom(st);
-    for (i = 0; i < n; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "itemIds[%zu]", i + 1); /* REST: made 0-based by progallery.http */
-        if (!id_arg(list->u.arr.v[i], name, ids[i], st))
-            return NULL;
-    }
     if (!begin(db, 1, st))
         return NULL;
     if (!find_gallery(db, gid, "galleryId", &g, st))
@@ -1074,6 +1082,239 @@ static pg_value *query_galleries(pg_db *db, pg_value *const *args, pg_status *st
     return end(db, meta ? page_result(db, "galleries", list, meta, st) : NULL, st);
 }
 
+/* ---- moves (spec section 14) --------------------------------------------------------- */
+
+/* ids of a batch, compared through their positions (for sorting the positions) */
+typedef struct {
+    const char (*ids)[PG_UUID_LEN + 1];
+    size_t i;
+} id_ref;
+
+static int by_id(const void *a, const void *b)
+{
+    const id_ref *x = a, *y = b;
+    return memcmp(x->ids[x->i], y->ids[y->i], PG_UUID_LEN);
+}
+
+static int by_order(const void *a, const void *b)
+{
+    const pg_item_row *x = a, *y = b;
+    if (x->sort != y->sort)
+        return x->sort < y->sort ? -1 : 1;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Where itemIds[i] (0-based) is named in a description: as the field path is. */
+static size_t shown_index(const pg_db *db, size_t i) { return db->rest ? i : i + 1; }
+
+/* No id twice in ids[0..n-1], and the anchor (when given) not among them: the
+ * positions sorted by id, so that a batch of 1000 costs n log n, not n^2. */
+static int distinct_ids(pg_db *db, char (*ids)[PG_UUID_LEN + 1], size_t n, const char *anchor,
+                        const char *anchor_name, pg_status *st)
+{
+    id_ref *sorted = pg_arena_alloc(db->arena, (n + 1) * sizeof *sorted), *key, *hit;
+    char (*probe)[PG_UUID_LEN + 1] = pg_arena_alloc(db->arena, sizeof *probe);
+    size_t i;
+    if (!sorted || !probe)
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    for (i = 0; i < n; i++) {
+        sorted[i].ids = (const char (*)[PG_UUID_LEN + 1])ids;
+        sorted[i].i = i;
+    }
+    qsort(sorted, n, sizeof *sorted, by_id);
+    for (i = 1; i < n; i++)
+        if (memcmp(ids[sorted[i - 1].i], ids[sorted[i].i], PG_UUID_LEN) == 0) {
+            /* name the later of the two, as given */
+            size_t a = sorted[i - 1].i, b = sorted[i].i;
+            return pg_fail(st, PG_INVALID_ARGUMENT, "itemIds[%zu]: the same id as itemIds[%zu]",
+                           (a < b ? b : a) + 1, shown_index(db, a < b ? a : b));
+        }
+    if (!anchor)
+        return 1;
+    memcpy(probe[0], anchor, PG_UUID_LEN + 1);
+    key = &sorted[n];
+    key->ids = (const char (*)[PG_UUID_LEN + 1])probe;
+    key->i = 0;
+    if ((hit = bsearch(key, sorted, n, sizeof *sorted, by_id)))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: is one of the moved items (itemIds[%zu])",
+                       anchor_name, shown_index(db, hit->i));
+    return 1;
+}
+
+/* The sort orders of the n moved items in gallery g: before or after the anchor
+ * (NULL: at the end), between its neighbours in g's order, passing over the moved
+ * items themselves (keys: their keys, sorted). 1, 0 when the doubles leave no
+ * room (g must be renumbered), -1 on failure. */
+static int place(pg_db *db, const pg_gallery_row *g, const pg_item_row *anchor, int after,
+                 const int64_t *keys, size_t n, int same_gallery, double *out, pg_status *st)
+{
+    pg_item_pos from, *rows;
+    size_t got, i;
+    double lo = 0, hi = 0;
+    int has_lo = 0, has_hi = 0, forward = anchor && after;
+    if (anchor) {
+        from.key = anchor->key;
+        from.sort = anchor->sort;
+        if (after)
+            lo = anchor->sort, has_lo = 1;
+        else
+            hi = anchor->sort, has_hi = 1;
+    }
+    /* at most n moved items lie in the way: n + 1 rows hold the neighbour, if any */
+    if (db->ops->item_neighbours(db->s, g->key, anchor ? &from : NULL, forward,
+                                 same_gallery ? (int64_t)n + 1 : 1, db->arena, &rows, &got, st) < 0)
+        return -1;
+    for (i = 0; i < got && bsearch(&rows[i].key, keys, n, sizeof *keys, by_key); i++)
+        ;
+    if (i < got) {
+        if (forward)
+            hi = rows[i].sort, has_hi = 1;
+        else
+            lo = rows[i].sort, has_lo = 1;
+    }
+    return pg_move_place(lo, has_lo, hi, has_hi, n, out);
+}
+
+/* moveGalleryItems(galleryId, itemIds, { before = | after =, toGalleryId = }). The
+ * moved items keep the order they have in their gallery (not the order of itemIds). */
+static pg_value *move_gallery_items(pg_db *db, pg_value *const *args, pg_status *st)
+{
+    static const char *const keys[] = { "before", "after", "toGalleryId", NULL };
+    const pg_value *opts = args[2], *before, *after_v;
+    char gid[PG_UUID_LEN + 1], tid[PG_UUID_LEN + 1], aid[PG_UUID_LEN + 1];
+    char (*ids)[PG_UUID_LEN + 1];
+    const char *anchor_name = NULL;
+    pg_gallery_row src, dst, *g1, *g2;
+    pg_item_row *moved, anchor, *renumbered = NULL;
+    int64_t *mkeys, now = pg_now_ms();
+    unsigned char *found;
+    double *sorts;
+    size_t n, i, nrenumbered = 0;
+    int after = 0, cross, room;
+    pg_value *out;
+
+    if (!id_arg(args[0], "galleryId", gid, st) || !id_list(db, args[1], &ids, &n, st)
+        || !table_arg(opts, "options", keys, st))
+        return NULL;
+    before = member(opts, "before");
+    after_v = member(opts, "after");
+    if (!absent(before) && !absent(after_v))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "after: not allowed together with before"), NULL;
+    if (!absent(before) || !absent(after_v)) {
+        after = !absent(after_v);
+        anchor_name = after ? "after" : "before";
+        if (!id_arg(after ? after_v : before, anchor_name, aid, st))
+            return NULL;
+    }
+    memcpy(tid, gid, sizeof tid);
+    if (!absent(member(opts, "toGalleryId"))
+        && !id_arg(member(opts, "toGalleryId"), "toGalleryId", tid, st))
+        return NULL;
+    if (!distinct_ids(db, ids, n, anchor_name ? aid : NULL, anchor_name, st))
+        return NULL;
+    cross = strcmp(gid, tid) != 0;
+    moved = pg_arena_alloc(db->arena, n * sizeof *moved);
+    mkeys = pg_arena_alloc(db->arena, n * sizeof *mkeys);
+    sorts = pg_arena_alloc(db->arena, n * sizeof *sorts);
+    found = pg_arena_alloc(db->arena, n);
+    if (!moved || !mkeys || !sorts || !found || !(out = pg_new_array(db->arena, n)))
+        return oom(st);
+
+    if (!begin(db, 1, st))
+        return NULL;
+    /* both galleries locked (gallery_find), always in the order of their ids: two moves
+     * between the same galleries in opposite directions wait, never deadlock */
+    g1 = cross && strcmp(tid, gid) < 0 ? &dst : &src;
+    g2 = g1 == &src ? &dst : &src;
+    if (!find_gallery(db, g1 == &src ? gid : tid, g1 == &src ? "galleryId" : "toGalleryId", g1, st)
+        || (cross && !find_gallery(db, g2 == &src ? gid : tid,
+                                   g2 == &src ? "galleryId" : "toGalleryId", g2, st)))
+        return end(db, NULL, st);
+    if (!cross)
+        dst = src;
+    if (db->ops->items_find(db->s, (const char (*)[PG_UUID_LEN + 1])ids, n, db->arena, moved,
+                            found, st) < 0)
+        return end(db, NULL, st);
+    for (i = 0; i < n; i++) {
+        if (!found[i] || moved[i].gallery_key != src.key) {
+            pg_fail(st, PG_NOT_FOUND, "itemIds[%zu]: no item with id %s in gallery %s", i + 1,
+                    ids[i], src.id);
+            return end(db, NULL, st);
+        }
+        mkeys[i] = moved[i].key;
+    }
+    if (anchor_name) {
+        int there = item_in_gallery(db, &dst, aid, &anchor, st);
+        if (there < 0)
+            return end(db, NULL, st);
+        if (!there) {
+            pg_fail(st, PG_NOT_FOUND, "%s: no item with id %s in gallery %s", anchor_name, aid,
+                    dst.id);
+            return end(db, NULL, st);
+        }
+    }
+    qsort(moved, n, sizeof *moved, by_order);
+    qsort(mkeys, n, sizeof *mkeys, by_key);
+
+    room = place(db, &dst, anchor_name ? &anchor : NULL, after, mkeys, n, !cross, sorts, st);
+    if (room == 0) {
+        /* no double left between the neighbours: the target gallery is renumbered
+         * 1, 2, 3, ... in its order, and the places are chosen again */
+        if (db->ops->items_renumber(db->s, dst.key, now, db->arena, &renumbered, &nrenumbered, st) < 0
+            || (anchor_name && item_in_gallery(db, &dst, aid, &anchor, st) < 0))
+            return end(db, NULL, st);
+        room = place(db, &dst, anchor_name ? &anchor : NULL, after, mkeys, n, !cross, sorts, st);
+        if (room == 0) {
+            pg_fail(st, PG_INTERNAL, "no room for %zu items in gallery %s after renumbering",
+                    n, dst.id);
+            return end(db, NULL, st);
+        }
+    }
+    if (room < 0 || !reserve_events(db, (cross ? 2 : 1) * n + nrenumbered, st))
+        return end(db, NULL, st);
+
+    /* events: the source's deletions, the target's renumbered items, then the moved
+     * items themselves, in their new order */
+    for (i = 0; cross && i < n; i++)
+        if (!item_deleted_event(db, src.id, moved[i].id, PG_ORIGIN_ITEM_MOVED, now, st))
+            return end(db, NULL, st);
+    if (nrenumbered) {
+        qsort(renumbered, nrenumbered, sizeof *renumbered, by_order);
+        for (i = 0; i < nrenumbered; i++)
+            if (!bsearch(&renumbered[i].key, mkeys, n, sizeof *mkeys, by_key)
+                && !item_event(db, PG_EV_ITEM_UPDATED, dst.id, &renumbered[i], now, st))
+                return end(db, NULL, st);
+    }
+    for (i = 0; i < n; i++) {
+        pg_item_row *it = &moved[i];
+        pg_value *v;
+        it->gallery_key = dst.key;
+        it->sort = sorts[i];
+        it->updated_ms = later(it->updated_ms, now);
+        it->revision++; /* as read before a renumbering: that one's is overwritten here */
+        if (db->ops->item_move(db->s, it->key, dst.key, it->sort, it->updated_ms, it->revision, st) < 0
+            || !item_event(db, cross ? PG_EV_ITEM_CREATED : PG_EV_ITEM_UPDATED, dst.id, it, now, st)
+            || !(v = item_value(db, it, st)))
+            return end(db, NULL, st);
+        out->u.arr.v[out->u.arr.n++] = v;
+    }
+    if (cross) {
+        src.item_count -= (int64_t)n;
+        dst.item_count += (int64_t)n;
+        if (!touch_gallery(db, &src, now, st))
+            return end(db, NULL, st);
+    }
+    if (!touch_gallery(db, &dst, now, st))
+        return end(db, NULL, st);
+    return end(db, wrap(db, "items", out, st), st);
+}
+
 const pg_api_entry pg_api[] = {
     { "createGallery", create_gallery, 1, 1 },
     { "getGallery", get_gallery, 2, 0 },
@@ -1090,6 +1331,8 @@ const pg_api_entry pg_api[] = {
     /* not Wix's Pro Gallery (its v2 query shape): spec section 14 */
     { "queryGalleryItems", query_gallery_items, 2, 0 },
     { "queryGalleries", query_galleries, 1, 0 },
+    /* beyond Wix (spec section 14) */
+    { "moveGalleryItems", move_gallery_items, 3, 1 },
     /* not Wix's: progallery import (restore.c) */
     { "_restoreGallery", pg_restore_gallery, 1, 1 },
     { "_restoreItems", pg_restore_items, 2, 1 },

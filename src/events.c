@@ -21,6 +21,12 @@ static const char *const slugs[PG_EV_KINDS] = {
     "gallery_item_created", "gallery_item_updated", "gallery_item_deleted",
 };
 
+/* originatedFrom, by pg_event_origin (none for PG_ORIGIN_NONE) */
+static const char *const origins[PG_ORIGIN_LAST + 1] = {
+    [PG_ORIGIN_GALLERY_DELETED] = "Gallery Deleted",
+    [PG_ORIGIN_ITEM_MOVED] = "Item Moved",
+};
+
 const char *pg_event_type(int kind) { return kind >= 0 && kind < PG_EV_KINDS ? types[kind] : NULL; }
 const char *pg_event_slug(int kind) { return kind >= 0 && kind < PG_EV_KINDS ? slugs[kind] : NULL; }
 
@@ -66,8 +72,8 @@ static pg_value *metadata(pg_arena *a, const pg_event_row *e)
         || !put(a, m, "entityId", copy(a, e->gallery_id))
         || !put(a, m, "eventTime", copy(a, when))
         || !put(a, m, "entityEventSequence", copy(a, eseq))
-        || (e->origin == PG_ORIGIN_GALLERY_DELETED
-            && !put(a, m, "originatedFrom", text(a, "Gallery Deleted")))
+        || (e->origin > PG_ORIGIN_NONE && e->origin <= PG_ORIGIN_LAST
+            && !put(a, m, "originatedFrom", text(a, origins[e->origin])))
         || !put(a, m, "triggeredByAnonymizeRequest", pg_new_bool(a, 0))
         || !put(a, m, "identity", identity(a, e)))
         return NULL;
@@ -235,7 +241,7 @@ size_t pg_event_unpack(const unsigned char *p, size_t n, pg_arena *a, pg_event_r
     uint64_t bits;
     int with_revision;
     *oom = 0;
-    if (n < used || p[0] >= PG_EV_KINDS || (p[1] & ~HAS_REVISION) > PG_ORIGIN_GALLERY_DELETED)
+    if (n < used || p[0] >= PG_EV_KINDS || (p[1] & ~HAS_REVISION) > PG_ORIGIN_LAST)
         return 0;
     e->kind = p[0];
     e->origin = p[1] & ~HAS_REVISION;

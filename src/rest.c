@@ -252,6 +252,7 @@ typedef enum {
     A_GALLERY_BODY, /* (galleryId, body.<entity>) */
     A_IDS_BODY,     /* ({galleryId, itemId}, body.<entity>) */
     A_BODY,         /* (body.<entity>) */
+    A_MOVE,         /* (galleryId, body.itemIds, {before?, after?, toGalleryId?} from the body) */
 } arg_form;
 
 /* What becomes of the result before it is written. */
@@ -269,7 +270,7 @@ typedef struct {
     const char *entity;     /* the body's gallery or item member */
     int entity_required;
     const char *wrap;       /* the response envelope of a single result */
-    const char *body_keys[4];
+    const char *body_keys[6];
     result_form result;
 } rest_op;
 
@@ -290,6 +291,8 @@ static const rest_op OPS[] = {
       { "item", "galleryId", "itemId", NULL }, R_SHAPE },
     { "bulkDeleteGalleryItems", "bulkDeleteGalleryItems", A_GALLERY_BODY, "itemIds", 1, NULL,
       { "itemIds", "galleryId", NULL }, R_SHAPE },
+    { "moveGalleryItems", "moveGalleryItems", A_MOVE, "itemIds", 1, NULL,
+      { "itemIds", "before", "after", "toGalleryId", "galleryId", NULL }, R_SHAPE },
     /* progallery import: the items of an export line, in their REST form, as text */
     { "restoreItems", "_restoreItems", A_GALLERY_BODY, "items", 1, NULL, { "items", "galleryId", NULL },
       R_SHAPE },
@@ -682,6 +685,18 @@ int pg_rest_call(pg_db *db, const pg_rest_request *req, pg_strbuf *out, int64_t 
         ok = args[0] != NULL;
         break;
     case A_BODY: args[0] = ent; break;
+    case A_MOVE: {
+        static const char *const opts[] = { "before", "after", "toGalleryId" };
+        size_t i;
+        args[0] = id_value(a, req->gallery_id, req->gallery_id_len);
+        args[1] = ent;
+        ok = (args[2] = pg_new_object(a, 3)) != NULL;
+        for (i = 0; ok && i < 3; i++) {
+            pg_value *v = pg_obj_get(body, opts[i]);
+            ok = absent(v) || pg_obj_add(a, args[2], opts[i], v);
+        }
+        break;
+    }
     }
     if (!ok)
         return pg_fail(st, PG_INTERNAL, "out of memory");

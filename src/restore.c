@@ -459,7 +459,7 @@ static int event_row(pg_arena *a, const pg_value *o, pg_event_row *e, pg_path *p
         || !get_str(o, "id", 64, &s, &len, e->id, path, st)
         || !get_str(o, "galleryId", 64, &s, &len, e->gallery_id, path, st)
         || !get_int(o, "time", -SEQ_MAX, SEQ_MAX, &e->time_ms, path, st)
-        || !get_int(o, "origin", 0, 16, &n, path, st))
+        || !get_int(o, "origin", PG_ORIGIN_NONE, PG_ORIGIN_LAST, &n, path, st))
         return 0;
     e->origin = (int)n;
     if (!get_int(o, "actor", PG_ACTOR_WIX_USER, PG_ACTOR_VISITOR, &n, path, st))

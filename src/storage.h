@@ -84,6 +84,12 @@ typedef struct {
     int64_t revision;  /* grows by 1 with every change to the item (from 1) */
 } pg_item_row;
 
+/* An item's place in its gallery's order (sort, then key: creation order). */
+typedef struct {
+    int64_t key;
+    double sort;
+} pg_item_pos;
+
 /* ---- the event feed (spec section 10) ----------------------------------------
  * One row per event, appended in the transaction of the change. The engine
  * numbers them: seq in commit order (never reused, even once pruned), and a
@@ -99,7 +105,8 @@ typedef enum {
 typedef enum { PG_ACTOR_WIX_USER, PG_ACTOR_MEMBER, PG_ACTOR_VISITOR } pg_actor_type;
 
 /* Where a change came from (originatedFrom); 0 = absent. */
-typedef enum { PG_ORIGIN_NONE, PG_ORIGIN_GALLERY_DELETED } pg_event_origin;
+typedef enum { PG_ORIGIN_NONE, PG_ORIGIN_GALLERY_DELETED, PG_ORIGIN_ITEM_MOVED } pg_event_origin;
+#define PG_ORIGIN_LAST PG_ORIGIN_ITEM_MOVED
 
 typedef struct {
     int64_t seq, entity_seq;           /* assigned by event_append */
@@ -231,6 +238,30 @@ typedef struct pg_storage_ops {
     /* The store's secret that signs query cursors, made with the schema (the same for
      * every connection, process and node of the store). */
     int (*query_secret)(pg_storage *s, unsigned char out[PG_QUERY_SECRET_LEN], pg_status *st);
+
+
+    /* ---- moves (spec section 14; interface version 3) ---- */
+    /* The items of a gallery next to position `from` in its order (sort, then key):
+     * after it (after = 1, in order) or before it (after = 0, nearest first), at most
+     * limit; from NULL: from the start (after = 1) or the end (after = 0). *rows is
+     * arena memory. */
+    int (*item_neighbours)(pg_storage *s, int64_t gallery_key, const pg_item_pos *from,
+                           int after, int64_t limit, pg_arena *a, pg_item_pos **rows,
+                           size_t *n, pg_status *st);
+    /* Puts item `key` into gallery gallery_key at sort order `sort`, with updated_ms and
+     * revision (its document, type and creation date kept). */
+    int (*item_move)(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
+                     int64_t updated_ms, int64_t revision, pg_status *st);
+    /* Renumbers a gallery's items 1, 2, 3, ... in its order. The items whose sort
+     * order changed get updated_ms = max(now_ms, updated_ms + 1) and revision + 1, and
+     * are given back with their new values, in no particular order; *rows is arena
+     * memory. (The one op that moves revisions itself: the rows are not read first.) */
+    int (*items_renumber)(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
+                          pg_item_row **rows, size_t *n, pg_status *st);
+    /* item_find of n ids at once (n <= PG_MAX_BATCH): out[i] and found[i] (1 or 0) for
+     * ids[i], in one round trip where the engine has them. */
+    int (*items_find)(pg_storage *s, const char (*ids)[PG_UUID_LEN + 1], size_t n, pg_arena *a,
+                      pg_item_row *out, unsigned char *found, pg_status *st);
 } pg_storage_ops;
 
 /* The engines (storage.c): by name; NULL when none has it. */

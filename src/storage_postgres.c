@@ -111,6 +111,9 @@ enum {
     /* moving a feed (export / import) */
     Q_CURSOR_PAGE, Q_ENTITY_PAGE, Q_ENTITY_SET, Q_FEED_RESTORE, Q_FEED_RESTORED,
     Q_SECRET,
+    /* moves */
+    Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEMS_RENUMBER,
+    Q_ITEMS_FIND,
     Q_COUNT
 };
 
@@ -183,6 +186,29 @@ static const char *const sql[Q_COUNT] = {
     [Q_FEED_RESTORE] = "UPDATE feed SET pruned_through = $1, last_seq = $1 WHERE one = 1",
     [Q_FEED_RESTORED] = "UPDATE feed SET last_seq = greatest(last_seq, $1) WHERE one = 1",
     [Q_SECRET] = "SELECT encode(value, 'hex') FROM progallery_secrets WHERE name = 'cursor'",
+    /* a gallery's order is (sort_order, iid), the index items_by_order */
+    [Q_ITEMS_AFTER] = "SELECT iid, sort_order FROM items WHERE gid = $1"
+                      " AND (sort_order, iid) > ($2::double precision, $3::bigint)"
+                      " ORDER BY sort_order, iid LIMIT $4",
+    [Q_ITEMS_BEFORE] = "SELECT iid, sort_order FROM items WHERE gid = $1"
+                       " AND (sort_order, iid) < ($2::double precision, $3::bigint)"
+                       " ORDER BY sort_order DESC, iid DESC LIMIT $4",
+    [Q_ITEMS_FIRST] = "SELECT iid, sort_order FROM items WHERE gid = $1"
+                      " ORDER BY sort_order, iid LIMIT $2",
+    [Q_ITEMS_LAST] = "SELECT iid, sort_order FROM items WHERE gid = $1"
+                     " ORDER BY sort_order DESC, iid DESC LIMIT $2",
+    [Q_ITEM_MOVE] = "UPDATE items SET gid = $2, sort_order = $3, updated_ms = $4, revision = $5"
+                    " WHERE iid = $1",
+    [Q_ITEMS_RENUMBER] = "UPDATE items i SET sort_order = r.rn,"
+                         " updated_ms = greatest($2::bigint, i.updated_ms + 1), revision = i.revision + 1"
+                         " FROM (SELECT iid, (row_number() OVER (ORDER BY sort_order, iid))::double precision"
+                         " AS rn FROM items WHERE gid = $1) r"
+                         " WHERE i.iid = r.iid AND i.sort_order <> r.rn"
+                         " RETURNING i.iid, i.id, i.type, i.sort_order, i.created_ms, i.updated_ms, i.doc,"
+                         " i.revision",
+    /* the columns of Q_ITEM_FIND (read_item's), then the id */
+    [Q_ITEMS_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc, revision, id"
+                     " FROM items WHERE id = ANY($1::text[])",
 };
 
 /* A connection, as the pool keeps it: what its backend has prepared goes with it. */
@@ -1136,6 +1162,166 @@ static int pq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
     return 1;
 }
 
+/* ---- moves ---------------------------------------------------------------------- */
+
+static int pq_item_neighbours(pg_storage *s, int64_t gallery_key, const pg_item_pos *from,
+                              int after, int64_t limit, pg_arena *a, pg_item_pos **rows,
+                              size_t *n, pg_status *st)
+{
+    PGresult *r;
+    numbuf b;
+    const char *v[4];
+    int i, nt, nv = 0;
+    b.used = 0;
+    v[nv++] = i64(&b, gallery_key);
+    if (from) {
+        v[nv++] = dbl(&b, from->sort);
+        v[nv++] = i64(&b, from->key);
+    }
+    v[nv++] = i64(&b, limit);
+    *rows = NULL;
+    *n = 0;
+    if (run_q(s, from ? (after ? Q_ITEMS_AFTER : Q_ITEMS_BEFORE) : (after ? Q_ITEMS_FIRST : Q_ITEMS_LAST),
+              nv, v, NULL, NULL, &r, st) < 0)
+        return -1;
+    nt = PQntuples(r);
+    if (nt && !(*rows = pg_arena_alloc(a, (size_t)nt * sizeof **rows))) {
+        PQclear(r);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    for (i = 0; i < nt; i++) {
+        (*rows)[i].key = get_i64(r, i, 0);
+        (*rows)[i].sort = get_dbl(r, i, 1);
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 1;
+}
+
+/* Sent in pipeline mode, as inserts are: a move of n items costs one round trip per
+ * PIPE_MAX of them, not n (a failure fails the next statement, so the call). */
+static int pq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
+                        int64_t updated_ms, int64_t revision, pg_status *st)
+{
+    numbuf b;
+    const char *v[5];
+    b.used = 0;
+    v[0] = i64(&b, key);
+    v[1] = i64(&b, gallery_key);
+    v[2] = dbl(&b, sort);
+    v[3] = i64(&b, updated_ms);
+    v[4] = i64(&b, revision);
+    return send_q(s, Q_ITEM_MOVE, 5, v, NULL, NULL, st);
+}
+
+static int pq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
+                             pg_item_row **rows, size_t *n, pg_status *st)
+{
+    PGresult *r;
+    numbuf b;
+    const char *v[2];
+    int i, nt;
+    b.used = 0;
+    v[0] = i64(&b, gallery_key);
+    v[1] = i64(&b, now_ms);
+    *rows = NULL;
+    *n = 0;
+    if (run_q(s, Q_ITEMS_RENUMBER, 2, v, NULL, NULL, &r, st) < 0)
+        return -1;
+    nt = PQntuples(r);
+    if (nt && !(*rows = pg_arena_alloc(a, (size_t)nt * sizeof **rows))) {
+        PQclear(r);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    for (i = 0; i < nt; i++) {
+        pg_item_row *it = &(*rows)[i];
+        const char *problem;
+        memset(it, 0, sizeof *it);
+        it->key = get_i64(r, i, 0);
+        it->gallery_key = gallery_key;
+        copy_id(it->id, r, i, 1);
+        if ((problem = read_item(a, r, i, 2, it))) {
+            PQclear(r);
+            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
+        }
+    }
+    *n = (size_t)nt;
+    PQclear(r);
+    return 1;
+}
+
+/* an id and its place in the caller's list, sorted by id to match rows to places */
+typedef struct {
+    char id[PG_UUID_LEN + 1];
+    size_t at;
+} id_at;
+
+static int cmp_id_at(const void *a, const void *b)
+{
+    return memcmp(((const id_at *)a)->id, ((const id_at *)b)->id, PG_UUID_LEN);
+}
+
+/* One query for n ids (a text[] parameter): a move of 100 items costs one round trip for
+ * its lookups, not 100. Rows come back in any order and are matched to the places of
+ * their id (an id given twice gets the row twice). */
+static int pq_items_find(pg_storage *s, const char (*ids)[PG_UUID_LEN + 1], size_t n, pg_arena *a,
+                         pg_item_row *out, unsigned char *found, pg_status *st)
+{
+    PGresult *r;
+    const char *v[1];
+    char *arr = pg_arena_alloc(a, n * (PG_UUID_LEN + 1) + 3), *p;
+    id_at *idx = pg_arena_alloc(a, (n ? n : 1) * sizeof *idx);
+    size_t i;
+    int k, nt;
+    if (!arr || !idx)
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    p = arr;
+    *p++ = '{';
+    for (i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        memcpy(p, ids[i], PG_UUID_LEN); /* normalized ids need no quoting */
+        p += PG_UUID_LEN;
+        memcpy(idx[i].id, ids[i], PG_UUID_LEN + 1);
+        idx[i].at = i;
+        found[i] = 0;
+    }
+    *p++ = '}';
+    *p = '\0';
+    v[0] = arr;
+    if (run_q(s, Q_ITEMS_FIND, 1, v, NULL, NULL, &r, st) < 0)
+        return -1;
+    qsort(idx, n, sizeof *idx, cmp_id_at);
+    nt = PQntuples(r);
+    for (k = 0; k < nt; k++) {
+        id_at key;
+        size_t lo = 0, hi = n;
+        copy_id(key.id, r, k, 8);
+        while (lo < hi) { /* the first place with this id */
+            size_t mid = lo + (hi - lo) / 2;
+            if (cmp_id_at(&key, &idx[mid]) > 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < n && cmp_id_at(&key, &idx[lo]) == 0; lo++) {
+            pg_item_row *it = &out[idx[lo].at];
+            const char *problem;
+            memset(it, 0, sizeof *it);
+            it->key = get_i64(r, k, 0);
+            it->gallery_key = get_i64(r, k, 1);
+            memcpy(it->id, key.id, PG_UUID_LEN + 1);
+            if ((problem = read_item(a, r, k, 2, it))) {
+                PQclear(r);
+                return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
+            }
+            found[idx[lo].at] = 1;
+        }
+    }
+    PQclear(r);
+    return 1;
+}
+
 /* ---- the event feed ------------------------------------------------------------ */
 
 static int pq_feed_state(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st)
@@ -1938,4 +2124,8 @@ const pg_storage_ops pg_postgres_ops = {
     .item_query = pq_item_query,
     .gallery_query = pq_gallery_query,
     .query_secret = pq_query_secret,
+    .item_neighbours = pq_item_neighbours,
+    .item_move = pq_item_move,
+    .items_renumber = pq_items_renumber,
+    .items_find = pq_items_find,
 };

@@ -102,6 +102,8 @@ enum {
     /* moving a feed (export / import) */
     Q_CURSOR_PAGE, Q_ENTITY_PAGE, Q_ENTITY_SET,
     Q_SECRET,
+    /* moves */
+    Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEMS_RENUMBER,
     Q_COUNT
 };
 
@@ -164,6 +166,23 @@ static const char *const sql[Q_COUNT] = {
                       " ORDER BY id LIMIT ?2",
     [Q_ENTITY_SET] = "UPDATE galleries SET event_seq = ?2 WHERE id = ?1",
     [Q_SECRET] = "SELECT value FROM secrets WHERE name = 'cursor'",
+    /* a gallery's order is (sort_order, iid): items_by_order holds both (iid is the rowid) */
+    [Q_ITEMS_AFTER] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
+                      " AND (sort_order, iid) > (?2, ?3) ORDER BY sort_order, iid LIMIT ?4",
+    [Q_ITEMS_BEFORE] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
+                       " AND (sort_order, iid) < (?2, ?3) ORDER BY sort_order DESC, iid DESC LIMIT ?4",
+    [Q_ITEMS_FIRST] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
+                      " ORDER BY sort_order, iid LIMIT ?4",
+    [Q_ITEMS_LAST] = "SELECT iid, sort_order FROM items WHERE gid = ?1"
+                     " ORDER BY sort_order DESC, iid DESC LIMIT ?4",
+    [Q_ITEM_MOVE] = "UPDATE items SET gid = ?2, sort_order = ?3, updated_ms = ?4, revision = ?5"
+                    " WHERE iid = ?1",
+    [Q_ITEMS_RENUMBER] = "UPDATE items SET sort_order = r.rn, updated_ms = max(?2, items.updated_ms + 1),"
+                         " revision = items.revision + 1"
+                         " FROM (SELECT iid, row_number() OVER (ORDER BY sort_order, iid) AS rn"
+                         " FROM items WHERE gid = ?1) AS r"
+                         " WHERE items.iid = r.iid AND items.sort_order <> r.rn"
+                         " RETURNING iid, id, type, sort_order, created_ms, updated_ms, doc, revision",
 };
 
 struct pg_storage {
@@ -927,6 +946,97 @@ static int sq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
     return finish(s, q, rc, st);
 }
 
+/* ---- moves -------------------------------------------------------------- */
+
+static const char *read_pos(pg_arena *a, sqlite3_stmt *q, void *row, void *ctx)
+{
+    pg_item_pos *p = row;
+    (void)a;
+    (void)ctx;
+    p->key = sqlite3_column_int64(q, 0);
+    p->sort = sqlite3_column_double(q, 1);
+    return NULL;
+}
+
+static int sq_item_neighbours(pg_storage *s, int64_t gallery_key, const pg_item_pos *from,
+                              int after, int64_t limit, pg_arena *a, pg_item_pos **rows,
+                              size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, from ? (after ? Q_ITEMS_AFTER : Q_ITEMS_BEFORE)
+                                   : (after ? Q_ITEMS_FIRST : Q_ITEMS_LAST), st);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, gallery_key);
+    if (from) {
+        bind_number(q, 2, from->sort);
+        sqlite3_bind_int64(q, 3, from->key);
+    }
+    sqlite3_bind_int64(q, 4, limit);
+    return collect(s, q, a, limit, sizeof **rows, read_pos, NULL, (void **)rows, n, st);
+}
+
+static int sq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
+                        int64_t updated_ms, int64_t revision, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ITEM_MOVE, st);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, key);
+    sqlite3_bind_int64(q, 2, gallery_key);
+    bind_number(q, 3, sort);
+    sqlite3_bind_int64(q, 4, updated_ms);
+    sqlite3_bind_int64(q, 5, revision);
+    return run(s, q, st);
+}
+
+static int sq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms, pg_arena *a,
+                             pg_item_row **rows, size_t *n, pg_status *st)
+{
+    sqlite3_stmt *q = stmt(s, Q_ITEMS_RENUMBER, st);
+    size_t cap = 0;
+    int rc;
+    *rows = NULL;
+    *n = 0;
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, gallery_key);
+    sqlite3_bind_int64(q, 2, now_ms);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *problem;
+        if (*n == cap) {
+            pg_item_row *grown;
+            cap = cap ? cap * 2 : 64;
+            if (!(grown = pg_arena_alloc(a, cap * sizeof *grown))) {
+                finish(s, q, SQLITE_DONE, st);
+                return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+            }
+            if (*n)
+                memcpy(grown, *rows, *n * sizeof *grown);
+            *rows = grown;
+        }
+        if ((problem = read_item_row(a, q, &(*rows)[*n], &gallery_key))) {
+            finish(s, q, SQLITE_DONE, st);
+            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
+        }
+        (*n)++;
+    }
+    return finish(s, q, rc, st);
+}
+
+/* An in-process engine: n lookups cost no more than one query for n. */
+static int sq_items_find(pg_storage *s, const char (*ids)[PG_UUID_LEN + 1], size_t n, pg_arena *a,
+                         pg_item_row *out, unsigned char *found, pg_status *st)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        int f = sq_item_find(s, ids[i], a, &out[i], st);
+        if (f < 0)
+            return -1;
+        found[i] = (unsigned char)f;
+    }
+    return 1;
+}
+
 /* ---- the event feed ------------------------------------------------------ */
 
 static int sq_feed_state(pg_storage *s, int64_t *last_seq, int64_t *pruned_through, pg_status *st)
@@ -1620,4 +1730,8 @@ const pg_storage_ops pg_sqlite_ops = {
     .item_query = sq_item_query,
     .gallery_query = sq_gallery_query,
     .query_secret = sq_query_secret,
+    .item_neighbours = sq_item_neighbours,
+    .item_move = sq_item_move,
+    .items_renumber = sq_items_renumber,
+    .items_find = sq_items_find,
 };

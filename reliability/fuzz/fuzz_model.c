@@ -16,6 +16,10 @@
  *   - queries (query.c): the input as a query of items and of galleries; a parsed
  *     query's cursor parses back to the same sort and position, the cursor altered in
  *     one character is INVALID_ARGUMENT, and so is the input itself as a cursor;
+ *   - moves (move.c): the first bytes read as two doubles, a count and flags: when
+ *     pg_move_place finds room, its sort orders are finite, strictly increasing and
+ *     strictly between the neighbours given; it finds room whenever there plainly is
+ *     some (neighbours moderate integers at least 1 apart, or none);
  *   - out of memory: the same input is run again with the Nth allocation of
  *     arena.c or json.c failing, for every N the normal run used (up to 64): no crash,
  *     and a failure is either the normal one or INTERNAL "out of memory".
@@ -26,9 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "media.h"
 #include "model.h"
 #include "query.h"
+#include "move.h"
 #include "status.h"
 #include "json.h"
 #include "value.h"
@@ -221,6 +228,39 @@ static void check_apply(pg_arena *a, const pg_value *stored, const pg_value *pat
     check_fixed_point(a, merged);
 }
 
+/* pg_move_place on the input's first 19 bytes: lo, hi (raw doubles), n, which neighbours. */
+static void check_place(const uint8_t *data, size_t size)
+{
+    static double out[1000];
+    double lo, hi;
+    size_t n, i;
+    int has_lo, has_hi, room, plain;
+    if (size < 19)
+        return;
+    memcpy(&lo, data, 8);
+    memcpy(&hi, data + 8, 8);
+    n = 1 + ((size_t)data[16] | (size_t)data[17] << 8) % 1000;
+    has_lo = data[18] & 1;
+    has_hi = (data[18] >> 1) & 1;
+    if (data[18] & 4) { /* moderate integers: the common case of stored sort orders */
+        lo = (double)(int32_t)((uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16);
+        hi = lo + 1 + (double)(data[8] | data[9] << 8);
+    }
+    room = pg_move_place(lo, has_lo, hi, has_hi, n, out);
+    if (room) {
+        for (i = 0; i < n; i++) {
+            CHECK(isfinite(out[i]), "place: sort %zu not finite", i);
+            CHECK(i == 0 || out[i - 1] < out[i], "place: not increasing at %zu", i);
+        }
+        CHECK(!has_lo || lo < out[0], "place: not after lo");
+        CHECK(!has_hi || out[n - 1] < hi, "place: not before hi");
+    }
+    plain = (!has_lo && !has_hi)
+            || ((data[18] & 4) && (!has_lo || !has_hi || hi - lo >= 1));
+    CHECK(room || !plain, "place: no room found for %zu items between %.17g (%d) and %.17g (%d)", n,
+          lo, has_lo, hi, has_hi);
+}
+
 /* One pass over an input; returns a signature of the outcomes (bit per check). */
 static const unsigned char SECRET[PG_QUERY_SECRET_LEN] = { 7, 1, 2, 3, 4, 5, 6, 7, 8 };
 #define GID "01a23504-1397-7003-95df-9439e8345398"
@@ -396,6 +436,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     oom_mode = 0;
     fail_at = 0;
     alloc_count = 0;
+    check_place(data, size);
     normal = run(data, size);
     used = alloc_count;
     oom_mode = 1;

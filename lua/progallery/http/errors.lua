@@ -52,7 +52,7 @@ end
 local FIELD_ROOTS = {
     gallery = true, item = true, items = true, galleryId = true, itemId = true, itemIds = true,
     itemsIds = true, cloneFromGalleryId = true, limit = true, offset = true, itemLimit = true,
-    itemOffset = true, body = true,
+    itemOffset = true, body = true, before = true, after = true, toGalleryId = true,
 }
 local VELO_TO_REST = { _id = "id", _createdDate = "createdDate", _updatedDate = "updatedDate" }
 

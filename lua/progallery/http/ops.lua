@@ -147,6 +147,7 @@ local REST_OPS = {
     deleteGallery = true, deleteGalleryItem = true, createGallery = true, updateGallery = true,
     createGalleryItem = true, updateGalleryItem = true, bulkDeleteGalleryItems = true,
     queryGalleries = true, queryGalleryItems = true,
+    moveGalleryItems = true,
 }
 
 local function run_op(store, op, params)

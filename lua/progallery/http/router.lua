@@ -55,7 +55,7 @@ local function is_uuid(s) return type(s) == "string" and find(s, UUID) ~= nil en
 
 local ALLOW = {
     galleries = "GET, POST", gallery = "GET, PATCH, DELETE",
-    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST", query = "POST",
+    items = "GET, POST, DELETE", item = "GET, PATCH, DELETE", delete = "POST", query = "POST", move = "POST",
 }
 
 local function not_allowed(method, allow)
@@ -117,6 +117,10 @@ function _M.route(path, method)
     if iid == "query" and n == 4 then
         if method == "POST" then return "queryGalleryItems", ids end
         return not_allowed(method, ALLOW.query)
+    end
+    if iid == "move" and n == 4 then -- moveGalleryItems (API.md section 14)
+        if method == "POST" then return "moveGalleryItems", ids end
+        return not_allowed(method, ALLOW.move)
     end
     if not is_uuid(iid) then return nil, "INVALID_ARGUMENT", "itemId: not a valid UUID" end
     if n > 4 then return nil, "NOT_FOUND", "no such route" end
