@@ -438,7 +438,8 @@ describe("many sites on one server (make serve, PROGALLERY_SITES) " .. TAG, func
   end)
 
   -- SQLite: a file per site (the stores above); this one runs on PostgreSQL
-  local pg_it = S.postgres and it or pending
+  -- registered on the runs against a server only (the SQLite runs check the files above)
+  local pg_it = S.postgres and it or function() end
   pg_it("PostgreSQL: one database, a schema per site, each with its own tables", function()
     for _, id in ipairs { "site_a", "site_b", "site_c", "solo" } do
       local out = sh(("psql -qAt %s -c %s"):format(q(S.dsn), q(("SELECT count(*) FROM st%s_%s.galleries"):format(RUN, id))))
