@@ -58,7 +58,11 @@ for _, k in ipairs { "__index", "__newindex", "__pairs", "__ipairs", "__len", "_
 -- (the harness itself builds and reads them without it).
 local HOSTILE = {}
 EXPECT_IN_MESSAGE = nil -- text a fault's failure message must contain (checked by invoke)
-local function hostile(t) if type(t) == "table" and chance(0.5) then HOSTILE[#HOSTILE + 1] = t end return t end
+-- (a table with a metatable of its own, a locked one say, keeps it)
+local function hostile(t)
+  if type(t) == "table" and getmetatable(t) == nil and chance(0.5) then HOSTILE[#HOSTILE + 1] = t end
+  return t
+end
 
 local MB = { "é", "€", "😀", "ß", "中" }
 local function ustr(maxlen)
@@ -892,18 +896,24 @@ function ops.moveGalleryItems()
   elseif r == 8 then opts[pick { "position", "Before", "galleryId" }] = 1; expect = { [INV] = true }
   elseif r == 9 then opts = pick { "x", 5, print }; expect = { [INV] = true }
   elseif r == 10 and not next(expect) then
+    local code = NF
     pick {
       function() opts.toGalleryId = rand_uuid() end,
       function() opts.before, opts.after = nil, nil; opts[chance(0.5) and "before" or "after"] = rand_uuid() end,
       function() list[#list + 1] = rand_uuid() end,
       function() -- an item of another gallery, or an anchor in another than the target
         local og, oi = some_item()
-        if og and og ~= g then list[#list + 1] = oi._id
-        elseif og and og ~= (dst or g) then opts.before, opts.after = oi._id, nil
+        if og and og ~= g then
+          list[#list + 1] = oi._id
+          if oi == anchor then code = INV end -- the anchor is then among the moved items
+        elseif og and og ~= (dst or g) then
+          opts.before, opts.after = oi._id, nil
+          -- an anchor among the moved items is refused first, without reading the store
+          if seen[oi] then code = INV end
         else list[#list + 1] = rand_uuid() end
       end,
     }()
-    expect = { [NF] = true }
+    expect = { [code] = true }
   end
   if type(list) == "table" then hostile(list) end
   if type(opts) == "table" then hostile(opts) end
@@ -1074,7 +1084,9 @@ function ops.queryGalleryItems()
     local expect = { [INV] = true }
     if nf then expect[NF] = true end
     -- (a table that happens to be a valid query, {} say, succeeds)
-    local ok, r, err, code = pcall(store.queryGalleryItems, store, gid, hostile(q))
+    hostile(q)
+    for _, t in ipairs(HOSTILE) do setmetatable(t, RAISING_MT) end
+    local ok, r, err, code = pcall(store.queryGalleryItems, store, gid, q)
     for _, t in ipairs(HOSTILE) do setmetatable(t, nil) end
     HOSTILE = {}
     stats.calls = stats.calls + 1
@@ -1112,7 +1124,9 @@ function ops.queryGalleries()
   if chance(0.15) then
     local q = pick { wrong(), { filter = { name = wrong() } }, { sort = { { fieldName = wrong() } } },
       { cursorPaging = { cursor = garbage_cursor(M.last_cursor) } } }
-    local ok, r, err, code = pcall(store.queryGalleries, store, hostile(q))
+    hostile(q)
+    for _, t in ipairs(HOSTILE) do setmetatable(t, RAISING_MT) end
+    local ok, r, err, code = pcall(store.queryGalleries, store, q)
     for _, t in ipairs(HOSTILE) do setmetatable(t, nil) end
     HOSTILE = {}
     stats.calls = stats.calls + 1
