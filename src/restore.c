@@ -295,16 +295,6 @@ static pg_value *event_value(pg_arena *a, const pg_event_row *e)
     return o;
 }
 
-static pg_value *end_read(pg_db *db, pg_value *v, pg_status *st)
-{
-    pg_storage *s;
-    const pg_storage_ops *ops = pg_db_engine(db, &s);
-    if (v && ops->commit(s, st) > 0)
-        return v;
-    ops->rollback(s);
-    return NULL;
-}
-
 pg_value *pg_feed_events(pg_db *db, pg_value *const *args, pg_status *st)
 {
     pg_storage *s;
@@ -319,22 +309,22 @@ pg_value *pg_feed_events(pg_db *db, pg_value *const *args, pg_status *st)
     if (!page_opts(args[0], 0, &after, &unused, &limit, st) || ops->begin(s, 0, st) <= 0)
         return NULL;
     if (ops->feed_state(s, &last, &pruned, st) < 0)
-        return end_read(db, NULL, st);
+        return done(db, NULL, st);
     if ((int64_t)after < pruned) {
         pg_fail(st, PG_FAILED_PRECONDITION, "options.after: the feed begins after seq %lld",
                 (long long)pruned);
-        return end_read(db, NULL, st);
+        return done(db, NULL, st);
     }
     if (ops->event_page(s, (int64_t)after, limit, a, &rows, &n, st) < 0)
-        return end_read(db, NULL, st);
+        return done(db, NULL, st);
     if (!(out = pg_new_object(a, 3)) || !(list = pg_new_array(a, n ? n : 1))
         || !put_num(a, out, "prunedThrough", (double)pruned) || !put_num(a, out, "lastSeq", (double)last)
         || !pg_obj_add(a, out, "events", list))
-        return end_read(db, oom(st), st);
+        return done(db, oom(st), st);
     for (i = 0; i < n; i++)
         if (!(list->u.arr.v[list->u.arr.n++] = event_value(a, &rows[i])))
-            return end_read(db, oom(st), st);
-    return end_read(db, out, st);
+            return done(db, oom(st), st);
+    return done(db, out, st);
 }
 
 pg_value *pg_feed_consumers(pg_db *db, pg_value *const *args, pg_status *st)
@@ -352,18 +342,18 @@ pg_value *pg_feed_consumers(pg_db *db, pg_value *const *args, pg_status *st)
         return NULL;
     if (ops->cursor_page(s, after ? after->u.str.s : NULL, after ? after->u.str.len : 0, limit, a,
                          &rows, &n, st) < 0)
-        return end_read(db, NULL, st);
+        return done(db, NULL, st);
     if (!(out = pg_new_object(a, 1)) || !(list = pg_new_array(a, n ? n : 1))
         || !pg_obj_add(a, out, "consumers", list))
-        return end_read(db, oom(st), st);
+        return done(db, oom(st), st);
     for (i = 0; i < n; i++) {
         pg_value *c = pg_new_object(a, 2);
         if (!c || !put_str(a, c, "name", rows[i].name, rows[i].namelen)
             || !put_num(a, c, "seq", (double)rows[i].seq))
-            return end_read(db, oom(st), st);
+            return done(db, oom(st), st);
         list->u.arr.v[list->u.arr.n++] = c;
     }
-    return end_read(db, out, st);
+    return done(db, out, st);
 }
 
 pg_value *pg_feed_entity_seqs(pg_db *db, pg_value *const *args, pg_status *st)
@@ -385,18 +375,18 @@ pg_value *pg_feed_entity_seqs(pg_db *db, pg_value *const *args, pg_status *st)
     if (ops->begin(s, 0, st) <= 0)
         return NULL;
     if (ops->entity_seq_page(s, after ? aid : NULL, limit, a, &rows, &n, st) < 0)
-        return end_read(db, NULL, st);
+        return done(db, NULL, st);
     if (!(out = pg_new_object(a, 1)) || !(list = pg_new_array(a, n ? n : 1))
         || !pg_obj_add(a, out, "galleries", list))
-        return end_read(db, oom(st), st);
+        return done(db, oom(st), st);
     for (i = 0; i < n; i++) {
         pg_value *g = pg_new_object(a, 2);
         if (!g || !put_str(a, g, "galleryId", rows[i].gallery_id, PG_UUID_LEN)
             || !put_num(a, g, "eventSeq", (double)rows[i].seq))
-            return end_read(db, oom(st), st);
+            return done(db, oom(st), st);
         list->u.arr.v[list->u.arr.n++] = g;
     }
-    return end_read(db, out, st);
+    return done(db, out, st);
 }
 
 /* ---- _restoreFeed ---- */

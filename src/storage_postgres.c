@@ -1220,7 +1220,6 @@ static int pq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms,
     PGresult *r;
     numbuf b;
     const char *v[2];
-    int i, nt;
     b.used = 0;
     v[0] = i64(&b, gallery_key);
     v[1] = i64(&b, now_ms);
@@ -1228,26 +1227,7 @@ static int pq_items_renumber(pg_storage *s, int64_t gallery_key, int64_t now_ms,
     *n = 0;
     if (run_q(s, Q_ITEMS_RENUMBER, 2, v, NULL, NULL, &r, st) < 0)
         return -1;
-    nt = PQntuples(r);
-    if (nt && !(*rows = pg_arena_alloc(a, (size_t)nt * sizeof **rows))) {
-        PQclear(r);
-        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
-    }
-    for (i = 0; i < nt; i++) {
-        pg_item_row *it = &(*rows)[i];
-        const char *problem;
-        memset(it, 0, sizeof *it);
-        it->key = get_i64(r, i, 0);
-        it->gallery_key = gallery_key;
-        copy_id(it->id, r, i, 1);
-        if ((problem = read_item(a, r, i, 2, it))) {
-            PQclear(r);
-            return pg_fail(st, PG_INTERNAL, "%s", problem), -1;
-        }
-    }
-    *n = (size_t)nt;
-    PQclear(r);
-    return 1;
+    return item_rows(r, gallery_key, a, rows, n, st); /* RETURNING has Q_ITEM_PAGE's columns */
 }
 
 /* an id and its place in the caller's list, sorted by id to match rows to places */
