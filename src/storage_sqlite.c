@@ -141,14 +141,18 @@ static const char *const sql[Q_COUNT] = {
                       " SELECT pg_clone_id(rn), ?2, ?4 + rn - 1, type, ?3, ?3, doc FROM"
                       " (SELECT row_number() OVER (ORDER BY sort_order, iid) AS rn, type, doc"
                       " FROM items WHERE gid = ?1) ORDER BY rn",
-    [Q_ITEMS_DELETE_ALL] = "DELETE FROM items WHERE gid = ?1 RETURNING id",
+    /* the ids, then the rows (Q_GALLERY_DELETE_ITEMS): a DELETE ... RETURNING writes
+     * every page it changes to a statement journal first (a temp file past 64 KiB) */
+    [Q_ITEMS_DELETE_ALL] = "SELECT id FROM items WHERE gid = ?1",
     [Q_FEED_STATE] = "SELECT max(coalesce((SELECT max(last_seq) FROM event_chunks), 0), pruned_through),"
                      " pruned_through FROM feed WHERE one = 1",
     [Q_FEED_SET_PRUNED] = "UPDATE feed SET pruned_through = ?1 WHERE one = 1",
     [Q_CHUNK_INSERT] = "INSERT INTO event_chunks(last_seq, first_seq, gallery_id, first_entity_seq,"
                        " time_ms, actor, actor_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     /* a gallery that is gone (its deletion's events) keeps counting from 0 */
-    [Q_ENTITY_ADD] = "UPDATE galleries SET event_seq = event_seq + ?2 WHERE id = ?1 RETURNING event_seq",
+    /* read, then set: an UPDATE ... RETURNING takes a statement journal, whose 64 KiB
+     * buffer malloc'd and freed on every call made the heap shrink and grow each time */
+    [Q_ENTITY_ADD] = "SELECT event_seq FROM galleries WHERE id = ?1",
     [Q_CHUNK_PAGE] = "SELECT last_seq, first_seq, gallery_id, first_entity_seq, time_ms, actor, actor_id,"
                      " body FROM event_chunks WHERE last_seq > ?1 ORDER BY last_seq",
     [Q_CHUNK_OLDEST] = "SELECT last_seq, time_ms FROM event_chunks ORDER BY last_seq LIMIT ?1",
@@ -943,7 +947,9 @@ static int sq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
         }
         copy_id((*ids)[(*n)++], q, 0);
     }
-    return finish(s, q, rc, st);
+    if (finish(s, q, rc, st) < 0)
+        return -1;
+    return delete_by_key(s, Q_GALLERY_DELETE_ITEMS, gallery_key, st);
 }
 
 /* ---- moves -------------------------------------------------------------- */
@@ -1064,22 +1070,29 @@ static int set_int(pg_storage *s, int which, int64_t v, pg_status *st)
     return run(s, q, st);
 }
 
-/* Moves a gallery's entityEventSequence on by n, in one statement; *first is the
+static int sq_entity_seq_set(pg_storage *s, const char *gallery_id, int64_t seq, pg_status *st);
+
+/* Moves a gallery's entityEventSequence on by n; *first is the
  * sequence of the first of the n (1 for a gallery that is gone: its deletion's events). */
 static int entity_add(pg_storage *s, const char *gallery_id, int64_t n, int64_t *first,
                       pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, Q_ENTITY_ADD, st);
-    int rc;
+    int64_t seq = 0;
+    int rc, found;
     if (!q)
         return -1;
     sqlite3_bind_text(q, 1, gallery_id, PG_UUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, n);
     rc = sqlite3_step(q);
-    *first = (rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : n) - n + 1;
-    if (rc == SQLITE_ROW)
-        rc = sqlite3_step(q); /* to the end, so the statement is done */
-    return finish(s, q, rc, st);
+    found = rc == SQLITE_ROW;
+    if (found) {
+        seq = sqlite3_column_int64(q, 0);
+        rc = sqlite3_step(q);
+    }
+    if (finish(s, q, rc, st) < 0)
+        return -1;
+    *first = seq + 1;
+    return found ? sq_entity_seq_set(s, gallery_id, seq + n, st) : 1;
 }
 
 /* Events share a chunk while they belong to one gallery and one call. */
