@@ -37,6 +37,9 @@ endif
 PQ_CFLAGS ?= -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 PQ_LIBS   ?= -lpq
 
+# LZ4 (liblz4-dev): the SQLite engine's event chunks are stored compressed (storage_sqlite.c).
+LZ4_LIBS ?= -llz4
+
 # The version is written once, in lua/progallery/version.lua.
 VERSION := $(shell sed -n 's/^return "\(.*\)"$$/\1/p' lua/progallery/version.lua)
 
@@ -50,7 +53,7 @@ LIBFLAG ?= -shared
 # Never link liblua/libluajit into the module: the host (lua, nginx) provides it.
 # libcrypto: the RS256 signatures of webhooks (src/sign.c)
 CRYPTO_LIBS ?= -lcrypto
-LIBS     = $(SQLITE_LIBS) $(PQ_LIBS) $(CRYPTO_LIBS) -lm
+LIBS     = $(SQLITE_LIBS) $(PQ_LIBS) $(LZ4_LIBS) $(CRYPTO_LIBS) -lm
 
 PREFIX   ?= /usr/local
 LIBDIR   ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
@@ -80,7 +83,7 @@ print-core:
 
 $(BUILD)/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS) $(PIC) $(DEFS) $(CFLAGS) $(WARN) -c $< -o $@
+	$(CC) -Isrc $(LUA_CFLAGS) $(SQLITE_CFLAGS) $(PQ_CFLAGS) $(LZ4_CFLAGS) $(PIC) $(DEFS) $(CFLAGS) $(WARN) -c $< -o $@
 
 $(SO): $(OBJS)
 	$(CC) $(LIBFLAG) $(LDFLAGS) -o $@ $(OBJS) $(LIBS)

@@ -20,6 +20,8 @@ external_dependencies = {
    OPENSSL = { header = "openssl/evp.h", library = "crypto" },
    -- libpq (Debian: libpq-dev), for the postgres engine; its header is under postgresql/
    PQ = { header = "postgresql/libpq-fe.h", library = "pq" },
+   -- liblz4 (Debian: liblz4-dev): the SQLite engine stores event chunks compressed
+   LZ4 = { header = "lz4.h", library = "lz4" },
 }
 -- The Makefile builds and installs everything: the C sources, the version and the Lua
 -- modules are listed there only. LuaJIT's headers come after LuaRocks' own Lua headers,
@@ -37,6 +39,8 @@ build = {
       SQLITE_LIBDIR = "$(SQLITE_LIBDIR)",
       PQ_CFLAGS = "-I$(PQ_INCDIR)/postgresql",
       PQ_LIBS = "-L$(PQ_LIBDIR) -lpq",
+      LZ4_CFLAGS = "-I$(LZ4_INCDIR)",
+      LZ4_LIBS = "-L$(LZ4_LIBDIR) -llz4",
    },
    install_variables = {
       LIBDIR = "$(LIBDIR)",

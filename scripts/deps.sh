@@ -11,7 +11,7 @@
 # core includes libstb-dev, libwebp-dev and libssl-dev: progallery.image (src/lua_image.c)
 set -e
 want="${1:-core}"
-pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 libssl-dev libpq-dev libstb-dev libwebp-dev"
+pkgs="build-essential pkg-config lua5.4 liblua5.4-dev lua-cjson libsqlite3-dev sqlite3 liblz4-dev libssl-dev libpq-dev libstb-dev libwebp-dev"
 [ "$want" = postgres ] && pkgs="libpq-dev postgresql-15"
 if [ "$want" = all ]; then
   pkgs="$pkgs lua-busted luarocks valgrind luajit2 libluajit2-5.1-dev clang libclang-rt-14-dev \

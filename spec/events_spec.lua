@@ -412,7 +412,7 @@ describe("the feed (10.3)", function()
     assert.is_nil(ro); assert.equal("FAILED_PRECONDITION", code) -- a read-only store cannot upgrade
     local store = S.ok(progallery.open { path = path, caller = "admin" })
     assert.equal("old", S.ok(store:getGallery(S.MISSING_ID2)).name)
-    assert.equal(5, tonumber((S.sqlite(path, "PRAGMA user_version"))))
+    assert.equal(6, tonumber((S.sqlite(path, "PRAGMA user_version"))))
     S.ok(store:updateGallery(S.MISSING_ID2, { name = "new" }))
     local evs = feed(store)
     assert.equal(1, #evs)
@@ -468,5 +468,109 @@ describe("the feed's pages across a big call", function()
     for i = 1, 999 do assert.is_true(deleted[items[i]._id]) end
     assert.equal("2000", seen[2000].metadata.entityEventSequence)
     store:close()
+  end)
+end)
+
+-- The SQLite engine keeps a chunk's body LZ4-compressed when that saves an eighth or more
+-- (schema 6, raw_size its unpacked size); files of schema 5 hold plain bodies.
+describe("the SQLite engine's compressed chunks #sqlite", function()
+  local function open(path) return S.ok(progallery.open { path = path, caller = "admin" }) end
+  local function chunks(path)
+    local out = S.sqlite(path, "SELECT count(*), count(raw_size), coalesce(sum(length(body)), 0),"
+      .. " coalesce(sum(raw_size), 0) FROM event_chunks WHERE raw_size IS NOT NULL OR 1")
+    local n, packed, bytes, raw = out:match("(%d+)|(%d+)|(%d+)|(%d+)")
+    return tonumber(n), tonumber(packed), tonumber(bytes), tonumber(raw)
+  end
+  -- an item's title no compressor can shorten much: random letters
+  local function noise(n)
+    local t = {}
+    for i = 1, n do t[i] = string.char(math.random(33, 126)) end
+    return table.concat(t)
+  end
+
+  it("a batch's chunk is stored compressed and read back event for event", function()
+    local path = S.tmppath()
+    local store = open(path)
+    local items = {}
+    for i = 1, 300 do items[i] = { title = "photo " .. i, description = ("a beach at dusk, number %d"):format(i) } end
+    local g = S.ok(store:createGallery { gallery = { name = "G" } })
+    local made = S.ok(store:createGalleryItems(g._id, items)).items
+    local n, packed, bytes, raw = chunks(path)
+    assert.is_true(packed >= 2, ("%d of %d chunks compressed"):format(packed, n))
+    assert.is_true(bytes * 2 < raw, ("%d bytes for %d unpacked"):format(bytes, raw))
+    local evs = feed(store)
+    assert.equal(301, #evs)
+    for i = 1, 300 do assert.same(made[i], evs[i + 1].data.item) end
+    store:close()
+  end)
+
+  it("a chunk that does not shrink by an eighth is stored as it is", function()
+    local path = S.tmppath()
+    local store = open(path)
+    local g = S.ok(store:createGallery { gallery = { name = "G" } })
+    local item = S.ok(store:createGalleryItem(g._id, { title = noise(900) }))
+    local _, packed = chunks(path)
+    assert.equal(0, packed)
+    assert.same(item, feed(store)[2].data.item)
+    store:close()
+  end)
+
+  it("a file of schema 5 (plain chunks) is upgraded: its events read as before, new ones compress", function()
+    local path = S.tmppath()
+    local store = open(path)
+    local g = S.ok(store:createGallery { gallery = { name = "old" } })
+    for _ = 1, 3 do S.ok(store:createGalleryItem(g._id, { title = noise(900) })) end
+    local before = feed(store)
+    store:close()
+    assert.equal(0, select(2, chunks(path)))
+    local out, ok = S.sqlite(path, "ALTER TABLE event_chunks DROP COLUMN raw_size; PRAGMA user_version = 5;")
+    assert(ok, out)
+    store = open(path)
+    assert.equal(6, tonumber((S.sqlite(path, "PRAGMA user_version"))))
+    assert.same(before, feed(store))
+    local items = {}
+    for i = 1, 100 do items[i] = { title = "new " .. i } end
+    S.ok(store:createGalleryItems(g._id, items))
+    assert.is_true(select(2, chunks(path)) >= 1)
+    local all = feed(store)
+    assert.equal(#before + 100, #all)
+    assert.same(before, { S.unpack(all, 1, #before) })
+    assert.equal("new 100", all[#all].data.item.title)
+    store:close()
+  end)
+
+  it("a damaged compressed chunk is INTERNAL, never a crash nor a huge allocation", function()
+    local path = S.tmppath()
+    local store = open(path)
+    local items = {}
+    for i = 1, 50 do items[i] = { title = "photo " .. i } end
+    local g = S.ok(store:createGallery { gallery = { name = "G" } })
+    S.ok(store:createGalleryItems(g._id, items))
+    store:close()
+    local out = S.sqlite(path, "SELECT last_seq, raw_size, hex(body) FROM event_chunks WHERE raw_size IS NOT NULL LIMIT 1")
+    local last, raw, hex = out:match("(%d+)|(%d+)|(%x+)")
+    assert.truthy(last, out)
+    local damage = {
+      ("raw_size = %d"):format(raw + 1),                -- says more than the body holds
+      ("raw_size = %d"):format(raw - 1),                -- or less
+      "raw_size = 1000000000000",                        -- no malloc of a terabyte
+      "raw_size = -5",
+      "raw_size = 0",
+      ("body = x'%s'"):format(hex:sub(1, #hex // 4 * 2)), -- cut short
+      ("body = x'%s'"):format(("FF"):rep(#hex // 2)),  -- not LZ4 at all
+      "body = x''",
+    }
+    for _, set in ipairs(damage) do
+      local copy = S.tmppath()
+      assert(os.execute(("cp %s %s"):format(S.shell_quote(path), S.shell_quote(copy))))
+      local o, ok = S.sqlite(copy, ("UPDATE event_chunks SET %s WHERE last_seq = %s;"):format(set, last))
+      assert(ok, o)
+      local st = open(copy)
+      local res = S.call(st.events, st, { after = 0, limit = 100 })
+      S.assert_err("INTERNAL", nil, res[1], res[2], res[3])
+      assert.truthy(res[2]:find("event chunk is not readable", 1, true), set .. ": " .. tostring(res[2]))
+      S.ok(st:getGallery(g._id)) -- the galleries still read
+      st:close()
+    end
   end)
 end)

@@ -331,7 +331,7 @@ describe("revisions on a store made before them", function()
       PRAGMA user_version = 3;]])
     assert(ok, out)
     s = S.ok(progallery.open { path = path, caller = "admin" })
-    assert.equal(5, tonumber((S.sqlite(path, "PRAGMA user_version"))))
+    assert.equal(6, tonumber((S.sqlite(path, "PRAGMA user_version"))))
     local got = S.ok(s:getGallery(g._id))
     assert.equal("1", got.revision)
     for _, it in ipairs(got.items) do assert.equal("1", it.revision) end

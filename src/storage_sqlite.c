@@ -1,6 +1,7 @@
 /* SQLite engine of the storage interface. All of its SQL lives here.
  * One connection per store; statements are prepared once per connection and
  * reset on every exit path, so none stays active between API calls. */
+#include <lz4.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,8 +16,9 @@
 
 /* Schema versions: 1 (progallery 0.1) the tables; 2 item documents hold media as Wix's
  * REST objects instead of Velo strings (API.md section 12); 3 the event feed; 4 revisions
- * (API.md section 14); 5 the indexes of queries and the secret of their cursors (section 14). */
-#define SCHEMA_VERSION 5
+ * (API.md section 14); 5 the indexes of queries and the secret of their cursors (section 14);
+ * 6 event chunks stored compressed. */
+#define SCHEMA_VERSION 6
 #define QUERY_CACHE 16 /* prepared query statements kept, by SQL text */
 #define UPGRADE_BATCH 256
 
@@ -88,6 +90,10 @@ static const char *const schema_v5_queries =
     "CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO secrets VALUES ('cursor', randomblob(32));";
 
+/* Version 6: an event chunk's body may be LZ4-compressed, raw_size then being its size
+ * unpacked (NULL: stored as packed). An item event carries the item's document, so
+ * without it a write with its events wrote its documents twice. */
+static const char *const schema_v6_chunk_codec = "ALTER TABLE event_chunks ADD COLUMN raw_size INTEGER;";
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
@@ -148,13 +154,13 @@ static const char *const sql[Q_COUNT] = {
                      " pruned_through FROM feed WHERE one = 1",
     [Q_FEED_SET_PRUNED] = "UPDATE feed SET pruned_through = ?1 WHERE one = 1",
     [Q_CHUNK_INSERT] = "INSERT INTO event_chunks(last_seq, first_seq, gallery_id, first_entity_seq,"
-                       " time_ms, actor, actor_id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                       " time_ms, actor, actor_id, body, raw_size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     /* a gallery that is gone (its deletion's events) keeps counting from 0 */
     /* read, then set: an UPDATE ... RETURNING takes a statement journal, whose 64 KiB
      * buffer malloc'd and freed on every call made the heap shrink and grow each time */
     [Q_ENTITY_ADD] = "SELECT event_seq FROM galleries WHERE id = ?1",
     [Q_CHUNK_PAGE] = "SELECT last_seq, first_seq, gallery_id, first_entity_seq, time_ms, actor, actor_id,"
-                     " body FROM event_chunks WHERE last_seq > ?1 ORDER BY last_seq",
+                     " body, raw_size FROM event_chunks WHERE last_seq > ?1 ORDER BY last_seq",
     [Q_CHUNK_OLDEST] = "SELECT last_seq, time_ms FROM event_chunks ORDER BY last_seq LIMIT ?1",
     [Q_CHUNK_DELETE_THROUGH] = "DELETE FROM event_chunks WHERE last_seq <= ?1",
     [Q_CURSOR_MIN] = "SELECT min(seq) FROM event_cursors",
@@ -414,10 +420,25 @@ static int step_v1(pg_storage *s, pg_status *st) { return exec(s, schema_v1, st)
 static int step_v3(pg_storage *s, pg_status *st) { return exec(s, schema_v3_events, st); }
 static int step_v4(pg_storage *s, pg_status *st) { return exec(s, schema_v4_revisions, st); }
 static int step_v5(pg_storage *s, pg_status *st) { return exec(s, schema_v5_queries, st); }
+/* A file set back to an older version by hand (the specs do) may have the column already. */
+static int step_v6(pg_storage *s, pg_status *st)
+{
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info('event_chunks') WHERE name = 'raw_size'",
+                                -1, &q, NULL), has;
+    if (rc != SQLITE_OK)
+        return fail_db(s, rc, st), -1;
+    rc = sqlite3_step(q);
+    has = rc == SQLITE_ROW;
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail_db(s, rc, st), -1;
+    return has ? 1 : exec(s, schema_v6_chunk_codec, st);
+}
 
 /* The migrations, in order: migrations[v] takes a file from version v to v + 1. */
 static int (*const migrations[SCHEMA_VERSION])(pg_storage *, pg_status *) = {
-    step_v1, upgrade_docs, step_v3, step_v4, step_v5,
+    step_v1, upgrade_docs, step_v3, step_v4, step_v5, step_v6,
 };
 
 /* Creates or upgrades the schema. The common case (already current) takes no
@@ -1104,20 +1125,34 @@ static int same_chunk(const pg_event_row *a, const pg_event_row *b)
                || (a->actor_id && b->actor_id && memcmp(a->actor_id, b->actor_id, a->actor_idlen) == 0));
 }
 
+/* LZ4 of the packed chunk into out (LZ4_compressBound(at) bytes), when that saves an
+ * eighth or more; 0 when the chunk is better stored as it is. */
+static int chunk_compress(const unsigned char *body, size_t at, unsigned char *out)
+{
+    int c;
+    if (at < 256 || at > LZ4_MAX_INPUT_SIZE) /* a small one shares a page anyway */
+        return 0;
+    c = LZ4_compress_default((const char *)body, (char *)out, (int)at, LZ4_compressBound((int)at));
+    return c > 0 && (size_t)c <= at - at / 8 ? c : 0;
+}
+
 static int chunk_insert(pg_storage *s, const pg_event_row *rows, size_t n, pg_status *st)
 {
     sqlite3_stmt *q = stmt(s, Q_CHUNK_INSERT, st);
-    size_t i, size = 0, at = 0;
+    size_t i, size = 0, at = 0, bound;
     unsigned char *body;
-    int r;
+    int r, packed;
     if (!q)
         return -1;
     for (i = 0; i < n; i++)
         size += pg_event_packed_size(&rows[i]);
-    if (!(body = malloc(size ? size : 1)))
+    /* one block: the packed chunk, then room for its compressed form */
+    bound = size <= LZ4_MAX_INPUT_SIZE ? (size_t)LZ4_compressBound((int)size) : 0;
+    if (!(body = malloc(size + bound + 1)))
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
     for (i = 0; i < n; i++)
         at += pg_event_pack(body + at, &rows[i]);
+    packed = chunk_compress(body, at, body + size);
     sqlite3_bind_int64(q, 1, rows[n - 1].seq);
     sqlite3_bind_int64(q, 2, rows[0].seq);
     sqlite3_bind_text(q, 3, rows[0].gallery_id, PG_UUID_LEN, SQLITE_STATIC);
@@ -1125,10 +1160,44 @@ static int chunk_insert(pg_storage *s, const pg_event_row *rows, size_t n, pg_st
     sqlite3_bind_int64(q, 5, rows[0].time_ms);
     sqlite3_bind_int(q, 6, rows[0].actor);
     bind_text(q, 7, rows[0].actor_id, rows[0].actor_idlen);
-    sqlite3_bind_blob(q, 8, body, (int)at, SQLITE_STATIC);
+    if (packed) {
+        sqlite3_bind_blob(q, 8, body + size, packed, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 9, (sqlite3_int64)at);
+    } else {
+        sqlite3_bind_blob(q, 8, body, (int)at, SQLITE_STATIC);
+        sqlite3_bind_null(q, 9);
+    }
     r = run(s, q, st);
     free(body);
     return r;
+}
+
+/* The packed body of the chunk at q's current row: the column itself, or *scratch
+ * (malloc'd, the caller frees it) holding it unpacked. NULL: damaged, or out of
+ * memory (*oom set). */
+static const unsigned char *chunk_body(sqlite3_stmt *q, unsigned char **scratch, size_t *n, int *oom)
+{
+    const unsigned char *p = sqlite3_column_blob(q, 7);
+    int bytes = sqlite3_column_bytes(q, 7);
+    sqlite3_int64 raw;
+    *scratch = NULL;
+    *oom = 0;
+    if (sqlite3_column_type(q, 8) == SQLITE_NULL) {
+        *n = (size_t)bytes;
+        return p;
+    }
+    raw = sqlite3_column_int64(q, 8);
+    /* LZ4 expands at most 255-fold: a larger raw_size is damage, not a huge malloc */
+    if (!p || bytes <= 0 || raw <= 0 || raw > LZ4_MAX_INPUT_SIZE || raw > (sqlite3_int64)bytes * 255 + 64)
+        return NULL;
+    if (!(*scratch = malloc((size_t)raw))) {
+        *oom = 1;
+        return NULL;
+    }
+    if (LZ4_decompress_safe((const char *)p, (char *)*scratch, bytes, (int)raw) != (int)raw)
+        return NULL;
+    *n = (size_t)raw;
+    return *scratch;
 }
 
 static int sq_event_append(pg_storage *s, pg_event_row *rows, size_t n, pg_status *st)
@@ -1158,26 +1227,24 @@ static int sq_event_append(pg_storage *s, pg_event_row *rows, size_t n, pg_statu
     return 1;
 }
 
-/* Unpacks the chunk at the current row of q into rows[*n...], skipping seq <= after,
- * up to limit rows. NULL, or why the chunk is not readable. */
-static const char *read_chunk(pg_arena *a, sqlite3_stmt *q, int64_t after, int64_t limit,
-                              pg_event_row *rows, size_t *n)
+/* Unpacks the chunk at the current row of q, whose packed body is p (left bytes),
+ * into rows[*n...], skipping seq <= after, up to limit rows. NULL, or why the chunk
+ * is not readable. */
+static const char *unpack_chunk(pg_arena *a, sqlite3_stmt *q, const unsigned char *p, size_t left,
+                                int64_t after, int64_t limit, pg_event_row *rows, size_t *n)
 {
     int64_t last = sqlite3_column_int64(q, 0), seq = sqlite3_column_int64(q, 1);
     int64_t eseq = sqlite3_column_int64(q, 3), time_ms = sqlite3_column_int64(q, 4);
     int actor = sqlite3_column_int(q, 5);
     const char *actor_id = NULL;
-    size_t actor_idlen = 0, left, used;
-    const unsigned char *p;
+    size_t actor_idlen = 0, used;
     if (actor < PG_ACTOR_WIX_USER || actor > PG_ACTOR_VISITOR || !pg_date_ok(time_ms) || last < seq)
         return "database damaged: an event chunk is not readable";
     if (sqlite3_column_type(q, 6) != SQLITE_NULL && !(actor_id = col_text(a, q, 6, &actor_idlen)))
         return "out of memory";
-    p = sqlite3_column_blob(q, 7);
-    left = (size_t)sqlite3_column_bytes(q, 7);
     for (; seq <= last && (int64_t)*n < limit; seq++, eseq++) {
         pg_event_row *e = &rows[*n];
-        int oom;
+        int oom = 0;
         if (!p || !(used = pg_event_unpack(p, left, a, e, &oom)))
             return oom ? "out of memory" : "database damaged: an event chunk is not readable";
         p += used;
@@ -1199,6 +1266,19 @@ static const char *read_chunk(pg_arena *a, sqlite3_stmt *q, int64_t after, int64
         (*n)++;
     }
     return NULL;
+}
+
+static const char *read_chunk(pg_arena *a, sqlite3_stmt *q, int64_t after, int64_t limit,
+                              pg_event_row *rows, size_t *n)
+{
+    unsigned char *scratch;
+    size_t left;
+    int oom;
+    const unsigned char *p = chunk_body(q, &scratch, &left, &oom);
+    const char *problem = p ? unpack_chunk(a, q, p, left, after, limit, rows, n)
+                          : oom ? "out of memory" : "database damaged: an event chunk is not readable";
+    free(scratch);
+    return problem;
 }
 
 static int sq_event_page(pg_storage *s, int64_t after, int64_t limit, pg_arena *a,
