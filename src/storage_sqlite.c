@@ -1245,7 +1245,7 @@ static const char *unpack_chunk(pg_arena *a, sqlite3_stmt *q, const unsigned cha
     for (; seq <= last && (int64_t)*n < limit; seq++, eseq++) {
         pg_event_row *e = &rows[*n];
         int oom = 0;
-        if (!p || !(used = pg_event_unpack(p, left, a, e, &oom)))
+        if (!(used = pg_event_unpack(p, left, a, e, &oom)))
             return oom ? "out of memory" : "database damaged: an event chunk is not readable";
         p += used;
         left -= used;
