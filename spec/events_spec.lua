@@ -554,8 +554,8 @@ describe("the SQLite engine's compressed chunks #sqlite", function()
       "raw_size = 1000000000000",                        -- no malloc of a terabyte
       "raw_size = -5",
       "raw_size = 0",
-      ("body = x'%s'"):format(hex:sub(1, #hex // 4 * 2)), -- cut short
-      ("body = x'%s'"):format(("FF"):rep(#hex // 2)),  -- not LZ4 at all
+      ("body = x'%s'"):format(hex:sub(1, math.floor(#hex / 4) * 2)), -- cut short
+      ("body = x'%s'"):format(("FF"):rep(math.floor(#hex / 2))),  -- not LZ4 at all
       "body = x''",
     }
     for _, set in ipairs(damage) do
