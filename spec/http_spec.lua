@@ -1126,33 +1126,46 @@ describe("progallery.http on one worker #nginx", function()
       -- same size, within a few percent
       assert(math.abs(#p.hostile - #p.benign) <= #p.benign * 0.1, p.name .. ": " .. #p.hostile .. " vs " .. #p.benign)
     end
-    -- the cheap GET misses the cache (its own query each time): it needs a pool thread
-    local res = drive(driver, { op = "latency", port = srv.port, cheap = get("/pro-gallery/v2/galleries?c={seq}"),
-                                pairs = pairs_, samples = 21, reps = 3, inflight = 20 })
-    local alone = res.alone
-    io.stderr:write(("[http_spec] cheap GET alone %.2f ms\n"):format(alone * 1000))
-    local report, bad = {}, {}
-    for _, p in ipairs(pairs_) do
-      local c = res.cases[p.name]
-      report[#report + 1] = ("  %-34s hostile %8.2f ms (%s) benign %7.2f ms (%s) | cheap GET beside 20 hostile %8.2f ms, beside 20 benign %7.2f ms")
-        :format(p.name, c.hostile * 1000, c.hostile_status, c.benign * 1000, c.benign_status,
-                c.cheap_under_hostile * 1000, c.cheap_under_benign * 1000)
-      -- Generous factors: linear handling stays near 1, a quadratic one is far above (on
-      -- the code before the fix: 130 to 480 for one request, 450 for a cheap GET beside
-      -- them). The cheap GET's own latency is the unit of slack for sub-millisecond noise.
-      if c.hostile > 10 * c.benign + 10 * alone then
-        bad[#bad + 1] = p.name .. ": hostile/benign = " .. c.hostile / c.benign
+    -- the cheap GET misses the cache (its own query each time): it needs a pool thread.
+    -- A pair that misses its bound is measured again, up to twice: the machine is shared,
+    -- and one stall in a median of five (15x once, in CI) is noise; a quadratic path
+    -- misses by 100x and more on every try, so it still fails.
+    local function measure(pairs_now)
+      local res = drive(driver, { op = "latency", port = srv.port, cheap = get("/pro-gallery/v2/galleries?c={seq}"),
+                                  pairs = pairs_now, samples = 21, reps = 5, inflight = 20 })
+      local alone = res.alone
+      io.stderr:write(("[http_spec] cheap GET alone %.2f ms\n"):format(alone * 1000))
+      local report, bad, missed = {}, {}, {}
+      for _, p in ipairs(pairs_now) do
+        local c = res.cases[p.name]
+        report[#report + 1] = ("  %-34s hostile %8.2f ms (%s) benign %7.2f ms (%s) | cheap GET beside 20 hostile %8.2f ms, beside 20 benign %7.2f ms")
+          :format(p.name, c.hostile * 1000, c.hostile_status, c.benign * 1000, c.benign_status,
+                  c.cheap_under_hostile * 1000, c.cheap_under_benign * 1000)
+        local n = #bad
+        -- Generous factors: linear handling stays near 1, a quadratic one is far above (on
+        -- the code before the fix: 130 to 480 for one request, 450 for a cheap GET beside
+        -- them). The cheap GET's own latency is the unit of slack for sub-millisecond noise.
+        if c.hostile > 10 * c.benign + 10 * alone then
+          bad[#bad + 1] = p.name .. ": hostile/benign = " .. c.hostile / c.benign
+        end
+        if c.cheap_under_hostile > 10 * c.cheap_under_benign + 10 * alone then
+          bad[#bad + 1] = p.name .. ": cheap GET beside hostile/beside benign = " .. c.cheap_under_hostile / c.cheap_under_benign
+        end
+        -- small requests (a header or the URI, under 8 KiB): 20 of them ahead of the cheap
+        -- GET cost it a few times its own latency, whatever they carry
+        if p.small and c.cheap_under_hostile > 100 * alone then
+          bad[#bad + 1] = p.name .. ": cheap GET beside hostile/alone = " .. c.cheap_under_hostile / alone
+        end
+        if #bad > n then missed[#missed + 1] = p end
       end
-      if c.cheap_under_hostile > 10 * c.cheap_under_benign + 10 * alone then
-        bad[#bad + 1] = p.name .. ": cheap GET beside hostile/beside benign = " .. c.cheap_under_hostile / c.cheap_under_benign
-      end
-      -- small requests (a header or the URI, under 8 KiB): 20 of them ahead of the cheap
-      -- GET cost it a few times its own latency, whatever they carry
-      if p.small and c.cheap_under_hostile > 100 * alone then
-        bad[#bad + 1] = p.name .. ": cheap GET beside hostile/alone = " .. c.cheap_under_hostile / alone
-      end
+      io.stderr:write("[http_spec] latencies:\n" .. table.concat(report, "\n") .. "\n")
+      return bad, missed
     end
-    io.stderr:write("[http_spec] latencies:\n" .. table.concat(report, "\n") .. "\n")
+    local bad, missed = measure(pairs_)
+    for _ = 1, 2 do
+      if #missed == 0 then break end
+      bad, missed = measure(missed)
+    end
     assert.are.same({}, bad)
   end)
 
