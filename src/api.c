@@ -1298,7 +1298,8 @@ static pg_value *move_gallery_items(pg_db *db, pg_value *const *args, pg_status 
         it->sort = sorts[i];
         it->updated_ms = later(it->updated_ms, now);
         it->revision++; /* as read before a renumbering: that one's is overwritten here */
-        if (db->ops->item_move(db->s, it->key, dst.key, it->sort, it->updated_ms, it->revision, st) < 0
+        if (db->ops->item_move(db->s, it->key, dst.key, cross, it->sort, it->updated_ms,
+                                  it->revision, st) < 0
             || !item_event(db, cross ? PG_EV_ITEM_CREATED : PG_EV_ITEM_UPDATED, dst.id, it, now, st)
             || !(v = item_value(db, it, st)))
             return end(db, NULL, st);

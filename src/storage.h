@@ -249,9 +249,11 @@ typedef struct pg_storage_ops {
                            int after, int64_t limit, pg_arena *a, pg_item_pos **rows,
                            size_t *n, pg_status *st);
     /* Puts item `key` into gallery gallery_key at sort order `sort`, with updated_ms and
-     * revision (its document, type and creation date kept). */
-    int (*item_move)(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
-                     int64_t updated_ms, int64_t revision, pg_status *st);
+     * revision (its document, type and creation date kept). other_gallery is 0 when
+     * gallery_key is the item's own: an engine may then leave the gallery column, and
+     * the indexes that lead with it but do not hold the order, untouched. */
+    int (*item_move)(pg_storage *s, int64_t key, int64_t gallery_key, int other_gallery,
+                     double sort, int64_t updated_ms, int64_t revision, pg_status *st);
     /* Renumbers a gallery's items 1, 2, 3, ... in its order. The items whose sort
      * order changed get updated_ms = max(now_ms, updated_ms + 1) and revision + 1, and
      * are given back with their new values, in no particular order; *rows is arena

@@ -1200,11 +1200,12 @@ static int pq_item_neighbours(pg_storage *s, int64_t gallery_key, const pg_item_
 
 /* Sent in pipeline mode, as inserts are: a move of n items costs one round trip per
  * PIPE_MAX of them, not n (a failure fails the next statement, so the call). */
-static int pq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
-                        int64_t updated_ms, int64_t revision, pg_status *st)
+static int pq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, int other_gallery,
+                        double sort, int64_t updated_ms, int64_t revision, pg_status *st)
 {
     numbuf b;
     const char *v[5];
+    (void)other_gallery; /* PostgreSQL skips index updates for unchanged values itself (HOT) */
     b.used = 0;
     v[0] = i64(&b, key);
     v[1] = i64(&b, gallery_key);

@@ -109,7 +109,8 @@ enum {
     Q_CURSOR_PAGE, Q_ENTITY_PAGE, Q_ENTITY_SET,
     Q_SECRET,
     /* moves */
-    Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEMS_RENUMBER,
+    Q_ITEMS_AFTER, Q_ITEMS_BEFORE, Q_ITEMS_FIRST, Q_ITEMS_LAST, Q_ITEM_MOVE, Q_ITEM_REORDER,
+    Q_ITEMS_RENUMBER,
     Q_COUNT
 };
 
@@ -187,6 +188,8 @@ static const char *const sql[Q_COUNT] = {
                      " ORDER BY sort_order DESC, iid DESC LIMIT ?4",
     [Q_ITEM_MOVE] = "UPDATE items SET gid = ?2, sort_order = ?3, updated_ms = ?4, revision = ?5"
                     " WHERE iid = ?1",
+    [Q_ITEM_REORDER] = "UPDATE items SET sort_order = ?3, updated_ms = ?4, revision = ?5"
+                       " WHERE iid = ?1 AND gid = ?2",
     [Q_ITEMS_RENUMBER] = "UPDATE items SET sort_order = r.rn, updated_ms = max(?2, items.updated_ms + 1),"
                          " revision = items.revision + 1"
                          " FROM (SELECT iid, row_number() OVER (ORDER BY sort_order, iid) AS rn"
@@ -1002,10 +1005,12 @@ static int sq_item_neighbours(pg_storage *s, int64_t gallery_key, const pg_item_
     return collect(s, q, a, limit, sizeof **rows, read_pos, NULL, (void **)rows, n, st);
 }
 
-static int sq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, double sort,
-                        int64_t updated_ms, int64_t revision, pg_status *st)
+static int sq_item_move(pg_storage *s, int64_t key, int64_t gallery_key, int other_gallery,
+                        double sort, int64_t updated_ms, int64_t revision, pg_status *st)
 {
-    sqlite3_stmt *q = stmt(s, Q_ITEM_MOVE, st);
+    /* SQLite rewrites an index entry whenever the UPDATE names one of its columns, even
+     * to the same value: naming gid would rewrite items_by_created too */
+    sqlite3_stmt *q = stmt(s, other_gallery ? Q_ITEM_MOVE : Q_ITEM_REORDER, st);
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, key);
