@@ -32,6 +32,8 @@ struct pg_db {
     int has_actor_id;
     pg_event_row *pending; /* arena memory */
     size_t npending, cap_pending;
+    size_t expected; /* the call's events, when it said how many (reserve_events) */
+    int appended;    /* some of the call's events are in the feed already (spill_events) */
     /* no event can be old enough to prune before this time (ms): most writes skip it */
     int64_t prune_not_before;
     /* the store's cursor secret (query.h), read once: it never changes */
@@ -209,7 +211,8 @@ static int identifiers(const pg_value *v, char gid[PG_UUID_LEN + 1], char iid[PG
 
 static int begin(pg_db *db, int write, pg_status *st)
 {
-    db->npending = db->cap_pending = 0;
+    db->npending = db->cap_pending = db->expected = 0;
+    db->appended = 0;
     db->pending = NULL;
     return db->ops->begin(db->s, write, st) > 0;
 }
@@ -234,15 +237,29 @@ static int prune(pg_db *db, int64_t added, int64_t now, int force, pg_status *st
     return 1;
 }
 
-/* Appends the events of the call so far (pruned first: a call never removes
- * its own events). */
+/* Appends the events of the call so far. The feed is pruned before the call's
+ * first append (so that a call never removes its own events), by as much as the
+ * whole call adds. */
 static int flush_events(pg_db *db, pg_status *st)
 {
-    size_t n = db->npending;
+    size_t n = db->npending, added = db->expected > n ? db->expected : n;
     db->npending = 0;
-    return n == 0
-           || (prune(db, (int64_t)n, db->pending[0].time_ms, 0, st)
-               && db->ops->event_append(db->s, db->pending, n, st) > 0);
+    if (n == 0)
+        return 1;
+    if (!db->appended && !prune(db, (int64_t)added, db->pending[0].time_ms, 0, st))
+        return 0;
+    db->appended = 1;
+    return db->ops->event_append(db->s, db->pending, n, st) > 0;
+}
+
+/* In a loop that makes one event per row (a gallery's deletion): appends the pending
+ * events once they fill a chunk, so that they take a chunk's worth of memory, reused,
+ * rather than memory that grows with the gallery (fresh pages cost a page fault each:
+ * about 9 ms of a 10,000-item deletion's 110 ms went there). The chunks written are
+ * the same as one append at the end would write. */
+static int spill_events(pg_db *db, pg_status *st)
+{
+    return db->npending < PG_CHUNK_EVENTS || flush_events(db, st);
 }
 
 /* Appends the call's events and commits when result is set, otherwise rolls
@@ -268,6 +285,8 @@ static pg_value *end(pg_db *db, pg_value *result, pg_status *st)
 static int reserve_events(pg_db *db, size_t n, pg_status *st)
 {
     pg_event_row *grown;
+    if (db->feed_on)
+        db->expected += n;
     if (!db->feed_on || db->npending + n <= db->cap_pending)
         return 1;
     if (!(grown = pg_arena_alloc(db->arena, (db->npending + n) * sizeof *grown)))
@@ -720,10 +739,12 @@ static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
         char (*ids)[PG_UUID_LEN + 1];
         size_t n, i;
         if (db->ops->items_delete_all(db->s, g.key, db->arena, &ids, &n, st) < 0
-            || !reserve_events(db, n + 1, st))
+            || !reserve_events(db, n + 1 < PG_CHUNK_EVENTS ? n + 1 : PG_CHUNK_EVENTS, st))
             return end(db, NULL, st);
+        db->expected = n + 1;
         for (i = 0; i < n; i++)
-            if (!item_deleted_event(db, g.id, ids[i], PG_ORIGIN_GALLERY_DELETED, now, st))
+            if (!item_deleted_event(db, g.id, ids[i], PG_ORIGIN_GALLERY_DELETED, now, st)
+                || !spill_events(db, st))
                 return end(db, NULL, st);
         /* appended while the gallery still holds its entityEventSequence */
         if (!gallery_event(db, PG_EV_GALLERY_DELETED, &g, now, st) || !flush_events(db, st))
