@@ -50,6 +50,30 @@ describe("events (10.1): what each write records", function()
     for i = 1, 4 do assert.equal(c._id, evs[i].metadata.entityId) end
   end)
 
+  it("a clone of more items than a chunk holds (600): every copy's event once, in the copies' order", function()
+    -- the copies' events are read and appended a window at a time (api.c cloned_events)
+    local src = S.gallery_with(store, 600, "S")
+    local mark = last_seq(store)
+    local c = S.ok(store:createGallery { cloneFromGalleryId = src._id,
+      gallery = { items = { S.simple_item("given") } } })
+    local evs = S.ok(store:events { after = mark, limit = 1000 }).events
+    assert.equal(602, #evs)
+    assert.equal("gallery_created", kinds(store, mark)[1])
+    assert.equal(601, evs[1].entity.totalItems)
+    local copies = S.all_items(store, c._id)
+    assert.equal(601, #copies)
+    for i = 1, 601 do
+      local m, item = evs[i + 1].metadata, evs[i + 1].data.item
+      assert.equal(mark + i + 1, m.seq)
+      assert.equal(ITEM_TYPE .. "created", m.eventType)
+      assert.equal(c._id, m.entityId)
+      assert.same(copies[i], item)
+    end
+    assert.equal("t1", evs[2].data.item.title)
+    assert.equal("t600", evs[601].data.item.title)
+    assert.equal("given", evs[602].data.item.title)
+  end)
+
   it("the entity and items are what the call returned", function()
     local g = S.ok(store:createGallery { gallery = { name = "G", items = { S.image_item(), S.video_item(), S.text_item() } } })
     local evs = feed(store)

@@ -20,6 +20,7 @@ struct pg_db {
     pg_storage *s;
     pg_idgen ids;
     pg_arena *arena;
+    pg_arena *window; /* rows read a window at a time within a call (cloned_events) */
     pg_strbuf out; /* the REST response text, kept from call to call */
     int readonly;
     int rest; /* a REST call runs: stored documents stay text, field paths count from 0 */
@@ -52,13 +53,16 @@ int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st)
 {
     pg_db *db = calloc(1, sizeof *db);
     *out = NULL;
-    if (!db || !(db->arena = pg_arena_new())) {
+    if (!db || !(db->arena = pg_arena_new()) || !(db->window = pg_arena_new())) {
+        if (db)
+            pg_arena_free(db->arena);
         free(db);
         return pg_fail(st, PG_INTERNAL, "out of memory");
     }
     pg_strbuf_init(&db->out, NULL, 0);
     if (!(db->ops = pg_storage_engine(o->engine))) {
         pg_arena_free(db->arena);
+        pg_arena_free(db->window);
         free(db);
         return pg_fail(st, PG_INVALID_ARGUMENT, "engine: no engine named '%s' (there are: %s)",
                        o->engine, pg_storage_engine_names());
@@ -69,6 +73,7 @@ int pg_db_open(const pg_open_opts *o, pg_db **out, pg_status *st)
     pg_idgen_init(&db->ids);
     if (db->ops->open(o, &db->s, st) < 0) {
         pg_arena_free(db->arena);
+        pg_arena_free(db->window);
         free(db);
         return 0;
     }
@@ -83,6 +88,7 @@ void pg_db_close(pg_db *db)
     db->ops->close(db->s);
     pg_strbuf_free(&db->out);
     pg_arena_free(db->arena);
+    pg_arena_free(db->window);
     free(db);
 }
 
@@ -295,6 +301,18 @@ static int reserve_events(pg_db *db, size_t n, pg_status *st)
         memcpy(grown, db->pending, db->npending * sizeof *grown);
     db->pending = grown;
     db->cap_pending = db->npending + n;
+    return 1;
+}
+
+/* Room for the next n events of a call that appends them as it goes (spill_events,
+ * cloned_events): a chunk's worth at most, the feed's prune sized by all n. */
+static int reserve_window(pg_db *db, size_t n, pg_status *st)
+{
+    size_t now = n < PG_CHUNK_EVENTS ? n : PG_CHUNK_EVENTS;
+    if (!reserve_events(db, now, st))
+        return 0;
+    if (db->feed_on)
+        db->expected += n - now;
     return 1;
 }
 
@@ -551,17 +569,42 @@ static int delete_options(const pg_value *opts, int *has, int64_t *revision, pg_
 
 /* ---- galleries --------------------------------------------------------------- */
 
-/* gallery_item_created for each of the n items just cloned into g, in order. */
+/* gallery_item_created for each of the n items just cloned into g, in order, appended
+ * a chunk at a time: each window of copies is read (keyset, by sortOrder then row key)
+ * into db->window, its events appended, and the window's memory used again for the
+ * next, so that a clone's memory does not grow with the gallery (10,000 copies read at
+ * once took 6 MB of fresh pages, a page fault each). */
 static int cloned_events(pg_db *db, const pg_gallery_row *g, int64_t n, int64_t now, pg_status *st)
 {
+    pg_query q;
     pg_item_row *rows;
     size_t got, i;
-    if (db->ops->item_page(db->s, g->key, 0, n, db->arena, &rows, &got, st) < 0
-        || !reserve_events(db, got, st))
+    int64_t done = 0;
+    memset(&q, 0, sizeof q);
+    q.target = PG_Q_ITEMS;
+    q.sort[0].field = PG_QF_SORT;
+    q.sort[1].field = PG_QF_KEY;
+    q.nsort = 2;
+    if (!reserve_window(db, (size_t)n, st))
         return 0;
-    for (i = 0; i < got; i++)
-        if (!item_event(db, PG_EV_ITEM_CREATED, g->id, &rows[i], now, st))
+    while (done < n) {
+        pg_arena_reset(db->window);
+        if (db->ops->item_query(db->s, g->key, &q, PG_CHUNK_EVENTS, db->window, &rows, &got, st) < 0)
             return 0;
+        if (got == 0)
+            break;
+        for (i = 0; i < got; i++)
+            if (!item_event(db, PG_EV_ITEM_CREATED, g->id, &rows[i], now, st))
+                return 0;
+        /* the window's rows are the events' documents: in the feed before they go */
+        if (!flush_events(db, st))
+            return 0;
+        q.has_after = 1;
+        q.after[0].is_num = 1;
+        q.after[0].n = rows[got - 1].sort;
+        q.after_key = rows[got - 1].key;
+        done += (int64_t)got;
+    }
     return 1;
 }
 
@@ -622,14 +665,16 @@ static pg_value *create_gallery(pg_db *db, pg_value *const *args, pg_status *st)
                                  n, &copied, st) < 0)
             return end(db, NULL, st);
     }
+    /* gallery_created carries totalItems with every item: known before its event is
+     * appended with the first window of copies */
+    if (db->feed_on)
+        db->pending[0].count = copied + (int64_t)in.nitems;
     if (copied && db->feed_on && !cloned_events(db, &g, copied, now, st))
         return end(db, NULL, st);
     g.item_count = copied;
     if (!insert_items(db, &g, in.items, in.nitems, now, NULL, st)
         || db->ops->gallery_update(db->s, &g, st) < 0)
         return end(db, NULL, st);
-    if (db->feed_on)
-        db->pending[0].count = g.item_count; /* gallery_created: totalItems with every item */
     return end(db, gallery_value(db, &g, 0, ITEMS_PAGE_DEFAULT, st), st);
 }
 
@@ -739,9 +784,8 @@ static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
         char (*ids)[PG_UUID_LEN + 1];
         size_t n, i;
         if (db->ops->items_delete_all(db->s, g.key, db->arena, &ids, &n, st) < 0
-            || !reserve_events(db, n + 1 < PG_CHUNK_EVENTS ? n + 1 : PG_CHUNK_EVENTS, st))
+            || !reserve_window(db, n + 1, st))
             return end(db, NULL, st);
-        db->expected = n + 1;
         for (i = 0; i < n; i++)
             if (!item_deleted_event(db, g.id, ids[i], PG_ORIGIN_GALLERY_DELETED, now, st)
                 || !spill_events(db, st))
