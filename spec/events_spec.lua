@@ -520,6 +520,37 @@ describe("the feed's pages across a big call", function()
   end)
 end)
 
+-- The SQLite engine deletes a gallery's items a batch at a time in (sortOrder, row) order,
+-- each batch read (for the events) and then deleted: a batch boundary inside a run of equal
+-- sort orders must lose no item and leave no row behind.
+describe("the SQLite engine's deletion in batches #sqlite", function()
+  after_each(function() S.cleanup() end)
+
+  it("600 items that share sort orders (ties, fractions, negatives): every item once, no row left", function()
+    local path = S.tmppath()
+    local store = S.ok(progallery.open { path = path, caller = "admin" })
+    local g = S.ok(store:createGallery { gallery = { name = "ties" } })
+    local keep = S.gallery_with(store, 3, "kept")
+    local list = {}
+    for i = 1, 600 do list[i] = S.simple_item("t" .. i, (i % 7) - 3.5) end
+    local items = S.ok(store:createGalleryItems(g._id, list)).items
+    local mark = last_seq(store)
+    S.ok(store:deleteGallery(g._id))
+    local evs = feed(store, mark)
+    assert.equal(601, #evs)
+    local seen = {}
+    for i = 1, 600 do
+      local id = evs[i].data.itemId
+      assert.is_nil(seen[id], id); seen[id] = true
+    end
+    for _, it in ipairs(items) do assert.is_true(seen[it._id], it._id) end
+    store:close()
+    assert.equal("3", S.sqlite(path, "SELECT count(*) FROM items"):match("%d+"))
+    assert.equal("3", S.sqlite(path, "SELECT count(*) FROM items WHERE gid = (SELECT gid FROM galleries WHERE id = '"
+      .. keep._id .. "')"):match("%d+"))
+  end)
+end)
+
 -- The SQLite engine keeps a chunk's body LZ4-compressed when that saves an eighth or more
 -- (schema 6, raw_size its unpacked size); files of schema 5 hold plain bodies.
 describe("the SQLite engine's compressed chunks #sqlite", function()
