@@ -490,6 +490,22 @@ describe("galleries", function()
       assert.same(u, S.ok(store:getGallery(g._id)))
     end)
 
+    it("a rename and a new sortOrder stay through later item writes, in the indexes too", function()
+      -- item writes save the gallery row without its name and sortOrder (storage:
+      -- gallery_update's named = 0); the renaming update saves them
+      S.ok(store:updateGallery(g._id, { name = "renamed", sortOrder = 7.25 }))
+      local it = S.ok(store:createGalleryItem(g._id, S.simple_item("b")))
+      S.ok(store:updateGalleryItem({ galleryId = g._id, itemId = it._id }, { title = "c" }))
+      S.ok(store:deleteGalleryItem { galleryId = g._id, itemId = g.items[1]._id })
+      local got = S.ok(store:getGallery(g._id))
+      assert.equal("renamed", got.name)
+      assert.equal(7.25, got.sortOrder)
+      assert.equal(1, got.totalItems)
+      local q = S.ok(store:queryGalleries { filter = { name = { ["$eq"] = "renamed" } } })
+      assert.same({ g._id }, S.ids(q.galleries))
+      assert.same({}, S.ok(store:queryGalleries { filter = { name = { ["$eq"] = "old" } } }).galleries)
+    end)
+
     it("updates the sortOrder only", function()
       local u = S.ok(store:updateGallery(g._id, { sortOrder = -2.5 }))
       assert.equal(-2.5, u.sortOrder)

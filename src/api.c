@@ -531,11 +531,17 @@ static int insert_items(pg_db *db, pg_gallery_row *g, const pg_item_in *items, s
 /* Records a change to gallery g (its items or itself) and saves the row: a change to an
  * item changes the gallery's representation (totalItems, _updatedDate, items), so its
  * revision moves too (docs/decisions.md). */
-static int touch_gallery(pg_db *db, pg_gallery_row *g, int64_t now, pg_status *st)
+static int save_gallery(pg_db *db, pg_gallery_row *g, int named, int64_t now, pg_status *st)
 {
     g->updated_ms = later(g->updated_ms, now);
     g->revision++;
-    return db->ops->gallery_update(db->s, g, st) > 0;
+    return db->ops->gallery_update(db->s, g, named, st) > 0;
+}
+
+/* The same for a change to its items: name and sort as they were. */
+static int touch_gallery(pg_db *db, pg_gallery_row *g, int64_t now, pg_status *st)
+{
+    return save_gallery(db, g, 0, now, st);
 }
 
 /* A revision the caller gave (path.revision) against the stored one: 1 when it is
@@ -673,7 +679,7 @@ static pg_value *create_gallery(pg_db *db, pg_value *const *args, pg_status *st)
         return end(db, NULL, st);
     g.item_count = copied;
     if (!insert_items(db, &g, in.items, in.nitems, now, NULL, st)
-        || db->ops->gallery_update(db->s, &g, st) < 0)
+        || db->ops->gallery_update(db->s, &g, 0, st) < 0)
         return end(db, NULL, st);
     return end(db, gallery_value(db, &g, 0, ITEMS_PAGE_DEFAULT, st), st);
 }
@@ -749,7 +755,7 @@ static pg_value *update_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     }
     if (in.has_sort)
         g.sort = in.sort;
-    if (!touch_gallery(db, &g, now, st) || !gallery_event(db, PG_EV_GALLERY_UPDATED, &g, now, st))
+    if (!save_gallery(db, &g, 1, now, st) || !gallery_event(db, PG_EV_GALLERY_UPDATED, &g, now, st))
         return end(db, NULL, st);
     return end(db, gallery_value(db, &g, 0, ITEMS_PAGE_DEFAULT, st), st);
 }

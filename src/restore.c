@@ -147,7 +147,7 @@ pg_value *pg_restore_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     pg_path_key(&path, "items", 5);
     if (gin.nitems && !put_items(db, &g, items, gin.items, gin.nitems, &path, st))
         return done(db, NULL, st);
-    if (ops->gallery_update(s, &g, st) < 0)
+    if (ops->gallery_update(s, &g, 0, st) < 0)
         return done(db, NULL, st);
     return done(db, result(db, g.id, -1, st), st);
 }
@@ -176,7 +176,7 @@ pg_value *pg_restore_items(pg_db *db, pg_value *const *args, pg_status *st)
             pg_fail(st, PG_NOT_FOUND, "galleryId: no gallery with id %s", gid);
         return done(db, NULL, st);
     }
-    if (!put_items(db, &g, args[1], in, n, &path, st) || ops->gallery_update(s, &g, st) < 0)
+    if (!put_items(db, &g, args[1], in, n, &path, st) || ops->gallery_update(s, &g, 0, st) < 0)
         return done(db, NULL, st);
     return done(db, result(db, g.id, (int64_t)n, st), st);
 }

@@ -158,8 +158,10 @@ typedef struct pg_storage_ops {
     int (*gallery_find)(pg_storage *s, const char *id, pg_arena *a, pg_gallery_row *out,
                         pg_status *st);
     int (*gallery_insert)(pg_storage *s, pg_gallery_row *row, pg_status *st);
-    /* Writes name, sort, updated_ms, item_count and revision of row->key. */
-    int (*gallery_update)(pg_storage *s, const pg_gallery_row *row, pg_status *st);
+    /* Writes updated_ms, item_count and revision of row->key, and its name and sort when
+     * named is 1 (0: they are as stored, and an engine may leave them, and the indexes
+     * over them, untouched: most writes of a gallery are its items'). */
+    int (*gallery_update)(pg_storage *s, const pg_gallery_row *row, int named, pg_status *st);
     int (*gallery_delete)(pg_storage *s, int64_t key, pg_status *st); /* and its items */
     int (*gallery_count)(pg_storage *s, int64_t *n, pg_status *st);
     int (*gallery_max_sort)(pg_storage *s, double *max, pg_status *st); /* 0 when none */

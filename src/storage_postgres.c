@@ -850,12 +850,13 @@ static int pq_gallery_insert(pg_storage *s, pg_gallery_row *g, pg_status *st)
     return 1;
 }
 
-static int pq_gallery_update(pg_storage *s, const pg_gallery_row *g, pg_status *st)
+static int pq_gallery_update(pg_storage *s, const pg_gallery_row *g, int named, pg_status *st)
 {
     numbuf b;
     const char *v[6];
     int lens[6] = { 0, (int)g->namelen, 0, 0, 0, 0 };
     int fmts[6] = { 0, 1, 0, 0, 0, 0 };
+    (void)named; /* PostgreSQL leaves the indexes of unchanged values alone itself (HOT) */
     b.used = 0;
     v[0] = i64(&b, g->key);
     v[1] = g->name;

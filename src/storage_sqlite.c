@@ -97,7 +97,7 @@ static const char *const schema_v6_chunk_codec = "ALTER TABLE event_chunks ADD C
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
-    Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
+    Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_TOUCH, Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
     Q_ITEMS_CLONE, Q_ITEMS_DELETE_FIRST, Q_ITEMS_DELETE_NEXT, Q_ITEMS_DELETE_THROUGH,
@@ -126,6 +126,8 @@ static const char *const sql[Q_COUNT] = {
                          " item_count, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_GALLERY_UPDATE] = "UPDATE galleries SET name = ?2, sort_order = ?3, updated_ms = ?4,"
                          " item_count = ?5, revision = ?6 WHERE gid = ?1",
+    [Q_GALLERY_TOUCH] = "UPDATE galleries SET updated_ms = ?4, item_count = ?5, revision = ?6"
+                        " WHERE gid = ?1",
     [Q_GALLERY_DELETE_ITEMS] = "DELETE FROM items WHERE gid = ?1",
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = ?1",
     [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
@@ -698,14 +700,18 @@ static int sq_gallery_insert(pg_storage *s, pg_gallery_row *g, pg_status *st)
     return 1;
 }
 
-static int sq_gallery_update(pg_storage *s, const pg_gallery_row *g, pg_status *st)
+static int sq_gallery_update(pg_storage *s, const pg_gallery_row *g, int named, pg_status *st)
 {
-    sqlite3_stmt *q = stmt(s, Q_GALLERY_UPDATE, st);
+    /* SQLite rewrites an index entry whenever the UPDATE names one of its columns, even
+     * to the same value: naming name and sort_order rewrote three index entries a write */
+    sqlite3_stmt *q = stmt(s, named ? Q_GALLERY_UPDATE : Q_GALLERY_TOUCH, st);
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, g->key);
-    bind_text(q, 2, g->name, g->namelen);
-    bind_number(q, 3, g->sort);
+    if (named) {
+        bind_text(q, 2, g->name, g->namelen);
+        bind_number(q, 3, g->sort);
+    }
     sqlite3_bind_int64(q, 4, g->updated_ms);
     sqlite3_bind_int64(q, 5, g->item_count);
     sqlite3_bind_int64(q, 6, g->revision);
