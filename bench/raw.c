@@ -33,7 +33,7 @@
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT,
-    Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
+    Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_TOUCH, Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
     Q_ITEMS_CLONE,
@@ -49,8 +49,8 @@ static const char *const sql[Q_COUNT] = {
                        " FROM galleries WHERE id = ?1",
     [Q_GALLERY_INSERT] = "INSERT INTO galleries(id, name, sort_order, created_ms, updated_ms,"
                          " item_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_GALLERY_UPDATE] = "UPDATE galleries SET name = ?2, sort_order = ?3, updated_ms = ?4,"
-                         " item_count = ?5 WHERE gid = ?1",
+    /* an item write leaves the gallery's name and sort_order (and their indexes) alone */
+    [Q_GALLERY_TOUCH] = "UPDATE galleries SET updated_ms = ?4, item_count = ?5 WHERE gid = ?1",
     [Q_GALLERY_DELETE_ITEMS] = "DELETE FROM items WHERE gid = ?1",
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = ?1",
     [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
@@ -199,13 +199,8 @@ static void bind_number(sqlite3_stmt *q, int i, double n)
 
 static void update_gallery(const gallery *g)
 {
-    sqlite3_stmt *q = S(Q_GALLERY_UPDATE);
+    sqlite3_stmt *q = S(Q_GALLERY_TOUCH);
     sqlite3_bind_int64(q, 1, g->key);
-    if (g->hasname)
-        sqlite3_bind_text(q, 2, g->name, g->namelen, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(q, 2);
-    bind_number(q, 3, g->sort);
     sqlite3_bind_int64(q, 4, g->updated);
     sqlite3_bind_int64(q, 5, g->count);
     run(q);
