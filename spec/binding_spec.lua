@@ -210,13 +210,23 @@ describe("binding", function()
 
     it("weak argument tables: keys and values come back whole", function()
       with_gallery(function(store, gid)
+        local whole = 0
         for round = 1, 30 do
           local item = setmetatable({}, { __mode = "v" }) -- the image table is held by nothing else
           item.image = { imageInfo = IMG, exif = exif_of(round, 200) }
           local r = aggressive(function() return S.ok(store:createGalleryItem(gid, item)) end)
-          check_exif(r.image.exif, round, 200, "round " .. round)
-          check_exif(S.ok(store:getGalleryItem { galleryId = gid, itemId = r._id }).image.exif, round, 200, "stored")
+          -- the collector may take the image before the call reads it (Lua allows that: an
+          -- item without media, stored as such; seen once under ASan's timing); once read,
+          -- it must come back whole
+          if r.image == nil then
+            assert.is_nil(S.ok(store:getGalleryItem { galleryId = gid, itemId = r._id }).image)
+          else
+            whole = whole + 1
+            check_exif(r.image.exif, round, 200, "round " .. round)
+            check_exif(S.ok(store:getGalleryItem { galleryId = gid, itemId = r._id }).image.exif, round, 200, "stored")
+          end
         end
+        assert(whole >= 10, "only " .. whole .. " of 30 rounds had the image when the call read it")
       end)
     end)
 
