@@ -186,8 +186,9 @@ typedef struct pg_storage_ops {
                        int64_t now_ms, const char (*ids)[PG_UUID_LEN + 1], size_t nids,
                        int64_t *copied, pg_status *st);
     /* Deletes every item of a gallery (as gallery_delete does) and gives their ids,
-     * in no particular order; *ids is arena memory. For the events of a deletion:
-     * one pass over the items instead of a read and a delete. */
+     * in no particular order; *ids is arena memory. For the events of a deletion (SQLite
+     * reads the ids and deletes a batch at a time: its DELETE ... RETURNING took a
+     * statement journal). */
     int (*items_delete_all)(pg_storage *s, int64_t gallery_key, pg_arena *a,
                             char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st);
 

@@ -150,10 +150,10 @@ static const char *const sql[Q_COUNT] = {
                       " SELECT pg_clone_id(rn), ?2, ?4 + rn - 1, type, ?3, ?3, doc FROM"
                       " (SELECT row_number() OVER (ORDER BY sort_order, iid) AS rn, type, doc"
                       " FROM items WHERE gid = ?1) ORDER BY rn",
-    /* the ids, then the rows (Q_GALLERY_DELETE_ITEMS): a DELETE ... RETURNING writes
-     * every page it changes to a statement journal first (a temp file past 64 KiB) */
-    /* a gallery's items a batch at a time, in index order, each batch deleted while its
-     * pages are still in the cache (items_delete_all) */
+    /* a gallery's items a batch at a time, in index order: the ids, then the batch's rows,
+     * deleted while its pages are still in the cache (items_delete_all); a DELETE ...
+     * RETURNING writes every page it changes to a statement journal first (a temp file
+     * past 64 KiB) */
     [Q_ITEMS_DELETE_FIRST] = "SELECT iid, id, sort_order FROM items WHERE gid = ?1"
                              " ORDER BY sort_order, iid LIMIT ?4",
     [Q_ITEMS_DELETE_NEXT] = "SELECT iid, id, sort_order FROM items WHERE gid = ?1"
@@ -961,7 +961,7 @@ static int sq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, doubl
 /* The ids are read a batch at a time and each batch deleted at once: read first and
  * deleted after, the rows of a big gallery outgrow SQLite's page cache and each page
  * is read from the file twice (three deletions of 10,000 items: 214 ms in batches
- * against 218 ms, medians of 7 alternating runs). */
+ * against 218 ms, then 228 ms against 236 ms, medians of 7 alternating runs). */
 #define DELETE_BATCH 256
 
 static int sq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
