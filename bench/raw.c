@@ -2,7 +2,9 @@
  * directly against the SQLite C API. Same schema (the file is created by
  * progallery.open), same statements (copied from src/storage_sqlite.c),
  * prepared once with SQLITE_PREPARE_PERSISTENT, SQLITE_STATIC binds, reset and
- * clear_bindings after each use, WAL, the same synchronous setting, and the
+ * clear_bindings after each use, WAL through the same VFS (src/walbuf.c: a
+ * transaction's frames in one write; RAW_STOCK_VFS=1 takes SQLite's default VFS
+ * instead, to see what the buffer saves), the same synchronous setting, and the
  * same transaction per API call (BEGIN IMMEDIATE for writes, BEGIN for reads).
  * What it leaves out is everything that is not SQL: argument validation, JSON
  * encoding/decoding of the item document, result trees and Lua tables. Rows
@@ -28,6 +30,7 @@
 #include <time.h>
 
 #include "ids.h"
+#include "walbuf.h"
 
 #define UUID_LEN PG_UUID_LEN
 
@@ -444,7 +447,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     const char *mode, *path;
-    int n, i, full = 0;
+    int n, i, full = 0, stock;
     double t0, t1;
     if (argc < 4)
         usage();
@@ -458,7 +461,11 @@ int main(int argc, char **argv)
         full = strcmp(argv[4], "full") == 0;
         read_doc(argv[6]);
     }
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    stock = getenv("RAW_STOCK_VFS") && strcmp(getenv("RAW_STOCK_VFS"), "1") == 0;
+    if (!stock && !pg_walbuf_acquire())
+        die("walbuf");
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, stock ? NULL : PG_WALBUF_VFS)
+        != SQLITE_OK)
         die("open");
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, 5000);

@@ -21,7 +21,7 @@ else
 fi
 # A private build, so that a concurrent `make` in the checkout cannot swap the module mid-run.
 make -s BUILD="$work/build" "$work/build/progallery.so" >/dev/null
-cc -O2 -std=c99 -Wall -Wextra -o "$work/raw" -Isrc bench/raw.c src/ids.c -lsqlite3
+cc -O2 -std=c99 -Wall -Wextra -o "$work/raw" -Isrc bench/raw.c src/ids.c src/walbuf.c -lsqlite3 -lpthread
 for m in benchclock prof/marshal_floor; do
   cc -O2 -std=c99 -Wall -shared -fPIC $(pkg-config --cflags lua5.4) -o "$work/$(basename $m).so" "bench/$m.c"
 done

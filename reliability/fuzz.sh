@@ -21,10 +21,10 @@ OOM="-Dmalloc=pgf_malloc -Drealloc=pgf_realloc -Dcalloc=pgf_calloc"
 CFLAGS="-g -O1 -I$SRC"
 BIN=$TMP/fuzz_model
 ALLOCATING="arena json strbuf"    # the core's only mallocs: built with the failing allocator
-# the rest of the core's sources (the Makefile's list) but the engines (and their connection pool), the API and the REST and restore calls over it
+# the rest of the core's sources (the Makefile's list) but the engines (with the SQLite engine's VFS and the postgres connection pool), the API and the REST and restore calls over it
 OTHERS=""
 for f in $(make -s -C "$ROOT" print-core); do
-  case " $ALLOCATING storage storage_sqlite storage_postgres pq_pool api rest restore " in *" $f "*) ;; *) OTHERS="$OTHERS $f" ;; esac
+  case " $ALLOCATING storage storage_sqlite walbuf storage_postgres pq_pool api rest restore " in *" $f "*) ;; *) OTHERS="$OTHERS $f" ;; esac
 done
 {
   for f in $ALLOCATING; do $CC $CFLAGS ${SAN/fuzzer,/fuzzer-no-link,} $OOM -c "$SRC/$f.c" -o "$TMP/$f.o" || exit 1; done &&

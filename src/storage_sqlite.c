@@ -13,6 +13,7 @@
 #include "model.h" /* pg_doc_upgrade: what a document becomes is the model's */
 #include "storage.h"
 #include "strbuf.h"
+#include "walbuf.h"
 
 /* Schema versions: 1 (progallery 0.1) the tables; 2 item documents hold media as Wix's
  * REST objects instead of Velo strings (API.md section 12); 3 the event feed; 4 revisions
@@ -222,6 +223,7 @@ struct pg_storage {
         uint64_t used;
     } qcache[QUERY_CACHE];
     uint64_t qclock;
+    int walbuf; /* holds the WAL buffer's VFS (walbuf.c) */
 };
 
 static int fail_db(pg_storage *s, int rc, pg_status *st)
@@ -546,6 +548,8 @@ static void sq_close(pg_storage *s)
         free(s->qcache[i].text);
     }
     sqlite3_close_v2(s->db);
+    if (s->walbuf)
+        pg_walbuf_release();
     free(s);
 }
 
@@ -559,7 +563,11 @@ static int sq_open(const pg_open_opts *o, pg_storage **out, pg_status *st)
     if (!s)
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
     s->busy_timeout_ms = o->busy_timeout_ms;
-    rc = sqlite3_open_v2(o->sqlite.path, &s->db, flags, NULL);
+    if (!(s->walbuf = pg_walbuf_acquire())) {
+        free(s);
+        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
+    }
+    rc = sqlite3_open_v2(o->sqlite.path, &s->db, flags, PG_WALBUF_VFS);
     if (rc != SQLITE_OK) {
         /* read-only, nothing to open: the same precondition as a file never set up */
         pg_fail(st, o->readonly && (rc & 0xFF) == SQLITE_CANTOPEN ? PG_FAILED_PRECONDITION : PG_INTERNAL,

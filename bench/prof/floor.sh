@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 dir=${PROF_DIR:-/var/tmp/progallery-prof}
 mkdir -p "$dir"
 make -s BUILD="$dir/build" "$dir/build/progallery.so" >/dev/null
-cc -O2 -std=c99 -o "$dir/raw" -Isrc bench/raw.c src/ids.c -lsqlite3
+cc -O2 -std=c99 -o "$dir/raw" -Isrc bench/raw.c src/ids.c src/walbuf.c -lsqlite3 -lpthread
 for m in benchclock prof/marshal_floor; do
   cc -O2 -std=c99 -shared -fPIC $(pkg-config --cflags lua5.4) -o "$dir/$(basename $m).so" "bench/$m.c"
 done

@@ -1,0 +1,110 @@
+/* For spec/walbuf_spec.lua: SQLite through the WAL write buffer (src/walbuf.c) with a
+ * page cache of 16 pages, so that every transaction spills pages to the WAL and writes
+ * some of them again at its commit, after which SQLite rewrites the frames' checksums
+ * (the buffer's one commit header without its page). No checkpoints: nothing reads
+ * the WAL after a commit. After each commit the database and its WAL are copied, as a
+ * kill -9 right then would leave them, and the copy, opened with the default VFS, must
+ * hold exactly what was committed.
+ *   walbuf_check DIR ROUNDS   prints "rounds N, mismatches M" and exits 1 on any */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "walbuf.h"
+
+static void die(sqlite3 *db, const char *what)
+{
+    fprintf(stderr, "walbuf_check: %s: %s\n", what, db ? sqlite3_errmsg(db) : "");
+    exit(2);
+}
+
+static void exec(sqlite3 *db, const char *sql)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        die(db, sql);
+}
+
+static void copy(const char *from, const char *to)
+{
+    char buf[65536];
+    size_t n;
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    if (!out)
+        die(NULL, to);
+    while (in && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    if (in)
+        fclose(in);
+    fclose(out);
+}
+
+/* count(*), sum(k) and the sum of v's lengths: what the table holds */
+static void state(sqlite3 *db, sqlite3_int64 out[3])
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db, "SELECT count(*), total(k), total(length(v)) FROM t", -1, &q, NULL) != SQLITE_OK
+        || sqlite3_step(q) != SQLITE_ROW)
+        die(db, "state");
+    out[0] = sqlite3_column_int64(q, 0);
+    out[1] = (sqlite3_int64)sqlite3_column_double(q, 1);
+    out[2] = (sqlite3_int64)sqlite3_column_double(q, 2);
+    sqlite3_finalize(q);
+}
+
+int main(int argc, char **argv)
+{
+    char path[4096], wal[4200], cpath[4200], cwal[4300], cshm[4300];
+    int rounds = argc > 2 ? atoi(argv[2]) : 20, r, i, bad = 0;
+    sqlite3 *db, *check;
+    sqlite3_stmt *ins, *upd;
+    if (argc < 2 || !pg_walbuf_acquire())
+        return 2;
+    snprintf(path, sizeof path, "%s/check.db", argv[1]);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(cpath, sizeof cpath, "%s/copy.db", argv[1]);
+    snprintf(cwal, sizeof cwal, "%s-wal", cpath);
+    snprintf(cshm, sizeof cshm, "%s-shm", cpath);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, PG_WALBUF_VFS) != SQLITE_OK)
+        die(db, "open");
+    exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = 16;"
+             "PRAGMA wal_autocheckpoint = 0;"
+             "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB); CREATE INDEX t_v ON t(v)");
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO t VALUES (?1, randomblob(?2))", -1, &ins, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(db, "UPDATE t SET v = randomblob(?2) WHERE k = ?1", -1, &upd, NULL) != SQLITE_OK)
+        die(db, "prepare");
+    srand(1);
+    for (r = 1; r <= rounds; r++) {
+        sqlite3_int64 want[3], got[3];
+        exec(db, "BEGIN");
+        for (i = 0; i < 300; i++) {
+            sqlite3_stmt *q = i % 3 == 2 ? upd : ins;
+            sqlite3_bind_int64(q, 1, rand() % 5000);
+            sqlite3_bind_int(q, 2, 50 + rand() % 300);
+            if (sqlite3_step(q) != SQLITE_DONE)
+                die(db, "write");
+            sqlite3_reset(q);
+        }
+        exec(db, "COMMIT");
+        /* copied before anything reads the WAL through the buffer, which would flush it */
+        remove(cshm);
+        copy(path, cpath);
+        copy(wal, cwal);
+        state(db, want);
+        if (sqlite3_open_v2(cpath, &check, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+            die(check, "open the copy");
+        state(check, got);
+        if (memcmp(want, got, sizeof want) != 0) {
+            fprintf(stderr, "walbuf_check: round %d: committed %lld rows, the copy holds %lld\n", r,
+                    (long long)want[0], (long long)got[0]);
+            bad++;
+        }
+        sqlite3_close(check);
+    }
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    sqlite3_close(db);
+    pg_walbuf_release();
+    printf("rounds %d, mismatches %d\n", rounds, bad);
+    return bad ? 1 : 0;
+}
