@@ -652,3 +652,83 @@ describe("the SQLite engine's compressed chunks #sqlite", function()
     end
   end)
 end)
+
+describe("entityEventSequence across calls that touch two galleries", function()
+  after_each(S.cleanup)
+
+  -- each gallery's events count 1, 2, 3, ... in feed order, whichever call wrote them: clones
+  -- (the source found, the copy's events), moves both ways, updates, deletions
+  it("grows by one with each event of its gallery, from 1", function()
+    local store = S.admin()
+    local a = S.gallery_with(store, 4, "a")
+    local b = S.ok(store:createGallery { cloneFromGalleryId = a._id })
+    S.ok(store:createGalleryItem(b._id, { title = "in b" }))
+    local ai = S.all_items(store, a._id)
+    local bi = S.all_items(store, b._id)
+    S.ok(store:moveGalleryItems(a._id, { ai[1]._id, ai[2]._id }, { toGalleryId = b._id }))
+    S.ok(store:updateGallery(a._id, { name = "a again" }))
+    S.ok(store:moveGalleryItems(b._id, { bi[1]._id }, { toGalleryId = a._id }))
+    S.ok(store:createGalleryItem(a._id, { title = "in a" }))
+    local c = S.ok(store:createGallery { cloneFromGalleryId = b._id })
+    S.ok(store:deleteGalleryItem { galleryId = b._id, itemId = bi[2]._id })
+    S.ok(store:deleteGallery(b._id))
+    S.ok(store:updateGallery(c._id, { name = "c" }))
+    local per, galleries = {}, {}
+    for _, e in ipairs(feed(store)) do
+      local m = e.metadata
+      if not per[m.entityId] then galleries[#galleries + 1] = m.entityId end
+      per[m.entityId] = (per[m.entityId] or 0) + 1
+      assert.equal(tostring(per[m.entityId]), m.entityEventSequence, m.slug .. " of " .. m.entityId)
+    end
+    assert.same({ a._id, b._id, c._id }, galleries)
+    store:close()
+  end)
+end)
+
+describe("the SQLite engine's feed position #sqlite", function()
+  after_each(S.cleanup)
+
+  -- Each connection keeps the feed's last seq from its own last append while the file's data
+  -- version says nothing else committed: two stores on one file taking turns, and a third
+  -- process writing between, must still number the feed 1, 2, 3, ... in commit order.
+  it("stays exact when other stores and processes write between a store's appends", function()
+    local path = S.tmppath()
+    local a = S.ok(progallery.open { path = path, caller = "admin" })
+    local b = S.ok(progallery.open { path = path, caller = "admin" })
+    local g = S.ok(a:createGallery { gallery = { name = "turns" } })._id
+    local want = { "created" }
+    local lpath, cpath = S.abs_paths()
+    local other = ([[package.path=%q; package.cpath=%q
+      local s = assert(require("progallery").open { path = %q, caller = "admin" })
+      assert(s:createGalleryItem(%q, { title = "other process" }))
+      s:close()]]):format(lpath, cpath, path, g)
+    for i = 1, 24 do
+      local who = (i % 3 == 0) and b or a
+      if i % 4 == 0 then
+        local out, ok = S.sh(S.lua_bin .. " -e " .. S.shell_quote(other))
+        assert.truthy(ok, out)
+        want[#want + 1] = "item_created"
+      end
+      if i % 5 == 0 then
+        S.ok(who:updateGallery(g, { name = "turn " .. i }))
+        want[#want + 1] = "updated"
+      else
+        S.ok(who:createGalleryItem(g, { title = "item " .. i }))
+        want[#want + 1] = "item_created"
+      end
+    end
+    for _, st in ipairs { a, b } do
+      local events = S.ok(st:events { after = 0, limit = 1000 }).events
+      local names = {}
+      for i, e in ipairs(events) do
+        assert.equal(i, e.metadata.seq)
+        names[i] = e.metadata.eventType:match("gallery_v2_gallery_item_(.*)$") and
+          "item_" .. e.metadata.eventType:match("gallery_v2_gallery_item_(.*)$")
+          or e.metadata.eventType:match("gallery_v2_(.*)$")
+      end
+      assert.same(want, names)
+    end
+    a:close()
+    b:close()
+  end)
+end)
