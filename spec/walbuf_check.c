@@ -4,8 +4,11 @@
  * (the buffer's one commit header without its page). No checkpoints: nothing reads
  * the WAL after a commit. After each commit the database and its WAL are copied, as a
  * kill -9 right then would leave them, and the copy, opened with the default VFS, must
- * hold exactly what was committed.
- *   walbuf_check DIR ROUNDS   prints "rounds N, mismatches M" and exits 1 on any */
+ * hold exactly what was committed. Then rollbacks: a connection's transaction spills pages
+ * and rolls back, another commits over the same part of the WAL, and the first reads: the
+ * frames it never committed must not reach the file over the other's.
+ *   walbuf_check DIR ROUNDS   prints "rounds N, mismatches M, rollbacks N, damaged M" and
+ *                             exits 1 on any mismatch or damage */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,29 @@ static void exec(sqlite3 *db, const char *sql)
 {
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
         die(db, sql);
+}
+
+static sqlite3 *open_buffered(const char *path)
+{
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, PG_WALBUF_VFS) != SQLITE_OK)
+        die(db, "open");
+    exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = 16;"
+             "PRAGMA wal_autocheckpoint = 0;");
+    return db;
+}
+
+/* n rows of size bytes; from > 0: keys from, from + 1, ... (appended: the pages that
+ * spill are never read again) */
+static void writes(sqlite3 *db, int n, int from, int size)
+{
+    int i;
+    char sql[128];
+    for (i = 0; i < n; i++) {
+        snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO t VALUES (%d, zeroblob(%d))",
+                 from > 0 ? from + i : rand() % 5000, size);
+        exec(db, sql);
+    }
 }
 
 static void copy(const char *from, const char *to)
@@ -103,8 +129,46 @@ int main(int argc, char **argv)
     }
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
-    sqlite3_close(db);
-    pg_walbuf_release();
-    printf("rounds %d, mismatches %d\n", rounds, bad);
-    return bad ? 1 : 0;
+    {
+        sqlite3 *other = open_buffered(path);
+        int damaged = 0;
+        for (r = 1; r <= rounds; r++) {
+            sqlite3_int64 want[3], got[3];
+            /* the WAL emptied first, so that the rollback reads nothing back from it; then a
+             * page a row, more than the cache: pages spill to the WAL from its start, where
+             * the other connection's commit goes next */
+            exec(other, "PRAGMA wal_checkpoint(TRUNCATE)");
+            exec(db, "BEGIN");
+            writes(db, 24, 100000 + 100 * r, 3000);
+            exec(db, "ROLLBACK");
+            exec(other, "BEGIN");
+            writes(other, 3, 0, 200);
+            exec(other, "COMMIT");
+            state(db, got); /* the first connection reads: its buffer must hold nothing */
+            state(other, want);
+            if (sqlite3_open_v2(path, &check, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+                die(check, "open a third connection");
+            sqlite3_exec(check, "PRAGMA cache_size = 0", NULL, NULL, NULL);
+            if (sqlite3_prepare_v2(check, "SELECT count(*), total(k), total(length(v)) FROM t", -1, &ins, NULL)
+                    != SQLITE_OK
+                || sqlite3_step(ins) != SQLITE_ROW) {
+                fprintf(stderr, "walbuf_check: rollback round %d: %s\n", r, sqlite3_errmsg(check));
+                damaged++;
+            } else if (sqlite3_column_int64(ins, 0) != want[0]
+                       || (sqlite3_int64)sqlite3_column_double(ins, 1) != want[1]
+                       || (sqlite3_int64)sqlite3_column_double(ins, 2) != want[2]) {
+                fprintf(stderr, "walbuf_check: rollback round %d: committed %lld rows, a third connection reads %lld\n",
+                        r, (long long)want[0], (long long)sqlite3_column_int64(ins, 0));
+                damaged++;
+            }
+            sqlite3_finalize(ins);
+            sqlite3_close(check);
+            (void)got;
+        }
+        sqlite3_close(other);
+        sqlite3_close(db);
+        pg_walbuf_release();
+        printf("rounds %d, mismatches %d, rollbacks %d, damaged %d\n", rounds, bad, rounds, damaged);
+        return bad || damaged ? 1 : 0;
+    }
 }

@@ -19,15 +19,19 @@
  *    acknowledged is lost: recovery stops at the last whole commit, as it does
  *    after a kill between two of SQLite's own pwrites);
  *  - a failed write to the file fails the SQLite call that caused it, as the
- *    pwrite it stands for would have.
+ *    pwrite it stands for would have;
+ *  - it is emptied when the connection lets go of the WAL's write lock (the database
+ *    file's xShmLock, the one other file wrapped): a commit has written it by then, so
+ *    what is left belongs to a transaction that rolled back, and written later it could
+ *    land on frames another connection has committed at the same place since.
  * One commit frame header comes without its page: when a page was written twice in
  * one transaction, SQLite reads each frame back and rewrites its header
  * (walRewriteChecksums), the commit frame's last, and then publishes. Each of those
  * rewrites follows a read, and a commit header that follows a read goes to the
  * file at once.
  *
- * Every other file (the database, its shared memory, journals) is the default
- * VFS's own file in SQLite's memory, not wrapped at all. */
+ * Every other file (journals, temporary files) is the default VFS's own, not wrapped;
+ * the database file's calls all go straight to it, its shared-memory unlock aside. */
 #include "walbuf.h"
 
 #include <pthread.h>
@@ -40,21 +44,44 @@
  * unix VFS writes the size modulo 128 KiB (seekAndWriteFd masks it with 0x1ffff). */
 #define BUF_MAX (120 * 1024)
 
+/* What both wrappers start with. */
 typedef struct {
-    sqlite3_file base;    /* pMethods: wal_methods once the real file is open */
-    sqlite3_file *real;   /* the default VFS's file, in the bytes just after this struct */
+    sqlite3_file base;    /* pMethods: this file's methods once the real file is open */
+    sqlite3_file *real;   /* the default VFS's file, in the bytes just after the wrapper */
+} shim;
+
+typedef struct db_file db_file;
+
+typedef struct {
+    shim s;
     unsigned char *buf;
     size_t len, cap;
     sqlite3_int64 off;    /* the file offset of buf[0] */
     sqlite3_int64 commit_page; /* where the page of the last commit header goes; -1: none */
     int after_read;       /* the last call on this file was a read */
+    db_file *db;          /* the database file this is the WAL of */
 } wal_file;
+
+/* A database file, wrapped to see its WAL's write lock let go (xShmLock): frames still in
+ * the buffer then belong to a transaction that rolled back, and written later they could
+ * land on frames another connection has committed at the same place since. */
+struct db_file {
+    shim s;
+    sqlite3_filename name; /* SQLite's pointer: what sqlite3_filename_database() of the WAL's gives */
+    wal_file *wal;
+    db_file *next;         /* the open database files (under registry) */
+};
+
+/* the wrappers' room before the real file: the larger of the two, rounded up to 16 bytes */
+#define WRAPPER_SIZE \
+    (((sizeof(wal_file) > sizeof(db_file) ? sizeof(wal_file) : sizeof(db_file)) + 15) & ~(size_t)15)
 
 static sqlite3_vfs walbuf_vfs;
 static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
 static int users;
+static db_file *databases;
 
-#define REAL(f) (((wal_file *)(f))->real)
+#define REAL(f) (((shim *)(f))->real)
 #define RM(f) (REAL(f)->pMethods)
 
 static int flush(wal_file *w)
@@ -62,7 +89,7 @@ static int flush(wal_file *w)
     int rc;
     if (w->len == 0)
         return SQLITE_OK;
-    rc = w->real->pMethods->xWrite(w->real, w->buf, (int)w->len, w->off);
+    rc = RM(w)->xWrite(REAL(w), w->buf, (int)w->len, w->off);
     w->len = 0;
     return rc;
 }
@@ -99,7 +126,7 @@ static int put(wal_file *w, const void *data, int n, sqlite3_int64 at)
     if (!room(w, (size_t)n)) {
         if ((rc = flush(w)) != SQLITE_OK)
             return rc;
-        return w->real->pMethods->xWrite(w->real, data, n, at);
+        return RM(w)->xWrite(REAL(w), data, n, at);
     }
     if (w->len == 0)
         w->off = at;
@@ -121,12 +148,15 @@ static int wal_write(sqlite3_file *f, const void *data, int n, sqlite3_int64 at)
     wal_file *w = (wal_file *)f;
     int after_read = w->after_read, rc;
     w->after_read = 0;
+    /* without its database file nothing would say when a rollback left frames behind */
+    if (!w->db)
+        return RM(w)->xWrite(REAL(w), data, n, at);
     if (n == FRAME_HEADER) {
         w->commit_page = commits(data) ? at + FRAME_HEADER : -1;
         if (w->commit_page >= 0 && after_read) { /* a checksum rewrite: nothing follows */
             if ((rc = flush(w)) != SQLITE_OK)
                 return rc;
-            return w->real->pMethods->xWrite(w->real, data, n, at);
+            return RM(w)->xWrite(REAL(w), data, n, at);
         }
     }
     if ((rc = put(w, data, n, at)) != SQLITE_OK)
@@ -141,7 +171,13 @@ static int wal_write(sqlite3_file *f, const void *data, int n, sqlite3_int64 at)
 static int wal_close(sqlite3_file *f)
 {
     wal_file *w = (wal_file *)f;
-    int rc = flush(w), rc2 = w->real->pMethods->xClose(w->real);
+    int rc, rc2;
+    pthread_mutex_lock(&registry);
+    if (w->db)
+        w->db->wal = NULL;
+    pthread_mutex_unlock(&registry);
+    rc = flush(w);
+    rc2 = RM(w)->xClose(REAL(w));
     free(w->buf);
     w->buf = NULL;
     w->cap = 0;
@@ -209,28 +245,117 @@ static const sqlite3_io_methods wal_methods = {
     wal_shm_unmap, wal_fetch, wal_unfetch,
 };
 
+/* ---- the database file: the default VFS's, but for the WAL's write lock ---- */
+
+#define WAL_WRITE_LOCK 0 /* SQLite's first shared-memory lock (wal.c) */
+
+static int db_shm_lock(sqlite3_file *f, int offset, int n, int flags)
+{
+    db_file *d = (db_file *)f;
+    int rc = RM(f)->xShmLock(REAL(f), offset, n, flags);
+    /* what this connection wrote to the WAL is in the file by now, or was rolled back */
+    if (rc == SQLITE_OK && flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE) && offset <= WAL_WRITE_LOCK
+        && offset + n > WAL_WRITE_LOCK && d->wal) {
+        d->wal->len = 0;
+        d->wal->commit_page = -1;
+    }
+    return rc;
+}
+
+static int db_close(sqlite3_file *f)
+{
+    db_file *d = (db_file *)f, **p;
+    pthread_mutex_lock(&registry);
+    for (p = &databases; *p; p = &(*p)->next)
+        if (*p == d) {
+            *p = d->next;
+            break;
+        }
+    if (d->wal)
+        d->wal->db = NULL;
+    pthread_mutex_unlock(&registry);
+    return RM(f)->xClose(REAL(f));
+}
+
+static int db_read(sqlite3_file *f, void *data, int n, sqlite3_int64 at) { return RM(f)->xRead(REAL(f), data, n, at); }
+static int db_write(sqlite3_file *f, const void *data, int n, sqlite3_int64 at)
+{
+    return RM(f)->xWrite(REAL(f), data, n, at);
+}
+static int db_truncate(sqlite3_file *f, sqlite3_int64 size) { return RM(f)->xTruncate(REAL(f), size); }
+static int db_sync(sqlite3_file *f, int flags) { return RM(f)->xSync(REAL(f), flags); }
+static int db_size(sqlite3_file *f, sqlite3_int64 *size) { return RM(f)->xFileSize(REAL(f), size); }
+static int db_lock(sqlite3_file *f, int level) { return RM(f)->xLock(REAL(f), level); }
+static int db_unlock(sqlite3_file *f, int level) { return RM(f)->xUnlock(REAL(f), level); }
+static int db_reserved(sqlite3_file *f, int *out) { return RM(f)->xCheckReservedLock(REAL(f), out); }
+static int db_control(sqlite3_file *f, int op, void *arg) { return RM(f)->xFileControl(REAL(f), op, arg); }
+static int db_fetch(sqlite3_file *f, sqlite3_int64 at, int n, void **p)
+{
+    *p = NULL;
+    return RM(f)->iVersion >= 3 ? RM(f)->xFetch(REAL(f), at, n, p) : SQLITE_OK;
+}
+
+/* the shared-memory forwarders are the WAL file's (wal_shm_*): they serve both */
+static const sqlite3_io_methods db_methods = {
+    3, db_close, db_read, db_write, db_truncate, db_sync, db_size, db_lock, db_unlock,
+    db_reserved, db_control, wal_sector, wal_device, wal_shm_map, db_shm_lock, wal_shm_barrier,
+    wal_shm_unmap, db_fetch, wal_unfetch,
+};
+
 /* ---- the VFS: the default one's methods, with the default VFS as their own ---- */
 
 #define DFLT(v) ((sqlite3_vfs *)(v)->pAppData)
 
+/* The real file behind a wrapper of size bytes: opened, or rc. The wrapper stays closed
+ * (pMethods NULL) until it is. */
+static int open_real(sqlite3_vfs *v, sqlite3_filename name, sqlite3_file *f, size_t size, int flags,
+                     int *out)
+{
+    shim *sh = (shim *)f;
+    int rc;
+    memset(f, 0, size);
+    sh->real = (sqlite3_file *)((char *)f + WRAPPER_SIZE);
+    sh->real->pMethods = NULL;
+    rc = DFLT(v)->xOpen(DFLT(v), name, sh->real, flags, out);
+    if (rc != SQLITE_OK && sh->real->pMethods) /* SQLite's rule: a file with methods is closed */
+        sh->real->pMethods->xClose(sh->real);
+    return rc;
+}
+
 static int vfs_open(sqlite3_vfs *v, sqlite3_filename name, sqlite3_file *f, int flags, int *out)
 {
-    wal_file *w = (wal_file *)f;
     int rc;
-    if (!(flags & SQLITE_OPEN_WAL))
-        return DFLT(v)->xOpen(DFLT(v), name, f, flags, out);
-    memset(w, 0, sizeof *w); /* closed (pMethods NULL) until the real file is open */
-    w->real = (sqlite3_file *)(w + 1);
-    w->real->pMethods = NULL;
-    rc = DFLT(v)->xOpen(DFLT(v), name, w->real, flags, out);
-    if (rc != SQLITE_OK) {
-        if (w->real->pMethods) /* SQLite's rule: a file with methods is closed, even after a failure */
-            w->real->pMethods->xClose(w->real);
-        return rc;
+    if (flags & SQLITE_OPEN_MAIN_DB) {
+        db_file *d = (db_file *)f;
+        if ((rc = open_real(v, name, f, sizeof *d, flags, out)) != SQLITE_OK)
+            return rc;
+        d->name = name;
+        pthread_mutex_lock(&registry);
+        d->next = databases;
+        databases = d;
+        pthread_mutex_unlock(&registry);
+        d->s.base.pMethods = &db_methods;
+        return SQLITE_OK;
     }
-    w->commit_page = -1;
-    w->base.pMethods = &wal_methods;
-    return SQLITE_OK;
+    if (flags & SQLITE_OPEN_WAL) {
+        wal_file *w = (wal_file *)f;
+        db_file *d;
+        sqlite3_filename db = name ? sqlite3_filename_database(name) : NULL;
+        if ((rc = open_real(v, name, f, sizeof *w, flags, out)) != SQLITE_OK)
+            return rc;
+        w->commit_page = -1;
+        pthread_mutex_lock(&registry);
+        for (d = databases; d && d->name != db; d = d->next)
+            ;
+        if (d) {
+            d->wal = w;
+            w->db = d;
+        }
+        pthread_mutex_unlock(&registry);
+        w->s.base.pMethods = &wal_methods;
+        return SQLITE_OK;
+    }
+    return DFLT(v)->xOpen(DFLT(v), name, f, flags, out);
 }
 
 static int vfs_delete(sqlite3_vfs *v, const char *name, int sync) { return DFLT(v)->xDelete(DFLT(v), name, sync); }
@@ -275,7 +400,7 @@ static void vfs_init(sqlite3_vfs *dflt)
     sqlite3_vfs v = {0};
     /* versions past 3 would add methods this file does not forward */
     v.iVersion = dflt->iVersion < 3 ? dflt->iVersion : 3;
-    v.szOsFile = (int)sizeof(wal_file) + dflt->szOsFile;
+    v.szOsFile = (int)WRAPPER_SIZE + dflt->szOsFile;
     v.mxPathname = dflt->mxPathname;
     v.zName = PG_WALBUF_VFS;
     v.pAppData = dflt;
