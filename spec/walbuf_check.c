@@ -6,9 +6,10 @@
  * kill -9 right then would leave them, and the copy, opened with the default VFS, must
  * hold exactly what was committed. Then rollbacks: a connection's transaction spills pages
  * and rolls back, another commits over the same part of the WAL, and the first reads: the
- * frames it never committed must not reach the file over the other's.
- *   walbuf_check DIR ROUNDS   prints "rounds N, mismatches M, rollbacks N, damaged M" and
- *                             exits 1 on any mismatch or damage */
+ * frames it never committed must not reach the file over the other's. Then padded
+ * commits (synchronous = FULL, psow=0), checked by a reader after each.
+ *   walbuf_check DIR ROUNDS   prints "rounds N, mismatches M, rollbacks and padded commits N,
+ *                             damaged M" and exits 1 on any mismatch or damage */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,8 +168,39 @@ int main(int argc, char **argv)
         }
         sqlite3_close(other);
         sqlite3_close(db);
+        /* synchronous = FULL on a file that is not powersafe-overwrite (psow=0): SQLite pads
+         * each commit to a sector with frames it writes after the commit frame and publishes
+         * with it; a reader on the default VFS checks the file after each commit */
+        {
+            char uri[4300], plain[4300];
+            sqlite3 *reader;
+            snprintf(uri, sizeof uri, "file:%s/pad.db?psow=0", argv[1]);
+            snprintf(plain, sizeof plain, "%s/pad.db", argv[1]);
+            if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                                PG_WALBUF_VFS) != SQLITE_OK)
+                die(db, "open pad.db");
+            exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;"
+                     "CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)");
+            if (sqlite3_open_v2(plain, &reader, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+                die(reader, "open pad.db to read");
+            for (r = 1; r <= rounds; r++) {
+                writes(db, 1, 0, 100 + 37 * r);
+                if (sqlite3_prepare_v2(reader, "PRAGMA integrity_check", -1, &ins, NULL) != SQLITE_OK
+                    || sqlite3_step(ins) != SQLITE_ROW
+                    || strcmp((const char *)sqlite3_column_text(ins, 0), "ok") != 0) {
+                    fprintf(stderr, "walbuf_check: padded round %d: %s\n", r,
+                            sqlite3_column_text(ins, 0) ? (const char *)sqlite3_column_text(ins, 0)
+                                                        : sqlite3_errmsg(reader));
+                    damaged++;
+                }
+                sqlite3_finalize(ins);
+            }
+            sqlite3_close(reader);
+            sqlite3_close(db);
+        }
         pg_walbuf_release();
-        printf("rounds %d, mismatches %d, rollbacks %d, damaged %d\n", rounds, bad, rounds, damaged);
+        printf("rounds %d, mismatches %d, rollbacks and padded commits %d, damaged %d\n", rounds, bad, rounds,
+               damaged);
         return bad || damaged ? 1 : 0;
     }
 }

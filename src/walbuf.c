@@ -18,17 +18,19 @@
  *  - a process killed with frames in the buffer had not committed them (nothing
  *    acknowledged is lost: recovery stops at the last whole commit, as it does
  *    after a kill between two of SQLite's own pwrites);
- *  - a failed write to the file fails the SQLite call that caused it, as the
- *    pwrite it stands for would have;
+ *  - after a commit frame, every write goes straight to the file until the write
+ *    lock is let go: SQLite publishes with the commit what it writes after that frame
+ *    (the headers of its checksum rewrite, walRewriteChecksums, when a page was written
+ *    twice in the transaction; the padding frames of synchronous=FULL on a file that
+ *    is not powersafe-overwrite);
+ *  - a failed write to the file fails the SQLite call that caused it, as the pwrite
+ *    it stands for would have, and the buffer keeps the bytes (SQLite may go on with
+ *    the transaction and count on them);
  *  - it is emptied when the connection lets go of the WAL's write lock (the database
- *    file's xShmLock, the one other file wrapped): a commit has written it by then, so
- *    what is left belongs to a transaction that rolled back, and written later it could
- *    land on frames another connection has committed at the same place since.
- * One commit frame header comes without its page: when a page was written twice in
- * one transaction, SQLite reads each frame back and rewrites its header
- * (walRewriteChecksums), the commit frame's last, and then publishes. Each of those
- * rewrites follows a read, and a commit header that follows a read goes to the
- * file at once.
+ *    file's xShmLock): a commit has written it by then, so what is left belongs to a
+ *    transaction that rolled back, and written later it could land on frames another
+ *    connection has committed at the same place since. In exclusive locking mode
+ *    (no shared-memory locks) nothing is buffered.
  *
  * Every other file (journals, temporary files) is the default VFS's own, not wrapped;
  * the database file's calls all go straight to it, its shared-memory unlock aside. */
@@ -58,7 +60,7 @@ typedef struct {
     size_t len, cap;
     sqlite3_int64 off;    /* the file offset of buf[0] */
     sqlite3_int64 commit_page; /* where the page of the last commit header goes; -1: none */
-    int after_read;       /* the last call on this file was a read */
+    int committed;        /* a commit frame is written: the rest goes straight to the file */
     db_file *db;          /* the database file this is the WAL of */
 } wal_file;
 
@@ -68,6 +70,7 @@ typedef struct {
 struct db_file {
     shim s;
     sqlite3_filename name; /* SQLite's pointer: what sqlite3_filename_database() of the WAL's gives */
+    int level;             /* the lock this connection holds on it (SQLITE_LOCK_...) */
     wal_file *wal;
     db_file *next;         /* the open database files (under registry) */
 };
@@ -89,8 +92,10 @@ static int flush(wal_file *w)
     int rc;
     if (w->len == 0)
         return SQLITE_OK;
-    rc = RM(w)->xWrite(REAL(w), w->buf, (int)w->len, w->off);
-    w->len = 0;
+    /* kept after a failure: SQLite may go on with the transaction (a failed read ends
+     * only the statement), and these bytes are the ones it believes written */
+    if ((rc = RM(w)->xWrite(REAL(w), w->buf, (int)w->len, w->off)) == SQLITE_OK)
+        w->len = 0;
     return rc;
 }
 
@@ -146,23 +151,24 @@ static int commits(const void *header)
 static int wal_write(sqlite3_file *f, const void *data, int n, sqlite3_int64 at)
 {
     wal_file *w = (wal_file *)f;
-    int after_read = w->after_read, rc;
-    w->after_read = 0;
-    /* without its database file nothing would say when a rollback left frames behind */
-    if (!w->db)
+    int rc;
+    /* Straight to the file: without its database file nothing would say when a rollback
+     * left frames behind; in exclusive locking mode SQLite takes no shared-memory locks (nor
+     * lets go of them); and after a commit frame, until the write lock is let go, come only
+     * what SQLite publishes with that commit: the checksum rewrite's headers, and the
+     * padding frames of FULL on a device that is not powersafe-overwrite. */
+    if (!w->db || w->committed || w->db->level == SQLITE_LOCK_EXCLUSIVE) {
+        if ((rc = flush(w)) != SQLITE_OK)
+            return rc;
         return RM(w)->xWrite(REAL(w), data, n, at);
-    if (n == FRAME_HEADER) {
-        w->commit_page = commits(data) ? at + FRAME_HEADER : -1;
-        if (w->commit_page >= 0 && after_read) { /* a checksum rewrite: nothing follows */
-            if ((rc = flush(w)) != SQLITE_OK)
-                return rc;
-            return RM(w)->xWrite(REAL(w), data, n, at);
-        }
     }
+    if (n == FRAME_HEADER)
+        w->commit_page = commits(data) ? at + FRAME_HEADER : -1;
     if ((rc = put(w, data, n, at)) != SQLITE_OK)
         return rc;
     if (at == w->commit_page) {
         w->commit_page = -1;
+        w->committed = 1;
         return flush(w);
     }
     return SQLITE_OK;
@@ -187,7 +193,6 @@ static int wal_close(sqlite3_file *f)
 static int wal_read(sqlite3_file *f, void *data, int n, sqlite3_int64 at)
 {
     int rc = flush((wal_file *)f);
-    ((wal_file *)f)->after_read = 1;
     return rc != SQLITE_OK ? rc : RM(f)->xRead(REAL(f), data, n, at);
 }
 
@@ -195,7 +200,6 @@ static int wal_read(sqlite3_file *f, void *data, int n, sqlite3_int64 at)
 #define FLUSHED(f, call)                                                                           \
     do {                                                                                           \
         int rc_ = flush((wal_file *)(f));                                                          \
-        ((wal_file *)(f))->after_read = 0;                                                         \
         return rc_ != SQLITE_OK ? rc_ : (call);                                                    \
     } while (0)
 
@@ -258,6 +262,7 @@ static int db_shm_lock(sqlite3_file *f, int offset, int n, int flags)
         && offset + n > WAL_WRITE_LOCK && d->wal) {
         d->wal->len = 0;
         d->wal->commit_page = -1;
+        d->wal->committed = 0;
     }
     return rc;
 }
@@ -285,8 +290,20 @@ static int db_write(sqlite3_file *f, const void *data, int n, sqlite3_int64 at)
 static int db_truncate(sqlite3_file *f, sqlite3_int64 size) { return RM(f)->xTruncate(REAL(f), size); }
 static int db_sync(sqlite3_file *f, int flags) { return RM(f)->xSync(REAL(f), flags); }
 static int db_size(sqlite3_file *f, sqlite3_int64 *size) { return RM(f)->xFileSize(REAL(f), size); }
-static int db_lock(sqlite3_file *f, int level) { return RM(f)->xLock(REAL(f), level); }
-static int db_unlock(sqlite3_file *f, int level) { return RM(f)->xUnlock(REAL(f), level); }
+static int db_lock(sqlite3_file *f, int level)
+{
+    int rc = RM(f)->xLock(REAL(f), level);
+    if (rc == SQLITE_OK)
+        ((db_file *)f)->level = level;
+    return rc;
+}
+static int db_unlock(sqlite3_file *f, int level)
+{
+    int rc = RM(f)->xUnlock(REAL(f), level);
+    if (rc == SQLITE_OK)
+        ((db_file *)f)->level = level;
+    return rc;
+}
 static int db_reserved(sqlite3_file *f, int *out) { return RM(f)->xCheckReservedLock(REAL(f), out); }
 static int db_control(sqlite3_file *f, int op, void *arg) { return RM(f)->xFileControl(REAL(f), op, arg); }
 static int db_fetch(sqlite3_file *f, sqlite3_int64 at, int n, void **p)
