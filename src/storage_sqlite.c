@@ -633,11 +633,14 @@ static int data_version(pg_storage *s, unsigned *v)
     return sqlite3_file_control(s->db, "main", SQLITE_FCNTL_DATA_VERSION, v) == SQLITE_OK;
 }
 
+/* A transaction that left the feed alone (a read, a rollback) leaves what is known as it
+ * was: the data version says whether it still holds. */
 static void feed_txn_end(pg_storage *s, int committed)
 {
-    s->feed.known = committed && s->feed.pending && !s->feed.other && data_version(s, &s->feed.version);
-    if (s->feed.known)
+    if (committed && (s->feed.pending || s->feed.other)) {
+        s->feed.known = s->feed.pending && !s->feed.other && data_version(s, &s->feed.version);
         s->feed.last = s->feed.last_pending;
+    }
     s->feed.pending = s->feed.other = 0;
 }
 
