@@ -432,19 +432,29 @@ static int find_gallery_item(pg_db *db, const char *gid, const char *iid, pg_gal
     return found > 0;
 }
 
-static pg_value *item_value(pg_db *db, const pg_item_row *it, pg_status *st)
+/* An item result. listed: one of a list, whose members nothing reads again (a single
+ * result's revision becomes the REST ETag). */
+static pg_value *item_value(pg_db *db, const pg_item_row *it, int listed, pg_status *st)
 {
     const char *err = NULL;
     pg_value *doc, *v;
     if (db->rest && it->doclen >= 2 && it->doc[0] == '{' && it->doc[it->doclen - 1] == '}') {
         /* REST: the stored text is the REST form of the item's own fields; it joins
-         * the response as it is, unparsed */
-        pg_value *raw = pg_new_string_ref(db->arena, it->doc, it->doclen);
-        if (!raw || !(v = pg_item_out(db->arena, it->id, it->type, it->sort, it->created_ms,
-                                      it->updated_ms, it->revision, NULL))
-            || !pg_obj_addl(db->arena, v, NULL, 0, raw))
+         * the response as it is, unparsed; in a list, after its columns' text */
+        pg_value *raw = pg_new_string_ref(db->arena, it->doc, it->doclen), *head = NULL;
+        if (!raw)
             return oom(st);
         raw->type = PG_RAW;
+        if (listed && isfinite(it->sort)) {
+            if (!(head = pg_item_rest_head(db->arena, it->id, it->type, it->sort, it->created_ms,
+                                           it->updated_ms, it->revision))
+                || !(v = pg_new_object(db->arena, 2)) || !pg_obj_addl(db->arena, v, NULL, 0, head))
+                return oom(st);
+        } else if (!(v = pg_item_out(db->arena, it->id, it->type, it->sort, it->created_ms,
+                                     it->updated_ms, it->revision, NULL)))
+            return oom(st);
+        if (!pg_obj_addl(db->arena, v, NULL, 0, raw))
+            return oom(st);
         return v;
     }
     doc = pg_json_decode(db->arena, it->doc, it->doclen, &err);
@@ -469,7 +479,7 @@ static pg_value *items_page(pg_db *db, int64_t gallery_key, int64_t offset, int6
     if (!(arr = pg_new_array(db->arena, n)))
         return oom(st);
     for (i = 0; i < n; i++) {
-        pg_value *v = item_value(db, &rows[i], st);
+        pg_value *v = item_value(db, &rows[i], 1, st);
         if (!v)
             return NULL;
         arr->u.arr.v[arr->u.arr.n++] = v;
@@ -865,7 +875,7 @@ static pg_value *get_gallery_item(pg_db *db, pg_value *const *args, pg_status *s
         return NULL;
     if (!find_gallery_item(db, gid, iid, &g, &it, st))
         return end(db, NULL, st);
-    return end(db, item_value(db, &it, st), st);
+    return end(db, item_value(db, &it, 0, st), st);
 }
 
 static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status *st)
@@ -1099,7 +1109,7 @@ static pg_value *query_gallery_items(pg_db *db, pg_value *const *args, pg_status
     if (!(list = pg_new_array(db->arena, n)))
         return end(db, oom(st), st);
     for (i = 0; i < n; i++) {
-        pg_value *v = item_value(db, &rows[i], st);
+        pg_value *v = item_value(db, &rows[i], 1, st);
         if (!v)
             return end(db, NULL, st);
         list->u.arr.v[list->u.arr.n++] = v;
@@ -1372,7 +1382,7 @@ static pg_value *move_gallery_items(pg_db *db, pg_value *const *args, pg_status 
         if (db->ops->item_move(db->s, it->key, dst.key, cross, it->sort, it->updated_ms,
                                   it->revision, st) < 0
             || !item_event(db, cross ? PG_EV_ITEM_CREATED : PG_EV_ITEM_UPDATED, dst.id, it, now, st)
-            || !(v = item_value(db, it, st)))
+            || !(v = item_value(db, it, 1, st)))
             return end(db, NULL, st);
         out->u.arr.v[out->u.arr.n++] = v;
     }

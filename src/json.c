@@ -44,8 +44,10 @@ static size_t plain_run(const char *s, size_t n)
 typedef pg_strbuf sbuf;
 #define sb_add pg_strbuf_add
 #define sb_addc pg_strbuf_addc
+#define encode_string pg_json_write_string
+#define encode_number pg_json_write_number
 
-static void encode_string(sbuf *b, const char *s, size_t n)
+void pg_json_write_string(sbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i, run = 0;
@@ -100,7 +102,7 @@ static int short_decimal(sbuf *b, double n)
     return 0;
 }
 
-static void encode_number(sbuf *b, double n)
+void pg_json_write_number(sbuf *b, double n)
 {
     char tmp[40], *p = tmp + sizeof tmp;
     int len;

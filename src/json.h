@@ -10,6 +10,9 @@
 char *pg_json_encode(pg_arena *a, const pg_value *v, size_t *len);
 /* Appends the JSON text of v to b; 0 when out of memory. */
 int pg_json_write(pg_strbuf *b, const pg_value *v);
+/* The encoder's strings and numbers, for text made without a tree (a REST list's item heads). */
+void pg_json_write_string(pg_strbuf *b, const char *s, size_t n);
+void pg_json_write_number(pg_strbuf *b, double n);
 pg_value *pg_json_decode(pg_arena *a, const char *s, size_t len, const char **err);
 
 #endif

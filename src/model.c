@@ -767,6 +767,56 @@ pg_value *pg_item_out(pg_arena *a, const char *id, const char *type, double sort
     return o;
 }
 
+/* A quoted text of the store's own making (a UUID, a type, digits, a date): nothing in it
+ * needs an escape. */
+static void add_quoted(pg_strbuf *b, const char *key, size_t keylen, const char *s)
+{
+    pg_strbuf_add(b, key, keylen);
+    pg_strbuf_addc(b, '"');
+    pg_strbuf_add(b, s, strlen(s));
+    pg_strbuf_addc(b, '"');
+}
+
+#define HEAD_MAX 320 /* the longest head: every part at its longest (a date that is not one) */
+
+/* The same columns as JSON text, in REST's names and pg_item_out's order: what the REST shape
+ * and the encoder make of them ({"id":...,"updatedDate":"..."}). A REST list splices it
+ * before the stored text of each item instead of building, shaping and encoding a tree
+ * (rest_spec checks a listed item against the item's own GET, which takes the tree).
+ * NULL when out of memory. A sortOrder that is not finite has no such text (the shape
+ * writes it as a string): the caller takes the tree. */
+pg_value *pg_item_rest_head(pg_arena *a, const char *id, const char *type, double sort,
+                            int64_t created_ms, int64_t updated_ms, int64_t revision)
+{
+    char date[48], *mem = pg_arena_alloc(a, HEAD_MAX);
+    pg_strbuf b;
+    pg_value *v;
+    if (!mem)
+        return NULL;
+    pg_strbuf_init(&b, mem, HEAD_MAX);
+    add_quoted(&b, "{\"id\":", 6, id);
+    if (revision > 0) {
+        char rev[PG_REVISION_TEXT];
+        pg_revision_text(revision, rev);
+        add_quoted(&b, ",\"revision\":", 12, rev);
+    }
+    add_quoted(&b, ",\"type\":", 8, type);
+    pg_strbuf_add(&b, ",\"sortOrder\":", 13);
+    pg_json_write_number(&b, sort);
+    pg_iso8601(created_ms, date);
+    add_quoted(&b, ",\"createdDate\":", 15, date);
+    if (updated_ms != created_ms)
+        pg_iso8601(updated_ms, date);
+    add_quoted(&b, ",\"updatedDate\":", 15, date);
+    pg_strbuf_addc(&b, '}');
+    /* it fits (HEAD_MAX): b never left the arena's memory */
+    v = b.heap || b.oom ? NULL : pg_new_string_ref(a, b.buf, b.len);
+    pg_strbuf_free(&b);
+    if (v)
+        v->type = PG_RAW;
+    return v;
+}
+
 pg_value *pg_gallery_out(pg_arena *a, const char *id, const char *name, size_t namelen,
                          double sort, int64_t created_ms, int64_t updated_ms,
                          int64_t total_items, int64_t revision, pg_value *items)

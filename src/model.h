@@ -69,6 +69,10 @@ int pg_is_null(const pg_value *v);
  * event recorded before revisions). */
 pg_value *pg_item_out(pg_arena *a, const char *id, const char *type, double sort,
                       int64_t created_ms, int64_t updated_ms, int64_t revision, pg_value *doc);
+/* pg_item_out's columns as REST JSON text (a PG_RAW "{...}"), for splicing; NULL when out of
+ * memory. Only for a finite sort. */
+pg_value *pg_item_rest_head(pg_arena *a, const char *id, const char *type, double sort,
+                            int64_t created_ms, int64_t updated_ms, int64_t revision);
 pg_value *pg_gallery_out(pg_arena *a, const char *id, const char *name, size_t namelen,
                          double sort, int64_t created_ms, int64_t updated_ms,
                          int64_t total_items, int64_t revision, pg_value *items);
