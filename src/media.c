@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "strbuf.h"
 #include "utf8.h"
 
@@ -268,6 +269,12 @@ static void add_number(pg_strbuf *b, const pg_value *v)
     int len;
     if (!v || v->type != PG_NUMBER)
         return;
+    if (pg_number_is_int(v->u.n) && !(v->u.n == 0 && signbit(v->u.n))) {
+        /* a size, nearly always: the encoder's digits are printf's "%.0f" for these, and
+         * cheaper (printf was a tenth of a 100-item move's result) */
+        pg_json_write_number(b, v->u.n);
+        return;
+    }
     len = snprintf(tmp, sizeof tmp, "%.0f", v->u.n);
     if (len > 0)
         pg_strbuf_add(b, tmp, (size_t)len);
