@@ -225,6 +225,9 @@ struct pg_storage {
     } qcache[QUERY_CACHE];
     uint64_t qclock;
     int walbuf; /* holds the WAL buffer's VFS (walbuf.c) */
+    /* LZ4's state for the feed's chunks, kept: LZ4_compress_default clears its 16 KiB hash
+     * table for every call, which was half of a single event's compression */
+    LZ4_stream_t *lz4;
     /* The feed's last seq, as this connection's last committed append left it, valid
      * while the file's data version (SQLITE_FCNTL_DATA_VERSION: moved by every commit of
      * any connection, this one's too) is the one read after that commit: most appends
@@ -570,6 +573,7 @@ static void sq_close(pg_storage *s)
         free(s->qcache[i].text);
     }
     sqlite3_close_v2(s->db);
+    LZ4_freeStream(s->lz4);
     if (s->walbuf)
         pg_walbuf_release();
     free(s);
@@ -1240,7 +1244,7 @@ static int same_chunk(const pg_event_row *a, const pg_event_row *b)
 
 /* LZ4 of the packed chunk into out (LZ4_compressBound(at) bytes), when that saves an
  * eighth or more; 0 when the chunk is better stored as it is. */
-static int chunk_compress(const unsigned char *body, size_t at, unsigned char *out)
+static int chunk_compress(pg_storage *s, const unsigned char *body, size_t at, unsigned char *out)
 {
     int c;
     /* One event of a small item is compressed too: at synchronous=NORMAL most of the feed's
@@ -1248,7 +1252,17 @@ static int chunk_compress(const unsigned char *body, size_t at, unsigned char *o
      * checkpoints, 136 us with), and LZ4 takes about a sixth off a typical event. */
     if (at < 256 || at > LZ4_MAX_INPUT_SIZE)
         return 0;
-    c = LZ4_compress_default((const char *)body, (char *)out, (int)at, LZ4_compressBound((int)at));
+    if (!s->lz4)
+        s->lz4 = LZ4_createStream(); /* NULL (no memory): the stateless call below */
+    if (s->lz4) {
+        /* a new, independent block each time: the reset drops the history, so the block
+         * decodes alone (LZ4_decompress_safe), and keeps the table, whose old entries it
+         * puts out of reach */
+        LZ4_resetStream_fast(s->lz4);
+        c = LZ4_compress_fast_continue(s->lz4, (const char *)body, (char *)out, (int)at,
+                                       LZ4_compressBound((int)at), 1);
+    } else
+        c = LZ4_compress_default((const char *)body, (char *)out, (int)at, LZ4_compressBound((int)at));
     return c > 0 && (size_t)c <= at - at / 8 ? c : 0;
 }
 
@@ -1268,7 +1282,7 @@ static int chunk_insert(pg_storage *s, const pg_event_row *rows, size_t n, pg_st
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
     for (i = 0; i < n; i++)
         at += pg_event_pack(body + at, &rows[i]);
-    packed = chunk_compress(body, at, body + size);
+    packed = chunk_compress(s, body, at, body + size);
     sqlite3_bind_int64(q, 1, rows[n - 1].seq);
     sqlite3_bind_int64(q, 2, rows[0].seq);
     sqlite3_bind_text(q, 3, rows[0].gallery_id, PG_UUID_LEN, SQLITE_STATIC);
