@@ -142,33 +142,6 @@ static int has_entity(int kind)
            || kind == PG_EV_ITEM_CREATED || kind == PG_EV_ITEM_UPDATED;
 }
 
-/* "xxxxxxxx-xxxx-..." (lower-case hex, as the store writes ids) <-> 16 bytes */
-static unsigned char nibble(char c)
-{
-    return (unsigned char)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10) & 15;
-}
-
-static void uuid_pack(unsigned char *out, const char *id)
-{
-    static const unsigned char at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
-    size_t k;
-    for (k = 0; k < 16; k++)
-        out[k] = (unsigned char)(nibble(id[at[k]]) << 4 | nibble(id[at[k] + 1]));
-}
-
-static void uuid_unpack(char out[PG_UUID_LEN + 1], const unsigned char *b)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i, k = 0;
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[k++] = '-';
-        out[k++] = hex[b[i] >> 4];
-        out[k++] = hex[b[i] & 15];
-    }
-    out[k] = '\0';
-}
-
 static void put64(unsigned char *p, uint64_t v)
 {
     int i;
@@ -205,10 +178,10 @@ size_t pg_event_pack(unsigned char *out, const pg_event_row *e)
     uint64_t bits;
     *p++ = (unsigned char)e->kind;
     *p++ = (unsigned char)(e->origin | (packs_revision(e) ? HAS_REVISION : 0));
-    uuid_pack(p, e->id);
+    pg_uuid_bytes(e->id, p);
     p += 16;
     if (has_item(e->kind)) {
-        uuid_pack(p, e->item_id);
+        pg_uuid_bytes(e->item_id, p);
         p += 16;
     }
     if (has_entity(e->kind)) {
@@ -249,7 +222,7 @@ size_t pg_event_unpack(const unsigned char *p, size_t n, pg_arena *a, pg_event_r
     if (with_revision && !has_entity(e->kind))
         return 0;
     e->revision = 0;
-    uuid_unpack(e->id, p + 2);
+    pg_uuid_text(p + 2, e->id);
     e->item_id[0] = '\0';
     e->doc = NULL;
     e->doclen = 0;
@@ -258,7 +231,7 @@ size_t pg_event_unpack(const unsigned char *p, size_t n, pg_arena *a, pg_event_r
     if (has_item(e->kind)) {
         if (n < used + 16)
             return 0;
-        uuid_unpack(e->item_id, p + used);
+        pg_uuid_text(p + used, e->item_id);
         used += 16;
     }
     if (has_entity(e->kind)) {

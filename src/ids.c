@@ -37,10 +37,9 @@ void pg_idgen_init(pg_idgen *g)
 
 void pg_uuid7(pg_idgen *g, int64_t now_ms, char out[PG_UUID_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
     uint64_t r = next64(g), ms;
-    int i, j;
+    int i;
     /* Monotonic within a connection: a clock step back or many ids in one
      * millisecond advance a 12-bit counter, then borrow the next millisecond. */
     if (now_ms > g->last_ms) {
@@ -59,13 +58,36 @@ void pg_uuid7(pg_idgen *g, int64_t now_ms, char out[PG_UUID_LEN + 1])
     for (i = 8; i < 16; i++)
         b[i] = (unsigned char)(r >> (8 * (i - 8)));
     b[8] = (unsigned char)(0x80 | (b[8] & 0x3F));
-    for (i = 0, j = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[j++] = '-';
-        out[j++] = hex[b[i] >> 4];
-        out[j++] = hex[b[i] & 15];
+    pg_uuid_text(b, out);
+}
+
+/* Where each byte's two hex digits go in the 8-4-4-4-12 text. */
+static const unsigned char TEXT_AT[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
+
+void pg_uuid_text(const unsigned char b[16], char out[PG_UUID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    int i;
+    for (i = 0; i < 16; i++) {
+        out[TEXT_AT[i]] = hex[b[i] >> 4];
+        out[TEXT_AT[i] + 1] = hex[b[i] & 15];
     }
-    out[j] = '\0';
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[PG_UUID_LEN] = '\0';
+}
+
+void pg_uuid_bytes(const char *id, unsigned char b[16])
+{
+    /* a hex digit's value by its byte (either case); 0 for anything else */
+    static const unsigned char val[256] = {
+        ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5, ['6'] = 6, ['7'] = 7,
+        ['8'] = 8, ['9'] = 9, ['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13, ['e'] = 14,
+        ['f'] = 15, ['A'] = 10, ['B'] = 11, ['C'] = 12, ['D'] = 13, ['E'] = 14, ['F'] = 15,
+    };
+    int i;
+    for (i = 0; i < 16; i++)
+        b[i] = (unsigned char)(val[(unsigned char)id[TEXT_AT[i]]] << 4
+                               | val[(unsigned char)id[TEXT_AT[i] + 1]]);
 }
 
 int pg_uuid_normalize(const char *s, size_t len, char out[PG_UUID_LEN + 1])

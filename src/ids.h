@@ -16,6 +16,11 @@ typedef struct {
 void pg_idgen_init(pg_idgen *g);
 void pg_uuid7(pg_idgen *g, int64_t now_ms, char out[PG_UUID_LEN + 1]);
 
+/* A UUID's 16 bytes <-> its lower-case 8-4-4-4-12 text (pg_uuid_bytes takes either case and
+ * expects a UUID: pg_uuid_normalize checks one). */
+void pg_uuid_text(const unsigned char b[16], char out[PG_UUID_LEN + 1]);
+void pg_uuid_bytes(const char *id, unsigned char b[16]);
+
 /* Accepts any 8-4-4-4-12 hex UUID (either case); writes it in lower case.
  * Returns 0 when s is not a UUID. */
 int pg_uuid_normalize(const char *s, size_t len, char out[PG_UUID_LEN + 1]);
