@@ -725,3 +725,63 @@ describe("the SQLite engine's feed position #sqlite", function()
     b:close()
   end)
 end)
+
+-- The SQLite engine holds an item write's gallery touch back and writes it with the
+-- feed's counter in one UPDATE (storage_sqlite.c, touch); with the feed on or off, after
+-- every kind of item write, what another connection reads of the gallery row is what the
+-- writer's own calls return, and a call that fails after its touch leaves the row as it was.
+describe("the gallery row after item writes, as another connection reads it", function()
+  after_each(S.cleanup)
+
+  for _, events in ipairs { true, false } do
+    it("holds totalItems, revision and _updatedDate (feed " .. (events and "on" or "off") .. ")", function()
+      local path = S.tmppath()
+      local w = S.ok(progallery.open { path = path, caller = "admin", events = events })
+      local r = S.ok(progallery.open { path = path, caller = "admin" })
+      local a = S.gallery_with(w, 3, "a")
+      local b = S.gallery_with(w, 2, "b")
+      local function same(gid, want_total)
+        local mine = S.ok(w:getGallery(gid, { itemLimit = 100 }))
+        local theirs = S.ok(r:getGallery(gid, { itemLimit = 100 }))
+        assert.same(mine, theirs)
+        assert.equal(want_total, theirs.totalItems)
+        assert.equal(want_total, #theirs.items)
+        return theirs
+      end
+      local g0 = same(a._id, 3)
+      local it = S.ok(w:createGalleryItem(a._id, { title = "four" }))
+      local g1 = same(a._id, 4)
+      assert.is_true(tonumber(g1.revision) > tonumber(g0.revision))
+      S.ok(w:updateGalleryItem({ galleryId = a._id, itemId = it._id }, { title = "four again" }))
+      local g2 = same(a._id, 4)
+      assert.is_true(tonumber(g2.revision) > tonumber(g1.revision))
+      -- stale revision: ABORTED, nothing written
+      S.expect_err("ABORTED", nil, function()
+        return w:updateGalleryItem({ galleryId = a._id, itemId = it._id }, { title = "no", revision = it.revision })
+      end)
+      assert.same(g2, same(a._id, 4))
+      S.ok(w:createGalleryItems(a._id, { { title = "x" }, { title = "y" } }))
+      same(a._id, 6)
+      local ai = S.all_items(w, a._id)
+      S.ok(w:moveGalleryItems(a._id, { ai[1]._id, ai[2]._id }, { toGalleryId = b._id }))
+      same(a._id, 4)
+      same(b._id, 4)
+      S.ok(w:moveGalleryItems(b._id, { ai[1]._id }, { before = S.all_items(w, b._id)[1]._id }))
+      same(b._id, 4)
+      S.ok(w:deleteGalleryItem { galleryId = a._id, itemId = it._id })
+      same(a._id, 3)
+      S.ok(w:bulkDeleteGalleryItems(a._id, { ai[3]._id }))
+      local last = same(a._id, 2)
+      -- a failing call after a good one on the same connection: the row stays
+      S.expect_err("NOT_FOUND", nil, function()
+        return w:moveGalleryItems(a._id, { ai[1]._id }, {})
+      end)
+      assert.same(last, same(a._id, 2))
+      -- and a fresh open reads the same
+      w:close()
+      local again = S.ok(progallery.open { path = path, caller = "admin" })
+      assert.same(last, S.ok(again:getGallery(a._id, { itemLimit = 100 })))
+      again:close(); r:close()
+    end)
+  end
+end)

@@ -98,7 +98,8 @@ static const char *const schema_v6_chunk_codec = "ALTER TABLE event_chunks ADD C
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION,
-    Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_TOUCH, Q_GALLERY_DELETE_ITEMS,
+    Q_GALLERY_FIND, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_TOUCH, Q_GALLERY_TOUCH_SEQ,
+    Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
     Q_ITEMS_CLONE, Q_ITEMS_DELETE_FIRST, Q_ITEMS_DELETE_NEXT, Q_ITEMS_DELETE_THROUGH,
@@ -129,6 +130,8 @@ static const char *const sql[Q_COUNT] = {
                          " item_count = ?5, revision = ?6 WHERE gid = ?1",
     [Q_GALLERY_TOUCH] = "UPDATE galleries SET updated_ms = ?4, item_count = ?5, revision = ?6"
                         " WHERE gid = ?1",
+    [Q_GALLERY_TOUCH_SEQ] = "UPDATE galleries SET updated_ms = ?4, item_count = ?5, revision = ?6,"
+                            " event_seq = ?7 WHERE gid = ?1",
     [Q_GALLERY_DELETE_ITEMS] = "DELETE FROM items WHERE gid = ?1",
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = ?1",
     [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
@@ -249,6 +252,15 @@ struct pg_storage {
         char id[PG_UUID_LEN + 1];
         int64_t event_seq;
     } found;
+    /* The found gallery's touch (an item write's updated_ms, item_count, revision), held
+     * back until the next statement: the feed's append then writes it together with the
+     * entityEventSequence, one UPDATE of the row instead of two (callgrind: about 6,000
+     * instructions a write). Any statement but the feed's own writes it first (stmt), so
+     * nothing in the transaction reads the row without it. */
+    struct {
+        int pending;
+        int64_t key, updated_ms, item_count, revision;
+    } touch;
 };
 
 static int fail_db(pg_storage *s, int rc, pg_status *st)
@@ -269,8 +281,20 @@ static int fail_db(pg_storage *s, int rc, pg_status *st)
     return -1;
 }
 
+static int touch_flush(pg_storage *s, pg_status *st);
+
+/* The feed's statements, which never read or write the galleries table: a held-back
+ * touch can wait past them. */
+static int feed_only(int q)
+{
+    return q == Q_FEED_STATE || q == Q_CHUNK_INSERT || q == Q_CHUNK_OLDEST
+           || q == Q_CHUNK_DELETE_THROUGH || q == Q_CURSOR_MIN || q == Q_FEED_SET_PRUNED;
+}
+
 static sqlite3_stmt *stmt(pg_storage *s, int q, pg_status *st)
 {
+    if (s->touch.pending && !feed_only(q) && touch_flush(s, st) < 0)
+        return NULL;
     if (!s->stmt[q]) {
         int rc = sqlite3_prepare_v3(s->db, sql[q], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[q], NULL);
         if (rc != SQLITE_OK) {
@@ -316,6 +340,27 @@ static int finish(pg_storage *s, sqlite3_stmt *q, int rc, pg_status *st)
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return fail_db(s, rc, st);
     return 1;
+}
+
+/* Writes the held-back touch, with the entityEventSequence when seq >= 0. */
+static int touch_write(pg_storage *s, int64_t seq, pg_status *st)
+{
+    sqlite3_stmt *q;
+    s->touch.pending = 0;
+    if (!(q = stmt(s, seq >= 0 ? Q_GALLERY_TOUCH_SEQ : Q_GALLERY_TOUCH, st)))
+        return -1;
+    sqlite3_bind_int64(q, 1, s->touch.key);
+    sqlite3_bind_int64(q, 4, s->touch.updated_ms);
+    sqlite3_bind_int64(q, 5, s->touch.item_count);
+    sqlite3_bind_int64(q, 6, s->touch.revision);
+    if (seq >= 0)
+        sqlite3_bind_int64(q, 7, seq);
+    return run(s, q, st);
+}
+
+static int touch_flush(pg_storage *s, pg_status *st)
+{
+    return touch_write(s, -1, st);
 }
 
 static const char *col_text(pg_arena *a, sqlite3_stmt *q, int col, size_t *len)
@@ -629,6 +674,7 @@ static int sq_begin(pg_storage *s, int write, pg_status *st)
     sqlite3_stmt *q = stmt(s, write ? Q_BEGIN_WRITE : Q_BEGIN_READ, st);
     s->writing = write;
     s->found.valid = 0;
+    s->touch.pending = 0;
     return q ? run(s, q, st) : -1;
 }
 
@@ -675,6 +721,7 @@ static void sq_rollback(pg_storage *s)
 {
     pg_status ignored;
     sqlite3_stmt *q;
+    s->touch.pending = 0;
     feed_txn_end(s, 0);
     if (sqlite3_get_autocommit(s->db))
         return; /* SQLite already rolled back (for example after SQLITE_FULL) */
@@ -763,8 +810,18 @@ static int sq_gallery_update(pg_storage *s, const pg_gallery_row *g, int named, 
 {
     /* SQLite rewrites an index entry whenever the UPDATE names one of its columns, even
      * to the same value: naming name and sort_order rewrote three index entries a write */
-    sqlite3_stmt *q = stmt(s, named ? Q_GALLERY_UPDATE : Q_GALLERY_TOUCH, st);
-    if (!q)
+    sqlite3_stmt *q;
+    if (!named && s->found.valid && g->key == s->found.key) {
+        if (s->touch.pending && s->touch.key != g->key && touch_flush(s, st) < 0)
+            return -1;
+        s->touch.pending = 1;
+        s->touch.key = g->key;
+        s->touch.updated_ms = g->updated_ms;
+        s->touch.item_count = g->item_count;
+        s->touch.revision = g->revision;
+        return 1;
+    }
+    if (!(q = stmt(s, named ? Q_GALLERY_UPDATE : Q_GALLERY_TOUCH, st)))
         return -1;
     sqlite3_bind_int64(q, 1, g->key);
     if (named) {
@@ -1208,9 +1265,15 @@ static int entity_add(pg_storage *s, const char *gallery_id, int64_t n, int64_t 
     int64_t seq = 0;
     int rc, found;
     if (s->found.valid && memcmp(s->found.id, gallery_id, PG_UUID_LEN) == 0) {
+        *first = s->found.event_seq + 1;
+        if (s->touch.pending && s->touch.key == s->found.key) {
+            if (touch_write(s, s->found.event_seq + n, st) < 0)
+                return -1;
+            s->found.event_seq += n;
+            return 1;
+        }
         if (!(q = stmt(s, Q_ENTITY_SET_KEY, st)))
             return -1;
-        *first = s->found.event_seq + 1;
         sqlite3_bind_int64(q, 1, s->found.key);
         sqlite3_bind_int64(q, 2, s->found.event_seq + n);
         if (run(s, q, st) < 0)
