@@ -45,16 +45,8 @@ local function mktemp_dir()
   return dir
 end
 
--- a port nothing listens on (curl gets "connection refused")
-local function free_port()
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
-  for _ = 1, 50 do
-    local port = math.random(20000, 60000)
-    local _, st = sh("curl -s -o /dev/null --max-time 1 http://127.0.0.1:" .. port .. "/")
-    if st == 7 then return port end
-  end
-  error("no free loopback port found")
-end
+-- a loopback port nothing listens on, outside the ephemeral range (spec/support.lua)
+local free_port = require("spec.support").free_port
 
 local UUID = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 local DATE = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"

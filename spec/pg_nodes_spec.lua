@@ -8,10 +8,7 @@ local DSN = os.getenv("PROGALLERY_TEST_DSN")
 local pg_it = (DSN and os.execute("test -x /usr/sbin/nginx") and os.execute("test -f build-luajit/progallery.so")) and it or pending
 local KEY = "pg-nodes-admin-key"
 
-local function free_port()
-  local out = S.sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'")
-  return assert(tonumber(out), out)
-end
+local free_port = S.free_port
 
 local function serve(dir, port, dsn, workers)
   return S.sh(("PORT=%d PROGALLERY_SERVE_DIR=%s PROGALLERY_NO_DEPS=1 PROGALLERY_ADMIN_KEY=%s PROGALLERY_WORKERS=%d"
