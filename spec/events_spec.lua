@@ -729,7 +729,8 @@ end)
 -- The SQLite engine holds an item write's gallery touch back and writes it with the
 -- feed's counter in one UPDATE (storage_sqlite.c, touch); with the feed on or off, after
 -- every kind of item write, what another connection reads of the gallery row is what the
--- writer's own calls return, and a call that fails after its touch leaves the row as it was.
+-- writer's own calls return, and a call that fails leaves the row as it was. (Failures after
+-- the touch, a full disk or no memory, are the reliability harnesses': diskfull.lua, lua_oom.c.)
 describe("the gallery row after item writes, as another connection reads it", function()
   after_each(S.cleanup)
 
