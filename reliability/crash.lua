@@ -8,7 +8,7 @@
 --     or does not exist, a batch or a bulk delete is all or nothing;
 --   * the event feed holds exactly the committed changes: replayed from its first
 --     event it reproduces the file's galleries and items, seq without a gap.
--- lua5.4 crash.lua ROUNDS [MAX_SECONDS] [SEED]
+-- lua5.4 crash.lua ROUNDS [MAX_SECONDS] [SEED]   (CRASH_KEEP=dir keeps the first failing round's files)
 -- The same file is reused by every round, so every recovery is exercised.
 local R = dofile((os.getenv("PG_ROOT") or ".") .. "/reliability/lib.lua")
 local pg = R.pg()
@@ -228,6 +228,13 @@ while round < rounds and (R.now_ms() - started) < max_secs * 1000 do
     problems_total = problems_total + #probs
     io.stderr:write(("crash round %d (kill after %.0f ms, synchronous=%s):\n  %s\n"):format(
       round, delay * 1000, sync, table.concat(probs, "\n  ")))
+    -- CRASH_KEEP=dir: the file and the children's logs as the first failing round left them
+    local keep = os.getenv("CRASH_KEEP")
+    if keep and failures == 1 then
+      os.execute(("rm -rf %s && cp -r %s %s"):format(R.q(keep), R.q(dir), R.q(keep)))
+      io.stderr:write("crash: the file and logs of round " .. round .. " kept in " .. keep .. "\n")
+      break
+    end
     if failures >= 5 then break end
   end
 end

@@ -24,6 +24,9 @@ export PROGALLERY_TEST_OUT="${PROGALLERY_TEST_OUT:-$ROOT/build/test-output}"
 PASSED=0
 FAILED=0
 SKIPPED=0
+# what failed, repeated just before the last line: a long log is often read only at its two ends
+RECAP="$OUT/recap"
+: >"$RECAP"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -38,7 +41,9 @@ count_tap() {
     # the runner died before reporting (crash, sanitizer abort, load error)
     f=$((f + 1))
     echo "$name: runner exited with status $status"; tail -n 30 "$file"
+    echo "$name: runner exited with status $status" >>"$RECAP"
   fi
+  awk -v n="$name" '/^not ok /{print n ": " $0}' "$file" >>"$RECAP"
   grep -A 12 '^not ok ' "$file" | head -n 200
   grep '^ok .*# SKIP' "$file" | head -n 20
   echo "$name: $p passed, $f failed, $k skipped"
@@ -49,7 +54,8 @@ count_tap() {
 record() {
   name=$1 status=$2 log=$3
   if [ "$status" -eq 0 ]; then PASSED=$((PASSED + 1)); echo "$name: ok"
-  else FAILED=$((FAILED + 1)); echo "$name: FAILED"; tail -n 40 "$log"; fi
+  else FAILED=$((FAILED + 1)); echo "$name: FAILED"; tail -n 40 "$log"
+    { echo "$name: FAILED"; tail -n 15 "$log"; } >>"$RECAP"; fi
 }
 
 step "build (Lua 5.4, LuaJIT)"
@@ -124,10 +130,12 @@ if [ -n "$line" ]; then
   [ "$s" -ne 0 ] && [ "$f" -eq 0 ] && f=1
   echo "reliability: $p passed, $f failed"
   PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+  grep -A 36 ': FAILED (status' "$OUT/rel.log" | head -n 80 >>"$RECAP"
 else
   record reliability 1 "$OUT/rel.log"
 fi
 
+if [ -s "$RECAP" ]; then step "what failed (again, from above)"; cat "$RECAP"; fi
 echo
 if [ "$SKIPPED" -gt 0 ]; then echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 else echo "$PASSED passed, $FAILED failed"; fi

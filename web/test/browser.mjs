@@ -91,12 +91,22 @@ try {
     for (const t of expect.texts) if (!seen.html.includes(t)) fail(layout, `text item HTML "${t}" missing`);
     // pointed at by the page (a <video>, or the preview iframe's document, which loads lazily)
     // and, when asked for, answered with the file
+    // The preview turns from placeholder to iframe some time after it comes into view (a
+    // re-layout can move it out again), so wait for it, bounded, bringing it back into view.
+    const pointedAt = (path) => page.evaluate((path) => [...document.querySelectorAll('video, source, iframe')]
+      .some((e) => [e.currentSrc, e.getAttribute('src'), e.getAttribute('srcdoc')]
+        .some((v) => v && v.includes(path))), path);
     for (const p of expect.fetched) {
+      let found = requested.has(p) || await pointedAt(p);
+      for (let round = 0; !found && round < 20; round++) {
+        for (const el of await page.locator('[data-hook="video-iframe-placeholder"]').all()) {
+          await el.scrollIntoViewIfNeeded({ timeout: 1000 }).catch(() => {});
+        }
+        await page.waitForTimeout(250);
+        found = requested.has(p) || await pointedAt(p);
+      }
       const st = fetched.get(p);
-      const inPage = await page.evaluate((path) => [...document.querySelectorAll('video, source, iframe')]
-        .some((e) => [e.currentSrc, e.getAttribute('src'), e.getAttribute('srcdoc')]
-          .some((v) => v && v.includes(path))), p);
-      if (!requested.has(p) && !inPage) fail(layout, `${p} neither requested nor in the page`);
+      if (!found) fail(layout, `${p} neither requested nor in the page`);
       if (st !== undefined && st !== 200 && st !== 206) fail(layout, `${p} answered ${st}`);
     }
     for (const e of errors) fail(layout, e);
