@@ -89,24 +89,32 @@ try {
       if (!seen.links.some((a) => a.href === l.url)) fail(layout, `no link to ${l.url}`);
     }
     for (const t of expect.texts) if (!seen.html.includes(t)) fail(layout, `text item HTML "${t}" missing`);
-    // pointed at by the page (a <video>, or the preview iframe's document, which loads lazily)
-    // and, when asked for, answered with the file
-    // The preview turns from placeholder to iframe some time after it comes into view (a
-    // re-layout can move it out again), so wait for it, bounded, bringing it back into view.
+    // Each file of expect.fetched: pointed at by the page (a <video>, or the preview iframe's
+    // document) and, when asked for, answered with the file. A video's player loads once the reader has interacted with the gallery (pro-gallery's
+    // firstUserInteractionExecuted: a hover will do); before that the page may show only its
+    // poster, and whether the lazy preview iframe ever pointed at the file is a race. So hover
+    // each video item as a reader would, then wait (bounded) for the page to point at the file.
     const pointedAt = (path) => page.evaluate((path) => [...document.querySelectorAll('video, source, iframe')]
       .some((e) => [e.currentSrc, e.getAttribute('src'), e.getAttribute('srcdoc')]
         .some((v) => v && v.includes(path))), path);
+    const videos = page.locator('[data-hook="item-container"]:has(.gallery-item-video)');
     for (const p of expect.fetched) {
       let found = requested.has(p) || await pointedAt(p);
       for (let round = 0; !found && round < 20; round++) {
-        for (const el of await page.locator('[data-hook="video-iframe-placeholder"]').all()) {
-          await el.scrollIntoViewIfNeeded({ timeout: 1000 }).catch(() => {});
+        for (const v of await videos.all()) {
+          await v.scrollIntoViewIfNeeded({ timeout: 1000 }).catch(() => {});
+          await v.hover({ timeout: 1000, force: true }).catch(() => {});
         }
         await page.waitForTimeout(250);
         found = requested.has(p) || await pointedAt(p);
       }
       const st = fetched.get(p);
-      if (!found) fail(layout, `${p} neither requested nor in the page`);
+      if (!found) {
+        // what the page shows of its video items instead
+        const shown = (await videos.evaluateAll((es) => es.map((e) => e.outerHTML.replace(/\s+/g, ' ')
+          .slice(0, 1500)))).join(' | ') || 'no video item';
+        fail(layout, `${p} neither requested nor in the page; video items: ${shown}`);
+      }
       if (st !== undefined && st !== 200 && st !== 206) fail(layout, `${p} answered ${st}`);
     }
     for (const e of errors) fail(layout, e);
