@@ -131,6 +131,8 @@ static pg_value *number_of(pg_arena *a, const char *digits, size_t n)
 
 #define OOM(why) (*(why) = NULL, (pg_value *)NULL)
 #define BAD(why, msg) (*(why) = (msg), (pg_value *)NULL)
+const char pg_media_too_long[] = "its id, filename or poster id is longer than 1024 bytes (once decoded)";
+#define TOO_LONG pg_media_too_long
 
 static const char BAD_IMAGE[] =
     "must be a wix:image://v1/<id>/<filename>#originWidth=<w>&originHeight=<h> URI or an http(s):// URL";
@@ -152,7 +154,24 @@ static int no_blanks(const char *s, size_t n)
     return 1;
 }
 
-pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, const char **why)
+/* A decoded posterUri as a poster's id: the REST object's rule (check_id below), since
+ * the id goes back into the string's fragment as it is. */
+static int poster_id_ok(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch <= 0x20 || ch == 0x7F || ch == '&' || ch == '#' || ch == '%' || ch == '+')
+            return 0;
+    }
+    return 1;
+}
+
+/* strict: a caller's string, whose object must hold what a REST caller's would (the
+ * poster id's characters, the 1024-byte bounds); not strict: a document stored before
+ * those rules, upgraded as it was (nothing of it lost). */
+static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, const char **why,
+                       int strict)
 {
     const char *bad = k == PG_IMAGE ? BAD_IMAGE : BAD_VIDEO;
     const char *prefix = k == PG_IMAGE ? IMAGE_PREFIX : VIDEO_PREFIX;
@@ -180,6 +199,10 @@ pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, 
     }
     if (!split(s + PREFIX_LEN, n - PREFIX_LEN, &p))
         return BAD(why, bad);
+    /* the REST object's bound on an id, a filename and a poster id (check_id, check_text):
+     * what a string gives, the object it becomes must hold */
+    if (strict && p.idlen > MAX_SHORT)
+        return BAD(why, TOO_LONG);
     if (!(o = pg_new_object(a, 7)) || !put(a, o, "id", text(a, p.id, p.idlen))
         || (k == PG_IMAGE && p.file && !put(a, o, "url", text(a, s, n))))
         return OOM(why); /* url: the SDK sets it on an image with a filename part */
@@ -195,6 +218,8 @@ pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, 
             pg_value *name;
             if ((dl = decode(p.file, p.filelen, 0, buf)) < 0)
                 return BAD(why, bad);
+            if (strict && dl > MAX_SHORT)
+                return BAD(why, TOO_LONG);
             if (!(name = text(a, buf, (size_t)dl)) || !put(a, o, "altText", name)
                 || !put(a, o, "filename", name))
                 return OOM(why);
@@ -207,6 +232,8 @@ pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, 
     if (p.file) {
         if ((dl = decode(p.file, p.filelen, 0, buf)) < 0)
             return BAD(why, bad);
+        if (strict && dl > MAX_SHORT)
+            return BAD(why, TOO_LONG);
         if (!put(a, o, "filename", text(a, buf, (size_t)dl)))
             return OOM(why);
     }
@@ -217,10 +244,14 @@ pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, 
         h = fragment_param(p.frag, p.end, "posterHeight", &hl);
         if ((w && !all_digits(w, wl)) || (h && !all_digits(h, hl)))
             return BAD(why, bad);
-        if (uri) {
+        /* "posterUri=" with nothing after it is no poster, as for the SDK (an empty value
+         * is false in its `if`) and progallery.uri: a poster's id is never empty */
+        if (uri && ((dl = decode(uri, len, 1, buf)) < 0 || (strict && !poster_id_ok(buf, (size_t)dl))))
+            return BAD(why, bad);
+        if (strict && uri && dl > MAX_SHORT)
+            return BAD(why, TOO_LONG);
+        if (uri && dl > 0) {
             pg_value *poster, *posters;
-            if ((dl = decode(uri, len, 1, buf)) < 0)
-                return BAD(why, bad);
             if (!(poster = pg_new_object(a, 3)) || !(posters = pg_new_array(a, 1))
                 || !put(a, poster, "id", text(a, buf, (size_t)dl))
                 || (h && !put(a, poster, "height", number_of(a, h, hl)))
@@ -230,6 +261,11 @@ pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, 
         }
     }
     return o;
+}
+
+pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, const char **why)
+{
+    return parse(a, k, s, n, why, 1);
 }
 
 /* ---- strings from objects ---------------------------------------------------- */
@@ -364,7 +400,7 @@ pg_value *pg_media_string(pg_arena *a, pg_media_kind k, const pg_value *obj)
      * fragment parameters, the caller's own percent-encoding). */
     if (url && !b.oom) {
         const char *why;
-        pg_value *parsed = pg_media_parse(a, k, url->u.str.s, url->u.str.len, &why);
+        pg_value *parsed = parse(a, k, url->u.str.s, url->u.str.len, &why, 0);
         pg_strbuf_init(&c, stack2, sizeof stack2);
         if (parsed && derive(&c, k, parsed) && !c.oom && c.len == b.len
             && memcmp(c.buf, b.buf, b.len) == 0) {
@@ -592,7 +628,9 @@ static pg_value *from_object(ctx *c, pg_media_kind k, const pg_value *in)
         /* named as the media field itself: its url is what a Velo string is */
         pg_value *parsed = pg_media_parse(c->a, k, url->u.str.s, url->u.str.len, &why);
         if (!parsed)
-            return why ? bad(c, why) : oom(c), NULL;
+            return !why ? oom(c)
+                   : why == pg_media_too_long ? pg_fail_at(c->st, PG_RESOURCE_EXHAUSTED, c->path, "%s", why)
+                                              : bad(c, why), NULL;
         /* what the string says, then the object's other fields */
         for (i = 0; i < out->u.obj.n; i++) {
             const pg_member *m = &out->u.obj.m[i];
@@ -605,11 +643,12 @@ static pg_value *from_object(ctx *c, pg_media_kind k, const pg_value *in)
     }
 }
 
-pg_value *pg_media_stored(pg_arena *a, pg_media_kind k, const char *s, size_t n, const char **why)
+pg_value *pg_media_stored(pg_arena *a, pg_media_kind k, const char *s, size_t n, const char **why,
+                          int strict)
 {
     char stack[1024];
     pg_strbuf b;
-    pg_value *o = pg_media_parse(a, k, s, n, why), *url;
+    pg_value *o = parse(a, k, s, n, why, strict), *url;
     const char *prefix = k == PG_IMAGE ? IMAGE_PREFIX : VIDEO_PREFIX;
     int same;
     if (!o || pg_obj_get(o, "url"))
@@ -644,9 +683,11 @@ pg_value *pg_media_value(pg_arena *a, pg_media_kind k, const pg_value *in, pg_pa
         pg_value *out;
         if (!check_text(&c, in, 1, PG_MAX_MEDIA_URL))
             return NULL;
-        out = pg_media_stored(a, k, in->u.str.s, in->u.str.len, &why);
+        out = pg_media_stored(a, k, in->u.str.s, in->u.str.len, &why, 1);
         if (!out)
-            return why ? bad(&c, why) : oom(&c), NULL;
+            return !why ? oom(&c)
+                   : why == pg_media_too_long ? pg_fail_at(st, PG_RESOURCE_EXHAUSTED, path, "%s", why)
+                                              : bad(&c, why), NULL;
         return out;
     }
     if (in->type != PG_OBJECT)

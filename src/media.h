@@ -19,15 +19,17 @@ pg_value *pg_media_value(pg_arena *a, pg_media_kind k, const pg_value *in, pg_pa
                          pg_status *st);
 
 /* Velo string -> object, NULL when s is not one (*why: static text; NULL when
- * out of memory). */
+ * out of memory; pg_media_too_long past a part's 1024-byte bound, RESOURCE_EXHAUSTED). */
+extern const char pg_media_too_long[];
 pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n,
                          const char **why);
 
 /* A Velo string a caller stores -> the object kept: pg_media_parse's, with the
  * string itself as the url when the object would derive another string, so
- * that nothing of it is lost. */
+ * that nothing of it is lost. strict: a caller's string (pg_media_parse's rules); not:
+ * a stored document's, upgraded as it is. */
 pg_value *pg_media_stored(pg_arena *a, pg_media_kind k, const char *s, size_t n,
-                          const char **why);
+                          const char **why, int strict);
 
 /* A stored object -> its Velo string (a string node); NULL when out of
  * memory. A string (a document stored before objects were) is returned as it is. */

@@ -697,7 +697,7 @@ static int upgrade_media(pg_arena *a, pg_value *owner, const char *key, pg_media
         pg_value *obj;
         if (!key_is(m, key) || m->val->type != PG_STRING)
             continue;
-        obj = pg_media_stored(a, k, m->val->u.str.s, m->val->u.str.len, &why);
+        obj = pg_media_stored(a, k, m->val->u.str.s, m->val->u.str.len, &why, 0);
         if (!obj)
             return why ? -1 : 0;
         m->val = obj;

@@ -33,6 +33,7 @@ local _M = { _VERSION = require "progallery.version" }
 local IMAGE_PREFIX = "wix:image://v1/"
 local VIDEO_PREFIX = "wix:video://v1/"
 local MAX_BYTES = 4096        -- imageInfo / videoInfo (API.md section 4)
+local MAX_PART = 1024         -- an id, a filename, a poster id: the REST object's bound (src/media.c)
 local MAX_DIGITS = 9          -- of a size in the fragment (src/model.c all_digits)
 local MAX_SIZE = 999999999    -- the largest such size
 
@@ -220,6 +221,8 @@ local function parse(s, kind, prefix, check_length)
     local slash = find(path, "/", 1, true)
     local id = slash and sub(path, 1, slash - 1) or path
     if id == "" then return nil, "missing media id", INVALID end
+    -- the REST object's bound on an id, a filename and a poster id (src/media.c, MAX_SHORT)
+    if #id > MAX_PART then return nil, "media id: longer than " .. MAX_PART .. " bytes", EXHAUSTED end
     local frag = hash and sub(s, hash + 1) or nil
     local parts = { kind = kind, scheme = "wix", uri = s, id = id, params = fragment_params(frag) }
     if slash then
@@ -232,6 +235,9 @@ local function parse(s, kind, prefix, check_length)
         if not name then return nil, "filename: " .. err, INVALID end
         if find(name, "\0", 1, true) then
             return nil, "filename: a NUL byte once decoded", INVALID
+        end
+        if #name > MAX_PART then
+            return nil, "filename: longer than " .. MAX_PART .. " bytes once decoded", EXHAUSTED
         end
         parts.filename = name
     end
@@ -250,6 +256,13 @@ local function parse(s, kind, prefix, check_length)
             poster = form_decode(poster)
             if not valid_utf8(poster) or find(poster, "\0", 1, true) then
                 return nil, "posterUri: not valid UTF-8 without NUL once decoded", INVALID
+            end
+            -- a poster's id goes back into the fragment as it is (the REST object's rule)
+            if find(poster, "[%c &#%%+\127]") then
+                return nil, "posterUri: must not contain spaces, control characters or any of &#%+ once decoded", INVALID
+            end
+            if #poster > MAX_PART then
+                return nil, "posterUri: longer than " .. MAX_PART .. " bytes once decoded", EXHAUSTED
             end
             parts.posterUri = poster
         end

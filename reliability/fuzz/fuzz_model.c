@@ -93,7 +93,7 @@ static void check_media_one(pg_arena *a, const pg_value *owner, const char *key,
     if (!(s1 = pg_media_string(a, k, obj)))
         return; /* OOM */
     CHECK(s1->type == PG_STRING, "no Velo string for %s", key);
-    back = pg_media_stored(a, k, s1->u.str.s, s1->u.str.len, &why);
+    back = pg_media_stored(a, k, s1->u.str.s, s1->u.str.len, &why, 1); /* as a caller's string */
     if (!back && !why)
         return; /* OOM */
     CHECK(back != NULL, "the Velo string of a stored %s does not parse (%s): %.*s", key, why,
