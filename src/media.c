@@ -179,7 +179,7 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
     wix_parts p;
     pg_value *o;
     size_t len;
-    long dl;
+    long dl = 0;
     if (n == 0 || n > PG_MAX_MEDIA_URL || !no_blanks(s, n) || pg_utf8_problem(s, n))
         return BAD(why, bad);
     /* legacy "image://..." / "video://...": Wix's SDK puts "wix:" in front */
