@@ -401,14 +401,21 @@ pg_value *pg_media_string(pg_arena *a, pg_media_kind k, const pg_value *obj)
     if (url && !b.oom) {
         const char *why;
         pg_value *parsed = parse(a, k, url->u.str.s, url->u.str.len, &why, 0);
+        int same;
         pg_strbuf_init(&c, stack2, sizeof stack2);
-        if (parsed && derive(&c, k, parsed) && !c.oom && c.len == b.len
-            && memcmp(c.buf, b.buf, b.len) == 0) {
+        same = parsed && derive(&c, k, parsed) && !c.oom && c.len == b.len
+               && memcmp(c.buf, b.buf, b.len) == 0;
+        /* out of memory is NULL, never the other string (found by the fuzzer) */
+        if ((!parsed && !why) || c.oom) {
             pg_strbuf_free(&c);
+            pg_strbuf_free(&b);
+            return NULL;
+        }
+        pg_strbuf_free(&c);
+        if (same) {
             pg_strbuf_free(&b);
             return (pg_value *)url;
         }
-        pg_strbuf_free(&c);
     }
     if (!b.oom)
         out = pg_new_string(a, b.buf, b.len);
