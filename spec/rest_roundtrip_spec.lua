@@ -127,6 +127,18 @@ describe("REST round trips (store:rest)", function()
                  velo.video.videoInfo)
   end)
 
+  it("a media object with a url and fields the url also gives: the url's win, each member once", function()
+    -- the object's members were looked up by their key as a C string; a JSON key is not one,
+    -- so "filename" went in twice (found by the fuzzer, as an ASan over-read)
+    local text = assert(store:rest("createGalleryItem", gid, nil, nil, '{"item":{"video":{"videoInfo":'
+      .. '{"url":"wix:video://v1/a/b.mp4#posterUri=p.jpg&posterWidth=1&posterHeight=2","filename":"other.mp4"}}}}'))
+    local _, filenames = text:gsub('"filename":', "")
+    assert.equal(1, filenames, text)
+    local info = cjson.decode(text).item.video.videoInfo
+    assert.equal("b.mp4", info.filename)
+    assert.equal("a", info.id)
+  end)
+
   it("a Velo string with a watermark comes back to a Velo caller as it was stored", function()
     local s = "wix:image://v1/w.jpg/w.jpg#originWidth=10&originHeight=20&watermark=tok"
     local r = assert(store:createGalleryItem(gid, { image = { imageInfo = s } }))

@@ -641,7 +641,7 @@ static pg_value *from_object(ctx *c, pg_media_kind k, const pg_value *in)
         /* what the string says, then the object's other fields */
         for (i = 0; i < out->u.obj.n; i++) {
             const pg_member *m = &out->u.obj.m[i];
-            if (key_is(m, "url") || pg_obj_get(parsed, m->key))
+            if (key_is(m, "url") || pg_obj_getl(parsed, m->key, m->keylen))
                 continue;
             if (!pg_obj_addl(c->a, parsed, m->key, m->keylen, m->val))
                 return oom(c), NULL;

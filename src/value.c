@@ -134,10 +134,14 @@ int pg_obj_add(pg_arena *a, pg_value *obj, const char *key, pg_value *val)
 
 pg_value *pg_obj_get(const pg_value *obj, const char *key)
 {
-    size_t i, klen;
+    return pg_obj_getl(obj, key, strlen(key));
+}
+
+pg_value *pg_obj_getl(const pg_value *obj, const char *key, size_t klen)
+{
+    size_t i;
     if (!obj || obj->type != PG_OBJECT)
         return NULL;
-    klen = strlen(key);
     for (i = 0; i < obj->u.obj.n; i++) {
         const pg_member *m = &obj->u.obj.m[i];
         if (m->keylen == klen && memcmp(m->key, key, klen) == 0)

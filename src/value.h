@@ -62,6 +62,8 @@ int pg_obj_add(pg_arena *a, pg_value *obj, const char *key, pg_value *val);
 int pg_obj_addl(pg_arena *a, pg_value *obj, const char *key, size_t keylen, pg_value *val);
 /* Member lookup by key; NULL when absent. */
 pg_value *pg_obj_get(const pg_value *obj, const char *key);
+/* The same for a key of klen bytes (a member's key: not NUL-terminated). */
+pg_value *pg_obj_getl(const pg_value *obj, const char *key, size_t klen);
 
 /* "string", "table", ... or the description of a PG_INVALID value. */
 const char *pg_type_name(const pg_value *v);
