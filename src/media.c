@@ -131,7 +131,7 @@ static pg_value *number_of(pg_arena *a, const char *digits, size_t n)
 
 #define OOM(why) (*(why) = NULL, (pg_value *)NULL)
 #define BAD(why, msg) (*(why) = (msg), (pg_value *)NULL)
-const char pg_media_too_long[] = "its id, filename or poster id is longer than 1024 bytes (once decoded)";
+const char pg_media_too_long[] = "its id, filename, poster id or watermark is longer than 1024 bytes (once decoded)";
 #define TOO_LONG pg_media_too_long
 
 static const char BAD_IMAGE[] =
@@ -225,6 +225,8 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
                 return OOM(why);
         }
         mark = fragment_param(p.frag, p.end, "watermark", &ml);
+        if (strict && mark && ml > MAX_SHORT)
+            return BAD(why, TOO_LONG);
         if (mark && ml && !put(a, o, "watermark", text(a, mark, ml)))
             return OOM(why);
         return o;

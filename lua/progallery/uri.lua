@@ -250,6 +250,10 @@ local function parse(s, kind, prefix, check_length)
         if not parts.width then return nil, err, INVALID end
         parts.height, err = fragment_size(frag, "originHeight", true)
         if not parts.height then return nil, err, INVALID end
+        local mark = raw_param(frag, "watermark")
+        if mark and #mark > MAX_PART then
+            return nil, "watermark: longer than " .. MAX_PART .. " bytes", EXHAUSTED
+        end
     else
         local poster = frag and raw_param(frag, "posterUri")
         if poster and poster ~= "" then
