@@ -107,6 +107,10 @@ describe("media URI grammar: progallery.uri and the store agree on every vector"
         assert.is_nil(r, "the store accepted it")
         assert.is_true(code == "INVALID_ARGUMENT" or code == "RESOURCE_EXHAUSTED", code)
         assert.matches("^item%." .. kind .. "%." .. kind .. "Info", err)
+        -- the REST codec (src/rest.c, progallery.rest) refuses it with the same code
+        local t, terr, tcode = rest.itemToRest(item_with(kind, stored))
+        assert.is_nil(t, "progallery.rest accepted it")
+        assert.equal(code, tcode, terr)
       else
         assert.is_not_nil(r, err)
         assert.equal(stored, r[kind][kind .. "Info"])

@@ -131,8 +131,11 @@ static pg_value *number_of(pg_arena *a, const char *digits, size_t n)
 
 #define OOM(why) (*(why) = NULL, (pg_value *)NULL)
 #define BAD(why, msg) (*(why) = (msg), (pg_value *)NULL)
-const char pg_media_too_long[] = "its id, filename, poster id or watermark is longer than 1024 bytes (once decoded)";
-#define TOO_LONG pg_media_too_long
+/* the two bounds a string can pass (RESOURCE_EXHAUSTED, pg_media_refuse): its own, and the
+ * REST object's on each part */
+static const char TOO_LONG[] = "longer than 4096 bytes (with \"wix:\" for a legacy string)";
+static const char PART_TOO_LONG[] =
+    "its id, filename, poster id or watermark is longer than 1024 bytes (once decoded)";
 
 static const char BAD_IMAGE[] =
     "must be a wix:image://v1/<id>/<filename>#originWidth=<w>&originHeight=<h> URI or an http(s):// URL";
@@ -154,14 +157,16 @@ static int no_blanks(const char *s, size_t n)
     return 1;
 }
 
-/* A decoded posterUri as a poster's id: the REST object's rule (check_id below), since
- * the id goes back into the string's fragment as it is. */
-static int poster_id_ok(const char *s, size_t n)
+/* A media id goes into the string's path (and a poster's into its fragment) as it is,
+ * so it holds no space, control character or any of forbidden (the characters that end
+ * those parts). */
+#define POSTER_FORBIDDEN "&#%+"
+static int id_chars_ok(const char *s, size_t n, const char *forbidden)
 {
     size_t i;
     for (i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch <= 0x20 || ch == 0x7F || ch == '&' || ch == '#' || ch == '%' || ch == '+')
+        if (ch <= 0x20 || ch == 0x7F || strchr(forbidden, ch))
             return 0;
     }
     return 1;
@@ -180,10 +185,17 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
     pg_value *o;
     size_t len;
     long dl = 0;
-    if (n == 0 || n > PG_MAX_MEDIA_URL || !no_blanks(s, n) || pg_utf8_problem(s, n))
+    /* in check_text's order (a caller's string meets that first): UTF-8, length, the rest */
+    if (n == 0 || pg_utf8_problem(s, n))
+        return BAD(why, bad);
+    if (n > PG_MAX_MEDIA_URL)
+        return BAD(why, TOO_LONG);
+    if (!no_blanks(s, n))
         return BAD(why, bad);
     /* legacy "image://..." / "video://...": Wix's SDK puts "wix:" in front */
-    if (n >= PREFIX_LEN - 4 && memcmp(s, prefix + 4, PREFIX_LEN - 4) == 0 && n + 4 <= PG_MAX_MEDIA_URL) {
+    if (n >= PREFIX_LEN - 4 && memcmp(s, prefix + 4, PREFIX_LEN - 4) == 0) {
+        if (n + 4 > PG_MAX_MEDIA_URL)
+            return BAD(why, TOO_LONG);
         if (!(full = pg_arena_alloc(a, n + 4)))
             return OOM(why);
         memcpy(full, "wix:", 4);
@@ -202,7 +214,7 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
     /* the REST object's bound on an id, a filename and a poster id (check_id, check_text):
      * what a string gives, the object it becomes must hold */
     if (strict && p.idlen > MAX_SHORT)
-        return BAD(why, TOO_LONG);
+        return BAD(why, PART_TOO_LONG);
     if (!(o = pg_new_object(a, 7)) || !put(a, o, "id", text(a, p.id, p.idlen))
         || (k == PG_IMAGE && p.file && !put(a, o, "url", text(a, s, n))))
         return OOM(why); /* url: the SDK sets it on an image with a filename part */
@@ -219,14 +231,14 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
             if ((dl = decode(p.file, p.filelen, 0, buf)) < 0)
                 return BAD(why, bad);
             if (strict && dl > MAX_SHORT)
-                return BAD(why, TOO_LONG);
+                return BAD(why, PART_TOO_LONG);
             if (!(name = text(a, buf, (size_t)dl)) || !put(a, o, "altText", name)
                 || !put(a, o, "filename", name))
                 return OOM(why);
         }
         mark = fragment_param(p.frag, p.end, "watermark", &ml);
         if (strict && mark && ml > MAX_SHORT)
-            return BAD(why, TOO_LONG);
+            return BAD(why, PART_TOO_LONG);
         if (mark && ml && !put(a, o, "watermark", text(a, mark, ml)))
             return OOM(why);
         return o;
@@ -235,7 +247,7 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
         if ((dl = decode(p.file, p.filelen, 0, buf)) < 0)
             return BAD(why, bad);
         if (strict && dl > MAX_SHORT)
-            return BAD(why, TOO_LONG);
+            return BAD(why, PART_TOO_LONG);
         if (!put(a, o, "filename", text(a, buf, (size_t)dl)))
             return OOM(why);
     }
@@ -246,12 +258,13 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
         h = fragment_param(p.frag, p.end, "posterHeight", &hl);
         if ((w && !all_digits(w, wl)) || (h && !all_digits(h, hl)))
             return BAD(why, bad);
-        /* "posterUri=" with nothing after it is no poster, as for the SDK (an empty value
-         * is false in its `if`) and progallery.uri: a poster's id is never empty */
-        if (uri && ((dl = decode(uri, len, 1, buf)) < 0 || (strict && !poster_id_ok(buf, (size_t)dl))))
+        if (uri && ((dl = decode(uri, len, 1, buf)) < 0
+                    || (strict && !id_chars_ok(buf, (size_t)dl, POSTER_FORBIDDEN))))
             return BAD(why, bad);
         if (strict && uri && dl > MAX_SHORT)
-            return BAD(why, TOO_LONG);
+            return BAD(why, PART_TOO_LONG);
+        /* "posterUri=" with nothing after it is no poster, as for the SDK (an empty value
+         * is false in its `if`) and progallery.uri: a poster's id is never empty */
         if (uri && dl > 0) {
             pg_value *poster, *posters;
             if (!(poster = pg_new_object(a, 3)) || !(posters = pg_new_array(a, 1))
@@ -268,6 +281,14 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
 pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, const char **why)
 {
     return parse(a, k, s, n, why, 1);
+}
+
+int pg_media_refuse(pg_status *st, const pg_path *path, const char *why)
+{
+    if (!why)
+        return pg_fail(st, PG_INTERNAL, "out of memory");
+    return pg_fail_at(st, why == TOO_LONG || why == PART_TOO_LONG ? PG_RESOURCE_EXHAUSTED : PG_INVALID_ARGUMENT,
+                      path, "%s", why);
 }
 
 /* ---- strings from objects ---------------------------------------------------- */
@@ -470,19 +491,13 @@ static int check_dimension(ctx *c, const pg_value *v)
     return 1;
 }
 
-/* A media id goes into the string's path (and a poster's into its fragment) as
- * it is, so it holds none of the characters that end those parts. */
 static int check_id(ctx *c, const pg_value *v, const char *forbidden)
 {
-    size_t i;
     if (!check_text(c, v, 1, MAX_SHORT))
         return 0;
-    for (i = 0; i < v->u.str.len; i++) {
-        unsigned char ch = (unsigned char)v->u.str.s[i];
-        if (ch <= 0x20 || ch == 0x7F || strchr(forbidden, ch))
-            return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path,
-                              "must not contain spaces, control characters or any of %s", forbidden);
-    }
+    if (!id_chars_ok(v->u.str.s, v->u.str.len, forbidden))
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path,
+                          "must not contain spaces, control characters or any of %s", forbidden);
     return 1;
 }
 
@@ -546,7 +561,7 @@ static pg_value *list_of(ctx *c, const pg_value *in, const rule *rules, size_t n
             o2 = pg_path_key(c->path, "url", 3);
             if (seg.u.str.len == 0)
                 return bad(c, "must end in a file name (the poster's id), not a slash"), NULL;
-            if (!check_id(c, &seg, "&#%+"))
+            if (!check_id(c, &seg, POSTER_FORBIDDEN))
                 return NULL;
             pg_path_pop(c->path, o2);
         }
@@ -585,7 +600,7 @@ static pg_value *object_of(ctx *c, const pg_value *in, const rule *rules, size_t
         case K_URL: ok = check_text(c, v, 1, PG_MAX_MEDIA_URL); break;
         case K_DIM: ok = check_dimension(c, v); break;
         case K_ID: ok = check_id(c, v, "/?#"); break;
-        case K_POSTER_ID: ok = check_id(c, v, "&#%+"); break;
+        case K_POSTER_ID: ok = check_id(c, v, POSTER_FORBIDDEN); break;
         case K_TOKEN: ok = check_id(c, v, "&") && check_text(c, v, 1, PG_MAX_MEDIA_URL); break;
         case K_RESOLUTIONS: ok = (v = list_of(c, v, resolution_rules, COUNT(resolution_rules))) != NULL; break;
         case K_POSTERS: ok = (v = list_of(c, v, poster_rules, COUNT(poster_rules))) != NULL; break;
@@ -637,9 +652,7 @@ static pg_value *from_object(ctx *c, pg_media_kind k, const pg_value *in)
         /* named as the media field itself: its url is what a Velo string is */
         pg_value *parsed = pg_media_parse(c->a, k, url->u.str.s, url->u.str.len, &why);
         if (!parsed)
-            return !why ? oom(c)
-                   : why == pg_media_too_long ? pg_fail_at(c->st, PG_RESOURCE_EXHAUSTED, c->path, "%s", why)
-                                              : bad(c, why), NULL;
+            return pg_media_refuse(c->st, c->path, why), NULL;
         /* what the string says, then the object's other fields */
         for (i = 0; i < out->u.obj.n; i++) {
             const pg_member *m = &out->u.obj.m[i];
@@ -694,9 +707,7 @@ pg_value *pg_media_value(pg_arena *a, pg_media_kind k, const pg_value *in, pg_pa
             return NULL;
         out = pg_media_stored(a, k, in->u.str.s, in->u.str.len, &why, 1);
         if (!out)
-            return !why ? oom(&c)
-                   : why == pg_media_too_long ? pg_fail_at(st, PG_RESOURCE_EXHAUSTED, path, "%s", why)
-                                              : bad(&c, why), NULL;
+            return pg_media_refuse(st, path, why), NULL;
         return out;
     }
     if (in->type != PG_OBJECT)

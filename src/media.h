@@ -18,11 +18,13 @@ typedef enum { PG_IMAGE, PG_VIDEO } pg_media_kind;
 pg_value *pg_media_value(pg_arena *a, pg_media_kind k, const pg_value *in, pg_path *path,
                          pg_status *st);
 
-/* Velo string -> object, NULL when s is not one (*why: static text; NULL when
- * out of memory; pg_media_too_long past a part's 1024-byte bound, RESOURCE_EXHAUSTED). */
-extern const char pg_media_too_long[];
+/* Velo string -> object, NULL when s is not one (*why: static text, for pg_media_refuse;
+ * NULL when out of memory). */
 pg_value *pg_media_parse(pg_arena *a, pg_media_kind k, const char *s, size_t n,
                          const char **why);
+/* Sets st (at path) for a parse's why: INTERNAL when NULL, RESOURCE_EXHAUSTED past a
+ * bound (the string's 4,096 bytes, a part's 1,024), INVALID_ARGUMENT otherwise. Returns 0. */
+int pg_media_refuse(pg_status *st, const pg_path *path, const char *why);
 
 /* A Velo string a caller stores -> the object kept: pg_media_parse's, with the
  * string itself as the url when the object would derive another string, so

@@ -89,9 +89,7 @@ static int media(walk *w, pg_member *m, pg_media_kind k)
         if (v->type == PG_OBJECT) /* an object already: checked unless it is the store's */
             return w->how->trusted || (m->val = pg_media_value(w->a, k, v, w->path, w->st)) != NULL;
         if (!(out = pg_media_parse(w->a, k, v->u.str.s, v->u.str.len, &why)))
-            return !why ? oom(w)
-                   : why == pg_media_too_long ? pg_fail_at(w->st, PG_RESOURCE_EXHAUSTED, w->path, "%s", why)
-                                              : fail(w, "%s", why);
+            return pg_media_refuse(w->st, w->path, why);
     } else {
         if (v->type == PG_STRING)
             return 1; /* the Velo form already */
