@@ -1295,16 +1295,24 @@ static int same_chunk(const pg_event_row *a, const pg_event_row *b)
                || (a->actor_id && b->actor_id && memcmp(a->actor_id, b->actor_id, a->actor_idlen) == 0));
 }
 
+#define CHUNK_FAST_BYTES 4096
+
 /* LZ4 of the packed chunk into out (LZ4_compressBound(at) bytes), when that saves an
  * eighth or more; 0 when the chunk is better stored as it is. */
 static int chunk_compress(pg_storage *s, const unsigned char *body, size_t at, unsigned char *out)
 {
-    int c;
+    int c, accel;
     /* One event of a small item is compressed too: at synchronous=NORMAL most of the feed's
      * cost is the checkpoints its bytes bring (measured: a write took 68 us without
      * checkpoints, 136 us with), and LZ4 takes about a sixth off a typical event. */
     if (at < 256 || at > LZ4_MAX_INPUT_SIZE)
         return 0;
+    /* A chunk of many events is compressed faster: on the bench's chunks acceleration 4
+     * kept the size (a deletion's 71.1% against 69.8% at 1, created items' 5.7% against
+     * 5.6%) in half the time or less (10.2 against 24.4 us a deletion chunk, 23 against 46
+     * for created items); one event's few matches need the full search (a sixth off, at 4
+     * less than the eighth below). */
+    accel = at >= CHUNK_FAST_BYTES ? 4 : 1;
     if (!s->lz4)
         s->lz4 = LZ4_createStream(); /* NULL (no memory): the stateless call below */
     if (s->lz4) {
@@ -1313,9 +1321,9 @@ static int chunk_compress(pg_storage *s, const unsigned char *body, size_t at, u
          * puts out of reach */
         LZ4_resetStream_fast(s->lz4);
         c = LZ4_compress_fast_continue(s->lz4, (const char *)body, (char *)out, (int)at,
-                                       LZ4_compressBound((int)at), 1);
+                                       LZ4_compressBound((int)at), accel);
     } else
-        c = LZ4_compress_default((const char *)body, (char *)out, (int)at, LZ4_compressBound((int)at));
+        c = LZ4_compress_fast((const char *)body, (char *)out, (int)at, LZ4_compressBound((int)at), accel);
     return c > 0 && (size_t)c <= at - at / 8 ? c : 0;
 }
 
