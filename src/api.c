@@ -797,15 +797,21 @@ static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
         || (has_revision && !revision_current("options", revision, g.revision, st)))
         return end(db, NULL, st);
     if (db->feed_on) {
-        char (*ids)[PG_UUID_LEN + 1];
+        char (*ids)[PG_UUID_LEN + 1] = pg_arena_alloc(db->arena, PG_CHUNK_EVENTS * sizeof *ids);
         size_t n, i;
-        if (db->ops->items_delete_all(db->s, g.key, db->arena, &ids, &n, st) < 0
-            || !reserve_window(db, n + 1, st))
+        if (!ids)
+            return end(db, oom(st), st);
+        /* totalItems is exact: the prune before the first append makes room for them all */
+        if (!reserve_window(db, (size_t)g.item_count + 1, st))
             return end(db, NULL, st);
-        for (i = 0; i < n; i++)
-            if (!item_deleted_event(db, g.id, ids[i], PG_ORIGIN_GALLERY_DELETED, now, st)
-                || !spill_events(db, st))
+        do {
+            if (db->ops->items_delete_some(db->s, g.key, ids, PG_CHUNK_EVENTS, &n, st) < 0)
                 return end(db, NULL, st);
+            for (i = 0; i < n; i++)
+                if (!item_deleted_event(db, g.id, ids[i], PG_ORIGIN_GALLERY_DELETED, now, st)
+                    || !spill_events(db, st))
+                    return end(db, NULL, st);
+        } while (n == PG_CHUNK_EVENTS);
         /* appended while the gallery still holds its entityEventSequence */
         if (!gallery_event(db, PG_EV_GALLERY_DELETED, &g, now, st) || !flush_events(db, st))
             return end(db, NULL, st);

@@ -37,8 +37,9 @@
 #include "value.h"
 
 /* The version of this interface; an engine table says which one it implements. */
-/* 3: revisions, moves and queries (spec section 14) */
-#define PG_STORAGE_VERSION 3
+/* 3: revisions, moves and queries (spec section 14); 4: items_delete_some (a deletion's
+ * items a batch at a time, for its events) in place of items_delete_all */
+#define PG_STORAGE_VERSION 4
 
 typedef struct pg_storage pg_storage;
 
@@ -185,12 +186,13 @@ typedef struct pg_storage_ops {
     int (*items_clone)(pg_storage *s, int64_t src_key, int64_t dst_key, double first_sort,
                        int64_t now_ms, const char (*ids)[PG_UUID_LEN + 1], size_t nids,
                        int64_t *copied, pg_status *st);
-    /* Deletes every item of a gallery (as gallery_delete does) and gives their ids,
-     * in no particular order; *ids is arena memory. For the events of a deletion (SQLite
-     * reads the ids and deletes a batch at a time: its DELETE ... RETURNING took a
-     * statement journal). */
-    int (*items_delete_all)(pg_storage *s, int64_t gallery_key, pg_arena *a,
-                            char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st);
+    /* Deletes up to max of a gallery's items (as gallery_delete does) and writes their
+     * ids to ids, in no particular order; *n < max: none is left. For the events of a
+     * deletion, called until then, so that its memory is a batch's, reused, whatever the
+     * gallery's size (SQLite reads a batch's ids, then deletes the batch while its pages
+     * are in the cache: a DELETE ... RETURNING took a statement journal). */
+    int (*items_delete_some)(pg_storage *s, int64_t gallery_key, char (*ids)[PG_UUID_LEN + 1],
+                             size_t max, size_t *n, pg_status *st);
 
     /* ---- the event feed (inside a write transaction where it writes) ---- */
     /* Appends rows in order, setting their seq and entity_seq. */

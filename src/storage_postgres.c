@@ -104,7 +104,7 @@ enum {
     Q_GALLERY_FIND, Q_GALLERY_FIND_LOCK, Q_GALLERY_INSERT, Q_GALLERY_UPDATE, Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERIES_LOCK, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
-    Q_ITEMS_CLONE, Q_ITEMS_DELETE_ALL,
+    Q_ITEMS_CLONE, Q_ITEMS_DELETE_SOME,
     Q_FEED_STATE, Q_FEED_TAKE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
     Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
     Q_CURSOR_MIN, Q_CURSOR_GET, Q_CURSOR_SET, Q_LEASE_TAKE,
@@ -156,7 +156,9 @@ static const char *const sql[Q_COUNT] = {
                       " SELECT ($5::text[])[rn], $2, $4 + rn - 1, type, $3, $3, doc FROM"
                       " (SELECT row_number() OVER (ORDER BY sort_order, iid) AS rn, type, doc"
                       " FROM items WHERE gid = $1) s ORDER BY rn",
-    [Q_ITEMS_DELETE_ALL] = "DELETE FROM items WHERE gid = $1 RETURNING id",
+    /* a batch of the deletion's events' worth (items_delete_some) */
+    [Q_ITEMS_DELETE_SOME] = "DELETE FROM items WHERE iid IN"
+                            " (SELECT iid FROM items WHERE gid = $1 LIMIT $2) RETURNING id",
     [Q_FEED_STATE] = "SELECT last_seq, pruned_through FROM feed WHERE one = 1",
     /* takes n seqs; the row stays locked to the commit: seq order is commit order */
     [Q_FEED_TAKE] = "UPDATE feed SET last_seq = last_seq + $1 WHERE one = 1 RETURNING last_seq - $1",
@@ -1142,23 +1144,23 @@ static int pq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, doubl
     return 1;
 }
 
-static int pq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
-                               char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st)
+static int pq_items_delete_some(pg_storage *s, int64_t gallery_key, char (*ids)[PG_UUID_LEN + 1],
+                                size_t max, size_t *n, pg_status *st)
 {
     PGresult *r;
+    numbuf b;
+    const char *v[2];
     int i, nt;
-    *ids = NULL;
     *n = 0;
-    if (by_key(s, Q_ITEMS_DELETE_ALL, gallery_key, &r, st) < 0)
+    b.used = 0;
+    v[0] = i64(&b, gallery_key);
+    v[1] = i64(&b, (int64_t)max);
+    if (run_q(s, Q_ITEMS_DELETE_SOME, 2, v, NULL, NULL, &r, st) < 0)
         return -1;
     nt = PQntuples(r);
-    if (nt && !(*ids = pg_arena_alloc(a, (size_t)nt * sizeof **ids))) {
-        PQclear(r);
-        return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
-    }
-    for (i = 0; i < nt; i++)
-        copy_id((*ids)[i], r, i, 0);
-    *n = (size_t)nt;
+    for (i = 0; i < nt && (size_t)i < max; i++)
+        copy_id(ids[i], r, i, 0);
+    *n = (size_t)i;
     PQclear(r);
     return 1;
 }
@@ -2090,7 +2092,7 @@ const pg_storage_ops pg_postgres_ops = {
     .item_max_sort = pq_item_max_sort,
     .item_page = pq_item_page,
     .items_clone = pq_items_clone,
-    .items_delete_all = pq_items_delete_all,
+    .items_delete_some = pq_items_delete_some,
     .event_append = pq_event_append,
     .event_page = pq_event_page,
     .feed_state = pq_feed_state,

@@ -102,7 +102,7 @@ enum {
     Q_GALLERY_DELETE_ITEMS,
     Q_GALLERY_DELETE, Q_GALLERY_COUNT, Q_GALLERY_MAX_SORT, Q_GALLERY_PAGE,
     Q_ITEM_FIND, Q_ITEM_INSERT, Q_ITEM_UPDATE, Q_ITEM_DELETE, Q_ITEM_MAX_SORT, Q_ITEM_PAGE,
-    Q_ITEMS_CLONE, Q_ITEMS_DELETE_FIRST, Q_ITEMS_DELETE_NEXT, Q_ITEMS_DELETE_THROUGH,
+    Q_ITEMS_CLONE, Q_ITEMS_DELETE_FIRST, Q_ITEMS_DELETE_THROUGH,
     /* the event feed */
     Q_FEED_STATE, Q_FEED_SET_PRUNED, Q_CHUNK_INSERT, Q_ENTITY_ADD,
     Q_CHUNK_PAGE, Q_CHUNK_OLDEST, Q_CHUNK_DELETE_THROUGH,
@@ -155,13 +155,11 @@ static const char *const sql[Q_COUNT] = {
                       " (SELECT row_number() OVER (ORDER BY sort_order, iid) AS rn, type, doc"
                       " FROM items WHERE gid = ?1) ORDER BY rn",
     /* a gallery's items a batch at a time, in index order: the ids, then the batch's rows,
-     * deleted while its pages are still in the cache (items_delete_all); a DELETE ...
+     * deleted while its pages are still in the cache (items_delete_some); a DELETE ...
      * RETURNING writes every page it changes to a statement journal first (a temp file
      * past 64 KiB) */
     [Q_ITEMS_DELETE_FIRST] = "SELECT iid, id, sort_order FROM items WHERE gid = ?1"
-                             " ORDER BY sort_order, iid LIMIT ?4",
-    [Q_ITEMS_DELETE_NEXT] = "SELECT iid, id, sort_order FROM items WHERE gid = ?1"
-                            " AND (sort_order, iid) > (?2, ?3) ORDER BY sort_order, iid LIMIT ?4",
+                             " ORDER BY sort_order, iid LIMIT ?2",
     [Q_ITEMS_DELETE_THROUGH] = "DELETE FROM items WHERE gid = ?1 AND (sort_order, iid) <= (?2, ?3)",
     [Q_FEED_STATE] = "SELECT max(coalesce((SELECT max(last_seq) FROM event_chunks), 0), pruned_through),"
                      " pruned_through FROM feed WHERE one = 1",
@@ -1066,62 +1064,38 @@ static int sq_items_clone(pg_storage *s, int64_t src_key, int64_t dst_key, doubl
     return 1;
 }
 
-/* The ids are read a batch at a time and each batch deleted at once: read first and
- * deleted after, the rows of a big gallery outgrow SQLite's page cache and each page
- * is read from the file twice (three deletions of 10,000 items: 214 ms in batches
- * against 218 ms, then 228 ms against 236 ms, medians of 7 alternating runs). */
-#define DELETE_BATCH 256
-
-static int sq_items_delete_all(pg_storage *s, int64_t gallery_key, pg_arena *a,
-                               char (**ids)[PG_UUID_LEN + 1], size_t *n, pg_status *st)
+/* A batch's ids are read, then the batch deleted at once: read first and deleted
+ * after, the rows of a big gallery outgrow SQLite's page cache and each page is read
+ * from the file twice (three deletions of 10,000 items: 214 ms in batches against 218
+ * ms, then 228 ms against 236 ms, medians of 7 alternating runs). The batch before is
+ * gone, so each starts at the gallery's first item. */
+static int sq_items_delete_some(pg_storage *s, int64_t gallery_key, char (*ids)[PG_UUID_LEN + 1],
+                                size_t max, size_t *n, pg_status *st)
 {
-    size_t cap = 0, got;
+    sqlite3_stmt *q = stmt(s, Q_ITEMS_DELETE_FIRST, st);
     int64_t last_key = 0;
     double last_sort = 0;
-    int rc;
-    *ids = NULL;
+    int rc = SQLITE_DONE;
     *n = 0;
-    do {
-        sqlite3_stmt *q = stmt(s, *n ? Q_ITEMS_DELETE_NEXT : Q_ITEMS_DELETE_FIRST, st);
-        if (!q)
-            return -1;
-        sqlite3_bind_int64(q, 1, gallery_key);
-        if (*n) {
-            bind_number(q, 2, last_sort);
-            sqlite3_bind_int64(q, 3, last_key);
-        }
-        sqlite3_bind_int64(q, 4, DELETE_BATCH);
-        got = 0;
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-            if (*n == cap) {
-                char (*grown)[PG_UUID_LEN + 1];
-                cap = cap ? cap * 2 : DELETE_BATCH;
-                if (!(grown = pg_arena_alloc(a, cap * sizeof *grown))) {
-                    finish(s, q, SQLITE_DONE, st);
-                    return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
-                }
-                if (*n)
-                    memcpy(grown, *ids, *n * sizeof *grown);
-                *ids = grown;
-            }
-            last_key = sqlite3_column_int64(q, 0);
-            copy_id((*ids)[(*n)++], q, 1);
-            last_sort = sqlite3_column_double(q, 2);
-            got++;
-        }
-        if (finish(s, q, rc, st) < 0)
-            return -1;
-        if (got) {
-            if (!(q = stmt(s, Q_ITEMS_DELETE_THROUGH, st)))
-                return -1;
-            sqlite3_bind_int64(q, 1, gallery_key);
-            bind_number(q, 2, last_sort);
-            sqlite3_bind_int64(q, 3, last_key);
-            if (run(s, q, st) < 0)
-                return -1;
-        }
-    } while (got == DELETE_BATCH);
-    return 1;
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, gallery_key);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+    while (*n < max && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        last_key = sqlite3_column_int64(q, 0);
+        copy_id(ids[(*n)++], q, 1);
+        last_sort = sqlite3_column_double(q, 2);
+    }
+    if (finish(s, q, rc, st) < 0)
+        return -1;
+    if (!*n)
+        return 1;
+    if (!(q = stmt(s, Q_ITEMS_DELETE_THROUGH, st)))
+        return -1;
+    sqlite3_bind_int64(q, 1, gallery_key);
+    bind_number(q, 2, last_sort);
+    sqlite3_bind_int64(q, 3, last_key);
+    return run(s, q, st);
 }
 
 /* ---- moves -------------------------------------------------------------- */
@@ -2010,7 +1984,7 @@ const pg_storage_ops pg_sqlite_ops = {
     .item_max_sort = sq_item_max_sort,
     .item_page = sq_item_page,
     .items_clone = sq_items_clone,
-    .items_delete_all = sq_items_delete_all,
+    .items_delete_some = sq_items_delete_some,
     .event_append = sq_event_append,
     .event_page = sq_event_page,
     .feed_state = sq_feed_state,
