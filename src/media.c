@@ -421,6 +421,12 @@ pg_value *pg_media_string(pg_arena *a, pg_media_kind k, const pg_value *obj)
     /* The string a Velo caller stored, when it still says what the object says:
      * the derived one would drop what Wix's objects have no field for (a query, other
      * fragment parameters, the caller's own percent-encoding). */
+    if (url && !b.oom && url->u.str.len == b.len && memcmp(url->u.str.s, b.buf, b.len) == 0) {
+        /* the string the object gives, as stored (an image with a filename, nearly always):
+         * either branch below would answer these bytes, so the parse is not needed */
+        pg_strbuf_free(&b);
+        return (pg_value *)url;
+    }
     if (url && !b.oom) {
         const char *why;
         pg_value *parsed = parse(a, k, url->u.str.s, url->u.str.len, &why, 0);
