@@ -141,3 +141,49 @@ describe("media URI grammar: progallery.uri and the store agree on every vector"
     end)
   end
 end)
+
+-- A caller's string is checked part by part with the checks of the REST fields the parts
+-- become (src/media.c, part_refused and check_leaf), so that a string and the REST object
+-- it stands for are refused alike, even where a part breaks two rules.
+describe("media URI grammar: a string's part and its REST field are refused with one code", function()
+  local store, gid
+  setup(function()
+    store = require("spec.support").admin()
+    gid = assert(store:createGallery { gallery = { name = "parts" } })._id
+  end)
+  teardown(function() store:close() end)
+
+  local LONG, D = ("n"):rep(1025), "#originWidth=1&originHeight=1"
+  local CASES = {
+    { "image id too long", "image", "wix:image://v1/" .. LONG .. "/n.jpg" .. D,
+      { id = LONG, width = 1, height = 1, filename = "n.jpg" }, "RESOURCE_EXHAUSTED" },
+    { "image filename too long", "image", "wix:image://v1/id/" .. LONG .. D,
+      { id = "id", width = 1, height = 1, filename = LONG }, "RESOURCE_EXHAUSTED" },
+    { "watermark too long", "image", "wix:image://v1/id/n.jpg" .. D .. "&watermark=" .. LONG,
+      { id = "id", width = 1, height = 1, filename = "n.jpg", watermark = LONG }, "RESOURCE_EXHAUSTED" },
+    { "video filename too long", "video", "wix:video://v1/v/" .. LONG,
+      { id = "v", filename = LONG }, "RESOURCE_EXHAUSTED" },
+    { "poster id too long", "video", "wix:video://v1/v#posterUri=" .. LONG,
+      { id = "v", posters = { { id = LONG } } }, "RESOURCE_EXHAUSTED" },
+    -- two rules broken: the length is checked first on both sides
+    { "poster id too long, with a &", "video", "wix:video://v1/v#posterUri=%26" .. LONG,
+      { id = "v", posters = { { id = "&" .. LONG } } }, "RESOURCE_EXHAUSTED" },
+    { "poster id with a +", "video", "wix:video://v1/v#posterUri=%2Bp.jpg",
+      { id = "v", posters = { { id = "+p.jpg" } } }, "INVALID_ARGUMENT" },
+  }
+  for _, c in ipairs(CASES) do
+    local label, kind, s, obj, code = c[1], c[2], c[3], c[4], c[5]
+    it(label, function()
+      local field = kind .. "Info"
+      local r, err, got = store:createGalleryItem(gid, { [kind] = { [field] = s } })
+      assert.is_nil(r, "the string was accepted")
+      assert.equal(code, got, err)
+      local body = cjson.encode { item = { [kind] = { [field] = obj } } }
+      local text, msg, rest_code = store:rest("createGalleryItem", gid, nil, nil, body)
+      assert.is_nil(text, "the REST object was accepted")
+      assert.equal(code, rest_code, msg)
+      -- and progallery.uri refuses the string too
+      assert.is_nil((kind == "image" and uri.parseImage or uri.parseVideo)(s))
+    end)
+  end
+end)

@@ -172,9 +172,105 @@ static int id_chars_ok(const char *s, size_t n, const char *forbidden)
     return 1;
 }
 
-/* strict: a caller's string, whose object must hold what a REST caller's would (the
- * poster id's characters, the 1024-byte bounds); not strict: a document stored before
- * those rules, upgraded as it was (nothing of it lost). */
+/* ---- the checks of a REST object's fields ---------------------------------------- */
+
+typedef struct {
+    pg_arena *a;
+    pg_path *path;
+    pg_status *st;
+} ctx;
+
+static int bad(ctx *c, const char *msg)
+{
+    return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "%s", msg);
+}
+
+static int oom(ctx *c) { return pg_fail(c->st, PG_INTERNAL, "out of memory"); }
+
+static int key_is(const pg_member *m, const char *k)
+{
+    return m->keylen == strlen(k) && memcmp(m->key, k, m->keylen) == 0;
+}
+
+static int check_text(ctx *c, const pg_value *v, size_t minlen, size_t maxlen)
+{
+    const char *why;
+    if (v->type != PG_STRING)
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "expected a string, got %s",
+                          pg_type_name(v));
+    if ((why = pg_utf8_problem(v->u.str.s, v->u.str.len)))
+        return bad(c, why);
+    if (v->u.str.len > maxlen)
+        return pg_fail_at(c->st, PG_RESOURCE_EXHAUSTED, c->path, "longer than %zu bytes", maxlen);
+    if (v->u.str.len < minlen)
+        return bad(c, "must not be empty");
+    return 1;
+}
+
+static int check_dimension(ctx *c, const pg_value *v)
+{
+    if (v->type != PG_NUMBER)
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "expected a number, got %s",
+                          pg_type_name(v));
+    if (!isfinite(v->u.n) || v->u.n != floor(v->u.n) || v->u.n < 0 || v->u.n > MAX_DIMENSION)
+        return bad(c, "must be an integer between 0 and 999999999");
+    return 1;
+}
+
+static int check_id(ctx *c, const pg_value *v, const char *forbidden)
+{
+    if (!check_text(c, v, 1, MAX_SHORT))
+        return 0;
+    if (!id_chars_ok(v->u.str.s, v->u.str.len, forbidden))
+        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path,
+                          "must not contain spaces, control characters or any of %s", forbidden);
+    return 1;
+}
+
+typedef enum { K_TEXT, K_URL, K_DIM, K_ID, K_POSTER_ID, K_TOKEN, K_RESOLUTIONS, K_POSTERS } kind;
+
+/* A leaf field's check, by its kind: what a REST object's field must hold (object_of),
+ * and so what each part of a caller's string must hold (part_refused). */
+static int check_leaf(ctx *c, kind k, const pg_value *v)
+{
+    switch (k) {
+    case K_TEXT: return check_text(c, v, 0, MAX_SHORT);
+    case K_URL: return check_text(c, v, 1, PG_MAX_MEDIA_URL);
+    case K_DIM: return check_dimension(c, v);
+    case K_ID: return check_id(c, v, "/?#");
+    case K_POSTER_ID: return check_id(c, v, POSTER_FORBIDDEN);
+    case K_TOKEN: return check_id(c, v, "&");
+    default: return pg_fail(c->st, PG_INTERNAL, "not a leaf field");
+    }
+}
+
+/* In a strict parse each part of the string passes the check of the field it becomes, so
+ * that the object a caller's string gives is one a REST caller could send. NULL, or the
+ * parse's refusal: PART_TOO_LONG for a length (RESOURCE_EXHAUSTED), else bad_msg. */
+static const char *part_refused(kind k, const char *s, size_t n, const char *bad_msg)
+{
+    pg_status st;
+    pg_path path;
+    pg_value v;
+    ctx c;
+    pg_path_init(&path, "");
+    c.a = NULL;
+    c.path = &path;
+    c.st = &st;
+    v.type = PG_STRING;
+    v.u.str.s = s;
+    v.u.str.len = n;
+    v.u.str.ref = 0;
+    if (check_leaf(&c, k, &v))
+        return NULL;
+    return st.code == PG_RESOURCE_EXHAUSTED ? PART_TOO_LONG : bad_msg;
+}
+
+/* ---- strings to objects --------------------------------------------------------- */
+
+/* strict: a caller's string, each part of which must pass its REST field's check
+ * (part_refused); not strict: a document stored before those rules, upgraded as it was
+ * (nothing of it lost). */
 static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, const char **why,
                        int strict)
 {
@@ -185,6 +281,7 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
     pg_value *o;
     size_t len;
     long dl = 0;
+    const char *refused;
     /* in check_text's order (a caller's string meets that first): UTF-8, length, the rest */
     if (n == 0 || pg_utf8_problem(s, n))
         return BAD(why, bad);
@@ -211,10 +308,8 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
     }
     if (!split(s + PREFIX_LEN, n - PREFIX_LEN, &p))
         return BAD(why, bad);
-    /* the REST object's bound on an id, a filename and a poster id (check_id, check_text):
-     * what a string gives, the object it becomes must hold */
-    if (strict && p.idlen > MAX_SHORT)
-        return BAD(why, PART_TOO_LONG);
+    if (strict && (refused = part_refused(K_ID, p.id, p.idlen, bad)))
+        return BAD(why, refused);
     if (!(o = pg_new_object(a, 7)) || !put(a, o, "id", text(a, p.id, p.idlen))
         || (k == PG_IMAGE && p.file && !put(a, o, "url", text(a, s, n))))
         return OOM(why); /* url: the SDK sets it on an image with a filename part */
@@ -230,15 +325,15 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
             pg_value *name;
             if ((dl = decode(p.file, p.filelen, 0, buf)) < 0)
                 return BAD(why, bad);
-            if (strict && dl > MAX_SHORT)
-                return BAD(why, PART_TOO_LONG);
+            if (strict && (refused = part_refused(K_TEXT, buf, (size_t)dl, bad)))
+                return BAD(why, refused);
             if (!(name = text(a, buf, (size_t)dl)) || !put(a, o, "altText", name)
                 || !put(a, o, "filename", name))
                 return OOM(why);
         }
         mark = fragment_param(p.frag, p.end, "watermark", &ml);
-        if (strict && mark && ml > MAX_SHORT)
-            return BAD(why, PART_TOO_LONG);
+        if (strict && mark && ml && (refused = part_refused(K_TOKEN, mark, ml, bad)))
+            return BAD(why, refused);
         if (mark && ml && !put(a, o, "watermark", text(a, mark, ml)))
             return OOM(why);
         return o;
@@ -246,8 +341,8 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
     if (p.file) {
         if ((dl = decode(p.file, p.filelen, 0, buf)) < 0)
             return BAD(why, bad);
-        if (strict && dl > MAX_SHORT)
-            return BAD(why, PART_TOO_LONG);
+        if (strict && (refused = part_refused(K_TEXT, buf, (size_t)dl, bad)))
+            return BAD(why, refused);
         if (!put(a, o, "filename", text(a, buf, (size_t)dl)))
             return OOM(why);
     }
@@ -258,11 +353,11 @@ static pg_value *parse(pg_arena *a, pg_media_kind k, const char *s, size_t n, co
         h = fragment_param(p.frag, p.end, "posterHeight", &hl);
         if ((w && !all_digits(w, wl)) || (h && !all_digits(h, hl)))
             return BAD(why, bad);
-        if (uri && ((dl = decode(uri, len, 1, buf)) < 0
-                    || (strict && !id_chars_ok(buf, (size_t)dl, POSTER_FORBIDDEN))))
+        if (uri && (dl = decode(uri, len, 1, buf)) < 0)
             return BAD(why, bad);
-        if (strict && uri && dl > MAX_SHORT)
-            return BAD(why, PART_TOO_LONG);
+        if (strict && uri && dl > 0
+            && (refused = part_refused(K_POSTER_ID, buf, (size_t)dl, bad)))
+            return BAD(why, refused);
         /* "posterUri=" with nothing after it is no poster, as for the SDK (an empty value
          * is false in its `if`) and progallery.uri: a poster's id is never empty */
         if (uri && dl > 0) {
@@ -452,62 +547,6 @@ pg_value *pg_media_string(pg_arena *a, pg_media_kind k, const pg_value *obj)
     return out;
 }
 
-/* ---- objects a caller gives ---------------------------------------------------- */
-
-typedef struct {
-    pg_arena *a;
-    pg_path *path;
-    pg_status *st;
-} ctx;
-
-static int bad(ctx *c, const char *msg)
-{
-    return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "%s", msg);
-}
-
-static int oom(ctx *c) { return pg_fail(c->st, PG_INTERNAL, "out of memory"); }
-
-static int key_is(const pg_member *m, const char *k)
-{
-    return m->keylen == strlen(k) && memcmp(m->key, k, m->keylen) == 0;
-}
-
-static int check_text(ctx *c, const pg_value *v, size_t minlen, size_t maxlen)
-{
-    const char *why;
-    if (v->type != PG_STRING)
-        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "expected a string, got %s",
-                          pg_type_name(v));
-    if ((why = pg_utf8_problem(v->u.str.s, v->u.str.len)))
-        return bad(c, why);
-    if (v->u.str.len > maxlen)
-        return pg_fail_at(c->st, PG_RESOURCE_EXHAUSTED, c->path, "longer than %zu bytes", maxlen);
-    if (v->u.str.len < minlen)
-        return bad(c, "must not be empty");
-    return 1;
-}
-
-static int check_dimension(ctx *c, const pg_value *v)
-{
-    if (v->type != PG_NUMBER)
-        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path, "expected a number, got %s",
-                          pg_type_name(v));
-    if (!isfinite(v->u.n) || v->u.n != floor(v->u.n) || v->u.n < 0 || v->u.n > MAX_DIMENSION)
-        return bad(c, "must be an integer between 0 and 999999999");
-    return 1;
-}
-
-static int check_id(ctx *c, const pg_value *v, const char *forbidden)
-{
-    if (!check_text(c, v, 1, MAX_SHORT))
-        return 0;
-    if (!id_chars_ok(v->u.str.s, v->u.str.len, forbidden))
-        return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path,
-                          "must not contain spaces, control characters or any of %s", forbidden);
-    return 1;
-}
-
-typedef enum { K_TEXT, K_URL, K_DIM, K_ID, K_POSTER_ID, K_TOKEN, K_RESOLUTIONS, K_POSTERS } kind;
 typedef struct {
     const char *key;
     kind k;
@@ -602,14 +641,9 @@ static pg_value *object_of(ctx *c, const pg_value *in, const rule *rules, size_t
             continue;
         }
         switch (r->k) {
-        case K_TEXT: ok = check_text(c, v, 0, MAX_SHORT); break;
-        case K_URL: ok = check_text(c, v, 1, PG_MAX_MEDIA_URL); break;
-        case K_DIM: ok = check_dimension(c, v); break;
-        case K_ID: ok = check_id(c, v, "/?#"); break;
-        case K_POSTER_ID: ok = check_id(c, v, POSTER_FORBIDDEN); break;
-        case K_TOKEN: ok = check_id(c, v, "&") && check_text(c, v, 1, PG_MAX_MEDIA_URL); break;
         case K_RESOLUTIONS: ok = (v = list_of(c, v, resolution_rules, COUNT(resolution_rules))) != NULL; break;
         case K_POSTERS: ok = (v = list_of(c, v, poster_rules, COUNT(poster_rules))) != NULL; break;
+        default: ok = check_leaf(c, r->k, v); break;
         }
         if (!ok)
             return NULL;

@@ -261,12 +261,13 @@ local function parse(s, kind, prefix, check_length)
             if not valid_utf8(poster) or find(poster, "\0", 1, true) then
                 return nil, "posterUri: not valid UTF-8 without NUL once decoded", INVALID
             end
-            -- a poster's id goes back into the fragment as it is (the REST object's rule)
-            if find(poster, "[%c &#%%+\127]") then
-                return nil, "posterUri: must not contain spaces, control characters or any of &#%+ once decoded", INVALID
-            end
+            -- the REST object's checks of a poster id, in their order (src/media.c, check_id)
             if #poster > MAX_PART then
                 return nil, "posterUri: longer than " .. MAX_PART .. " bytes once decoded", EXHAUSTED
+            end
+            -- a poster's id goes back into the fragment as it is
+            if find(poster, "[%c &#%%+\127]") then
+                return nil, "posterUri: must not contain spaces, control characters or any of &#%+ once decoded", INVALID
             end
             parts.posterUri = poster
         end
