@@ -61,7 +61,7 @@ LUADIR   ?= $(PREFIX)/share/lua/$(LUA_VERSION)
 BINDIR   ?= $(PREFIX)/bin
 
 BUILD   ?= build
-CORE     = arena strbuf value utf8 json status ids media model rest events sign query storage walbuf storage_sqlite storage_postgres pq_pool api move restore
+CORE     = arena strbuf value utf8 json status ids media model rest events sign query query_sql storage walbuf storage_sqlite storage_postgres pq_pool api move restore
 BINDING  = lua_value lua_auth lua_json lua_rest lua_jwt lprogallery
 OBJS     = $(patsubst %,$(BUILD)/%.o,$(CORE) $(BINDING))
 HEADERS  = $(wildcard src/*.h)

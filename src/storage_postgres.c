@@ -30,6 +30,7 @@
 
 #include "events.h"
 #include "pq_pool.h"
+#include "query_sql.h"
 #include "storage.h"
 #include "strbuf.h"
 
@@ -1677,23 +1678,15 @@ static int pq_event_restore(pg_storage *s, const pg_event_row *rows, size_t n, p
 }
 
 /* ---- queries (spec section 14) ------------------------------------------------
- * A parsed query becomes one SELECT, every value a parameter (no caller text is
- * part of the SQL): the filter's conditions on the columns and on the item's
- * document as jsonb, the keyset position as a row comparison the sort's index
- * serves, the sort and LIMIT. */
+ * A parsed query becomes one SELECT (query_sql.c), in PostgreSQL's words below: the
+ * item's document read as jsonb, every value a parameter $N with its type cast. */
 
-#define MAX_PARAMS (PG_QUERY_MAX_TERMS + 2 * (PG_QUERY_MAX_SORT + 1) + 8)
-
+/* The values of a query's parameters, for PQexecPrepared. */
 typedef struct {
-    pg_strbuf sql;
-    const char *vals[MAX_PARAMS];
-    int lens[MAX_PARAMS], fmts[MAX_PARAMS];
-    int n;
-    int items;
+    const char *vals[PG_SQL_MAX_PARAMS];
+    int lens[PG_SQL_MAX_PARAMS], fmts[PG_SQL_MAX_PARAMS];
     pg_arena *a;
-} qbuild;
-
-static void add(qbuild *b, const char *s) { pg_strbuf_add(&b->sql, s, strlen(s)); }
+} pq_params;
 
 /* A parameter's SQL type follows the column it meets. */
 static const char *cast(pg_query_field f)
@@ -1705,36 +1698,34 @@ static const char *cast(pg_query_field f)
     }
 }
 
-/* $N for value v; 0 when out of memory or parameters (bounded by the parser). */
-static int param(qbuild *b, pg_query_field f, const pg_query_val *v)
+static int pq_param(pg_sql_build *b, int n, pg_query_field f, const pg_query_val *v)
 {
+    pq_params *p = b->ud;
     char num[40];
-    if (b->n >= MAX_PARAMS)
-        return 0;
+    int i = n - 1;
     if (v->is_num) {
-        char *t = pg_arena_alloc(b->a, 32);
+        char *t = pg_arena_alloc(p->a, 32);
         if (!t)
             return 0;
         if (f == PG_QF_SORT)
             snprintf(t, 32, "%.17g", v->n);
         else
             snprintf(t, 32, "%lld", (long long)v->n);
-        b->vals[b->n] = t;
-        b->lens[b->n] = 0;
-        b->fmts[b->n] = 0;
+        p->vals[i] = t;
+        p->lens[i] = 0;
+        p->fmts[i] = 0;
     } else {
         /* binary format: the bytes as they are, whatever their length */
-        b->vals[b->n] = v->s;
-        b->lens[b->n] = (int)v->len;
-        b->fmts[b->n] = 1;
+        p->vals[i] = v->s;
+        p->lens[i] = (int)v->len;
+        p->fmts[i] = 1;
     }
-    b->n++;
-    snprintf(num, sizeof num, "$%d%s", b->n, cast(f));
-    add(b, num);
-    return b->n;
+    snprintf(num, sizeof num, "$%d%s", n, cast(f));
+    pg_sql_add(b, num);
+    return 1;
 }
 
-static const char *column(const qbuild *b, pg_query_field f, int sorting)
+static const char *pq_column(pg_query_field f, int items, int sorting)
 {
     switch (f) {
     case PG_QF_TYPE: return "type";
@@ -1743,197 +1734,41 @@ static const char *column(const qbuild *b, pg_query_field f, int sorting)
     case PG_QF_UPDATED: return "updated_ms";
     case PG_QF_SORT: return "sort_order";
     case PG_QF_NAME: return sorting ? "(coalesce(name, '') COLLATE \"C\")" : "name";
-    case PG_QF_KEY: return b->items ? "iid" : "gid";
+    case PG_QF_KEY: return items ? "iid" : "gid";
     case PG_QF_TAGS: break;
     }
     return "NULL";
 }
 
-static int list(qbuild *b, const pg_query_node *n, pg_query_field f)
+static int pq_starts_with(pg_sql_build *b, pg_query_field f, const char *column, const pg_query_val *v)
 {
-    size_t i;
-    add(b, "(");
-    for (i = 0; i < n->nvals; i++) {
-        if (i)
-            add(b, ", ");
-        if (!param(b, f, &n->vals[i]))
-            return 0;
-    }
-    add(b, ")");
+    pg_sql_add(b, "starts_with(");
+    pg_sql_add(b, column);
+    pg_sql_add(b, ", ");
+    if (!pg_sql_param(b, f, v))
+        return 0;
+    pg_sql_add(b, ")");
     return 1;
 }
 
-static int where(qbuild *b, const pg_query_node *n)
-{
-    static const char *const cmp[] = { [PG_QOP_EQ] = " = ", [PG_QOP_GT] = " > ",
-                                       [PG_QOP_GTE] = " >= ", [PG_QOP_LT] = " < ",
-                                       [PG_QOP_LTE] = " <= ", [PG_QOP_NE] = " IS DISTINCT FROM " };
-    size_t i;
-    switch (n->op) {
-    case PG_QOP_AND:
-    case PG_QOP_OR:
-        if (n->nkids == 0) {
-            add(b, n->op == PG_QOP_AND ? "true" : "false");
-            return 1;
-        }
-        add(b, "(");
-        for (i = 0; i < n->nkids; i++) {
-            if (i)
-                add(b, n->op == PG_QOP_AND ? " AND " : " OR ");
-            if (!where(b, n->kids[i]))
-                return 0;
-        }
-        add(b, ")");
-        return 1;
-    case PG_QOP_IN:
-        if (n->nvals == 0) {
-            add(b, "false");
-            return 1;
-        }
-        add(b, "(");
-        add(b, column(b, n->field, 0));
-        add(b, " IN ");
-        if (!list(b, n, n->field))
-            return 0;
-        add(b, ")");
-        return 1;
-    case PG_QOP_HAS_SOME:
-    case PG_QOP_HAS_ALL:
-        if (n->nvals == 0) {
-            add(b, n->op == PG_QOP_HAS_ALL ? "true" : "false");
-            return 1;
-        }
-        add(b, n->op == PG_QOP_HAS_SOME
-                   ? "EXISTS (SELECT 1 FROM jsonb_array_elements_text(doc::jsonb -> 'tags' -> 'values')"
-                     " t(v) WHERE t.v IN "
-                   : "((SELECT count(DISTINCT t.v) FROM jsonb_array_elements_text(doc::jsonb -> 'tags'"
-                     " -> 'values') t(v) WHERE t.v IN ");
-        if (!list(b, n, PG_QF_TAGS))
-            return 0;
-        if (n->op == PG_QOP_HAS_ALL) {
-            char num[32];
-            snprintf(num, sizeof num, ") = %zu)", n->nvals);
-            add(b, num);
-        } else {
-            add(b, ")");
-        }
-        return 1;
-    case PG_QOP_STARTS:
-        add(b, "starts_with(");
-        add(b, column(b, n->field, 0));
-        add(b, ", ");
-        if (!param(b, n->field, &n->vals[0]))
-            return 0;
-        add(b, ")");
-        return 1;
-    default:
-        add(b, "(");
-        add(b, column(b, n->field, 0));
-        add(b, cmp[n->op]);
-        if (!param(b, n->field, &n->vals[0]))
-            return 0;
-        add(b, ")");
-        return 1;
-    }
-}
-
-/* The rows after the cursor's position in the sort's order. */
-static int after(qbuild *b, const pg_query *q, const pg_query_val *key)
-{
-    size_t i, same = 1;
-    for (i = 1; i < q->nsort; i++)
-        same = same && q->sort[i].desc == q->sort[0].desc;
-    /* a >= $ first: the bound an index seeks to */
-    add(b, " AND ");
-    add(b, column(b, q->sort[0].field, 1));
-    add(b, q->sort[0].desc ? " <= " : " >= ");
-    if (!param(b, q->sort[0].field, &q->after[0]))
-        return 0;
-    if (q->sort[0].field == PG_QF_NAME)
-        add(b, " COLLATE \"C\"");
-    if (same) {
-        /* (a, b, key) > (...): one range of the sort's index */
-        add(b, " AND (");
-        for (i = 0; i < q->nsort; i++) {
-            if (i)
-                add(b, ", ");
-            add(b, column(b, q->sort[i].field, 1));
-        }
-        add(b, q->sort[0].desc ? ") < (" : ") > (");
-        for (i = 0; i < q->nsort; i++) {
-            if (i)
-                add(b, ", ");
-            if (!param(b, q->sort[i].field, i + 1 < q->nsort ? &q->after[i] : key))
-                return 0;
-            if (q->sort[i].field == PG_QF_NAME)
-                add(b, " COLLATE \"C\"");
-        }
-        add(b, ")");
-        return 1;
-    }
-    /* mixed directions: (a > $ OR (a = $ AND (b < $ OR ...))) */
-    add(b, " AND ");
-    for (i = 0; i < q->nsort; i++) {
-        const pg_query_val *v = i + 1 < q->nsort ? &q->after[i] : key;
-        add(b, "(");
-        add(b, column(b, q->sort[i].field, 1));
-        add(b, q->sort[i].desc ? " < " : " > ");
-        if (!param(b, q->sort[i].field, v))
-            return 0;
-        if (i + 1 < q->nsort) {
-            add(b, " OR (");
-            add(b, column(b, q->sort[i].field, 1));
-            add(b, " = ");
-            if (!param(b, q->sort[i].field, v))
-                return 0;
-            add(b, " AND ");
-        }
-    }
-    for (i = 0; i < q->nsort; i++)
-        add(b, i + 1 < q->nsort ? "))" : ")");
-    return 1;
-}
-
-static int compile(qbuild *b, const pg_query *q, int64_t gallery_key, int64_t limit)
-{
-    pg_query_val key, v;
-    size_t i;
-    memset(&key, 0, sizeof key);
-    key.is_num = 1;
-    key.n = (double)q->after_key;
-    add(b, b->items ? "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
-                      " WHERE gid = "
-                    : "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
-                      " FROM galleries WHERE true");
-    if (b->items) {
-        memset(&v, 0, sizeof v);
-        v.is_num = 1;
-        v.n = (double)gallery_key;
-        if (!param(b, PG_QF_KEY, &v))
-            return 0;
-    }
-    if (q->filter) {
-        add(b, " AND ");
-        if (!where(b, q->filter))
-            return 0;
-    }
-    if (q->has_after && !after(b, q, &key))
-        return 0;
-    add(b, " ORDER BY ");
-    for (i = 0; i < q->nsort; i++) {
-        if (i)
-            add(b, ", ");
-        add(b, column(b, q->sort[i].field, 1));
-        add(b, q->sort[i].desc ? " DESC" : " ASC");
-    }
-    add(b, " LIMIT ");
-    memset(&v, 0, sizeof v);
-    v.is_num = 1;
-    v.n = (double)limit;
-    if (!param(b, PG_QF_KEY, &v))
-        return 0;
-    return !b->sql.oom;
-}
+static const pg_sql_dialect pq_dialect = {
+    .name = "postgres",
+    .true_sql = "true",
+    .false_sql = "false",
+    .ne = " IS DISTINCT FROM ",
+    .select_items = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
+                    " WHERE gid = ",
+    .select_galleries = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
+                        " FROM galleries WHERE true",
+    .has_some = "EXISTS (SELECT 1 FROM jsonb_array_elements_text(doc::jsonb -> 'tags' -> 'values')"
+                " t(v) WHERE t.v IN ",
+    .has_all = "((SELECT count(DISTINCT t.v) FROM jsonb_array_elements_text(doc::jsonb -> 'tags'"
+               " -> 'values') t(v) WHERE t.v IN ",
+    .name_collate = " COLLATE \"C\"",
+    .column = pq_column,
+    .param = pq_param,
+    .starts_with = pq_starts_with,
+};
 
 /* The name of the connection's prepared statement of this SQL text: kept, or prepared
  * now in place of the least recently used (which is deallocated); NULL with st set. */
@@ -1984,36 +1819,37 @@ static const char *query_statement(pg_storage *s, const char *text, size_t len, 
 static int run_query(pg_storage *s, const pg_query *q, int items, int64_t gallery_key,
                      int64_t limit, pg_arena *a, PGresult **out, pg_status *st)
 {
-    qbuild *b = pg_arena_alloc(a, sizeof *b);
+    pq_params *p = pg_arena_alloc(a, sizeof *p);
+    pg_sql_build b;
     char stack[1024];
     const char *name;
     char namebuf[32];
     PGresult *r;
     ExecStatusType t;
     *out = NULL;
-    if (!b)
+    if (!p)
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
-    b->n = 0;
-    b->items = items;
-    b->a = a;
-    pg_strbuf_init(&b->sql, stack, sizeof stack);
-    if (!compile(b, q, gallery_key, limit)) {
-        pg_strbuf_free(&b->sql);
+    p->a = a;
+    b.d = &pq_dialect;
+    b.ud = p;
+    pg_strbuf_init(&b.sql, stack, sizeof stack);
+    if (!pg_sql_compile(&b, q, items, gallery_key, limit)) {
+        pg_strbuf_free(&b.sql);
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
     }
-    pg_strbuf_addc(&b->sql, '\0');
-    if (b->sql.oom || drain(s, st) < 0 || (lost(s) && fail_res(s, NULL, st) < 0)) {
-        if (b->sql.oom)
+    pg_strbuf_addc(&b.sql, '\0');
+    if (b.sql.oom || drain(s, st) < 0 || (lost(s) && fail_res(s, NULL, st) < 0)) {
+        if (b.sql.oom)
             pg_fail(st, PG_INTERNAL, "out of memory");
-        pg_strbuf_free(&b->sql);
+        pg_strbuf_free(&b.sql);
         return -1;
     }
-    if (!(name = query_statement(s, b->sql.buf, b->sql.len - 1, namebuf, st))) {
-        pg_strbuf_free(&b->sql);
+    if (!(name = query_statement(s, b.sql.buf, b.sql.len - 1, namebuf, st))) {
+        pg_strbuf_free(&b.sql);
         return -1;
     }
-    r = PQexecPrepared(s->c, name, b->n, b->vals, b->lens, b->fmts, 0);
-    pg_strbuf_free(&b->sql);
+    r = PQexecPrepared(s->c, name, b.nparams, p->vals, p->lens, p->fmts, 0);
+    pg_strbuf_free(&b.sql);
     t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (t != PGRES_TUPLES_OK) {
         fail_res(s, r, st);

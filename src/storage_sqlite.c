@@ -11,6 +11,7 @@
 #include "events.h"
 #include "json.h"
 #include "model.h" /* pg_doc_upgrade: what a document becomes is the model's */
+#include "query_sql.h"
 #include "storage.h"
 #include "strbuf.h"
 #include "walbuf.h"
@@ -1638,36 +1639,11 @@ static int sq_event_restore(pg_storage *s, const pg_event_row *rows, size_t n, p
 }
 
 /* ---- queries (spec section 14) ------------------------------------------------
- * A parsed query becomes one SELECT: the filter's conditions with every value bound
- * as a parameter (no caller text is ever part of the SQL), the keyset position as a
- * row-value comparison the sort's index serves, the sort and LIMIT. Its text depends
- * only on the query's shape, so its statement is prepared once and kept (qcache). */
+ * A parsed query becomes one SELECT (query_sql.c), in SQLite's words below: every
+ * value a bound parameter, ?N. Its text depends only on the query's shape, so its
+ * statement is prepared once and kept (qcache). */
 
-#define MAX_BINDS (PG_QUERY_MAX_TERMS + 2 * (PG_QUERY_MAX_SORT + 1) + 8)
-
-typedef struct {
-    pg_strbuf sql;
-    const pg_query_val *binds[MAX_BINDS];
-    int nbinds;
-    int items;
-} qbuild;
-
-static void add(qbuild *b, const char *s) { pg_strbuf_add(&b->sql, s, strlen(s)); }
-
-/* ?N for value v (a new parameter); 0 when there are too many (cannot happen: the
- * parser bounds the terms). */
-static int param(qbuild *b, const pg_query_val *v)
-{
-    char num[16];
-    if (b->nbinds >= MAX_BINDS)
-        return 0;
-    b->binds[b->nbinds++] = v;
-    snprintf(num, sizeof num, "?%d", b->nbinds);
-    add(b, num);
-    return b->nbinds;
-}
-
-static const char *column(const qbuild *b, pg_query_field f, int sorting)
+static const char *sq_column(pg_query_field f, int items, int sorting)
 {
     switch (f) {
     case PG_QF_TYPE: return "type";
@@ -1676,183 +1652,55 @@ static const char *column(const qbuild *b, pg_query_field f, int sorting)
     case PG_QF_UPDATED: return "updated_ms";
     case PG_QF_SORT: return "sort_order";
     case PG_QF_NAME: return sorting ? "coalesce(name, '')" : "name";
-    case PG_QF_KEY: return b->items ? "iid" : "gid";
+    case PG_QF_KEY: return items ? "iid" : "gid";
     case PG_QF_TAGS: break;
     }
     return "NULL";
 }
 
-static int list(qbuild *b, const pg_query_node *n)
+/* ?N; the value is bound from b->ud's array when the statement is run */
+static int sq_param(pg_sql_build *b, int n, pg_query_field f, const pg_query_val *v)
 {
-    size_t i;
-    add(b, "(");
-    for (i = 0; i < n->nvals; i++) {
-        if (i)
-            add(b, ", ");
-        if (!param(b, &n->vals[i]))
-            return 0;
-    }
-    add(b, ")");
+    char num[16];
+    (void)f;
+    ((const pg_query_val **)b->ud)[n - 1] = v;
+    snprintf(num, sizeof num, "?%d", n);
+    pg_sql_add(b, num);
     return 1;
 }
 
-static int where(qbuild *b, const pg_query_node *n)
+/* substr and length count characters alike: no LIKE, whose % and _ are wildcards and
+ * whose ASCII letters match either case */
+static int sq_starts_with(pg_sql_build *b, pg_query_field f, const char *column, const pg_query_val *v)
 {
-    static const char *const cmp[] = { [PG_QOP_EQ] = " = ", [PG_QOP_GT] = " > ",
-                                       [PG_QOP_GTE] = " >= ", [PG_QOP_LT] = " < ",
-                                       [PG_QOP_LTE] = " <= ", [PG_QOP_NE] = " IS NOT " };
-    size_t i;
+    char num[24];
     int p;
-    switch (n->op) {
-    case PG_QOP_AND:
-    case PG_QOP_OR:
-        if (n->nkids == 0) {
-            add(b, n->op == PG_QOP_AND ? "1" : "0");
-            return 1;
-        }
-        add(b, "(");
-        for (i = 0; i < n->nkids; i++) {
-            if (i)
-                add(b, n->op == PG_QOP_AND ? " AND " : " OR ");
-            if (!where(b, n->kids[i]))
-                return 0;
-        }
-        add(b, ")");
-        return 1;
-    case PG_QOP_IN:
-        if (n->nvals == 0) {
-            add(b, "0");
-            return 1;
-        }
-        add(b, "(");
-        add(b, column(b, n->field, 0));
-        add(b, " IN ");
-        if (!list(b, n))
-            return 0;
-        add(b, ")");
-        return 1;
-    case PG_QOP_HAS_SOME:
-    case PG_QOP_HAS_ALL:
-        if (n->nvals == 0) {
-            add(b, n->op == PG_QOP_HAS_ALL ? "1" : "0");
-            return 1;
-        }
-        add(b, n->op == PG_QOP_HAS_SOME
-                   ? "EXISTS (SELECT 1 FROM json_each(doc, '$.tags.values') WHERE value IN "
-                   : "((SELECT count(DISTINCT value) FROM json_each(doc, '$.tags.values') WHERE value IN ");
-        if (!list(b, n))
-            return 0;
-        if (n->op == PG_QOP_HAS_ALL) {
-            char num[32];
-            snprintf(num, sizeof num, ") = %zu)", n->nvals);
-            add(b, num);
-        } else {
-            add(b, ")");
-        }
-        return 1;
-    case PG_QOP_STARTS:
-        /* substr and length count characters alike: no LIKE, whose % and _ are wildcards
-         * and whose ASCII letters match either case */
-        add(b, "(substr(");
-        add(b, column(b, n->field, 0));
-        add(b, ", 1, length(");
-        if (!(p = param(b, &n->vals[0])))
-            return 0;
-        {
-            char num[24];
-            snprintf(num, sizeof num, ")) = ?%d)", p);
-            add(b, num);
-        }
-        return 1;
-    default:
-        add(b, "(");
-        add(b, column(b, n->field, 0));
-        add(b, cmp[n->op]);
-        if (!param(b, &n->vals[0]))
-            return 0;
-        add(b, ")");
-        return 1;
-    }
-}
-
-/* The rows after the cursor's position in the sort's order. */
-static int after(qbuild *b, const pg_query *q, const pg_query_val *key)
-{
-    size_t i, same = 1;
-    for (i = 1; i < q->nsort; i++)
-        same = same && q->sort[i].desc == q->sort[0].desc;
-    /* a >= ? first: the bound an index seeks to (SQLite does not seek on a row value
-     * over an expression index) */
-    add(b, " AND ");
-    add(b, column(b, q->sort[0].field, 1));
-    add(b, q->sort[0].desc ? " <= " : " >= ");
-    if (!param(b, &q->after[0]))
+    pg_sql_add(b, "(substr(");
+    pg_sql_add(b, column);
+    pg_sql_add(b, ", 1, length(");
+    if (!(p = pg_sql_param(b, f, v)))
         return 0;
-    if (same) {
-        /* (a, b, key) > (?, ?, ?): one range of the sort's index */
-        add(b, " AND (");
-        for (i = 0; i < q->nsort; i++) {
-            if (i)
-                add(b, ", ");
-            add(b, column(b, q->sort[i].field, 1));
-        }
-        add(b, q->sort[0].desc ? ") < (" : ") > (");
-        for (i = 0; i < q->nsort; i++) {
-            if (i)
-                add(b, ", ");
-            if (!param(b, i + 1 < q->nsort ? &q->after[i] : key))
-                return 0;
-        }
-        add(b, ")");
-        return 1;
-    }
-    /* mixed directions: (a > ? OR (a = ? AND (b < ? OR ...))) */
-    add(b, " AND ");
-    for (i = 0; i < q->nsort; i++) {
-        const pg_query_val *v = i + 1 < q->nsort ? &q->after[i] : key;
-        add(b, "(");
-        add(b, column(b, q->sort[i].field, 1));
-        add(b, q->sort[i].desc ? " < " : " > ");
-        if (!param(b, v))
-            return 0;
-        if (i + 1 < q->nsort) {
-            add(b, " OR (");
-            add(b, column(b, q->sort[i].field, 1));
-            add(b, " = ");
-            if (!param(b, v))
-                return 0;
-            add(b, " AND ");
-        }
-    }
-    for (i = 0; i < q->nsort; i++)
-        add(b, i + 1 < q->nsort ? "))" : ")");
+    snprintf(num, sizeof num, ")) = ?%d)", p);
+    pg_sql_add(b, num);
     return 1;
 }
 
-static int compile(qbuild *b, const pg_query *q, const pg_query_val *key)
-{
-    size_t i;
-    add(b, b->items ? "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
-                      " WHERE gid = ?1"
-                    : "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
-                      " FROM galleries WHERE 1");
-    if (q->filter) {
-        add(b, " AND ");
-        if (!where(b, q->filter))
-            return 0;
-    }
-    if (q->has_after && !after(b, q, key))
-        return 0;
-    add(b, " ORDER BY ");
-    for (i = 0; i < q->nsort; i++) {
-        if (i)
-            add(b, ", ");
-        add(b, column(b, q->sort[i].field, 1));
-        add(b, q->sort[i].desc ? " DESC" : " ASC");
-    }
-    add(b, " LIMIT ?");
-    return !b->sql.oom;
-}
+static const pg_sql_dialect sq_dialect = {
+    .name = "sqlite",
+    .true_sql = "1",
+    .false_sql = "0",
+    .ne = " IS NOT ",
+    .select_items = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
+                    " WHERE gid = ",
+    .select_galleries = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
+                        " FROM galleries WHERE 1",
+    .has_some = "EXISTS (SELECT 1 FROM json_each(doc, '$.tags.values') WHERE value IN ",
+    .has_all = "((SELECT count(DISTINCT value) FROM json_each(doc, '$.tags.values') WHERE value IN ",
+    .name_collate = NULL,
+    .column = sq_column,
+    .param = sq_param,
+    .starts_with = sq_starts_with,
+};
 
 /* The prepared statement of this SQL text: kept, or prepared now in place of the
  * least recently used. */
@@ -1890,20 +1738,20 @@ static sqlite3_stmt *cached(pg_storage *s, const char *text, size_t len, pg_stat
     return s->qcache[victim].q;
 }
 
+/* The query's statement with its values bound (numbers by value, strings from q's own
+ * memory), or NULL with st set. */
 static sqlite3_stmt *query_stmt(pg_storage *s, const pg_query *q, int items, int64_t gallery_key,
-                                int64_t limit, pg_query_val *key, pg_status *st)
+                                int64_t limit, pg_status *st)
 {
-    qbuild b;
+    const pg_query_val *binds[PG_SQL_MAX_PARAMS];
     char stack[1024];
+    pg_sql_build b;
     sqlite3_stmt *stm;
-    int i, first = items ? 2 : 1;
-    memset(key, 0, sizeof *key);
-    key->is_num = 1;
-    key->n = (double)q->after_key;
-    b.nbinds = items ? 1 : 0; /* ?1: the gallery */
-    b.items = items;
+    int i;
+    b.d = &sq_dialect;
+    b.ud = binds;
     pg_strbuf_init(&b.sql, stack, sizeof stack);
-    if (!compile(&b, q, key)) {
+    if (!pg_sql_compile(&b, q, items, gallery_key, limit)) {
         pg_strbuf_free(&b.sql);
         pg_fail(st, PG_INTERNAL, "out of memory");
         return NULL;
@@ -1912,24 +1760,20 @@ static sqlite3_stmt *query_stmt(pg_storage *s, const pg_query *q, int items, int
     pg_strbuf_free(&b.sql);
     if (!stm)
         return NULL;
-    if (items)
-        sqlite3_bind_int64(stm, 1, gallery_key);
-    for (i = first; i <= b.nbinds; i++) {
-        const pg_query_val *v = b.binds[i - 1];
+    for (i = 1; i <= b.nparams; i++) {
+        const pg_query_val *v = binds[i - 1];
         if (v->is_num)
             bind_number(stm, i, v->n);
         else
             sqlite3_bind_text(stm, i, v->s, (int)v->len, SQLITE_STATIC);
     }
-    sqlite3_bind_int64(stm, b.nbinds + 1, limit);
     return stm;
 }
 
 static int sq_item_query(pg_storage *s, int64_t gallery_key, const pg_query *q, int64_t limit,
                          pg_arena *a, pg_item_row **rows, size_t *n, pg_status *st)
 {
-    pg_query_val key;
-    sqlite3_stmt *stm = query_stmt(s, q, 1, gallery_key, limit, &key, st);
+    sqlite3_stmt *stm = query_stmt(s, q, 1, gallery_key, limit, st);
     if (!stm)
         return -1;
     return collect(s, stm, a, limit, sizeof **rows, read_item_row, &gallery_key, (void **)rows, n, st);
@@ -1938,8 +1782,7 @@ static int sq_item_query(pg_storage *s, int64_t gallery_key, const pg_query *q, 
 static int sq_gallery_query(pg_storage *s, const pg_query *q, int64_t limit, pg_arena *a,
                             pg_gallery_row **rows, size_t *n, pg_status *st)
 {
-    pg_query_val key;
-    sqlite3_stmt *stm = query_stmt(s, q, 0, 0, limit, &key, st);
+    sqlite3_stmt *stm = query_stmt(s, q, 0, 0, limit, st);
     if (!stm)
         return -1;
     return collect(s, stm, a, limit, sizeof **rows, read_gallery_row, NULL, (void **)rows, n, st);
