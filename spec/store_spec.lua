@@ -162,6 +162,14 @@ describe("store", function()
         assert.equal("string", type(res[2]))
         assert.equal("INVALID_ARGUMENT", res[3], res[2])
       end
+      -- every option of milliseconds: an integer >= 0 that fits an int, named in the message
+      for _, key in ipairs { "busyTimeout", "connectTimeout", "statementTimeout" } do
+        for _, v in ipairs { -1, 1.5, 2 ^ 31, 0 / 0, "100", true } do
+          local res = S.call(progallery.open, { path = ":memory:", [key] = v })
+          S.assert_err("INVALID_ARGUMENT", key, res[1], res[2], res[3])
+          assert.matches("integer number of ms", res[2])
+        end
+      end
       local res = S.call(progallery.open, 42)
       assert.is_nil(res[1])
       assert.equal("INVALID_ARGUMENT", res[3])

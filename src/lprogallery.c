@@ -137,6 +137,21 @@ static int opt_field(lua_State *L, int idx, const char *key)
     return !lua_isnil(L, -1) && !(lua_islightuserdata(L, -1) && !lua_touserdata(L, -1));
 }
 
+/* options[key], when given: an integer number of ms >= 0, into *out. 1 when given, 0 when
+ * absent, -1 (st set) when it is something else; the stack as it was. */
+static int ms_option(lua_State *L, int idx, const char *key, int *out, pg_status *st)
+{
+    int given = opt_field(L, idx, key);
+    lua_Number n = given && lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
+    lua_pop(L, 1);
+    if (!given)
+        return 0;
+    if (!(n >= 0 && n <= INT_MAX && n == (lua_Number)(int)n))
+        return pg_fail(st, PG_INVALID_ARGUMENT, "%s: expected an integer number of ms >= 0", key), -1;
+    *out = (int)n;
+    return 1;
+}
+
 /* A file name: a non-empty string without NUL bytes ("" would be SQLite's
  * anonymous temporary database, and a NUL would cut the name short). */
 static int valid_path(lua_State *L, int idx, const char **path, pg_status *st)
@@ -167,7 +182,7 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
                                          "readonly", "eventRetention", "events", "engine", "dsn",
                                          "connectTimeout", "statementTimeout", NULL };
     const char *env = getenv("PROGALLERY_DB");
-    int pg_only = 0; /* an option only PostgreSQL takes, by name (for the message) */
+    int pg_only = 0, given; /* pg_only: an option only PostgreSQL takes, by name (for the message) */
     const char *pg_only_name = NULL;
     memset(o, 0, sizeof *o);
     o->sqlite.path = env && *env ? env : "progallery.db";
@@ -242,24 +257,14 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
             o->engine = strcmp(e, "sqlite") == 0 ? NULL : "postgres";
         }
         lua_pop(L, 1);
-        if (opt_field(L, idx, "connectTimeout")) {
-            lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
-            if (!(n >= 0 && n <= INT_MAX && n == (lua_Number)(int)n))
-                return pg_fail(st, PG_INVALID_ARGUMENT,
-                               "connectTimeout: expected an integer number of ms >= 0");
-            o->postgres.connect_timeout_ms = (int)n;
+        if ((given = ms_option(L, idx, "connectTimeout", &o->postgres.connect_timeout_ms, st)) < 0)
+            return 0;
+        if (given)
             pg_only = 1, pg_only_name = "connectTimeout";
-        }
-        lua_pop(L, 1);
-        if (opt_field(L, idx, "statementTimeout")) {
-            lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
-            if (!(n >= 0 && n <= INT_MAX && n == (lua_Number)(int)n))
-                return pg_fail(st, PG_INVALID_ARGUMENT,
-                               "statementTimeout: expected an integer number of ms >= 0");
-            o->postgres.statement_timeout_ms = (int)n;
+        if ((given = ms_option(L, idx, "statementTimeout", &o->postgres.statement_timeout_ms, st)) < 0)
+            return 0;
+        if (given)
             pg_only = 1, pg_only_name = "statementTimeout";
-        }
-        lua_pop(L, 1);
         if (o->engine && !o->postgres.dsn)
             return pg_fail(st, PG_INVALID_ARGUMENT, "dsn: required by engine \"postgres\"");
         if (opt_field(L, idx, "path") && o->engine && !is_pg_uri(o->sqlite.path))
@@ -274,14 +279,8 @@ static int read_open_options(lua_State *L, int idx, pg_open_opts *o, pg_role *ca
                 || !read_caller_id(L, lua_gettop(L), cid, st)))
             return 0;
         lua_pop(L, 1);
-        if (opt_field(L, idx, "busyTimeout")) {
-            lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : -1;
-            if (!(n >= 0 && n <= INT_MAX && n == (lua_Number)(int)n))
-                return pg_fail(st, PG_INVALID_ARGUMENT,
-                               "busyTimeout: expected an integer number of ms >= 0");
-            o->busy_timeout_ms = (int)n;
-        }
-        lua_pop(L, 1);
+        if (ms_option(L, idx, "busyTimeout", &o->busy_timeout_ms, st) < 0)
+            return 0;
         if (opt_field(L, idx, "synchronous")) {
             const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
             if (strcmp(s, "full") != 0 && strcmp(s, "normal") != 0)
