@@ -19,7 +19,6 @@
 typedef struct pg_sql_build pg_sql_build;
 
 typedef struct {
-    const char *name;
     const char *true_sql, *false_sql;
     const char *ne;                 /* the operator of $ne, spaced: " IS NOT " */
     const char *select_items;       /* up to "... WHERE gid = ", the gallery's parameter next */

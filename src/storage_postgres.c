@@ -1752,7 +1752,6 @@ static int pq_starts_with(pg_sql_build *b, pg_query_field f, const char *column,
 }
 
 static const pg_sql_dialect pq_dialect = {
-    .name = "postgres",
     .true_sql = "true",
     .false_sql = "false",
     .ne = " IS DISTINCT FROM ",

@@ -1686,7 +1686,6 @@ static int sq_starts_with(pg_sql_build *b, pg_query_field f, const char *column,
 }
 
 static const pg_sql_dialect sq_dialect = {
-    .name = "sqlite",
     .true_sql = "1",
     .false_sql = "0",
     .ne = " IS NOT ",
