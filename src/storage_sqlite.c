@@ -1306,6 +1306,7 @@ static int chunk_insert(pg_storage *s, const pg_event_row *rows, size_t n, pg_st
 {
     sqlite3_stmt *q = stmt(s, Q_CHUNK_INSERT, st);
     size_t i, size = 0, at = 0, bound;
+    unsigned char small[4096]; /* a single event's chunk fits: no malloc for it */
     unsigned char *body;
     int r, packed;
     if (!q)
@@ -1314,7 +1315,8 @@ static int chunk_insert(pg_storage *s, const pg_event_row *rows, size_t n, pg_st
         size += pg_event_packed_size(&rows[i]);
     /* one block: the packed chunk, then room for its compressed form */
     bound = size <= LZ4_MAX_INPUT_SIZE ? (size_t)LZ4_compressBound((int)size) : 0;
-    if (!(body = malloc(size + bound + 1)))
+    body = size + bound + 1 <= sizeof small ? small : malloc(size + bound + 1);
+    if (!body)
         return pg_fail(st, PG_INTERNAL, "out of memory"), -1;
     for (i = 0; i < n; i++)
         at += pg_event_pack(body + at, &rows[i]);
@@ -1334,7 +1336,8 @@ static int chunk_insert(pg_storage *s, const pg_event_row *rows, size_t n, pg_st
         sqlite3_bind_null(q, 9);
     }
     r = run(s, q, st);
-    free(body);
+    if (body != small)
+        free(body);
     return r;
 }
 

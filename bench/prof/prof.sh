@@ -1,6 +1,6 @@
 #!/bin/sh
 # Instruction profile (callgrind) of one focused script, on a private build of the module:
-#   sh bench/prof/prof.sh create_items|get_gallery|moves [pg|peer]
+#   sh bench/prof/prof.sh create_item|create_items|get_gallery|moves [pg|peer]
 # Prints the inclusive cost of progallery's functions; the full profile stays in
 # $PROF_DIR/callgrind.<name>.out (PROF_DIR defaults to /var/tmp/progallery-prof).
 set -e
