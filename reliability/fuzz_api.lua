@@ -511,11 +511,15 @@ end
 
 -- Runs a call through pcall; checks the shape of its outcome against `expect`
 -- (a set of codes; empty set = must succeed). Returns the result or nil.
+-- Callers that are the harness's own Lua before the store's call (the REST path: its
+-- conversion to JSON walks and allocates) never run in a storm: a finalizer would clear
+-- the arguments before any of the store's code saw them.
+local NO_STORM = {}
 local function invoke(what, expect, fn, ...)
   stats.calls = stats.calls + 1
   for _, t in ipairs(HOSTILE) do setmetatable(t, RAISING_MT) end
   local ok, res, err, code
-  if chance(0.125) then ok, res, err, code = storm_call(fn, ...)
+  if chance(0.125) and not NO_STORM[fn] then ok, res, err, code = storm_call(fn, ...)
   else ok, res, err, code = pcall(fn, ...) end
   for _, t in ipairs(HOSTILE) do setmetatable(t, nil) end
   HOSTILE = {}
@@ -666,6 +670,8 @@ local function rest_create_item(s, gid, item)
   if not text then return nil, rerr, rcode end
   return rest.fromRest(cjson.decode(text).item, "item")
 end
+
+NO_STORM[rest_create_item] = true
 
 local function item_call(name)
   local g = some_gallery()
