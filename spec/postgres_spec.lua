@@ -215,6 +215,51 @@ describe("postgres engine #postgres", function()
     s:close()
   end)
 
+  pg_it("statementTimeout reaches the server: a statement past it is UNAVAILABLE naming it, and changes nothing", function()
+    local dsn = fresh_dsn()
+    -- busyTimeout far above statementTimeout: what ends the wait is the statement's timeout
+    local s = S.ok(open { dsn = dsn, caller = "admin", busyTimeout = 20000, statementTimeout = 300 })
+    local g = S.ok(s:createGallery {})
+    local schema = dsn:match("search_path=([%w_]+)")
+    os.execute(("psql -qAt %s -c %s >/dev/null 2>&1 &"):format(S.shell_quote(DSN),
+      S.shell_quote(("BEGIN; SELECT 1 FROM %s.galleries FOR UPDATE; SELECT pg_sleep(3); COMMIT"):format(schema))))
+    os.execute("sleep 0.5")
+    local t0 = os.time()
+    local r, msg, code = s:createGalleryItem(g._id, { title = "x" })
+    assert.is_nil(r)
+    assert.equal("UNAVAILABLE", code, msg)
+    assert.matches("statementTimeout = 300 ms", msg, 1, true)
+    assert.is_true(os.time() - t0 <= 2, "the call waited past statementTimeout")
+    os.execute("sleep 3")
+    assert.equal(0, S.ok(s:getGallery(g._id)).totalItems)
+    S.ok(s:createGalleryItem(g._id, { title = "y" }))
+    s:close()
+  end)
+
+  -- SQLite compares names as bytes; a database whose default collation is a language's
+  -- (ICU "en": "a" before "B") must give the same order and the same pages.
+  pg_it("queryGalleries orders names as bytes, as SQLite does, whatever the database's collation", function()
+    local db = ("pgicu%s"):format(run)
+    assert(select(2, psql(DSN, ("CREATE DATABASE %s TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C'"):format(db))))
+    local dsn = DSN:gsub("dbname=%S+", "dbname=" .. db)
+    local s = S.ok(open { dsn = dsn, caller = "admin" })
+    for _, name in ipairs { "b", "A", "a", "B", "ab", "Ä" } do S.ok(s:createGallery { gallery = { name = name } }) end
+    local want = { "A", "B", "a", "ab", "b", "Ä" } -- byte order (UTF-8 "Ä" is 0xC3 0x84)
+    for _, limit in ipairs { 100, 1, 4 } do -- one page, and through keyset cursors
+      local got, cursor = {}, nil
+      repeat
+        local q = cursor and { cursorPaging = { cursor = cursor, limit = limit } }
+            or { sort = { { fieldName = "name", order = "ASC" } }, cursorPaging = { limit = limit } }
+        local r = S.ok(s:queryGalleries(q))
+        for _, g in ipairs(r.galleries) do got[#got + 1] = g.name end
+        cursor = r.pagingMetadata.cursors.next
+      until not cursor
+      assert.same(want, got)
+    end
+    s:close()
+    psql(DSN, ("DROP DATABASE %s"):format(db))
+  end)
+
   pg_it("readonly: reads work, every write is FAILED_PRECONDITION", function()
     local dsn = fresh_dsn()
     local w = S.ok(open { dsn = dsn, caller = "admin" })
