@@ -14,16 +14,6 @@ int pg_sql_param(pg_sql_build *b, pg_query_field f, const pg_query_val *v)
     return ++b->nparams;
 }
 
-/* The parameter of a keyset bound: met with the sorted column, so with its collation. */
-static int bound(pg_sql_build *b, pg_query_field f, const pg_query_val *v)
-{
-    if (!pg_sql_param(b, f, v))
-        return 0;
-    if (f == PG_QF_NAME && b->d->name_collate)
-        pg_sql_add(b, b->d->name_collate);
-    return 1;
-}
-
 static int list(pg_sql_build *b, const pg_query_node *n, pg_query_field f)
 {
     size_t i;
@@ -114,7 +104,7 @@ static int after(pg_sql_build *b, const pg_query *q)
     pg_sql_add(b, " AND ");
     pg_sql_add(b, col(b, q->sort[0].field, 1));
     pg_sql_add(b, q->sort[0].desc ? " <= " : " >= ");
-    if (!bound(b, q->sort[0].field, &q->after[0]))
+    if (!pg_sql_param(b, q->sort[0].field, &q->after[0]))
         return 0;
     if (same) {
         /* (a, b, key) > (?, ?, ?): one range of the sort's index */
@@ -128,7 +118,7 @@ static int after(pg_sql_build *b, const pg_query *q)
         for (i = 0; i < q->nsort; i++) {
             if (i)
                 pg_sql_add(b, ", ");
-            if (!bound(b, q->sort[i].field, i + 1 < q->nsort ? &q->after[i] : &b->key))
+            if (!pg_sql_param(b, q->sort[i].field, i + 1 < q->nsort ? &q->after[i] : &b->key))
                 return 0;
         }
         pg_sql_add(b, ")");

@@ -24,8 +24,8 @@ typedef struct {
     const char *select_items;       /* up to "... WHERE gid = ", the gallery's parameter next */
     const char *select_galleries;   /* up to "... WHERE <true>" */
     const char *has_some, *has_all; /* each followed by the listed values' "(...)" */
-    const char *name_collate;       /* after a parameter met with the sorted name, or NULL */
-    /* a field's column expression; sorting: in ORDER BY and the keyset comparisons */
+    /* a field's column expression; sorting: in ORDER BY and the keyset comparisons (a
+     * collation the sort needs goes here: a comparison takes the column's) */
     const char *(*column)(pg_query_field f, int items, int sorting);
     /* appends the placeholder of parameter n (from 1), value v met with field f, and
      * keeps v for binding: 1, or 0 when out of memory */

@@ -1763,7 +1763,6 @@ static const pg_sql_dialect pq_dialect = {
                 " t(v) WHERE t.v IN ",
     .has_all = "((SELECT count(DISTINCT t.v) FROM jsonb_array_elements_text(doc::jsonb -> 'tags'"
                " -> 'values') t(v) WHERE t.v IN ",
-    .name_collate = " COLLATE \"C\"",
     .column = pq_column,
     .param = pq_param,
     .starts_with = pq_starts_with,

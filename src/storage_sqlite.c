@@ -1698,7 +1698,6 @@ static const pg_sql_dialect sq_dialect = {
                         " FROM galleries WHERE 1",
     .has_some = "EXISTS (SELECT 1 FROM json_each(doc, '$.tags.values') WHERE value IN ",
     .has_all = "((SELECT count(DISTINCT value) FROM json_each(doc, '$.tags.values') WHERE value IN ",
-    .name_collate = NULL,
     .column = sq_column,
     .param = sq_param,
     .starts_with = sq_starts_with,
