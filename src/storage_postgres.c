@@ -118,6 +118,11 @@ enum {
     Q_COUNT
 };
 
+/* The columns of a listed row, in the order read_item_row / read_gallery_row read them:
+ * every statement that lists rows names them through these. */
+#define ITEM_ROW "iid, id, type, sort_order, created_ms, updated_ms, doc, revision"
+#define GALLERY_ROW "gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
+
 static const char *const sql[Q_COUNT] = {
     [Q_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     [Q_BEGIN_WRITE] = "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
@@ -140,8 +145,7 @@ static const char *const sql[Q_COUNT] = {
      * lock, so the max must be read by the next one (which sees the last holder's commit) */
     [Q_GALLERIES_LOCK] = "SELECT pg_advisory_xact_lock(" LOCK_GALLERIES ")",
     [Q_GALLERY_MAX_SORT] = "SELECT max(sort_order) FROM galleries",
-    [Q_GALLERY_PAGE] = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count,"
-                       " revision FROM galleries ORDER BY created_ms, gid LIMIT $1 OFFSET $2",
+    [Q_GALLERY_PAGE] = "SELECT " GALLERY_ROW " FROM galleries ORDER BY created_ms, gid LIMIT $1 OFFSET $2",
     [Q_ITEM_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc, revision"
                     " FROM items WHERE id = $1",
     [Q_ITEM_INSERT] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc,"
@@ -150,8 +154,7 @@ static const char *const sql[Q_COUNT] = {
                       " revision = $6 WHERE iid = $1",
     [Q_ITEM_DELETE] = "DELETE FROM items WHERE iid = $1",
     [Q_ITEM_MAX_SORT] = "SELECT max(sort_order) FROM items WHERE gid = $1",
-    [Q_ITEM_PAGE] = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision"
-                    " FROM items WHERE gid = $1 ORDER BY sort_order, iid LIMIT $2 OFFSET $3",
+    [Q_ITEM_PAGE] = "SELECT " ITEM_ROW " FROM items WHERE gid = $1 ORDER BY sort_order, iid LIMIT $2 OFFSET $3",
     /* one statement; the n-th copy takes the n-th id of the array the caller made */
     [Q_ITEMS_CLONE] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
                       " SELECT ($5::text[])[rn], $2, $4 + rn - 1, type, $3, $3, doc FROM"
@@ -1755,10 +1758,8 @@ static const pg_sql_dialect pq_dialect = {
     .true_sql = "true",
     .false_sql = "false",
     .ne = " IS DISTINCT FROM ",
-    .select_items = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
-                    " WHERE gid = ",
-    .select_galleries = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
-                        " FROM galleries WHERE true",
+    .select_items = "SELECT " ITEM_ROW " FROM items WHERE gid = ",
+    .select_galleries = "SELECT " GALLERY_ROW " FROM galleries WHERE true",
     .has_some = "EXISTS (SELECT 1 FROM jsonb_array_elements_text(doc::jsonb -> 'tags' -> 'values')"
                 " t(v) WHERE t.v IN ",
     .has_all = "((SELECT count(DISTINCT t.v) FROM jsonb_array_elements_text(doc::jsonb -> 'tags'"

@@ -117,6 +117,11 @@ enum {
     Q_COUNT
 };
 
+/* The columns of a listed row, in the order read_item_row / read_gallery_row read them:
+ * every statement that lists rows names them through these. */
+#define ITEM_ROW "iid, id, type, sort_order, created_ms, updated_ms, doc, revision"
+#define GALLERY_ROW "gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
+
 static const char *const sql[Q_COUNT] = {
     [Q_BEGIN_READ] = "BEGIN",
     [Q_BEGIN_WRITE] = "BEGIN IMMEDIATE",
@@ -137,8 +142,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = ?1",
     [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
     [Q_GALLERY_MAX_SORT] = "SELECT max(sort_order) FROM galleries",
-    [Q_GALLERY_PAGE] = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count,"
-                       " revision FROM galleries ORDER BY created_ms, gid LIMIT ?1 OFFSET ?2",
+    [Q_GALLERY_PAGE] = "SELECT " GALLERY_ROW " FROM galleries ORDER BY created_ms, gid LIMIT ?1 OFFSET ?2",
     [Q_ITEM_FIND] = "SELECT iid, gid, type, sort_order, created_ms, updated_ms, doc, revision"
                     " FROM items WHERE id = ?1",
     [Q_ITEM_INSERT] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc,"
@@ -147,8 +151,7 @@ static const char *const sql[Q_COUNT] = {
                       " revision = ?6 WHERE iid = ?1",
     [Q_ITEM_DELETE] = "DELETE FROM items WHERE iid = ?1",
     [Q_ITEM_MAX_SORT] = "SELECT max(sort_order) FROM items WHERE gid = ?1",
-    [Q_ITEM_PAGE] = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision"
-                    " FROM items WHERE gid = ?1 ORDER BY sort_order, iid LIMIT ?2 OFFSET ?3",
+    [Q_ITEM_PAGE] = "SELECT " ITEM_ROW " FROM items WHERE gid = ?1 ORDER BY sort_order, iid LIMIT ?2 OFFSET ?3",
     /* The clone stays inside SQLite: one statement; the n-th copy takes the caller's
      * n-th id (pg_clone_id reads the array given to items_clone, generates nothing). */
     [Q_ITEMS_CLONE] = "INSERT INTO items(id, gid, sort_order, type, created_ms, updated_ms, doc)"
@@ -207,7 +210,7 @@ static const char *const sql[Q_COUNT] = {
                          " FROM (SELECT iid, row_number() OVER (ORDER BY sort_order, iid) AS rn"
                          " FROM items WHERE gid = ?1) AS r"
                          " WHERE items.iid = r.iid AND items.sort_order <> r.rn"
-                         " RETURNING iid, id, type, sort_order, created_ms, updated_ms, doc, revision",
+                         " RETURNING " ITEM_ROW,
 };
 
 struct pg_storage {
@@ -1692,10 +1695,8 @@ static const pg_sql_dialect sq_dialect = {
     .true_sql = "1",
     .false_sql = "0",
     .ne = " IS NOT ",
-    .select_items = "SELECT iid, id, type, sort_order, created_ms, updated_ms, doc, revision FROM items"
-                    " WHERE gid = ",
-    .select_galleries = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count, revision"
-                        " FROM galleries WHERE 1",
+    .select_items = "SELECT " ITEM_ROW " FROM items WHERE gid = ",
+    .select_galleries = "SELECT " GALLERY_ROW " FROM galleries WHERE 1",
     .has_some = "EXISTS (SELECT 1 FROM json_each(doc, '$.tags.values') WHERE value IN ",
     .has_all = "((SELECT count(DISTINCT value) FROM json_each(doc, '$.tags.values') WHERE value IN ",
     .column = sq_column,
