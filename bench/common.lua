@@ -30,4 +30,12 @@ function M.open(impl, path, synchronous)
   return require("peer").open(path, synchronous)
 end
 
+-- A store (as M.open) on a fresh file prof.db in dir: what the profiling scripts of
+-- bench/prof/ start from.
+function M.fresh(dir, impl, synchronous)
+  local path = dir .. "/prof.db"
+  for _, suffix in ipairs { "", "-wal", "-shm" } do os.remove(path .. suffix) end
+  return M.open(impl, path, synchronous)
+end
+
 return M

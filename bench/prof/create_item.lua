@@ -2,10 +2,7 @@
 -- bench's item (bench/common.lua).
 --   prof.sh create_item
 local common = require "common"
-local dir = assert(arg[1], "scratch dir")
-local path = dir .. "/prof.db"
-os.remove(path); os.remove(path .. "-wal"); os.remove(path .. "-shm")
-local s = common.open(arg[2] or "pg", path, "normal")
+local s = common.fresh(assert(arg[1], "scratch dir"), arg[2] or "pg", "normal")
 local g = assert(s:createGallery{ gallery = { name = "p" } })
 local item = common.item
 for _ = 1, 2000 do assert(s:createGalleryItem(g._id, item)) end

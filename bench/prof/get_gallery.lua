@@ -1,10 +1,7 @@
 -- callgrind focus: getGallery of a 100-item page, 200 calls.
 --   prof.sh get_gallery
 local common = require "common"
-local dir = assert(arg[1], "scratch dir")
-local path = dir .. "/prof.db"
-os.remove(path); os.remove(path .. "-wal"); os.remove(path .. "-shm")
-local s = common.open("pg", path, "normal")
+local s = common.fresh(assert(arg[1], "scratch dir"), arg[2] or "pg", "normal")
 local g = assert(s:createGallery{ gallery = { name = "p", items = common.items(100) } })
 local opts = { itemLimit = 100 }
 for _ = 1, 200 do assert(s:getGallery(g._id, opts)) end
