@@ -743,7 +743,9 @@ function ops.updateGalleryItem()
   end
   if chance(0.03) then v = nil; expect = { [INV] = true } end
   expect = with_revision(v, it and it.revision, expect)
-  local res = invoke("updateGalleryItem", expect, store.updateGalleryItem, store, ids, v)
+  local opts -- the revision in the options as well (each given one must be current)
+  if chance(0.3) then opts = {}; expect = with_revision(opts, it and it.revision, expect) end
+  local res = invoke("updateGalleryItem", expect, store.updateGalleryItem, store, ids, v, opts)
   if not res then return end
   local before = it._updatedDate
   local sabotage = os.getenv("PG_SABOTAGE") == "fuzz-api" -- self-test: the model forgets clears
@@ -785,7 +787,9 @@ function ops.updateGallery()
     }()
   elseif r == 2 then v.name = ("n"):rep(1025); expect = { [RES] = true } end
   expect = with_revision(v, g and tostring(g.revision), expect)
-  local res = invoke("updateGallery", expect, store.updateGallery, store, gid, v)
+  local opts
+  if chance(0.3) then opts = {}; expect = with_revision(opts, g and tostring(g.revision), expect) end
+  local res = invoke("updateGallery", expect, store.updateGallery, store, gid, v, opts)
   if not res then return end
   if name == null then g.name = nil elseif name ~= nil then g.name = name end
   if sort then g.sortOrder = sort end

@@ -112,6 +112,47 @@ describe("revisions", function()
     S.expect_err("NOT_FOUND", "galleryId", store.getGallery, store, g._id)
   end)
 
+  it("an update takes the revision in its options too, checked as a delete's is", function()
+    local g = S.gallery_with(store, 2)
+    local it = S.ok(store:getGallery(g._id)).items[1]
+    local ids = { galleryId = g._id, itemId = it._id }
+    local before = snapshot(store)
+    local last = S.ok(store:events { after = 0, limit = 1000 }).lastSeq
+    -- stale: ABORTED naming options.revision, nothing written, no event
+    local msg = S.expect_err("ABORTED", "options.revision", store.updateGalleryItem, store, ids,
+      { title = "x" }, { revision = tostring(rev(it) + 1) })
+    assert.truthy(msg:find(("%d is not the current revision (%s)"):format(rev(it) + 1, it.revision), 1, true), msg)
+    local gnow = S.ok(store:getGallery(g._id))
+    S.expect_err("ABORTED", "options.revision", store.updateGallery, store, g._id, { name = "x" },
+      { revision = tostring(rev(gnow) + 1) })
+    -- given in both places, each is checked: a current one does not cover a stale one
+    S.expect_err("ABORTED", "options.revision", store.updateGalleryItem, store, ids,
+      { title = "x", revision = it.revision }, { revision = tostring(rev(it) + 1) })
+    S.expect_err("ABORTED", "item.revision", store.updateGalleryItem, store, ids,
+      { title = "x", revision = tostring(rev(it) + 1) }, { revision = it.revision })
+    -- malformed options, judged before anything is read (a missing gallery too)
+    for _, bad in ipairs { { revision = 1 }, { revision = "" }, { revision = "0" }, { revision = "1.0" } } do
+      S.expect_err("INVALID_ARGUMENT", "options.revision", store.updateGalleryItem, store, ids, { title = "x" }, bad)
+      S.expect_err("INVALID_ARGUMENT", "options.revision", store.updateGallery, store, S.MISSING_ID, { name = "x" }, bad)
+    end
+    S.expect_err("INVALID_ARGUMENT", "rev", store.updateGalleryItem, store, ids, { title = "x" }, { rev = "1" })
+    S.expect_err("INVALID_ARGUMENT", "options", store.updateGallery, store, g._id, { name = "x" }, "1")
+    assert.same(before, snapshot(store))
+    assert.equal(0, #S.ok(store:events { after = last }).events)
+    -- current: written; an empty options table (Velo's) or progallery.null checks nothing
+    local u = S.ok(store:updateGalleryItem(ids, { title = "y" }, { revision = it.revision }))
+    assert.equal(rev(it) + 1, rev(u))
+    assert.equal("y", u.title)
+    u = S.ok(store:updateGalleryItem(ids, { title = "z" }, {}))
+    assert.equal(rev(it) + 2, rev(u))
+    u = S.ok(store:updateGalleryItem(ids, { title = "w" }, { revision = S.null }))
+    assert.equal(rev(it) + 3, rev(u))
+    gnow = S.ok(store:getGallery(g._id))
+    local gu = S.ok(store:updateGallery(g._id, { name = "n" }, { revision = gnow.revision }))
+    assert.equal(rev(gnow) + 1, rev(gu))
+    assert.equal("n", gu.name)
+  end)
+
   it("a stale revision records no event", function()
     local g = S.ok(store:createGallery { gallery = { name = "e" } })
     local x = S.ok(store:createGalleryItem(g._id, { title = "t" }))

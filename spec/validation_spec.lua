@@ -588,8 +588,8 @@ describe("validation", function()
         local ids = { galleryId = g._id, itemId = x._id }
         local calls = {
           { "getGallery", g._id, {} }, { "listGalleries", {} }, { "listGalleryItems", g._id, {} },
-          { "getGalleryItem", ids }, { "updateGalleryItem", ids, { title = "u" } },
-          { "updateGallery", g._id, { name = "G" } }, { "createGalleryItems", g._id, { { title = "b" } } },
+          { "getGalleryItem", ids }, { "updateGalleryItem", ids, { title = "u" }, {} },
+          { "updateGallery", g._id, { name = "G" }, {} }, { "createGalleryItems", g._id, { { title = "b" } } },
           { "createGalleryItem", g._id, { title = "c" } }, { "bulkDeleteGalleryItems", g._id, { S.MISSING_ID } },
           { "deleteGalleryItem", ids, {} }, { "createGallery", { gallery = { name = "tmp" } } },
         }
@@ -616,7 +616,7 @@ describe("validation", function()
         res = { pcall(store.deleteGalleryItem, store, { galleryId = g._id, itemId = x._id }, {}, h[2]) }
         assert.is_true(res[1])
         assert.same({ itemId = x._id }, res[2], h[1])
-        res = { pcall(store.updateGallery, store, g._id, { name = "G" }, h[2]) }
+        res = { pcall(store.updateGallery, store, g._id, { name = "G" }, {}, h[2]) }
         assert.is_true(res[1])
         assert.equal("G", res[2] and res[2].name, h[1])
       end

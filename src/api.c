@@ -567,8 +567,10 @@ static int revision_current(const char *path, int64_t given, int64_t current, pg
     return 0;
 }
 
-/* The options of a delete: nil, or { revision = "n" }. */
-static int delete_options(const pg_value *opts, int *has, int64_t *revision, pg_status *st)
+/* The options of an update or a delete: nil, or { revision = "n" }. An update's
+ * options take the place of Velo's empty ones (UpdateGalleryOptions...), so a
+ * revision given there is checked, never passed over as an extra argument. */
+static int revision_options(const pg_value *opts, int *has, int64_t *revision, pg_status *st)
 {
     static const char *const keys[] = { "revision", NULL };
     const pg_value *v;
@@ -745,16 +747,19 @@ static pg_value *update_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     pg_gallery_in in;
     pg_gallery_row g;
     pg_path path;
-    int64_t now = pg_now_ms();
+    int64_t now = pg_now_ms(), revision;
+    int has_revision;
     init_path(db, &path, "gallery");
     if (!id_arg(args[0], "galleryId", id, st))
         return NULL;
     if (absent(args[1]))
         return pg_fail(st, PG_INVALID_ARGUMENT, "gallery: required"), NULL;
-    if (!pg_validate_gallery(db->arena, args[1], PG_UPDATE, &path, &in, st) || !begin(db, 1, st))
+    if (!pg_validate_gallery(db->arena, args[1], PG_UPDATE, &path, &in, st)
+        || !revision_options(args[2], &has_revision, &revision, st) || !begin(db, 1, st))
         return NULL;
     if (!find_gallery(db, id, "galleryId", &g, st)
-        || (in.has_revision && !revision_current("gallery", in.revision, g.revision, st)))
+        || (in.has_revision && !revision_current("gallery", in.revision, g.revision, st))
+        || (has_revision && !revision_current("options", revision, g.revision, st)))
         return end(db, NULL, st);
     if (in.name_state == PG_SET) {
         g.name = in.name;
@@ -790,7 +795,7 @@ static pg_value *delete_gallery(pg_db *db, pg_value *const *args, pg_status *st)
     pg_gallery_row g;
     int64_t now = pg_now_ms(), revision;
     int has_revision;
-    if (!id_arg(args[0], "galleryId", id, st) || !delete_options(args[1], &has_revision, &revision, st)
+    if (!id_arg(args[0], "galleryId", id, st) || !revision_options(args[1], &has_revision, &revision, st)
         || !begin(db, 1, st))
         return NULL;
     if (!find_gallery(db, id, "galleryId", &g, st)
@@ -893,16 +898,19 @@ static pg_value *update_gallery_item(pg_db *db, pg_value *const *args, pg_status
     pg_path path;
     pg_value *doc;
     const char *err = NULL;
-    int64_t now = pg_now_ms();
+    int64_t now = pg_now_ms(), revision;
+    int has_revision;
     init_path(db, &path, "item");
     if (!identifiers(args[0], gid, iid, st))
         return NULL;
     if (absent(args[1]))
         return pg_fail(st, PG_INVALID_ARGUMENT, "item: required"), NULL;
-    if (!pg_validate_item(db->arena, args[1], PG_UPDATE, &path, &patch, st) || !begin(db, 1, st))
+    if (!pg_validate_item(db->arena, args[1], PG_UPDATE, &path, &patch, st)
+        || !revision_options(args[2], &has_revision, &revision, st) || !begin(db, 1, st))
         return NULL;
     if (!find_gallery_item(db, gid, iid, &g, &it, st)
-        || (patch.has_revision && !revision_current("item", patch.revision, it.revision, st)))
+        || (patch.has_revision && !revision_current("item", patch.revision, it.revision, st))
+        || (has_revision && !revision_current("options", revision, it.revision, st)))
         return end(db, NULL, st);
     doc = pg_json_decode(db->arena, it.doc, it.doclen, &err);
     if (!doc || doc->type != PG_OBJECT) {
@@ -934,7 +942,7 @@ static pg_value *delete_gallery_item(pg_db *db, pg_value *const *args, pg_status
     pg_item_row it;
     int64_t now = pg_now_ms(), revision;
     int has_revision;
-    if (!identifiers(args[0], gid, iid, st) || !delete_options(args[1], &has_revision, &revision, st)
+    if (!identifiers(args[0], gid, iid, st) || !revision_options(args[1], &has_revision, &revision, st)
         || !begin(db, 1, st))
         return NULL;
     if (!find_gallery_item(db, gid, iid, &g, &it, st)
@@ -1407,12 +1415,12 @@ const pg_api_entry pg_api[] = {
     { "createGallery", create_gallery, 1, 1 },
     { "getGallery", get_gallery, 2, 0 },
     { "listGalleries", list_galleries, 1, 0 },
-    { "updateGallery", update_gallery, 2, 1 },
+    { "updateGallery", update_gallery, 3, 1 },
     { "deleteGallery", delete_gallery, 2, 1 },
     { "createGalleryItem", create_gallery_item, 2, 1 },
     { "createGalleryItems", create_gallery_items, 2, 1 },
     { "getGalleryItem", get_gallery_item, 1, 0 },
-    { "updateGalleryItem", update_gallery_item, 2, 1 },
+    { "updateGalleryItem", update_gallery_item, 3, 1 },
     { "deleteGalleryItem", delete_gallery_item, 2, 1 },
     { "bulkDeleteGalleryItems", bulk_delete_gallery_items, 2, 1 },
     { "listGalleryItems", list_gallery_items, 2, 0 },
