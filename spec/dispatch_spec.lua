@@ -71,6 +71,9 @@ describe("progallery.events.dispatch (10.4)", function()
 
   it("refuses bad handlers and options, naming them; the store's failures come back as nil, message, code", function()
     S.expect_err("INVALID_ARGUMENT", "handlers", events.dispatch, store, nil)
+    for _, notstore in ipairs { 5, "store", true, print } do
+      S.expect_err("INVALID_ARGUMENT", "store", events.dispatch, notstore, {})
+    end
     S.expect_err("INVALID_ARGUMENT", "handlers.onGalleryCreate", events.dispatch, store, { onGalleryCreate = print })
     S.expect_err("INVALID_ARGUMENT", "handlers.onGalleryCreated", events.dispatch, store, { onGalleryCreated = 5 })
     local msg = S.expect_err("INVALID_ARGUMENT", nil, events.dispatch, store,

@@ -7,14 +7,16 @@ local cjson = require "cjson"
 local function call(fn, ...)
   local r = { pcall(fn, ...) }
   assert(r[1], "raised: " .. tostring(r[2]))
-  return r[2], r[3]
+  return r[2], r[3], r[4]
 end
 
+-- nil, message, code, as every helper and the store fail
 local function refused(fn, ...)
-  local v, err = call(fn, ...)
+  local v, err, code = call(fn, ...)
   assert.is_nil(v)
   assert.equal("string", type(err))
-  return err
+  assert.is_true(code == "INVALID_ARGUMENT" or code == "RESOURCE_EXHAUSTED", tostring(code) .. ": " .. err)
+  return err, code
 end
 
 -- reference 12.4, image SDK -> REST

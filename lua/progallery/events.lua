@@ -83,6 +83,10 @@ end
 -- dispatch(store, handlers[, {consumer=, limit=}]) -> handled[, message of a raising
 -- handler], or nil, message, code for the store's own failures.
 function _M.dispatch(store, handlers, opts)
+    local t = type(store)
+    if t ~= "table" and t ~= "userdata" then
+        return nil, "store: expected a progallery store, got " .. t, INVALID
+    end
     local by_name, err = read_handlers(handlers)
     if not by_name then return nil, err, INVALID end
     local consumer, limit = read_options(opts)

@@ -16,8 +16,9 @@
 -- would decode them first). REST objects without width/height, or with an id that would
 -- not survive a round trip (contains "/", "#" or "?"), are errors (JS: "undefined"); the
 -- builders only ever return strings of the grammar.
--- Every function returns nil, message on bad input (parseImage / parseVideo add the code
--- the store would answer) and never raises. A caller's table is read raw (rawget,
+-- Every function returns nil, message, code on bad input (the code the store would
+-- answer for that string: INVALID_ARGUMENT, or RESOURCE_EXHAUSTED for a string too long)
+-- and never raises. A caller's table is read raw (rawget,
 -- rawequal): its metatable never runs, so it cannot raise or lie.
 
 local type, tonumber, next, pcall, rawget, rawequal =
@@ -26,6 +27,7 @@ local byte, char, sub, find, gsub, gmatch, format, match =
     string.byte, string.char, string.sub, string.find, string.gsub, string.gmatch, string.format,
     string.match
 local floor = math.floor
+local INVALID, EXHAUSTED = "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"
 local tointeger = math.tointeger -- nil on LuaJIT / 5.1
 
 local _M = { _VERSION = require "progallery.version" }
@@ -84,26 +86,26 @@ end
 
 -- JS encodeURIComponent: everything but A-Z a-z 0-9 - _ . ! ~ * ' ( ) is %XX (upper case).
 function _M.encodeURIComponent(s)
-    if type(s) ~= "string" then return nil, "expected a string" end
-    if not valid_utf8(s) then return nil, "not valid UTF-8" end
+    if type(s) ~= "string" then return nil, "expected a string", INVALID end
+    if not valid_utf8(s) then return nil, "not valid UTF-8", INVALID end
     return (gsub(s, "[^A-Za-z0-9%-_%.!~%*'%(%)]", encode_byte))
 end
 
 -- JS decodeURIComponent: every %XX decoded (also %2F and %23); a malformed escape or a
 -- result that is not UTF-8 is an error, as JS throws URIError there.
 local function decode_component(s)
-    if type(s) ~= "string" then return nil, "expected a string" end
+    if type(s) ~= "string" then return nil, "expected a string", INVALID end
     local i = 1
     while true do
         local p = find(s, "%", i, true)
         if not p then break end
         if not find(sub(s, p + 1, p + 2), "^%x%x$") then
-            return nil, "malformed percent-encoding"
+            return nil, "malformed percent-encoding", INVALID
         end
         i = p + 3
     end
     local out = gsub(s, "%%(%x%x)", hex_to_char)
-    if not valid_utf8(out) then return nil, "not valid UTF-8 once decoded" end
+    if not valid_utf8(out) then return nil, "not valid UTF-8 once decoded", INVALID end
     return out
 end
 _M.decodeURIComponent = decode_component
@@ -181,8 +183,6 @@ end
 function _M.isHttp(s)
     return type(s) == "string" and is_http(s)
 end
-
-local INVALID, EXHAUSTED = "INVALID_ARGUMENT", "RESOURCE_EXHAUSTED"
 
 -- The grammar (spec/fixtures/media_uris.lua has it in full, with its vectors). kind is
 -- "image" or "video"; check_length is false for the builders, whose strings the store
@@ -297,8 +297,8 @@ end
 -- imageInfo string -> REST CommonImage. The url of a wix: image is the URI itself (with
 -- "wix:" added to a legacy one), as in the SDK.
 function _M.imageToRest(s)
-    local p, err = _M.parseImage(s)
-    if not p then return nil, err end
+    local p, err, code = _M.parseImage(s)
+    if not p then return nil, err, code end
     if p.scheme == "http" then return { url = p.url } end
     local obj = { id = p.id, height = p.height, width = p.width }
     if p.filename then
@@ -311,8 +311,8 @@ end
 
 -- videoInfo string -> REST VideoV2.
 function _M.videoToRest(s)
-    local p, err = _M.parseVideo(s)
-    if not p then return nil, err end
+    local p, err, code = _M.parseVideo(s)
+    if not p then return nil, err, code end
     if p.scheme == "http" then return { url = p.url } end
     local obj = { id = p.id }
     if p.filename then obj.filename = p.filename end
@@ -361,9 +361,19 @@ end
 -- What a builder returns: its string when the grammar takes it (the store bounds the
 -- length itself), else nil, message.
 local function built(s, kind)
-    local p, err = parse(s, kind, kind == "image" and IMAGE_PREFIX or VIDEO_PREFIX, false)
-    if not p then return nil, err end
+    local p, err, code = parse(s, kind, kind == "image" and IMAGE_PREFIX or VIDEO_PREFIX, false)
+    if not p then return nil, err, code end
     return s
+end
+
+-- A builder's failures as every helper's: nil, message, code (INVALID_ARGUMENT unless
+-- the grammar said otherwise).
+local function with_code(build)
+    return function(obj)
+        local s, err, code = build(obj)
+        if s == nil then return nil, err, code or INVALID end
+        return s
+    end
 end
 
 -- An id goes into the URI path unescaped (as in the SDK), so it must not carry the
@@ -396,7 +406,7 @@ local function build_image(id, name, width, height)
 end
 
 -- REST CommonImage -> imageInfo string.
-function _M.imageFromRest(obj)
+_M.imageFromRest = with_code(function(obj)
     if type(obj) ~= "table" then return nil, "expected an object, got " .. type(obj) end
     local id, err = media_id(obj)
     if err then return nil, err end
@@ -418,7 +428,7 @@ function _M.imageFromRest(obj)
     out, err = build_image(id, filename or alt, width, height)
     if not out then return nil, err end
     return built(out, "image")
-end
+end)
 
 -- Last path segment of a URL, without query or fragment. Found with plain searches:
 -- the unanchored pattern "([^/]*)$" is quadratic in a long segment that ends in "/".
@@ -459,7 +469,7 @@ local function poster_fragment(posters)
 end
 
 -- REST VideoV2 -> videoInfo string.
-function _M.videoFromRest(obj)
+_M.videoFromRest = with_code(function(obj)
     if type(obj) ~= "table" then return nil, "expected an object, got " .. type(obj) end
     local id, err = media_id(obj)
     if err then return nil, err end
@@ -482,7 +492,7 @@ function _M.videoFromRest(obj)
     frag, err = poster_fragment(rawget(obj, "posters"))
     if not frag then return nil, err end
     return built(out .. frag, "video")
-end
+end)
 
 -- { id=, filename=?, width=, height= } -> wix:image URI (same rules as imageFromRest).
 function _M.buildImage(parts)
