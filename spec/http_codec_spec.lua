@@ -100,6 +100,21 @@ describe("progallery.http codec", function()
     assert.equal(s, auth.trim("  " .. s .. "  "))
   end)
 
+  it("refuses a conf key it does not know, naming it (a typo would drop the key or the pool)", function()
+    for _, k in ipairs { "adminkey", "threadpool", "maxbody", "path", "site", "Cache" } do
+      local h, err = http.new { db = ":memory:", cache = false, [k] = "x" }
+      assert.is_nil(h, k)
+      assert.equal(k .. ": unknown key", err)
+    end
+    local h, err = http.new { db = ":memory:", cache = false, [{}] = 1 }
+    assert.is_nil(h)
+    assert.equal("conf: a table key: unknown key", err)
+    -- every documented key is known (values valid, so the handler is made)
+    assert.is_not_nil((http.new { db = ":memory:", adminKey = "k", prefix = "/pro-gallery/v2", maxBody = 10,
+      busyTimeout = 100, synchronous = "full", cache = false, webhooks = nil, webhookTimeout = nil,
+      instanceId = "i", webhookKey = nil }))
+  end)
+
   it("checks the cache's configuration, and names resty.lrucache where it cannot load", function()
     -- the cache itself (LuaJIT only) is spec/http_cache_spec.lua
     assert.is_nil(http.new { db = ":memory:", cache = { maxBytes = -1 } })

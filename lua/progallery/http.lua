@@ -68,8 +68,8 @@ local webhooks = require "progallery.http.webhooks"
 local pull = require "progallery.http.events"
 local sites = require "progallery.http.sites"
 
-local type, pairs, ipairs, tostring, tonumber, xpcall, setmetatable, error =
-    type, pairs, ipairs, tostring, tonumber, xpcall, setmetatable, error
+local type, pairs, ipairs, next, tostring, tonumber, xpcall, setmetatable, error =
+    type, pairs, ipairs, next, tostring, tonumber, xpcall, setmetatable, error
 local open = io.open
 local traceback = debug.traceback
 
@@ -117,9 +117,22 @@ local function new_site(spec, conf)
     }
 end
 
+-- What conf may hold: anything else is a typo ("adminkey", "threadpool") that would
+-- otherwise pass unnoticed as a server without its key or its pool, so it is refused.
+local CONF_KEYS = {
+    db = true, dsn = true, adminKey = true, prefix = true, maxBody = true, threadPool = true,
+    busyTimeout = true, synchronous = true, cache = true, sites = true, defaultSite = true,
+    webhooks = true, webhookKey = true, instanceId = true, webhookTimeout = true,
+}
+
 -- conf -> handler, or nil, message. Opens nothing (call init_worker in each worker).
 function _M.new(conf)
     if type(conf) ~= "table" then return nil, "conf: expected a table" end
+    for k in next, conf do
+        if not CONF_KEYS[k] then
+            return nil, (type(k) == "string" and k or "conf: a " .. type(k) .. " key") .. ": unknown key"
+        end
+    end
     local specs, default = sites.parse(conf)
     if not specs then return nil, default end
     local routes, err = router.new(conf.prefix)
