@@ -374,6 +374,12 @@ describe("progallery (the command)", function()
       st, _, err = run(("import %s --db %s"):format(q(d .. "/cut.jsonl"), q(d .. "/c.db")))
       assert.equal(1, st)
       assert.truthy(err:find("cut short after line 10", 1, true), err)
+      -- what it imported stays, and it says how to start over
+      local ngal = tonumber(err:match("(%d+) galler[yi]e?s? and %d+ items imported before it stay in the store"))
+      assert.truthy(ngal and ngal >= 1, err)
+      assert.truthy(err:find("import into a new, empty store", 1, true), err)
+      local _, stats = run(("stats --db %s"):format(q(d .. "/c.db")))
+      assert.truthy(stats:find("galleries: " .. ngal, 1, true), stats)
       write(d .. "/junk.jsonl", '{"format":"progallery-export","version":1}\n{"gallery":{"name":"x"}}\n')
       st, _, err = run(("import %s --db %s"):format(q(d .. "/junk.jsonl"), q(d .. "/j.db")))
       assert.equal(1, st)
@@ -382,6 +388,7 @@ describe("progallery (the command)", function()
       st, _, err = run(("import %s --db %s"):format(q(d .. "/nojson"), q(d .. "/k.db")))
       assert.equal(1, st)
       assert.truthy(err:find("nojson:1: not a JSON object", 1, true), err)
+      assert.falsy(err:find("stay in the store", 1, true), err) -- nothing was imported
       -- a feed that does not continue (an event line dropped), or was tampered with
       local lines = {}
       for l in io.lines(d .. "/a.jsonl") do lines[#lines + 1] = l end

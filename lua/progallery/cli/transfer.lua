@@ -178,7 +178,14 @@ local function import(opts, pos, err)
   local bar
   local gallery = nil
   local ngal, nitems, nevents, feed = 0, 0, 0, nil
-  local function bad(msg) cli.fail(("%s:%d: %s"):format(file, lineno, msg)) end
+  -- a stopped import keeps what it wrote (a transaction a line), and a second import
+  -- refuses a store that is not empty: say so, with the way out
+  local function kept()
+    if ngal == 0 then return "" end
+    return ("\n%d galler%s and %d items imported before it stay in the store; to start over,"
+      .. " import into a new, empty store"):format(ngal, ngal == 1 and "y" or "ies", nitems)
+  end
+  local function bad(msg) cli.fail(("%s:%d: %s%s"):format(file, lineno, msg, kept())) end
   -- an items line goes to the store as the text it is (store:rest "restoreItems": the C
   -- codec reads it), so that nothing of the REST form is lost to a Lua table on the way
   -- (lua-cjson cannot tell an empty array from an empty object)
@@ -230,8 +237,7 @@ local function import(opts, pos, err)
   end
   if input ~= io.stdin then input:close() end
   if not header then cli.fail(file .. ": empty (not a progallery export)") end
-  if not ended then cli.fail(("%s: cut short after line %d (no end line); %d galleries and %d items were imported")
-    :format(file, lineno, ngal, nitems)) end
+  if not ended then cli.fail(("%s: cut short after line %d (no end line)%s"):format(file, lineno, kept())) end
   if ended.galleries ~= ngal or ended.items ~= nitems then
     cli.fail(("%s: the end line counts %s galleries and %s items, the file held %d and %d")
       :format(file, tostring(ended.galleries), tostring(ended.items), ngal, nitems))
