@@ -28,6 +28,19 @@ function _M.target(kind)
     ngx.sleep(5); ngx.print("late")
   elseif kind == "drop" then
     return ngx.exit(444)
+  elseif kind == "longline" then -- a header line that never ends (the client must stop at 64 KiB)
+    local sock = ngx.req.socket(true)
+    sock:send("HTTP/1.1 200 OK\r\nX-Long: ")
+    for _ = 1, 40 do sock:send(("x"):rep(4096)) end
+    ngx.sleep(1)
+    return
+  elseif kind == "trailers" then -- chunks, then trailers: a few, or too many
+    local sock = ngx.req.socket(true)
+    local many = ngx.var.arg_many
+    sock:send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n")
+    if many then for _ = 1, 3000 do sock:send(("X-T: %s\r\n"):format(("t"):rep(30))) end end
+    sock:send("\r\n")
+    return
   elseif kind == "garbage" then
     local sock = ngx.req.socket(true)
     sock:send("HELLO\r\n\r\n")

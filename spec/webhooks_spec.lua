@@ -102,6 +102,16 @@ http {
     assert.is_nil(r.status); assert.matches("malformed status line", r.err)
   end)
 
+  it("stops at 64 KiB of head (one endless line) or of trailers; a few trailers are read past", function()
+    local r = run("/t/longline", 5000)
+    assert.is_nil(r.status); assert.matches("line longer than", r.err)
+    assert.is_true(r.seconds < 1, "it waited for the line's end: " .. r.seconds .. " s")
+    r = run("/t/trailers")
+    assert.equal(200, r.status); assert.equal("abc", r.body)
+    r = run("/t/trailers%3Fmany%3D1")
+    assert.is_nil(r.status); assert.matches("reading the trailers: line longer than", r.err)
+  end)
+
   it("parses http(s) URLs and refuses others", function()
     local client = require "progallery.http.client"
     assert.same({ scheme = "http", host = "127.0.0.1", port = 9000, path = "/a?b=1" }, client.parse_url("http://127.0.0.1:9000/a?b=1#x"))

@@ -1,7 +1,7 @@
 -- progallery.http.client: a small HTTP/1.1 client on nginx cosockets, for webhooks
 -- (lua-resty-http is not packaged in Debian). One request per call; keep-alive through
--- the cosocket pool; every step bounded by the timeout, the response head by 64 KiB and
--- the body by maxBody.
+-- the cosocket pool; every step bounded by the timeout, the response head by 64 KiB (and
+-- each chunk-size line and the trailers too) and the body by maxBody.
 --
 --   local client = require "progallery.http.client"
 --   local res, err = client.request {
@@ -50,22 +50,41 @@ local function host_header(u)
     return h
 end
 
--- the head: status line and headers, skipping 1xx answers
+-- One line (up to LF, a CR before it dropped) of at most `left` bytes: line, its size, or
+-- nil, message. Not receive("*l"): that one buffers a line however long it is, so a
+-- receiver sending one without end would grow the worker's memory for as long as it sends.
+local function read_line(sock, left)
+    local reader = sock:receiveuntil("\n")
+    local parts, n = {}, 0
+    while true do
+        local data, err = reader(4096)
+        if not data then
+            if err then return nil, err end
+            local line = concat(parts)
+            if sub(line, -1) == "\r" then line = sub(line, 1, -2) end
+            return line, n
+        end
+        n = n + #data
+        if n > left then return nil, "line longer than " .. left .. " bytes" end
+        parts[#parts + 1] = data
+    end
+end
+
+-- the head: status line and headers, skipping 1xx answers; all of it within MAX_HEAD
 local function read_head(sock)
     local total = 0
     while true do
-        local line, err = sock:receive("*l")
-        if not line then return nil, "reading the status line: " .. tostring(err) end
+        local line, got = read_line(sock, MAX_HEAD - total)
+        if not line then return nil, "reading the status line: " .. tostring(got) end
+        total = total + got
         local version, status = match(line, "^HTTP/(%d%.%d) (%d%d%d)")
         if not status then return nil, "malformed status line" end
         status = tonumber(status)
         local headers = {}
         while true do
-            local h
-            h, err = sock:receive("*l")
-            if not h then return nil, "reading the headers: " .. tostring(err) end
-            total = total + #h + 2
-            if total > MAX_HEAD then return nil, "response head larger than 64 KiB" end
+            local h, n = read_line(sock, MAX_HEAD - total)
+            if not h then return nil, "reading the headers: " .. tostring(n) end
+            total = total + n
             if h == "" then break end
             local k, v = match(h, "^([^:%s]+):%s*(.-)%s*$")
             if not k then return nil, "malformed header line" end
@@ -79,14 +98,16 @@ end
 local function read_chunked(sock, max_body)
     local parts, size = {}, 0
     while true do
-        local line, err = sock:receive("*l")
+        local line, err = read_line(sock, MAX_HEAD)
         if not line then return nil, "reading a chunk: " .. tostring(err) end
         local n = tonumber(match(line, "^%s*(%x+)"), 16)
         if not n then return nil, "malformed chunk size" end
         if n == 0 then
-            repeat -- trailers, up to the empty line
-                line, err = sock:receive("*l")
-                if not line then return nil, "reading the trailers: " .. tostring(err) end
+            local left, got = MAX_HEAD, nil
+            repeat -- trailers, up to the empty line, within MAX_HEAD in all
+                line, got = read_line(sock, left)
+                if not line then return nil, "reading the trailers: " .. tostring(got) end
+                left = left - got
             until line == ""
             return concat(parts)
         end
