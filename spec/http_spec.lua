@@ -637,6 +637,12 @@ describe("progallery.http under nginx #nginx", function()
         local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries", { body = body })
         assert_error(status, json, 400, "INVALID_ARGUMENT", body .. " -> " .. text)
       end
+      -- a key twice in one object: parsers differ on which one they keep, so it is refused
+      local status, text, json = request(srv, "POST", "/pro-gallery/v2/galleries",
+        { body = '{"gallery":{"name":"a","name":"b"}}' })
+      assert_error(status, json, 400, "INVALID_ARGUMENT", text)
+      assert.are.equal("body", (violation(json)))
+      assert.are.equal('body: key "name" given twice in one object', json.message)
     end)
 
     it("hostile input: deep nesting, NUL and bad UTF-8, path tricks, SQL-looking text", function()

@@ -186,6 +186,41 @@ describe("REST round trips (store:rest)", function()
     assert.equal("gallery.items[1].video.videoInfo.posters", field, msg)
   end)
 
+  it("a body that names a key twice in one object is refused, whatever the depth and the key", function()
+    local before = #S.ok(store:listGalleryItems(gid, { itemLimit = 100 })).items
+    local img = '"imageInfo":{"id":"a.jpg","width":4,"height":3}'
+    local cases = {
+      { '{"item":{"title":"x","title":"y"}}', "title" },
+      { '{"item":{"title":"x"},"item":{"title":"y"}}', "item" },
+      { '{"item":{"title":"x","tit\\u006ce":"y"}}', "title" }, -- the same key once decoded
+      { '{"item":{"image":{' .. img .. ',"focalPoint":{"x":0.5,"y":0.5,"x":0.1}}}}', "x" },
+      { '{"item":{"tags":{"values":["a"],"values":["b"]}}}', "values" },
+    }
+    -- a large object (hashed, not compared pair by pair): 40 exif keys, the last repeating one
+    local keys = {}
+    for i = 1, 40 do keys[i] = ('"k%d":%d'):format(i, i) end
+    local wide = table.concat(keys, ",")
+    cases[#cases + 1] = { '{"item":{"image":{' .. img .. ',"exif":{' .. wide .. ',"k17":0}}}}', "k17" }
+    for _, c in ipairs(cases) do
+      local res, msg, code, field = store:rest("createGalleryItem", gid, nil, nil, c[1])
+      assert.is_nil(res, c[1])
+      assert.equal("INVALID_ARGUMENT", code, c[1])
+      assert.equal("body", field, c[1])
+      assert.equal(('body: key "%s" given twice in one object'):format(c[2]), msg)
+    end
+    -- the same shapes without the repeat go through (the 40 distinct keys too)
+    assert.is_string((store:rest("createGalleryItem", gid, nil, nil,
+      '{"item":{"image":{' .. img .. ',"exif":{' .. wide .. ',"K17":0}}}}')))
+    -- keys differing in case are two keys (Title is no field: refused as unknown, not as a repeat)
+    local _, msg = store:rest("createGalleryItem", gid, nil, nil, '{"item":{"title":"x","Title":"y"}}')
+    assert.equal("item.Title: unknown field", msg)
+    -- an update's body too; nothing was written by any of the refused calls
+    local it = S.ok(store:listGalleryItems(gid, { itemLimit = 1 })).items[1]
+    local _, umsg = store:rest("updateGalleryItem", gid, it._id, nil, '{"item":{"title":"a","title":"b"}}')
+    assert.equal('body: key "title" given twice in one object', umsg)
+    assert.equal(before + 1, #S.ok(store:listGalleryItems(gid, { itemLimit = 100 })).items)
+  end)
+
   it("a body and its ids are checked before anything runs", function()
     local _, msg, code, field = store:rest("createGalleryItem", gid, nil, nil, '{"item":{},"extra":1}')
     assert.equal("INVALID_ARGUMENT", code)

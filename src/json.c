@@ -206,6 +206,8 @@ typedef struct {
     const char *p, *end;
     pg_arena *a;
     const char *err;
+    int unique;              /* refuse an object that names a key twice */
+    const pg_member *dup;    /* the second of the two, when so refused */
 } parser;
 
 static pg_value *parse_value(parser *ps, int depth);
@@ -384,6 +386,47 @@ static int literal(parser *ps, const char *word)
     return 1;
 }
 
+#define DUP_PAIRWISE 16 /* up to this many members, compared pair by pair */
+
+static int same_key(const pg_member *x, const pg_member *y)
+{
+    return x->keylen == y->keylen && memcmp(x->key, y->key, x->keylen) == 0;
+}
+
+/* The second member of obj whose key an earlier one has, or NULL. Linear in the keys'
+ * bytes: a small object pair by pair, a larger one through a table of twice its size
+ * (arena memory, as much again as its members took). NULL also when that table cannot be
+ * had: *oom then says so. */
+static const pg_member *duplicate_key(pg_arena *a, const pg_value *obj, int *oom)
+{
+    size_t n = obj->u.obj.n, i, j, cap = 1;
+    const pg_member *m = obj->u.obj.m;
+    const pg_member **slot;
+    *oom = 0;
+    if (n <= DUP_PAIRWISE) {
+        for (i = 1; i < n; i++)
+            for (j = 0; j < i; j++)
+                if (same_key(&m[i], &m[j]))
+                    return &m[i];
+        return NULL;
+    }
+    while (cap < 2 * n)
+        cap <<= 1;
+    if (!(slot = pg_arena_alloc(a, cap * sizeof *slot)))
+        return *oom = 1, NULL;
+    memset(slot, 0, cap * sizeof *slot);
+    for (i = 0; i < n; i++) {
+        uint32_t h = 2166136261u;
+        for (j = 0; j < m[i].keylen; j++)
+            h = (h ^ (unsigned char)m[i].key[j]) * 16777619u;
+        for (j = h & (cap - 1); slot[j]; j = (j + 1) & (cap - 1))
+            if (same_key(slot[j], &m[i]))
+                return &m[i];
+        slot[j] = &m[i];
+    }
+    return NULL;
+}
+
 static pg_value *parse_container(parser *ps, int depth, int is_obj)
 {
     pg_value *v = is_obj ? pg_new_object(ps->a, 0) : pg_new_array(ps->a, 0);
@@ -423,6 +466,13 @@ static pg_value *parse_container(parser *ps, int depth, int is_obj)
         }
         if (ps->p < ps->end && *ps->p == close) {
             ps->p++;
+            if (is_obj && ps->unique) {
+                int oom;
+                if ((ps->dup = duplicate_key(ps->a, v, &oom)))
+                    return fail(ps, "duplicate key");
+                if (oom)
+                    return fail(ps, "out of memory");
+            }
             return v;
         }
         return fail(ps, "expected ',' or close");
@@ -451,7 +501,8 @@ static pg_value *parse_value(parser *ps, int depth)
     }
 }
 
-pg_value *pg_json_decode(pg_arena *a, const char *s, size_t len, const char **err)
+static pg_value *decode(pg_arena *a, const char *s, size_t len, int unique, const char **err,
+                        const pg_member **dup)
 {
     parser ps;
     pg_value *v;
@@ -459,6 +510,8 @@ pg_value *pg_json_decode(pg_arena *a, const char *s, size_t len, const char **er
     ps.end = s + len;
     ps.a = a;
     ps.err = NULL;
+    ps.unique = unique;
+    ps.dup = NULL;
     v = parse_value(&ps, 0);
     if (v) {
         skip_ws(&ps);
@@ -467,5 +520,18 @@ pg_value *pg_json_decode(pg_arena *a, const char *s, size_t len, const char **er
     }
     if (!v && err)
         *err = ps.err ? ps.err : "out of memory";
+    if (dup)
+        *dup = v ? NULL : ps.dup;
     return v;
+}
+
+pg_value *pg_json_decode(pg_arena *a, const char *s, size_t len, const char **err)
+{
+    return decode(a, s, len, 0, err, NULL);
+}
+
+pg_value *pg_json_decode_input(pg_arena *a, const char *s, size_t len, const char **err,
+                               const pg_member **dup)
+{
+    return decode(a, s, len, 1, err, dup);
 }

@@ -367,10 +367,31 @@ static int body_fail(pg_status *st, const char *msg)
     return 0;
 }
 
+/* "body: key "k" given twice in one object", the key escaped as every name in a message
+ * is, and cut (at a character's end) when long. */
+static int duplicate_fail(pg_status *st, const pg_member *m)
+{
+    char name[96], e[PG_ESCAPE_MAX];
+    size_t i = 0, n = 0, used, k;
+    while (i < m->keylen && n + PG_ESCAPE_MAX + 4 < sizeof name) {
+        k = pg_escape_char(m->key + i, m->keylen - i, e, &used);
+        memcpy(name + n, e, k);
+        n += k;
+        i += used;
+    }
+    if (i < m->keylen)
+        name[n++] = '.', name[n++] = '.', name[n++] = '.';
+    name[n] = '\0';
+    pg_fail(st, PG_INVALID_ARGUMENT, "body: key \"%s\" given twice in one object", name);
+    st->fieldlen = 4;
+    return 0;
+}
+
 static pg_value *read_body(pg_arena *a, const rest_op *op, const pg_rest_request *req,
                            pg_status *st)
 {
     const char *s = req->body, *end = s ? s + req->bodylen : NULL, *err = NULL;
+    const pg_member *dup = NULL;
     pg_value *body;
     size_t i, k;
     while (s && s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
@@ -379,8 +400,10 @@ static pg_value *read_body(pg_arena *a, const rest_op *op, const pg_rest_request
         body = pg_new_object(a, 0);
     else if (*s != '{')
         return body_fail(st, "expected a JSON object"), NULL;
-    else if (!(body = pg_json_decode(a, s, (size_t)(end - s), &err)))
-        return err ? body_fail(st, "malformed JSON") : pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
+    else if (!(body = pg_json_decode_input(a, s, (size_t)(end - s), &err, &dup)))
+        return dup ? duplicate_fail(st, dup)
+               : err ? body_fail(st, "malformed JSON") : pg_fail(st, PG_INTERNAL, "out of memory"),
+               NULL;
     if (!body)
         return pg_fail(st, PG_INTERNAL, "out of memory"), NULL;
     for (i = 0; i < body->u.obj.n; i++) {

@@ -342,6 +342,27 @@ static int check_query(pg_arena *a, const pg_value *v, const uint8_t *data, size
     return 1;
 }
 
+/* Some object of v names a key twice (the naive way, to check the decoder's own). */
+static int has_dup(const pg_value *v)
+{
+    size_t i, j;
+    if (v->type == PG_ARRAY) {
+        for (i = 0; i < v->u.arr.n; i++)
+            if (has_dup(v->u.arr.v[i]))
+                return 1;
+    } else if (v->type == PG_OBJECT) {
+        for (i = 0; i < v->u.obj.n; i++) {
+            const pg_member *m = &v->u.obj.m[i];
+            for (j = 0; j < i; j++)
+                if (v->u.obj.m[j].keylen == m->keylen && memcmp(v->u.obj.m[j].key, m->key, m->keylen) == 0)
+                    return 1;
+            if (has_dup(m->val))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 static unsigned run(const uint8_t *data, size_t size)
 {
     pg_arena *a = pg_arena_new();
@@ -361,6 +382,21 @@ static unsigned run(const uint8_t *data, size_t size)
         CHECK(err && *err, "decode failed without a reason");
         pg_arena_free(a);
         return 1u << 31;
+    }
+    /* the decoder for text from outside: the same tree, unless an object repeats a key */
+    {
+        const pg_member *dup = NULL;
+        const char *ierr = NULL;
+        pg_value *vin = pg_json_decode_input(a, (const char *)data, size, &ierr, &dup);
+        int twice = has_dup(v);
+        if (vin)
+            CHECK(!twice, "decode_input took an object that repeats a key");
+        else if (!oom_mode || dup)
+            CHECK(twice && dup && ierr && strcmp(ierr, "duplicate key") == 0,
+                  "decode_input refused text the decoder takes, without a repeated key: %s",
+                  ierr ? ierr : "(no reason)");
+        else
+            CHECK(ierr && *ierr, "decode_input failed without a reason");
     }
     /* codec round trip */
     e1 = pg_json_encode(a, v, &n1);
