@@ -78,7 +78,37 @@ stop() {
   echo "serve: stopped nginx (pid $pid)"
 }
 
+# A setting that goes into nginx.conf as it is must be what its directive takes: a bad one
+# is named here, before anything is installed or started (nginx would refuse it with a
+# line of its config, or a path with ";" or "{" would add directives of its own).
+fail_setting() { echo "serve: $1" >&2; exit 2; }
+check_number() { # NAME VALUE MIN MAX
+  case "$2" in ''|*[!0-9]*) fail_setting "$1: expected a whole number from $3 to $4, got '$2'" ;; esac
+  [ ${#2} -le 9 ] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] ||
+    fail_setting "$1: expected a whole number from $3 to $4, got '$2'"
+}
+check_text() { # NAME VALUE: no blanks, quotes or characters nginx.conf or sed would read
+  case "$2" in
+    *[[:space:]\;\{\}\"\'\\\$\|\&\#]*) fail_setting "$1: '$2' holds a blank or one of ;{}\"'\\\$|&# (not taken in nginx.conf)" ;;
+  esac
+}
+check_settings() {
+  check_number PORT "$PORT" 1 65535
+  check_number PROGALLERY_WORKERS "${PROGALLERY_WORKERS:-2}" 1 64
+  check_number PROGALLERY_THREADS "${PROGALLERY_THREADS:-4}" 1 256
+  check_number PROGALLERY_MAX_BODY "${PROGALLERY_MAX_BODY:-1048576}" 1 1073741824
+  case "${PROGALLERY_LOG_LEVEL:-warn}" in
+    debug|info|notice|warn|error|crit|alert|emerg) ;;
+    *) fail_setting "PROGALLERY_LOG_LEVEL: expected debug, info, notice, warn, error, crit, alert or emerg, got '$PROGALLERY_LOG_LEVEL'" ;;
+  esac
+  check_text "the checkout's path" "$ROOT"
+  check_text PROGALLERY_SERVE_DIR "$DIR"
+  [ -z "${PROGALLERY_MEDIA:-}" ] || check_text PROGALLERY_MEDIA "$PROGALLERY_MEDIA"
+  [ -z "${PROGALLERY_MEDIA_BASE:-}" ] || check_text PROGALLERY_MEDIA_BASE "$PROGALLERY_MEDIA_BASE"
+}
+
 start() {
+  check_settings
   if pid=$(running_pid); then
     echo "serve: already running (pid $pid, prefix $DIR); 'sh scripts/serve.sh stop' first"
     return 0

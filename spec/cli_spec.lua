@@ -465,6 +465,27 @@ describe("progallery (the command)", function()
     assert.truthy(out:find("source checkout", 1, true), out)
   end)
 
+  it("make serve names a bad setting (2) before it installs or starts anything", function()
+    local d = dir()
+    for _, c in ipairs {
+      { "PORT=abc", "PORT: expected a whole number from 1 to 65535" },
+      { "PORT=0", "PORT: expected a whole number from 1 to 65535" },
+      { "PROGALLERY_WORKERS=two", "PROGALLERY_WORKERS: expected a whole number" },
+      { "PROGALLERY_THREADS=0", "PROGALLERY_THREADS: expected a whole number" },
+      { "PROGALLERY_MAX_BODY=1e6", "PROGALLERY_MAX_BODY: expected a whole number" },
+      { "PROGALLERY_LOG_LEVEL=loud", "PROGALLERY_LOG_LEVEL: expected debug" },
+      { "PROGALLERY_MEDIA=" .. q(d .. "/m;b"), "PROGALLERY_MEDIA: '" .. d .. "/m;b' holds a blank" },
+      { "PROGALLERY_SERVE_DIR=" .. q(d .. "/a b"), "PROGALLERY_SERVE_DIR: '" .. d .. "/a b' holds a blank" },
+      { "PROGALLERY_MEDIA_BASE=" .. q("https://cdn/x&y"), "PROGALLERY_MEDIA_BASE: 'https://cdn/x&y' holds" },
+    } do
+      local out, st = sh("PROGALLERY_SERVE_DIR=" .. q(d .. "/srv") .. " " .. c[1] .. " sh scripts/serve.sh start")
+      assert.equal(2, st, c[1] .. ": " .. out)
+      assert.truthy(out:find("serve: " .. c[2], 1, true), c[1] .. ": " .. out)
+    end
+    -- nothing was made or started
+    assert.equal(1, select(2, sh("test -e " .. q(d .. "/srv"))))
+  end)
+
   it("draws a progress bar only on a terminal", function()
     local progress = require "progallery.cli.progress"
     local buf = {}
