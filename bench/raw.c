@@ -56,7 +56,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_GALLERY_TOUCH] = "UPDATE galleries SET updated_ms = ?4, item_count = ?5 WHERE gid = ?1",
     [Q_GALLERY_DELETE_ITEMS] = "DELETE FROM items WHERE gid = ?1",
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = ?1",
-    [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
+    [Q_GALLERY_COUNT] = "SELECT galleries FROM site_counts WHERE one = 1",
     [Q_GALLERY_MAX_SORT] = "SELECT max(sort_order) FROM galleries",
     [Q_GALLERY_PAGE] = "SELECT gid, id, name, sort_order, created_ms, updated_ms, item_count"
                        " FROM galleries ORDER BY created_ms, gid LIMIT ?1 OFFSET ?2",

@@ -464,7 +464,7 @@ describe("the feed (10.3)", function()
     assert.is_nil(ro); assert.equal("FAILED_PRECONDITION", code) -- a read-only store cannot upgrade
     local store = S.ok(progallery.open { path = path, caller = "admin" })
     assert.equal("old", S.ok(store:getGallery(S.MISSING_ID2)).name)
-    assert.equal(6, tonumber((S.sqlite(path, "PRAGMA user_version"))))
+    assert.equal(S.SQLITE_SCHEMA, tonumber((S.sqlite(path, "PRAGMA user_version"))))
     S.ok(store:updateGallery(S.MISSING_ID2, { name = "new" }))
     local evs = feed(store)
     assert.equal(1, #evs)
@@ -609,7 +609,7 @@ describe("the SQLite engine's compressed chunks #sqlite", function()
     local out, ok = S.sqlite(path, "ALTER TABLE event_chunks DROP COLUMN raw_size; PRAGMA user_version = 5;")
     assert(ok, out)
     store = open(path)
-    assert.equal(6, tonumber((S.sqlite(path, "PRAGMA user_version"))))
+    assert.equal(S.SQLITE_SCHEMA, tonumber((S.sqlite(path, "PRAGMA user_version"))))
     assert.same(before, feed(store))
     local items = {}
     for i = 1, 100 do items[i] = { title = "new " .. i } end

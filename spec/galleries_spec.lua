@@ -470,6 +470,55 @@ describe("galleries", function()
       assert.equal(1, #r.galleries)
       assert.are_not.equal(a._id, r.galleries[1]._id)
     end)
+
+    -- totalGalleries is a kept count (schema 7 SQLite / 6 PostgreSQL), not count(*): every
+    -- way a gallery comes or goes must move it, and a rolled-back write must not
+    it("totalGalleries, a kept count, follows every way a gallery comes or goes", function()
+      local path = S.tmppath()
+      local s = S.ok(progallery.open { path = path, caller = "admin" })
+      local function total() return S.ok(s:listGalleries { limit = 1 }).totalGalleries end
+      local a = S.ok(s:createGallery { gallery = { name = "a", items = { { title = "x" } } } })
+      S.ok(s:createGallery())
+      S.ok(s:createGallery { cloneFromGalleryId = a._id })
+      assert.equal(3, total())
+      -- a create that fails (a bad item) leaves no gallery and no count behind
+      S.expect_err("INVALID_ARGUMENT", "gallery.items[2].title", s.createGallery, s,
+        { gallery = { items = { { title = "ok" }, { title = 5 } } } })
+      assert.equal(3, total())
+      S.ok(s:deleteGallery(a._id))
+      S.expect_err("NOT_FOUND", nil, s.deleteGallery, s, a._id)
+      assert.equal(2, total())
+      -- rows written and removed behind the store's back (the sqlite3 shell or psql)
+      local out, ok = S.sqlite(path, "INSERT INTO galleries(id, name, sort_order, created_ms, updated_ms)"
+        .. " VALUES ('" .. S.MISSING_ID2 .. "', 'by hand', 0, 1, 1)")
+      assert(ok, out)
+      assert.equal(3, total())
+      assert.equal("by hand", S.ok(s:getGallery(S.MISSING_ID2)).name)
+      out, ok = S.sqlite(path, "DELETE FROM galleries WHERE id = '" .. S.MISSING_ID2 .. "'")
+      assert(ok, out)
+      assert.equal(2, total())
+      assert.equal(2, #S.ok(s:listGalleries()).galleries)
+      s:close()
+    end)
+
+    it("a store made before the kept count gets it, right, on open", function()
+      local path = S.tmppath()
+      local s = S.ok(progallery.open { path = path, caller = "admin" })
+      for i = 1, 5 do S.ok(s:createGallery { gallery = { name = "g" .. i } }) end
+      s:close()
+      -- back to the version before: no count table, no triggers
+      local out, ok = S.sqlite(path, S.postgres
+        and ("DROP TRIGGER galleries_counted ON galleries; ALTER TABLE feed DROP COLUMN galleries;"
+          .. " UPDATE progallery_meta SET value = %d WHERE name = 'schema_version';"):format(S.POSTGRES_SCHEMA - 1)
+        or ("DROP TRIGGER galleries_counted_in; DROP TRIGGER galleries_counted_out; DROP TABLE site_counts;"
+          .. " PRAGMA user_version = %d;"):format(S.SQLITE_SCHEMA - 1))
+      assert(ok, out)
+      s = S.ok(progallery.open { path = path, caller = "admin" })
+      assert.equal(5, S.ok(s:listGalleries { limit = 1 }).totalGalleries)
+      S.ok(s:createGallery())
+      assert.equal(6, S.ok(s:listGalleries { limit = 1 }).totalGalleries)
+      s:close()
+    end)
   end)
 
   describe("updateGallery", function()

@@ -153,6 +153,27 @@ describe("postgres engine #postgres", function()
     s:close()
   end)
 
+  -- totalGalleries is kept by a trigger on the feed's row: creations (which append after
+  -- their insert) and deletions (which append before their delete) at once must neither
+  -- deadlock nor miscount
+  pg_it("4 processes creating and deleting galleries at once: no deadlock, totalGalleries exact", function()
+    local dsn = fresh_dsn()
+    S.ok(open { dsn = dsn }):close()
+    local outs = processes(4, ("local s = assert(pg.open{ dsn = %q, caller = 'admin' }); "
+      .. "for i = 1, 30 do local g = assert(s:createGallery{ gallery = { items = { { title = 'x' } } } }); "
+      .. "if i %% 3 ~= 0 then assert(s:deleteGallery(g._id)) end end; print('ok')"):format(dsn))
+    for i = 1, 4 do assert.equal("ok\n", outs[i]) end
+    local s = S.ok(open { dsn = dsn, caller = "admin" })
+    local n, page = 0, nil
+    repeat
+      page = S.ok(s:listGalleries { limit = 10, offset = n })
+      n = n + #page.galleries
+    until #page.galleries < 10
+    assert.equal(40, n)
+    assert.equal(40, page.totalGalleries)
+    s:close()
+  end)
+
   pg_it("a terminated backend is UNAVAILABLE (changing nothing), and the next call reconnects", function()
     local dsn = fresh_dsn()
     local s = S.ok(open { dsn = dsn, caller = "admin" })

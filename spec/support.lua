@@ -60,6 +60,17 @@ S.lua_bin = S.is_luajit and "luajit" or "lua5.4"
 S.UUID_PATTERN = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-[47]%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 S.DATE_PATTERN = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"
 
+-- The schema version each engine writes, read from its source (SCHEMA_VERSION), so that
+-- the specs that upgrade a store check against the one place it is set.
+local function schema_version(file)
+  local f = assert(io.open(file, "rb"))
+  local text = f:read("*a")
+  f:close()
+  return tonumber((assert(text:match("\n#define SCHEMA_VERSION (%d+)"), file .. ": no SCHEMA_VERSION")))
+end
+S.SQLITE_SCHEMA = schema_version("src/storage_sqlite.c")
+S.POSTGRES_SCHEMA = schema_version("src/storage_postgres.c")
+
 -- well-formed ids that the store never made
 S.MISSING_ID = "00000000-0000-4000-8000-000000000000"
 S.MISSING_ID2 = "0190f5c2-1111-7abc-8def-0123456789ab"

@@ -35,8 +35,8 @@
 #include "strbuf.h"
 
 /* 3: the tables, the REST documents and the feed; 4: revisions; 5: the indexes of
- * queries and the secret of their cursors (spec section 14) */
-#define SCHEMA_VERSION 5
+ * queries and the secret of their cursors (spec section 14); 6: the count of galleries kept */
+#define SCHEMA_VERSION 6
 #define CHANGE_SLOTS 16
 #define QUERY_CACHE 16 /* query statements a connection keeps prepared, by SQL text */
 /* pg_advisory_xact_lock keys (any constants private to progallery) */
@@ -98,7 +98,23 @@ static const char *const schema_sql =
     "CREATE INDEX IF NOT EXISTS galleries_by_name_sort ON galleries((coalesce(name, '') COLLATE \"C\"), gid);"
     "CREATE TABLE IF NOT EXISTS progallery_secrets(name text PRIMARY KEY, value bytea NOT NULL);"
     "INSERT INTO progallery_secrets VALUES ('cursor', decode(replace(gen_random_uuid()::text"
-    " || gen_random_uuid()::text, '-', ''), 'hex')) ON CONFLICT DO NOTHING;";
+    " || gen_random_uuid()::text, '-', ''), 'hex')) ON CONFLICT DO NOTHING;"
+    /* 6: listGalleries' totalGalleries from a kept count: count(*) reads every gallery's
+     * row or index entry. A trigger keeps it, whatever inserts or deletes the row; it
+     * names the table's own schema, so that a site's schema (API.md section 14) counts
+     * its own galleries whatever the session's search_path. The count is a column of
+     * the feed's one row, not a row of its own: a deletion appends its events (the feed
+     * row locked to the commit) before it deletes the gallery, a creation inserts the
+     * gallery before it appends; two rows taken in those two orders would deadlock, one
+     * row cannot. SHARE: no gallery comes or goes between the count and the commit. */
+    "ALTER TABLE feed ADD COLUMN IF NOT EXISTS galleries bigint;"
+    "LOCK TABLE galleries IN SHARE MODE;"
+    "UPDATE feed SET galleries = (SELECT count(*) FROM galleries) WHERE one = 1;"
+    "CREATE OR REPLACE FUNCTION progallery_count_galleries() RETURNS trigger LANGUAGE plpgsql AS $f$"
+    " BEGIN EXECUTE format('UPDATE %I.feed SET galleries = galleries + $1 WHERE one = 1',"
+    " TG_TABLE_SCHEMA) USING CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END; RETURN NULL; END $f$;"
+    "CREATE OR REPLACE TRIGGER galleries_counted AFTER INSERT OR DELETE ON galleries"
+    "  FOR EACH ROW EXECUTE FUNCTION progallery_count_galleries();";
 
 enum {
     Q_BEGIN_READ, Q_BEGIN_WRITE, Q_COMMIT, Q_ROLLBACK, Q_DATA_VERSION, Q_BUMP,
@@ -140,7 +156,7 @@ static const char *const sql[Q_COUNT] = {
                          " item_count = $5, revision = $6 WHERE gid = $1",
     [Q_GALLERY_DELETE_ITEMS] = "DELETE FROM items WHERE gid = $1",
     [Q_GALLERY_DELETE] = "DELETE FROM galleries WHERE gid = $1",
-    [Q_GALLERY_COUNT] = "SELECT count(*) FROM galleries",
+    [Q_GALLERY_COUNT] = "SELECT galleries FROM feed WHERE one = 1", /* schema 6 */
     /* two statements: READ COMMITTED takes a statement's snapshot before it waits for the
      * lock, so the max must be read by the next one (which sees the last holder's commit) */
     [Q_GALLERIES_LOCK] = "SELECT pg_advisory_xact_lock(" LOCK_GALLERIES ")",

@@ -11,7 +11,7 @@ _M.COMMANDS = {
   { "import", "progallery.cli.transfer", "read an export into an empty store" },
   { "serve", "progallery.cli.serve", "run make serve's nginx (the API, the pages, /media/)" },
   { "stats", "progallery.cli.stats", "galleries, items, events" },
-  { "check", "progallery.cli.stats", "the store's integrity, and every totalItems" },
+  { "check", "progallery.cli.stats", "the store's integrity, every totalItems and totalGalleries" },
 }
 
 local USAGE = [[

@@ -34,7 +34,7 @@ usage: progallery check [--db PATH | --dsn DSN]
 
 Reads every gallery and item of the store and checks that each one reads back (its stored
 document decodes and has the shape of docs/api.md, Shapes) and that each gallery's totalItems
-is the number of items it lists. Prints "check: ok" and exits 0, or names every problem
+is the number of items it lists, and totalGalleries the number of galleries. Prints "check: ok" and exits 0, or names every problem
 and exits 1. Run it while nothing writes to the store.
 
   --db PATH     the SQLite store (default: $PROGALLERY_DB, else .serve/data/progallery.db)
@@ -42,13 +42,15 @@ and exits 1. Run it while nothing writes to the store.
 ]]
 end
 
+-- Pages until a short page, not up to totalGalleries: that is a kept count (schema 7),
+-- which check compares with what is listed. Returns the totalGalleries last given.
 local function each_gallery(store, fn)
   local offset = 0
   while true do
     local page = cli.call(store, "listGalleries", { limit = 10, offset = offset, itemLimit = 1 })
     for _, g in ipairs(page.galleries) do fn(g, page.totalGalleries) end
     offset = offset + #page.galleries
-    if #page.galleries == 0 or offset >= page.totalGalleries then return page.totalGalleries end
+    if #page.galleries < 10 then return page.totalGalleries end
   end
 end
 
@@ -99,7 +101,7 @@ local function check(opts, out, err)
   end
   local galleries, items = 0, 0
   local bar
-  each_gallery(store, function(g, total)
+  local total_galleries = each_gallery(store, function(g, total)
     bar = bar or progress.new("check", total)
     galleries = galleries + 1
     local offset, seen = 0, {}
@@ -124,6 +126,9 @@ local function check(opts, out, err)
   end)
   if bar then bar:done() end
   store:close()
+  if total_galleries ~= galleries then
+    problem(("totalGalleries is %d, but the store lists %d galleries"):format(total_galleries, galleries))
+  end
   if #problems > 0 then
     err:write(("check: %d problem%s in %d galleries, %d items\n"):format(#problems, #problems == 1 and "" or "s", galleries, items))
     return 1
