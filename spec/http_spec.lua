@@ -353,6 +353,21 @@ describe("progallery.http under nginx #nginx", function()
       assert.are.equal("Item 2", json.gallery.items[1].title)
     end)
 
+    -- nginx reads at most 200 query parameters: the ones after must not be dropped unchecked
+    it("a query of more than 200 parameters is a 400, not its tail ignored", function()
+      local pad = {}
+      for i = 1, 200 do pad[i] = "a" .. i end
+      pad = table.concat(pad, "&")
+      local status, text, json = request(srv, "GET", "/progallery/v2/galleries/" .. gid .. "?" .. pad
+        .. "&galleryId=" .. MISSING .. "&itemLimit=abc")
+      assert.are.equal(400, status, text)
+      assert.are.equal("INVALID_ARGUMENT", json.details.applicationError.code)
+      assert.are.equal("query: more than 200 parameters", json.message)
+      status, text, json = request(srv, "GET", "/progallery/v2/galleries?" .. pad:gsub("&a200$", "") .. "&limit=1")
+      assert.are.equal(200, status, text)
+      assert.are.equal(1, #json.galleries)
+    end)
+
     it("GET /galleries/{id}/items and /items/{itemId}", function()
       local status, text, json = request(srv, "GET", "/pro-gallery/v2/galleries/" .. gid .. "/items?itemLimit=100")
       assert.are.equal(200, status, text)
@@ -485,6 +500,42 @@ describe("progallery.http under nginx #nginx", function()
       st, t = request(srv, "DELETE", g2path, { headers = { 'If-Match: "1"' } })
       assert.are.equal(200, st, t)
       assert.are.equal(404, (request(srv, "GET", g2path)))
+    end)
+
+    -- nginx checks these on the answer, after the call ran: a write must not come back as
+    -- a 304 or an HTML 412 when it was made
+    it("If-None-Match / If-Modified-Since / If-Unmodified-Since never hide a write's answer", function()
+      local _, _, g = request(srv, "POST", "/pro-gallery/v2/galleries", { body = { gallery = { name = "cond" } } })
+      local gp = "/pro-gallery/v2/galleries/" .. g.gallery.id
+      local conds = { "If-None-Match: *", 'If-None-Match: "2"', 'If-None-Match: "3"',
+                      "If-Modified-Since: Fri, 04 Dec 2099 20:37:27 GMT",
+                      "If-Unmodified-Since: Fri, 04 Dec 2099 20:37:27 GMT",
+                      "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT" }
+      for i, c in ipairs(conds) do
+        local st, t, j = request(srv, "PATCH", gp, { body = { gallery = { name = "cond " .. i } }, headers = { c } })
+        assert.are.equal(200, st, c .. ": " .. tostring(t))
+        assert.are.equal("cond " .. i, j.gallery.name, c)
+        st, t, j = request(srv, "POST", gp .. "/items", { body = { item = { title = "i" .. i } }, headers = { c } })
+        assert.are.equal(200, st, c .. ": " .. tostring(t))
+        local ip = gp .. "/items/" .. j.item.id
+        st, t = request(srv, "POST", "/pro-gallery/v2/galleries/query", { body = { query = {} }, headers = { c } })
+        assert.are.equal(200, st, c .. ": " .. tostring(t))
+        st, t = request(srv, "DELETE", ip, { headers = { c } })
+        assert.are.equal(200, st, c .. ": " .. tostring(t))
+        assert.are.equal(404, (request(srv, "GET", ip)))
+      end
+      -- a GET: If-Unmodified-Since is no 412 (no Last-Modified is sent); If-None-Match with
+      -- the current tag is a 304 revalidation, with another tag the answer
+      local st, t, j, h = request(srv, "GET", gp, { headers = { "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT" } })
+      assert.are.equal(200, st, t)
+      assert.are.equal("cond " .. #conds, j.gallery.name)
+      st = request(srv, "GET", gp, { headers = { "If-None-Match: " .. h.etag } })
+      assert.are.equal(304, st)
+      st, t = request(srv, "GET", gp, { headers = { 'If-None-Match: "1"' } })
+      assert.are.equal(200, st, t)
+      -- the specs after this one share the server: leave it as found
+      st, t = request(srv, "DELETE", gp, { headers = { "If-None-Match: *" } })
+      assert.are.equal(200, st, t)
     end)
 
     it("POST /galleries clones, then POST .../items/delete bulk-deletes", function()

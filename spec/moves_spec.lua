@@ -801,7 +801,8 @@ describe("POST /galleries/{id}/items/move under nginx #nginx", function()
       { { itemIds = { i1 }, toGalleryId = "x" }, 400, "INVALID_ARGUMENT", "toGalleryId" },
       { { itemIds = { i1 }, position = 1 }, 400, "INVALID_ARGUMENT", "position" },
       { { itemIds = { i1 }, galleryId = S.MISSING_ID }, 400, "INVALID_ARGUMENT", "galleryId" },
-      { { itemIds = { S.MISSING_ID } }, 404, "NOT_FOUND" },
+      { { itemIds = { S.MISSING_ID } }, 404, "NOT_FOUND", nil, "^itemIds%[0%]: no item with id " },
+      { { itemIds = { i1, S.MISSING_ID } }, 404, "NOT_FOUND", nil, "^itemIds%[1%]: no item with id " },
       { { itemIds = { i1 }, after = S.MISSING_ID }, 404, "NOT_FOUND" },
       { { itemIds = { i1 }, toGalleryId = S.MISSING_ID }, 404, "NOT_FOUND" },
     }
@@ -810,6 +811,8 @@ describe("POST /galleries/{id}/items/move under nginx #nginx", function()
       assert.equal(c[2], st, text)
       assert.equal(c[3], json.details.applicationError.code, text)
       if c[4] then assert.equal(c[4], field(json), text) end
+      -- the message's path is the REST one (0-based) whatever the code
+      if c[5] then assert.matches(c[5], json.message, text) end
     end
     local st, json = request("POST", "/galleries/" .. S.MISSING_ID .. "/items/move", { itemIds = { i1 } })
     assert.equal(404, st)

@@ -265,8 +265,13 @@ local function read_body(max_body)
     return data
 end
 
+local MAX_ARGS = 200
+
+-- nil when the query has more than MAX_ARGS parameters: ngx.req.get_uri_args drops the
+-- rest, and one of those may be a limit or a copy of a path id that must be checked
 local function query_args()
-    local args = ngx.req.get_uri_args(200)
+    local args, err = ngx.req.get_uri_args(MAX_ARGS)
+    if err == "truncated" then return nil end
     local out = {}
     for k, v in pairs(args) do
         if type(k) == "string" then out[k] = v end -- booleans (?flag) and arrays pass as they are
@@ -332,6 +337,11 @@ local function handle(self)
         ngx.req.discard_body()
         return send_error(ids, msg)
     end
+    local args = query_args()
+    if not args then
+        ngx.req.discard_body()
+        return send_error("INVALID_ARGUMENT", "query: more than " .. MAX_ARGS .. " parameters")
+    end
     local in_pool = pooled(self)
     if op == "listEvents" then
         ngx.req.discard_body()
@@ -340,7 +350,7 @@ local function handle(self)
             -- a server engine: the feed's read in the pool, off the event loop
             local ok
             ok, status, body, line = ngx.run_worker_thread(self.thread_pool, "progallery.http.thread",
-                                                           "pull", site.store_conf, role, query_args())
+                                                           "pull", site.store_conf, role, args)
             if not ok then
                 log(ngx.ERR, "progallery: worker thread failed: ", tostring(status))
                 return send_error("INTERNAL", "internal error")
@@ -349,12 +359,12 @@ local function handle(self)
             -- SQLite: read on the worker's own store (a read never waits on a lock)
             local pair = site_stores(self, site)
             if not pair then return send_error("INTERNAL", "internal error") end
-            status, body, line = pull.execute(pair.admin, role, query_args())
+            status, body, line = pull.execute(pair.admin, role, args)
         end
         if line then log(ngx.ERR, "progallery: ", line) end
         return send(status, body)
     end
-    local params = { galleryId = ids.galleryId, itemId = ids.itemId, query = query_args() }
+    local params = { galleryId = ids.galleryId, itemId = ids.itemId, query = args }
     local if_match = ngx.var.http_if_match
     if if_match then
         -- a precondition of writes only, checked by the store (docs/http.md); nginx's own
@@ -362,6 +372,15 @@ local function handle(self)
         -- (or none, after a delete), and turn a success into its HTML 412
         ngx.req.clear_header("If-Match")
         if method == "PATCH" or method == "DELETE" then params.ifMatch = if_match end
+    end
+    -- The other preconditions nginx checks on the answer, after the call has run: on a
+    -- write (and POST .../query) a 304 or 412 would hide a change that was made, and
+    -- If-Unmodified-Since is a 412 on any answer without Last-Modified (progallery sends
+    -- none). A GET keeps If-None-Match: a 304 there is a revalidation, nothing hidden.
+    if ngx.var.http_if_unmodified_since then ngx.req.clear_header("If-Unmodified-Since") end
+    if method ~= "GET" then
+        if ngx.var.http_if_none_match then ngx.req.clear_header("If-None-Match") end
+        if ngx.var.http_if_modified_since then ngx.req.clear_header("If-Modified-Since") end
     end
     if method == "POST" or method == "PATCH" then
         local body = read_body(self.max_body)

@@ -112,6 +112,11 @@ function _M.response(code, msg, field)
             msg = field .. ": " .. desc
             violation = { fieldViolations = { { field = field, description = desc } } }
         end
+    elseif status ~= 500 then
+        -- other codes name a field too ("itemIds[3]: no item with id ..."): the same
+        -- REST path, 0-based, but no validationError (the request was well formed)
+        local f, desc = split_field(msg)
+        if f then msg = f .. ": " .. desc end
     end
     local body = { message = msg,
                    details = { applicationError = { code = code, description = msg },
