@@ -100,6 +100,11 @@ describe("progallery (the command)", function()
     est, _, err = run("stats --db")
     assert.equal(2, est)
     assert.truthy(err:find("--db needs a value", 1, true), err)
+    -- a value forgotten before the next option: not a file named after that option
+    est, _, err = run("stats --db --json")
+    assert.equal(2, est)
+    assert.truthy(err:find("--db needs a value, got the option --json", 1, true), err)
+    assert.is_nil(io.open("--json")) -- no store made under that name
   end)
 
   it("--db and --dsn together are a usage error", function()
@@ -530,6 +535,12 @@ describe("progallery (the command)", function()
       assert.same({ { name = "cdn", seq = last, lag = 0 }, { name = "search", seq = 1, lag = last - 1 } }, j.feed.consumers)
       assert.equal(g._id, j.largestGallery.id)
       local err
+      -- no consumer: an empty array, not {}
+      local empty = d .. "/empty.db"
+      open(empty):close()
+      st, out = run("stats --json --db " .. q(empty))
+      assert.equal(0, st)
+      assert.truthy(out:find('"consumers":[]', 1, true), out)
       st, out = run("check --db " .. q(db))
       assert.equal(0, st)
       assert.truthy(out:find("check: ok (2 galleries, 2 items)", 1, true), out)

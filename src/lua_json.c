@@ -1,5 +1,7 @@
 /* progallery.encodeJSON: exact JSON text from Lua values, through the core's
  * value trees and encoder (used by progallery.http for every response). */
+#include <math.h>
+
 #include "json.h"
 #include "lua_binding.h"
 
@@ -12,6 +14,8 @@ static const char *settle_arrays(lua_State *L, pg_value *v, int keys, int opaque
     const char *problem = NULL;
     if (v->type == PG_INVALID)
         return v->u.str.s;
+    if (v->type == PG_NUMBER && !isfinite(v->u.n))
+        return "NaN or an infinity (JSON has no such number)"; /* the writer would say null */
     if (v->type == PG_ARRAY)
         for (i = 0; i < v->u.arr.n && !problem; i++)
             problem = settle_arrays(L, v->u.arr.v[i], keys, opaque);
@@ -21,9 +25,8 @@ static const char *settle_arrays(lua_State *L, pg_value *v, int keys, int opaque
         pg_member *m = &v->u.obj.m[i];
         int skip = 0;
         if (m->val->type != PG_OBJECT && m->val->type != PG_ARRAY) {
-            if (m->val->type == PG_INVALID)
-                problem = m->val->u.str.s;
-            continue; /* scalars need no key lookups */
+            problem = settle_arrays(L, m->val, 0, 0); /* scalars need no key lookups */
+            continue;
         }
         if (opaque) {
             lua_pushlstring(L, m->key, m->keylen);

@@ -61,6 +61,11 @@ function _M.parse(args, spec)
           i = i + 1
           value = args[i]
           if value == nil then usage_error(name .. " needs a value") end
+          -- "--db --media DIR" is a forgotten value, not a file named --media
+          if value:sub(1, 2) == "--" then
+            usage_error(("%s needs a value, got the option %s (for a value that starts with --, write %s=VALUE)")
+              :format(name, value, name))
+          end
         end
         opts[name:sub(3)] = value
       end

@@ -78,7 +78,9 @@ local function stats(opts, out)
                 largestGallery = largest and { id = largest._id, name = largest.name, items = largest.totalItems } or nil,
                 feed = feed }
   if opts.json then
-    out:write(require("progallery.http.json").encode(res), "\n")
+    -- consumers is an array even when empty (encodeJSON's second argument: the keys whose
+    -- empty tables are arrays)
+    out:write(assert(require("progallery").encodeJSON(res, { consumers = true })), "\n")
   else
     out:write(("store: %s\ngalleries: %d\nitems: %d\n"):format(path, galleries, items))
     if largest then
