@@ -412,6 +412,27 @@ describe("progallery (the command)", function()
       st, _, err = run(("import %s --db %s"):format(q(d .. "/bad.jsonl"), q(d .. "/h.db")))
       assert.equal(1, st)
       assert.truthy(err:find(("bad.jsonl:%d: part.events[1]: type: not an event type"):format(first_events), 1, true), err)
+      -- records that would be dropped unread, and a malformed end line: FILE:LINE, status 1
+      local g1 = '{"gallery":{"_id":"01a242c5-9ec0-73c6-b59b-000000000001","name":"x","sortOrder":1,'
+        .. '"_createdDate":"2026-12-04T00:00:00.000Z","_updatedDate":"2026-12-04T00:00:00.000Z"}}'
+      local item = '{"id":"01a242c5-9ec0-73c6-b59b-000000000002","title":"t","sortOrder":1,'
+        .. '"createdDate":"2026-12-04T00:00:00.000Z","updatedDate":"2026-12-04T00:00:00.000Z"}'
+      local head = '{"format":"progallery-export","version":2}\n'
+      for i, c in ipairs {
+        { head .. '{"gallery":{"name":"x"},"items":[]}\n', ":2: two records in one line" },
+        { head .. '{"galery":{"name":"x"}}\n', ':2: unknown key "galery"' },
+        { head .. g1 .. '\n{"items":{"a":1}}\n', ":3: items: expected an array" },
+        { head .. g1 .. '\n{"items":[' .. item .. '],"items":[]}\n', ':3: body: key "items" given twice' },
+        { head .. '{"end":true}\n', ":2: end: expected an object" },
+        { head .. '{"end":5}\n', ":2: end: expected an object" },
+      } do
+        local f = d .. "/rec" .. i .. ".jsonl"
+        write(f, c[1])
+        st, _, err = run(("import %s --db %s"):format(q(f), q(d .. "/rec" .. i .. ".db")))
+        assert.equal(1, st, c[2])
+        assert.truthy(err:find("rec" .. i .. ".jsonl" .. c[2], 1, true), c[2] .. ": " .. err)
+        assert.falsy(err:find("internal error", 1, true), err)
+      end
       st, _, err = run("import --db " .. q(d .. "/k.db"))
       assert.equal(2, st)
       st, _, err = run("import " .. q(d .. "/missing") .. " --db " .. q(d .. "/k.db"))

@@ -18,6 +18,10 @@ local _M = {}
 -- version 2 adds the event feed (docs/site.md); a version 1 file (no feed) still imports
 _M.FORMAT, _M.VERSION, _M.READS = "progallery-export", 2, { [1] = true, [2] = true }
 local PAGE, BATCH, FEED_PAGE = 100, 1000, 1000
+-- the records a line after the header holds, one each
+local RECORD_LIST = "gallery, items, feed, events, consumers, galleries, end"
+local RECORDS = {}
+for k in RECORD_LIST:gmatch("[^, ]+") do RECORDS[k] = true end
 
 function _M.options(name)
   local o = { ["--db"] = "value", ["--dsn"] = "value" }
@@ -200,6 +204,15 @@ local function import(opts, pos, err)
     if ended then bad("text after the end line") end
     local ok, rec = pcall(cjson.decode, text)
     if not ok or type(rec) ~= "table" then bad("not a JSON object: " .. tostring(rec)) end
+    -- one record a line: a second record key, or one misspelt, would be dropped unread
+    local kind
+    if header then
+      for k in pairs(rec) do
+        if not RECORDS[k] then bad(("unknown key %q (a line holds one of: %s)"):format(tostring(k), RECORD_LIST)) end
+        if kind then bad(("two records in one line (%s and %s)"):format(kind, k)) end
+        kind = k
+      end
+    end
     if not header then
       if rec.format ~= _M.FORMAT then bad("not a progallery export (no format header)") end
       if not _M.READS[rec.version] then bad("export version " .. tostring(rec.version) .. " is not one this progallery reads (1, 2)") end
@@ -212,9 +225,12 @@ local function import(opts, pos, err)
       ngal = ngal + 1
     elseif rec.items then
       if not gallery then bad("items before any gallery") end
-      if type(rec.items) ~= "table" then bad("items: expected an array") end
+      if type(rec.items) ~= "table" or (#rec.items == 0 and next(rec.items) ~= nil) then
+        bad("items: expected an array")
+      end
       if #rec.items > BATCH then bad(("items: more than %d in one line"):format(BATCH)) end
-      if #rec.items > 0 then restore_items(text, #rec.items) end
+      -- an empty one too: the C codec refuses a key given twice, which cjson hid
+      restore_items(text, #rec.items)
     elseif rec.feed or rec.events or rec.consumers or rec.galleries then
       local part
       if rec.feed then
@@ -229,7 +245,8 @@ local function import(opts, pos, err)
       else part = { galleries = rec.galleries } end
       local res, e, code = store:_restoreFeed(part)
       if not res then bad(("%s (%s)"):format(tostring(e), tostring(code))) end
-    elseif rec["end"] then
+    elseif rec["end"] ~= nil then
+      if type(rec["end"]) ~= "table" then bad("end: expected an object { galleries, items[, events] }") end
       ended = rec["end"]
     else
       bad("unknown record (expected gallery, items, feed, events, consumers, galleries or end)")
