@@ -71,9 +71,22 @@ describe("progallery.events.dispatch (10.4)", function()
 
   it("refuses bad handlers and options, naming them; the store's failures come back as nil, message, code", function()
     S.expect_err("INVALID_ARGUMENT", "handlers", events.dispatch, store, nil)
-    for _, notstore in ipairs { 5, "store", true, print } do
+    -- objects that are no store, or raise when looked at: nil, message, code, never a raise
+    local raising = setmetatable({}, { __index = function() error("boom") end })
+    local bad_tostring = setmetatable({}, { __tostring = function() error("t") end })
+    for _, notstore in ipairs { 5, "store", true, print, {}, io.stdout, raising } do
       S.expect_err("INVALID_ARGUMENT", "store", events.dispatch, notstore, {})
     end
+    S.expect_err("INVALID_ARGUMENT", "handlers.(a table value)", events.dispatch, store, { [bad_tostring] = print })
+    S.expect_err("INVALID_ARGUMENT", "(a table value)", events.dispatch, store, {}, { [bad_tostring] = 1 })
+    -- options read raw: an __index that raises is not called
+    assert.equal(0, S.ok(events.dispatch(store, {}, setmetatable({}, { __index = function() error("x") end }))))
+    -- a handler raising an error value whose __tostring raises: the count, and a message
+    S.ok(store:createGallery())
+    local handled, why = events.dispatch(store, { onGalleryCreated = function() error(bad_tostring) end },
+      { consumer = "raiser" })
+    assert.equal(0, handled)
+    assert.equal("(a table value)", why)
     S.expect_err("INVALID_ARGUMENT", "handlers.onGalleryCreate", events.dispatch, store, { onGalleryCreate = print })
     S.expect_err("INVALID_ARGUMENT", "handlers.onGalleryCreated", events.dispatch, store, { onGalleryCreated = 5 })
     local msg = S.expect_err("INVALID_ARGUMENT", nil, events.dispatch, store,
@@ -85,7 +98,7 @@ describe("progallery.events.dispatch (10.4)", function()
     S.expect_err("INVALID_ARGUMENT", "limit", events.dispatch, store, {}, { limit = 0 })
     local v = S.view(store, "visitor")
     S.expect_err("PERMISSION_DENIED", nil, events.dispatch, v, {})
-    assert.equal(0, S.ok(progallery.elevate(events.dispatch)(v, {})))
+    assert.equal(1, S.ok(progallery.elevate(events.dispatch)(v, {}))) -- the gallery created above
   end)
 
   it("examples/events.lua runs: a Velo-style events.js module driven by dispatch", function()

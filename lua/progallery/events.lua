@@ -36,11 +36,19 @@ end
 local function callable(f)
     if type(f) == "function" then return true end
     local mt = (type(f) == "table" or type(f) == "userdata") and getmetatable(f)
-    return type(mt) == "table" and mt.__call ~= nil
+    return type(mt) == "table" and rawget(mt, "__call") ~= nil
 end
 
 -- handlers -> { [SDK name] = fn }, or nil, message. An unknown name is refused: a typo
 -- would otherwise pass its events over, and move the cursor past them, unseen.
+-- A key or value named in a message: strings and numbers as they are, anything else by
+-- its type (tostring would call a caller's __tostring, which may raise).
+local function text_of(v)
+    local t = type(v)
+    if t == "string" or t == "number" or t == "boolean" then return tostring(v) end
+    return "(a " .. t .. " value)"
+end
+
 local function read_handlers(handlers)
     if type(handlers) ~= "table" then
         return nil, "handlers: expected a table of functions, got " .. type(handlers)
@@ -49,7 +57,7 @@ local function read_handlers(handlers)
     for k, fn in next, handlers do
         local name = type(k) == "string" and KNOWN[k]
         if not name then
-            return nil, "handlers." .. tostring(k) .. ": not an event handler name (onGalleryCreated, "
+            return nil, "handlers." .. text_of(k) .. ": not an event handler name (onGalleryCreated, "
                 .. "wixProGallery_onGalleryCreated, ...)"
         end
         if not callable(fn) then
@@ -68,10 +76,10 @@ local function read_options(opts)
     if type(opts) ~= "table" then return nil, "options: expected a table, got " .. type(opts) end
     for k in next, opts do
         if k ~= "consumer" and k ~= "limit" then
-            return nil, tostring(k) .. ": unknown option"
+            return nil, text_of(k) .. ": unknown option"
         end
     end
-    local consumer, limit = opts.consumer, opts.limit
+    local consumer, limit = rawget(opts, "consumer"), rawget(opts, "limit")
     if consumer == nil then consumer = "default" end
     if type(consumer) ~= "string" then
         return nil, "consumer: expected a string, got " .. type(consumer)
@@ -82,10 +90,19 @@ end
 
 -- dispatch(store, handlers[, {consumer=, limit=}]) -> handled[, message of a raising
 -- handler], or nil, message, code for the store's own failures.
+local STORE_METHODS = { "eventCursor", "setEventCursor", "events" }
+
 function _M.dispatch(store, handlers, opts)
     local t = type(store)
     if t ~= "table" and t ~= "userdata" then
         return nil, "store: expected a progallery store, got " .. t, INVALID
+    end
+    -- a store, or a caller's object that acts as one: the three methods the feed needs
+    for _, m in ipairs(STORE_METHODS) do
+        local ok, f = pcall(function() return store[m] end)
+        if not ok or not callable(f) then
+            return nil, "store: expected a progallery store (no " .. m .. " method)", INVALID
+        end
     end
     local by_name, err = read_handlers(handlers)
     if not by_name then return nil, err, INVALID end
@@ -114,7 +131,8 @@ function _M.dispatch(store, handlers, opts)
                     local stored, serr, scode = store:setEventCursor(consumer, passed)
                     if not stored then return nil, serr, scode end
                 end
-                return handled, tostring(herr)
+                local okt, text = pcall(tostring, herr)
+                return handled, okt and type(text) == "string" and text or text_of(herr)
             end
             local stored, serr, scode = store:setEventCursor(consumer, seq)
             if not stored then return nil, serr, scode end
