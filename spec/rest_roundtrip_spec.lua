@@ -232,6 +232,20 @@ describe("REST round trips (store:rest)", function()
     assert.matches("^body: ", msg)
     _, msg, code = store:rest("createGalleryItem", gid, nil, nil, '{"item":')
     assert.matches("^body: malformed JSON", msg)
+    -- numbers: RFC 8259's grammar exactly, at any length
+    for _, bad in ipairs { "01", "-01", "00", "1.", "-1.", "1.e5", ".5", "-", "1e", "1e+", "+1", "0x10", "-00.5" } do
+      _, msg, code = store:rest("createGalleryItem", gid, nil, nil, '{"item":{"sortOrder":' .. bad .. '}}')
+      assert.equal("INVALID_ARGUMENT", code, bad)
+      assert.equal("body: malformed JSON", msg:match("^body: malformed JSON"), bad .. ": " .. tostring(msg))
+    end
+    local long = "1." .. ("0"):rep(80) .. "1"
+    for text, want in pairs { ["0"] = 0, ["-0.5"] = -0.5, ["1e2"] = 100, ["1.5E-1"] = 0.15, ["10"] = 10,
+                              [long] = 1, [("9"):rep(20) .. "e-15"] = 99999.999999999999999,
+                              [("1"):rep(70)] = tonumber(("1"):rep(70) .. ".0") } do
+      local r = store:rest("createGalleryItem", gid, nil, nil, '{"item":{"sortOrder":' .. text .. '}}')
+      assert.is_string(r, text)
+      assert.equal(want, cjson.decode(r).item.sortOrder, text)
+    end
     _, msg, code = store:rest("noSuchOp", gid)
     assert.equal("NOT_FOUND", code)
     local visitor = assert(store:as("visitor"))

@@ -330,17 +330,37 @@ static int parse_string_raw(parser *ps, const char **out, size_t *outlen)
 
 static pg_value *parse_number(parser *ps)
 {
-    const char *s = ps->p;
-    char tmp[64], *endp;
+    const char *s = ps->p, *e = ps->end;
+    char tmp[64], *text = tmp, *endp;
     size_t n;
     double d;
-    if (ps->p < ps->end && *ps->p == '-')
+#define DIGIT(q) ((q) < e && *(q) >= '0' && *(q) <= '9')
+    /* RFC 8259's grammar, exactly: -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?
+     * (strtod alone would take 01, 1. and .5 too) */
+    if (ps->p < e && *ps->p == '-')
         ps->p++;
-    if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9')
+    if (!DIGIT(ps->p))
         return fail(ps, "bad number");
-    while (ps->p < ps->end && ((*ps->p >= '0' && *ps->p <= '9') || *ps->p == '.' || *ps->p == 'e'
-                               || *ps->p == 'E' || *ps->p == '+' || *ps->p == '-'))
+    if (*ps->p++ != '0')
+        while (DIGIT(ps->p))
+            ps->p++;
+    if (ps->p < e && *ps->p == '.') {
+        if (!DIGIT(ps->p + 1))
+            return fail(ps, "bad number");
+        for (ps->p++; DIGIT(ps->p); ps->p++) {}
+    }
+    if (ps->p < e && (*ps->p == 'e' || *ps->p == 'E')) {
         ps->p++;
+        if (ps->p < e && (*ps->p == '+' || *ps->p == '-'))
+            ps->p++;
+        if (!DIGIT(ps->p))
+            return fail(ps, "bad number");
+        while (DIGIT(ps->p))
+            ps->p++;
+    }
+    if (DIGIT(ps->p)) /* 01, -00: a leading zero with more digits after it */
+        return fail(ps, "bad number");
+#undef DIGIT
     n = (size_t)(ps->p - s);
     if (n <= 17) {
         /* Plain integers and short decimals (most stored numbers) without strtod:
@@ -357,22 +377,21 @@ static pg_value *parse_number(parser *ps)
             size_t f = ++i;
             while (i < n && s[i] >= '0' && s[i] <= '9')
                 v = v * 10 + (s[i++] - '0');
-            frac = i - f;
+            frac = i - f; /* >= 1: the grammar above refused "1." */
             digits += frac;
-            if (frac == 0)
-                i = 0; /* "1." is strtod's to judge */
         }
         if (i == n && digits > 0 && digits <= 15) {
             d = (double)v / pow10[frac];
             return pg_new_number(ps->a, s[0] == '-' ? -d : d);
         }
     }
-    if (n >= sizeof tmp)
-        return fail(ps, "bad number");
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    d = strtod(tmp, &endp);
-    if (endp != tmp + n || !isfinite(d))
+    /* a long one (many digits are valid JSON) is copied into the arena */
+    if (n >= sizeof tmp && !(text = pg_arena_alloc(ps->a, n + 1)))
+        return fail(ps, "out of memory");
+    memcpy(text, s, n);
+    text[n] = '\0';
+    d = strtod(text, &endp);
+    if (endp != text + n || !isfinite(d))
         return fail(ps, "bad number");
     return pg_new_number(ps->a, d);
 }
