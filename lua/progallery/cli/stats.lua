@@ -106,9 +106,11 @@ local function check(opts, out, err)
   local total_galleries = each_gallery(store, function(g, total)
     bar = bar or progress.new("check", total)
     galleries = galleries + 1
-    local offset, seen = 0, {}
+    -- keyset pages (queryGalleryItems' cursor): an itemOffset page re-reads everything
+    -- before it, quadratic in a gallery's size
+    local offset, seen, q = 0, {}, { cursorPaging = { limit = 100 } }
     while true do
-      local page, e, code = store:listGalleryItems(g._id, { itemOffset = offset, itemLimit = 100 })
+      local page, e, code = store:queryGalleryItems(g._id, q)
       if not page then
         problem(("gallery %s: items from %d do not read: %s (%s)"):format(g._id, offset, tostring(e), tostring(code)))
         break
@@ -118,7 +120,8 @@ local function check(opts, out, err)
         seen[it._id] = true
       end
       offset = offset + #page.items
-      if #page.items < 100 then break end
+      if not page.pagingMetadata.hasNext then break end
+      q = { cursorPaging = { limit = 100, cursor = page.pagingMetadata.cursors.next } }
     end
     items = items + offset
     if offset ~= g.totalItems then

@@ -131,17 +131,27 @@ local function export(opts, out, err)
     g.items, g.totalItems = nil, nil
     line{ gallery = g }
     gseen = gseen + 1
-    local offset = 0
-    while offset < want do
-      local text, e, code = store:rest("listGalleryItems", g._id, nil, { itemOffset = offset, itemLimit = PAGE }, nil)
-      if not text then cli.fail(("listGalleryItems: %s (%s)"):format(tostring(e), tostring(code))) end
-      local n = #cjson.decode(text).items
+    -- keyset pages (queryGalleryItems' cursor), not itemOffset: an offset page re-reads
+    -- everything before it, which made a 160,000-item gallery's export 8 s, quadratic
+    local body = '{"query":{"cursorPaging":{"limit":' .. PAGE .. '}}}'
+    local seen = 0
+    while seen < want do
+      local text, e, code = store:rest("queryGalleryItems", g._id, nil, nil, body)
+      if not text then cli.fail(("queryGalleryItems: %s (%s)"):format(tostring(e), tostring(code))) end
+      -- the line is the page's text as the C codec wrote it, without its pagingMetadata
+      -- (the last one: the page's own comes after every item)
+      local items, paging = text:match('^(.*%]),"pagingMetadata":(.*)}$')
+      if not items then cli.fail("queryGalleryItems: an answer without pagingMetadata") end
+      local n = #cjson.decode(items .. "}").items
       if n == 0 then break end
-      local ok, werr = dest:write(text, "\n")
+      local ok, werr = dest:write(items, "}\n")
       if not ok then cli.fail("write: " .. tostring(werr)) end
-      offset = offset + n
+      seen = seen + n
       iseen = iseen + n
       bar:step(n)
+      local meta = cjson.decode(paging)
+      if not meta.hasNext then break end
+      body = '{"query":{"cursorPaging":{"limit":' .. PAGE .. ',"cursor":' .. cjson.encode(meta.cursors.next) .. '}}}'
     end
   end)
   local nevents = export_feed(store, line)
