@@ -108,6 +108,19 @@ describe("moving the feed (export / import)", function()
     refused("INVALID_ARGUMENT", "part.events[1].time", { events = { with(1, "time", 1e300) } })
     refused("INVALID_ARGUMENT", "part.events[1]", { events = { with(1, "type", "wix.other") } })
     refused("INVALID_ARGUMENT", "part.events[1]", { events = { with(1, "sortOrder", 0 / 0) } })
+    -- a misspelt, extra or missing member: refused, not dropped or defaulted (an event with
+    -- no id read back with entityId "", an item's without itemId as the all-zero UUID)
+    refused("INVALID_ARGUMENT", "part.events[1].bogus", { events = { with(1, "bogus", "x") } })
+    refused("INVALID_ARGUMENT", "part.events[1].id", { events = { with(1, "id", nil) } })
+    refused("INVALID_ARGUMENT", "part.events[1].galleryId", { events = { with(1, "galleryId", nil) } })
+    refused("INVALID_ARGUMENT", "part.events[1].itemId", { events = { with(1, "itemId", g._id) } }) -- a gallery's
+    local first_item
+    for i, r in ipairs(rows) do if r.itemId then first_item = first_item or i end end
+    assert.truthy(first_item)
+    local before = {}
+    for i = 1, first_item - 1 do before[i] = rows[i] end
+    before[first_item] = with(first_item, "itemId", nil)
+    refused("INVALID_ARGUMENT", "part.events[" .. first_item .. "].itemId", { events = before })
     -- an item event whose document is not one: the envelope cannot be built
     local item_row
     for i, r in ipairs(rows) do if r.type:find("item_created$") then item_row = i; break end end

@@ -434,20 +434,52 @@ static int event_kind(const char *type, size_t len)
     return -1;
 }
 
+/* The members of an exported event (event_value writes them): any other is refused,
+ * since a misspelt one would be dropped and its value replaced by a default. */
+static const char *const event_keys[] = {
+    "seq", "entitySeq", "id", "type", "galleryId", "time", "origin", "actor", "actorId",
+    "itemId", "doc", "sortOrder", "created", "updated", "count", "revision", NULL,
+};
+
+static int known_keys(const pg_value *o, pg_path *path, pg_status *st)
+{
+    size_t i, k;
+    for (i = 0; i < o->u.obj.n; i++) {
+        const pg_member *m = &o->u.obj.m[i];
+        for (k = 0; event_keys[k] && !key_is(m, event_keys[k]); k++) {}
+        if (!event_keys[k]) {
+            pg_path_key(path, m->key, m->keylen);
+            return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "unknown field");
+        }
+    }
+    return 1;
+}
+
+/* a member that must be there (get_str takes absent ones) */
+static int required(const char *s, const char *k, pg_path *path, pg_status *st)
+{
+    if (s)
+        return 1;
+    pg_path_key(path, k, strlen(k));
+    return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "required");
+}
+
 /* One exported event row at path into e; its envelope is built as a read would. */
 static int event_row(pg_arena *a, const pg_value *o, pg_event_row *e, pg_path *path, pg_status *st)
 {
-    const char *s, *problem;
+    const char *s, *problem, *item;
     size_t len;
     int64_t n;
     const pg_value *sort;
     memset(e, 0, sizeof *e);
     if (!o || o->type != PG_OBJECT)
         return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "expected an exported event");
-    if (!get_int(o, "seq", 1, SEQ_MAX, &e->seq, path, st)
+    if (!known_keys(o, path, st)
+        || !get_int(o, "seq", 1, SEQ_MAX, &e->seq, path, st)
         || !get_int(o, "entitySeq", 1, SEQ_MAX, &e->entity_seq, path, st)
-        || !get_str(o, "id", 64, &s, &len, e->id, path, st)
+        || !get_str(o, "id", 64, &s, &len, e->id, path, st) || !required(s, "id", path, st)
         || !get_str(o, "galleryId", 64, &s, &len, e->gallery_id, path, st)
+        || !required(s, "galleryId", path, st)
         || !get_int(o, "time", -SEQ_MAX, SEQ_MAX, &e->time_ms, path, st)
         || !get_int(o, "origin", PG_ORIGIN_NONE, PG_ORIGIN_LAST, &n, path, st))
         return 0;
@@ -456,7 +488,7 @@ static int event_row(pg_arena *a, const pg_value *o, pg_event_row *e, pg_path *p
         return 0;
     e->actor = (int)n;
     if (!get_str(o, "actorId", PG_ACTOR_ID_MAX, &e->actor_id, &e->actor_idlen, NULL, path, st)
-        || !get_str(o, "itemId", 64, &s, &len, e->item_id, path, st)
+        || !get_str(o, "itemId", 64, &item, &len, e->item_id, path, st)
         || !get_str(o, "doc", (size_t)1 << 30, &e->doc, &e->doclen, NULL, path, st)
         || !get_int(o, "created", -SEQ_MAX, SEQ_MAX, &e->created_ms, path, st)
         || !get_int(o, "updated", -SEQ_MAX, SEQ_MAX, &e->updated_ms, path, st)
@@ -465,6 +497,12 @@ static int event_row(pg_arena *a, const pg_value *o, pg_event_row *e, pg_path *p
         return 0;
     if (!s || (e->kind = event_kind(s, len)) < 0)
         return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "type: not an event type of the store");
+    /* an item's event names its item, a gallery's none */
+    if ((e->kind >= PG_EV_ITEM_CREATED) != (item != NULL)) {
+        pg_path_key(path, "itemId", 6);
+        return pg_fail_at(st, PG_INVALID_ARGUMENT, path, item ? "not in a gallery's event"
+                                                             : "required in an item's event");
+    }
     sort = pg_obj_get(o, "sortOrder");
     if (!sort || sort->type != PG_NUMBER || !isfinite(sort->u.n))
         return pg_fail_at(st, PG_INVALID_ARGUMENT, path, "sortOrder: expected a finite number");
