@@ -556,6 +556,10 @@ describe("progallery (the command)", function()
       assert.same({ { name = "cdn", seq = last, lag = 0 }, { name = "search", seq = 1, lag = last - 1 } }, j.feed.consumers)
       assert.equal(g._id, j.largestGallery.id)
       local err
+      -- output that cannot be written (a full disk) is a failure, not status 0
+      local o2, st2 = sh("{ bin/progallery stats --db " .. q(db) .. " >/dev/full; }") -- stderr into o2
+      assert.equal(1, st2, o2)
+      assert.truthy(o2:find("cannot write the output", 1, true), o2)
       -- no consumer: an empty array, not {}
       local empty = d .. "/empty.db"
       open(empty):close()

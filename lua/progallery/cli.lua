@@ -156,7 +156,16 @@ function _M.main(args, out, err)
     if opts.dsn and opts.db then usage_error("--db and --dsn: one store only") end
     return cmd.run(name, opts, pos, out, err)
   end)
-  if ok then return res or 0 end
+  if ok then
+    -- what a command wrote must have arrived: a full disk or a closed pipe is a failure
+    -- (io.write buffers, so a write error may show only at the flush)
+    local flushed, werr = out:flush()
+    if not flushed and (res or 0) == 0 then
+      err:write("progallery ", name, ": cannot write the output: ", tostring(werr), "\n")
+      return 1
+    end
+    return res or 0
+  end
   local mt = type(res) == "table" and getmetatable(res)
   if mt == Usage then
     err:write("progallery ", name, ": ", res.msg, " (progallery ", name, " --help)\n")
