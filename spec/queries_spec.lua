@@ -442,6 +442,12 @@ describe("queries", function()
       items_err("query.paging", { paging = { offset = 1 } })
       items_err("query.cursorPaging.offset", { cursorPaging = { offset = 1 } })
       items_err("query.sort[1].direction", { sort = { { fieldName = "sortOrder", direction = "ASC" } } })
+      -- a type no item has is refused, not an empty page
+      local msg = items_err("query.filter.type", { filter = { type = "FOO" } })
+      assert.truthy(msg:find("expected IMAGE, VIDEO, TEXT or UNDEFINED", 1, true), msg)
+      items_err("query.filter.type.$in[2]", { filter = { type = { ["$in"] = { "IMAGE", "image" } } } })
+      items_err("query.filter.type.$ne", { filter = { type = { ["$ne"] = "" } } })
+      assert.is_table(S.ok(store:queryGalleryItems(g._id, { filter = { type = { ["$in"] = { "IMAGE", "UNDEFINED" } } } })).items)
     end)
 
     it("refuses values of the wrong type", function()

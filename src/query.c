@@ -9,7 +9,7 @@
 #include "sign.h"
 #include "utf8.h"
 
-typedef enum { V_STR, V_NUM, V_DATE } value_kind;
+typedef enum { V_STR, V_NUM, V_DATE, V_TYPE /* an item type's name */ } value_kind;
 
 enum {
     O_EQ = 1 << PG_QOP_EQ, O_NE = 1 << PG_QOP_NE, O_IN = 1 << PG_QOP_IN,
@@ -29,7 +29,7 @@ static const struct {
     value_kind kind;
     int sortable;
 } FIELDS[] = {
-    { "type", PG_QF_TYPE, T_ITEMS, O_EQ | O_NE | O_IN, V_STR, 0 },
+    { "type", PG_QF_TYPE, T_ITEMS, O_EQ | O_NE | O_IN, V_TYPE, 0 },
     { "title", PG_QF_TITLE, T_ITEMS, O_EQ | O_NE | O_IN | O_STARTS, V_STR, 0 },
     { "tags.values", PG_QF_TAGS, T_ITEMS, O_HAS, V_STR, 0 },
     { "_createdDate", PG_QF_CREATED, T_ITEMS | T_GALLERIES, O_EQ | O_NE | O_IN | O_RANGE, V_DATE, 1 },
@@ -134,6 +134,17 @@ static int value(ctx *c, const pg_value *v, value_kind kind, pg_query_val *out)
     if ((c->text += v->u.str.len) > PG_QUERY_MAX_TEXT)
         return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path,
                           "the filter's strings are longer than %d bytes in all", PG_QUERY_MAX_TEXT);
+    if (kind == V_TYPE) {
+        /* a name no item has (a typo, "image") would match nothing, silently */
+        static const char *const types[] = { "IMAGE", "VIDEO", "TEXT", "UNDEFINED", NULL };
+        size_t k;
+        for (k = 0; types[k]; k++)
+            if (strlen(types[k]) == v->u.str.len && memcmp(types[k], v->u.str.s, v->u.str.len) == 0)
+                break;
+        if (!types[k])
+            return pg_fail_at(c->st, PG_INVALID_ARGUMENT, c->path,
+                              "expected IMAGE, VIDEO, TEXT or UNDEFINED");
+    }
     out->s = v->u.str.s;
     out->len = v->u.str.len;
     return 1;
