@@ -97,7 +97,8 @@ elseif case == "move" or case == "movehand" then
   -- (spec section 14) the 100 items of a5 (comma-separated) before the anchor a6, in one
   -- moveGalleryItems call ("move") or by hand in 100 updateGalleryItem calls ("movehand"),
   -- each setting a sortOrder between the anchor and the item before it; the client is
-  -- given those neighbours for free (read before the timing). N repetitions of the same move.
+  -- given those neighbours for free (read before the timing). N repetitions of the same move,
+  -- after one untimed.
   local ids = {}
   for id in a5:gmatch("[^,]+") do ids[#ids + 1] = id end
   local gid = arg[7]
@@ -122,14 +123,20 @@ elseif case == "move" or case == "movehand" then
       keys[i] = { galleryId = gid, itemId = ids[i] }
     end
   end
-  t0 = clock.now()
-  if case == "move" then
-    for _ = 1, n do check(s:moveGalleryItems(gid, ids, opts)) end
-  else
-    for _ = 1, n do
+  local function once()
+    if case == "move" then
+      check(s:moveGalleryItems(gid, ids, opts))
+    else
       for i = 1, #ids do check(s:updateGalleryItem(keys[i], sorts[i])) end
     end
   end
+  -- One untimed repetition first, as the read cases make one untimed call: it reads the
+  -- pages of the 100 spread items from the file into SQLite's cache (the same pages on
+  -- both sides: 12 to 19 ms of the first move, 1 to 2 ms each after) and puts the items
+  -- in their places, so that every timed repetition does the same work.
+  once()
+  t0 = clock.now()
+  for _ = 1, n do once() end
   t1 = clock.now()
 elseif case == "createG" then
   local opts = { gallery = { name = "another gallery" } }
