@@ -397,3 +397,23 @@ describe("the Lua helpers against hostile tables (issue #10, finding 1)", functi
     store:close()
   end)
 end)
+
+describe("progallery.text.of (naming a caller's value in a message)", function()
+  local text = require "progallery.text"
+  it("gives strings, numbers, booleans and nil as they are, anything else by its type, running no metamethod", function()
+    assert.equal("onFoo", text.of("onFoo"))
+    assert.equal("42", text.of(42))
+    assert.equal("false", text.of(false))
+    assert.equal("nil", text.of(nil))
+    local ran = 0
+    local hostile = setmetatable({}, {
+      __tostring = function() ran = ran + 1; error("tostring ran") end,
+      __concat = function() ran = ran + 1; error("concat ran") end,
+      __name = "Decoy",
+    })
+    assert.equal("(a table value)", text.of(hostile))
+    assert.equal("(a function value)", text.of(print))
+    assert.equal("(a thread value)", text.of(coroutine.create(print)))
+    assert.equal(0, ran)
+  end)
+end)

@@ -12,6 +12,8 @@
 
 local type, pairs, pcall, tostring, next = type, pairs, pcall, tostring, next
 
+local text_of = require("progallery.text").of
+
 local _M = { _VERSION = require "progallery.version" }
 
 local INVALID = "INVALID_ARGUMENT"
@@ -41,14 +43,6 @@ end
 
 -- handlers -> { [SDK name] = fn }, or nil, message. An unknown name is refused: a typo
 -- would otherwise pass its events over, and move the cursor past them, unseen.
--- A key or value named in a message: strings and numbers as they are, anything else by
--- its type (tostring would call a caller's __tostring, which may raise).
-local function text_of(v)
-    local t = type(v)
-    if t == "string" or t == "number" or t == "boolean" then return tostring(v) end
-    return "(a " .. t .. " value)"
-end
-
 local function read_handlers(handlers)
     if type(handlers) ~= "table" then
         return nil, "handlers: expected a table of functions, got " .. type(handlers)

@@ -6,8 +6,9 @@
 -- message, and the detail is handed back as a log line.
 
 local json = require "progallery.http.json"
+local text_of = require("progallery.text").of
 
-local type, tostring, tonumber = type, tostring, tonumber
+local type, tonumber = type, tonumber
 local sub, find, gsub, match = string.sub, string.find, string.gsub, string.match
 
 local encode = json.encode
@@ -72,15 +73,6 @@ local function split_field(msg)
     return rest_field(field), desc
 end
 
--- Text for a value that may be a caller's object: a string or number as it is, anything
--- else by its type only (tostring or .. would call the caller's __tostring / __concat).
-local function text_of(v)
-    local t = type(v)
-    if t == "string" then return v end
-    if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
-    return "(a " .. t .. " value)"
-end
-_M.text_of = text_of
 
 local function looks_like_lua_error(msg)
     return find(msg, "%.lua:%d+:") ~= nil or find(msg, "stack traceback", 1, true) ~= nil

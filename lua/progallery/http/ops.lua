@@ -20,7 +20,8 @@ local find, gsub, lower = string.find, string.gsub, string.lower
 
 local NULL = progallery.null
 local escape_key = progallery.escapeKey -- a caller's key as messages name it: UTF-8, \xHH
-local error_response, text_of = errors.response, errors.text_of
+local error_response = errors.response
+local text_of = require("progallery.text").of
 
 local _M = {}
 
